@@ -1,0 +1,2 @@
+// FFTW single precision (fftwf_*).
+#include <fftw3.h>

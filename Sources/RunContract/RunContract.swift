@@ -1,0 +1,138 @@
+// The run contract between `sweep` and any engine (docs/run-contract.md).
+//
+// Both sides compile against these types, so the files an engine writes and the
+// files the orchestrator reads cannot drift apart. An engine written in another
+// language only has to produce the same JSON.
+import Foundation
+
+/// File names inside a run directory.
+public enum RunFiles {
+    public static let config = "config.json"
+    public static let progress = "progress.jsonl"
+    public static let metrics = "metrics.json"
+    public static let stdout = "stdout.log"
+    public static let stderr = "stderr.log"
+    /// Written by a batch task (Slurm) when the engine exits: its exit code as text.
+    public static let exitStatus = "exit-status"
+}
+
+/// Environment variables the executor sets for each run.
+public enum RunEnvironment {
+    /// The run's thread budget; the engine sizes its own pools and OpenBLAS from it.
+    public static let threads = "MTL_THREADS"
+    public static let openBLASThreads = "OPENBLAS_NUM_THREADS"
+}
+
+/// One line of `progress.jsonl`, appended by the engine as training advances.
+public struct ProgressEvent: Codable, Sendable, Equatable {
+    public var epoch: Int
+    public var epochs: Int
+    public var step: Int
+    public var steps: Int
+    public var loss: Double
+    /// Seconds since the run (this attempt) started.
+    public var elapsed: Double
+    /// Current rank of every adapter, by adapter name (FAAR's rank shrinking).
+    public var ranks: [String: Int]?
+    /// Free-form phase name ("train", "eval", "similarity", ...).
+    public var phase: String?
+
+    public init(epoch: Int, epochs: Int, step: Int, steps: Int, loss: Double, elapsed: Double,
+                ranks: [String: Int]? = nil, phase: String? = nil) {
+        self.epoch = epoch; self.epochs = epochs; self.step = step; self.steps = steps
+        self.loss = loss; self.elapsed = elapsed; self.ranks = ranks; self.phase = phase
+    }
+}
+
+public enum Direction: String, Codable, Sendable, Hashable {
+    case higher, lower
+
+    public var arrow: String { self == .higher ? "↑" : "↓" }
+}
+
+/// A task's headline metric, in the papers' units (mIoU in %, angles in degrees, RMSE in metres).
+public struct TaskMetric: Codable, Sendable, Equatable {
+    public var name: String
+    public var value: Double
+    public var direction: Direction
+
+    public init(name: String, value: Double, direction: Direction) {
+        self.name = name; self.value = value; self.direction = direction
+    }
+}
+
+/// Parameter counts with MTLoRA's convention for "trainable".
+public struct ParameterCounts: Codable, Sendable, Equatable {
+    public var trainable: Int
+    public var total: Int
+    public var decoder: Int
+    public var backbone: Int
+
+    public init(trainable: Int, total: Int, decoder: Int, backbone: Int) {
+        self.trainable = trainable; self.total = total; self.decoder = decoder; self.backbone = backbone
+    }
+}
+
+/// `metrics.json`, written atomically by the engine when a run succeeds.
+public struct RunMetrics: Codable, Sendable, Equatable {
+    public var engineVersion: String
+    /// Headline metric per task, keyed by task name ("semseg", "human_parts", ...).
+    public var tasks: [String: TaskMetric]
+    public var parameters: ParameterCounts
+    /// Forward multiply-accumulates for one image, in G.
+    public var gmacs: Double
+    /// Wall time of each epoch, in seconds.
+    public var epochSeconds: [Double]
+    /// Rank of every adapter at the end of each epoch, by adapter name.
+    public var ranks: [String: [Int]]?
+    /// Files this run produced for its dependents, as paths relative to the run directory.
+    public var artifacts: [String: String]
+    /// Any other scalar results (pretraining accuracy, GMACs per epoch, ...).
+    public var extra: [String: Double]
+
+    public init(engineVersion: String, tasks: [String: TaskMetric], parameters: ParameterCounts,
+                gmacs: Double, epochSeconds: [Double], ranks: [String: [Int]]? = nil,
+                artifacts: [String: String] = [:], extra: [String: Double] = [:]) {
+        self.engineVersion = engineVersion; self.tasks = tasks; self.parameters = parameters
+        self.gmacs = gmacs; self.epochSeconds = epochSeconds; self.ranks = ranks
+        self.artifacts = artifacts; self.extra = extra
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case engineVersion = "engine_version", tasks, parameters, gmacs
+        case epochSeconds = "epoch_seconds", ranks, artifacts, extra
+    }
+}
+
+public enum ContractJSON {
+    public static func encoder() -> JSONEncoder {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return encoder
+    }
+
+    /// Writes `data` to `url` through a temporary file and a rename, so a reader never
+    /// sees half a file.
+    public static func writeAtomically(_ data: Data, to url: URL) throws {
+        let temporary = url.deletingLastPathComponent()
+            .appendingPathComponent(".\(url.lastPathComponent).\(getpid()).tmp")
+        try data.write(to: temporary)
+        if rename(temporary.path, url.path) != 0 {
+            let code = errno
+            try? FileManager.default.removeItem(at: temporary)
+            throw CocoaError(.fileWriteUnknown, userInfo: [
+                NSFilePathErrorKey: url.path,
+                NSUnderlyingErrorKey: POSIXError(POSIXErrorCode(rawValue: code) ?? .EIO),
+            ])
+        }
+    }
+
+    /// Reads every complete line of a `progress.jsonl`; a torn last line is ignored.
+    public static func readProgress(at url: URL) -> [ProgressEvent] {
+        guard let data = try? Data(contentsOf: url) else { return [] }
+        let decoder = JSONDecoder()
+        return data.split(separator: UInt8(ascii: "\n")).compactMap {
+            try? decoder.decode(ProgressEvent.self, from: Data($0))
+        }
+    }
+}

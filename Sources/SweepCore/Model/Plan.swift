@@ -1,0 +1,106 @@
+import Crypto
+import Foundation
+
+/// A run's identity: a hash of its canonical resolved configuration plus the engine's identity.
+public struct RunID: Hashable, Comparable, Codable, Sendable, CustomStringConvertible {
+    public let rawValue: String
+
+    public init(rawValue: String) { self.rawValue = rawValue }
+
+    /// 16 hex digits of SHA-256 over the canonical config and the engine identity.
+    public init(config: JSONValue, engine: EngineSpec) {
+        let text = config.canonical + "\n" + engine.identity
+        let digest = SHA256.hash(data: Data(text.utf8))
+        rawValue = digest.prefix(8).map { String(format: "%02x", $0) }.joined()
+    }
+
+    public var description: String { rawValue }
+    public static func < (a: RunID, b: RunID) -> Bool { a.rawValue < b.rawValue }
+
+    public init(from decoder: any Decoder) throws {
+        rawValue = try decoder.singleValueContainer().decode(String.self)
+    }
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(rawValue)
+    }
+}
+
+/// How runs are started. `command` may contain `{config}` and `{out}`; when it is nil the
+/// project's own `mtl-engine` (beside the `sweep` binary) is used.
+public struct EngineSpec: Hashable, Sendable, Codable {
+    public var command: [String]?
+    /// Part of every run id: changing the engine changes the runs.
+    public var identity: String
+
+    public init(command: [String]? = nil, identity: String = "mtl-engine") {
+        self.command = command; self.identity = identity
+    }
+}
+
+public struct ExecutorSettings: Hashable, Sendable {
+    public enum Kind: String, Sendable, Hashable, CaseIterable { case local, slurm }
+    public var kind: Kind
+    /// Concurrent runs (local); nil = derived from cores and threads.
+    public var slots: Int?
+    /// Threads per run; nil = derived so that slots x threads <= cores.
+    public var threadsPerRun: Int?
+    public var timeoutSeconds: Double?
+    /// Extra attempts after a failure.
+    public var retries: Int
+    /// Slurm options (partition, time, cpus_per_task, mem, sbatch extra args, ...).
+    public var slurm: [String: String]
+
+    public init(kind: Kind = .local, slots: Int? = nil, threadsPerRun: Int? = nil,
+                timeoutSeconds: Double? = nil, retries: Int = 1, slurm: [String: String] = [:]) {
+        self.kind = kind; self.slots = slots; self.threadsPerRun = threadsPerRun
+        self.timeoutSeconds = timeoutSeconds; self.retries = retries; self.slurm = slurm
+    }
+}
+
+/// One run of the expanded grid.
+public struct PlannedRun: Hashable, Sendable {
+    public var id: RunID
+    /// The manifest's run group this run came from ("pretrain", "single_task", "grid", ...).
+    public var group: String
+    /// The table row label this run belongs to, when the group declares rows.
+    public var label: String?
+    public var seed: Int
+    /// The fully resolved configuration. Dependencies appear as run ids (never as
+    /// absolute paths), so ids do not depend on where the workspace lives.
+    public var config: JSONValue
+    /// Dependencies by the name the config uses for them ("pretrain" -> its run).
+    public var needs: [String: RunID]
+    /// The grid-axis values that produced this run, for `sweep plan` and the reporter.
+    public var axes: [String: JSONValue]
+
+    public init(id: RunID, group: String, label: String? = nil, seed: Int, config: JSONValue,
+                needs: [String: RunID] = [:], axes: [String: JSONValue] = [:]) {
+        self.id = id; self.group = group; self.label = label; self.seed = seed
+        self.config = config; self.needs = needs; self.axes = axes
+    }
+}
+
+/// The expanded manifest: a DAG of runs (dependencies before dependents) and the tables to write.
+public struct Plan: Sendable {
+    public var name: String
+    public var manifest: URL?
+    public var runs: [PlannedRun] { didSet { position = Self.positions(runs) } }
+    public private(set) var position: [RunID: Int]
+    public var engine: EngineSpec
+    public var executor: ExecutorSettings
+    public var tables: [TableSpec]
+
+    public init(name: String, manifest: URL? = nil, runs: [PlannedRun], engine: EngineSpec = EngineSpec(),
+                executor: ExecutorSettings = ExecutorSettings(), tables: [TableSpec] = []) {
+        self.name = name; self.manifest = manifest; self.runs = runs; self.engine = engine
+        self.executor = executor; self.tables = tables
+        position = Self.positions(runs)
+    }
+
+    public func run(_ id: RunID) -> PlannedRun? { position[id].map { runs[$0] } }
+
+    private static func positions(_ runs: [PlannedRun]) -> [RunID: Int] {
+        Dictionary(runs.enumerated().map { ($1.id, $0) }, uniquingKeysWith: { first, _ in first })
+    }
+}

@@ -1,0 +1,58 @@
+import RunContract
+
+/// A table to regenerate, as the manifest declares it. The reporter fills it from the
+/// ledger; nothing here is a number we measured.
+public struct TableSpec: Hashable, Sendable {
+    /// File stem under results/<sweep name>/ (e.g. "ablation" -> ablation.md, .tex, .csv).
+    public var name: String
+    public var title: String
+    /// Template name in Templates/ ("rows" for the papers' usual layout, "transposed").
+    public var layout: String
+    public var columns: [ColumnSpec]
+    /// In the manifest's order.
+    public var rows: [RowSpec]
+    /// Label of the row Δm is measured against (the single-task runs).
+    public var referenceRow: String?
+    /// Where the published numbers come from ("FAAR, Table 3").
+    public var paperSource: String?
+
+    public init(name: String, title: String, layout: String = "rows", columns: [ColumnSpec],
+                rows: [RowSpec], referenceRow: String? = nil, paperSource: String? = nil) {
+        self.name = name; self.title = title; self.layout = layout; self.columns = columns
+        self.rows = rows; self.referenceRow = referenceRow; self.paperSource = paperSource
+    }
+}
+
+/// A column. `key` says what it shows:
+/// - a task name ("semseg", "human_parts", "saliency", "normals", "depth"): that task's headline metric;
+/// - "delta_m": Δm (%) against the table's reference row;
+/// - "params.trainable", "params.total", "params.decoder", "params.backbone": parameters in M;
+/// - "gmacs": forward GMACs; "train_seconds": total training time; "epoch_seconds": mean epoch time;
+/// - "extra.NAME": a value from metrics.json's `extra`.
+public struct ColumnSpec: Hashable, Sendable {
+    public var key: String
+    public var header: String
+    /// nil: taken from the runs' metrics (tasks) or the key's nature (Δm higher, params none).
+    public var direction: Direction?
+    public var precision: Int
+
+    public init(key: String, header: String, direction: Direction? = nil, precision: Int = 2) {
+        self.key = key; self.header = header; self.direction = direction; self.precision = precision
+    }
+}
+
+/// A row: the runs behind it (usually one per seed; for a single-task reference row, one per
+/// task and seed, each contributing the tasks it reports), and the paper's values by column key.
+public struct RowSpec: Hashable, Sendable {
+    public var label: String
+    public var runs: [RunID]
+    public var paper: [String: Double]
+    /// A row the engine does not implement: only the paper's numbers are shown, marked as such.
+    public var paperOnly: Bool
+    public var note: String?
+
+    public init(label: String, runs: [RunID], paper: [String: Double] = [:], paperOnly: Bool = false,
+                note: String? = nil) {
+        self.label = label; self.runs = runs; self.paper = paper; self.paperOnly = paperOnly; self.note = note
+    }
+}
