@@ -179,3 +179,24 @@ extension Optional where Wrapped == [Float] {
         }
     }
 }
+
+/// TGLoRA's layer: one module per task group, each on its own group stream through the same
+/// frozen weight: y_pi = W x_pi + b + s B_pi A_pi x_pi. One group is plain LoRA.
+public final class GroupedLinear {
+    public let groups: [AdaptedLinear]
+
+    public init(frozen: FrozenLinear, modules: [LowRankModule]) {
+        precondition(!modules.isEmpty, "a grouped layer needs at least one group")
+        groups = modules.map { AdaptedLinear(frozen: frozen, module: $0) }
+    }
+
+    public func forward(_ groupInputs: [[Float]], rows: Int, active: [Int]) -> (outputs: [[Float]], passes: [AdaptedLinear.Pass]) {
+        precondition(groupInputs.count == groups.count && active.count == groups.count, "one input and one rank per group")
+        let results = groups.indices.map { groups[$0].forward(groupInputs[$0], rows: rows, active: active[$0]) }
+        return (results.map(\.output), results.map(\.pass))
+    }
+
+    public func backward(_ passes: [AdaptedLinear.Pass], groupInputs: [[Float]], outputGradients: [[Float]]) -> [[Float]] {
+        groups.indices.map { groups[$0].backward(passes[$0], input: groupInputs[$0], outputGradient: outputGradients[$0]) }
+    }
+}
