@@ -180,6 +180,7 @@ func weightedSum(_ y: [Float], _ weights: [Float]) -> Double {
 
         let before = module.factors
         let parametersBefore = module.parameterCount
+        let macsBefore = module.multiplyAccumulates(tokens: 100)
         let covering = module.shrinker!.coveringComponents()
         let shrink = module.shrinkRank()!
         #expect(shrink.kept == covering)
@@ -188,6 +189,9 @@ func weightedSum(_ y: [Float], _ weights: [Float]) -> Double {
         #expect(module.parameterCount == parametersBefore - (rank - k) * (inputs + outputs))
         #expect(module.factors.multiplyAccumulates(tokens: rows) == rows * k * (inputs + outputs))
         #expect(module.gradient.rank == k)
+        // Each erased component saves inputs + outputs MACs per token (DoRA: and one W-sized pass per forward).
+        let saved = (rank - k) * (100 * (inputs + outputs) + (kind == .dora ? inputs * outputs : 0))
+        #expect(module.multiplyAccumulates(tokens: 100) == macsBefore - saved)
 
         // The shrunk layer computes exactly the kept components of the old one.
         let (y, _) = layer.forward(x, rows: rows, active: k)

@@ -68,6 +68,16 @@ public final class LowRankModule {
     /// Trainable values: the factors plus DoRA's magnitude.
     public var parameterCount: Int { factors.parameterCount + magnitude.count }
 
+    /// Multiply-accumulates of one forward pass over `tokens` inputs at the current rank, beyond
+    /// the frozen W x: B (A x), and for DoRA the norms of W + s B A (once per pass) and m / n.
+    public func multiplyAccumulates(tokens: Int) -> Int {
+        let lowRank = factors.multiplyAccumulates(tokens: tokens)
+        switch kind {
+        case .lora: return lowRank
+        case .dora: return lowRank + outputs * inputs * (rank + 1) + tokens * outputs
+        }
+    }
+
     // MARK: forward and backward
 
     /// What a forward pass keeps for its backward pass.
