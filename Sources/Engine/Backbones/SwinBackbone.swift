@@ -222,3 +222,27 @@ public final class SwinBackbone {
                                "window": String(shape.window), "image_size": String(imageSize)])
     }
 }
+
+extension BackboneShape {
+    /// The shape a file of Swin weights in timm's names implies: C from the patch embedding,
+    /// depths from the block indices, heads and window from the relative position tables.
+    public static func inferred(from file: Safetensors) -> BackboneShape? {
+        guard let embed = file.tensors["patch_embed.proj.weight"], embed.shape.count == 4 else { return nil }
+        var depths: [Int] = []
+        for stage in 0..<4 {
+            var count = 0
+            while file.tensors["layers.\(stage).blocks.\(count).attn.qkv.weight"] != nil { count += 1 }
+            guard count > 0 else { return nil }
+            depths.append(count)
+        }
+        var heads: [Int] = [], window = 0
+        for stage in 0..<4 {
+            guard let table = file.tensors["layers.\(stage).blocks.0.attn.relative_position_bias_table"],
+                  table.shape.count == 2 else { return nil }
+            heads.append(table.shape[1])
+            // (2w - 1)² rows; the first stage is never shrunk, so it gives the configured window.
+            if stage == 0 { window = (Int(Double(table.shape[0]).squareRoot().rounded()) + 1) / 2 }
+        }
+        return BackboneShape(name: "custom", embedDim: embed.shape[0], depths: depths, heads: heads, window: window)
+    }
+}
