@@ -90,9 +90,10 @@ struct TemplateLibrary {
     var mustache = MustacheLibrary()
     var names: Set<String> = []
 
-    /// Layouts with both a Markdown and a LaTeX template, for error messages.
+    /// Layouts with both a Markdown and a LaTeX template at the top level (partials live in
+    /// subfolders), for error messages.
     var layouts: [String] {
-        names.compactMap { $0.hasSuffix(".md") ? String($0.dropLast(3)) : nil }
+        names.compactMap { $0.hasSuffix(".md") && !$0.contains("/") ? String($0.dropLast(3)) : nil }
             .filter { names.contains("\($0).tex") }.sorted()
     }
 }

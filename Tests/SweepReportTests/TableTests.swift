@@ -15,13 +15,14 @@ import Testing
     }
 
     @Test func thePapersAblationRowFromTheirReference() {
-        // FAAR Table 3, "MTLoRA (high)": 67.90 / 59.84 / 65.40 / 16.60 against the single-task
-        // references 67.21 / 61.93 / 62.35 / 17.97 gives the published +2.55 (rounded).
-        let tasks = ["semseg": Fixture.task(67.90, .higher), "human_parts": Fixture.task(59.84, .higher),
-                     "saliency": Fixture.task(65.40, .higher), "normals": Fixture.task(16.60, .lower)]
+        // FAAR Table 3, "FAAR (1+2)": 72.02 / 61.25 / 66.11 / 16.35 against the single-task
+        // references 67.21 / 61.93 / 62.35 / 17.97 gives the published +5.28. (Its "MTLoRA (high)"
+        // row gives +2.54 from the printed metrics where the paper prints +2.55: rounded inputs.)
+        let tasks = ["semseg": Fixture.task(72.02, .higher), "human_parts": Fixture.task(61.25, .higher),
+                     "saliency": Fixture.task(66.11, .higher), "normals": Fixture.task(16.35, .lower)]
         let reference = ["semseg": 67.21, "human_parts": 61.93, "saliency": 62.35, "normals": 17.97]
         let value = DeltaM.percent(tasks, reference: reference)!
-        #expect(NumberFormat.fixed(value, precision: 2, signed: true) == "+2.55")
+        #expect(NumberFormat.fixed(value, precision: 2, signed: true) == "+5.28")
     }
 
     @Test func undefinedWithoutAReferenceForEveryTask() {

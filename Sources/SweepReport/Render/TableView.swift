@@ -80,7 +80,8 @@ extension TableView {
             let signed = column.measure == .deltaM
             return CellText(blank: false, missing: false,
                             mean: NumberFormat.fixed(summary.mean, precision: column.precision, signed: signed),
-                            std: summary.std.map { NumberFormat.fixed($0, precision: column.precision) },
+                            // Seeds that agree exactly (parameter counts, GMACs) print no "± 0.00".
+                            std: summary.std.flatMap { $0 == 0 ? nil : NumberFormat.fixed($0, precision: column.precision) },
                             count: summary.n == table.typicalN ? nil : summary.n, bold: cell.isBest)
         }
         func paper(_ cell: Table.Cell, column: Table.Column) -> CellText {
@@ -134,11 +135,15 @@ extension TableView {
         var lines: [String] = []
         if let n = table.typicalN {
             lines.append(n > 1
-                ? "Mean ± sample std over \(n) seeds; (n=k): a cell from k seeds. — no finished run."
-                : "One seed per cell; (n=k): a cell from k seeds. — no finished run.")
+                ? "Mean ± sample std over \(n) seeds (no ± where the seeds agree exactly); (n=k): a cell from k seeds."
+                : "One seed per cell; (n=k): a cell from k seeds.")
+        }
+        let measuredCells = table.rows.filter { !$0.paperOnly }.flatMap(\.cells)
+        if measuredCells.contains(where: { $0.measured == nil }) {
+            lines.append("—: no finished run gives this value.")
         }
         if let reference = table.referenceRow, table.columns.contains(where: { $0.measure == .deltaM }) {
-            lines.append("Δm (%) against \"\(reference)\", task by task (mean of its runs); its own Δm is not ranked.")
+            lines.append("Δm (%) against the row \(reference), task by task (the mean of its runs); its own Δm is not ranked.")
         }
         if table.columns.contains(where: { $0.direction != nil }) {
             lines.append("Bold: best of the column at the displayed precision (ties all bold).")
