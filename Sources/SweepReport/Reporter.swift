@@ -24,8 +24,11 @@ public struct Reporter: Sendable {
         var written: [URL] = []
         for spec in plan.tables {
             let table = try Table(spec: spec, plan: plan, records: records)
-            for (format, text) in try render(table, plan: plan.name, library: library) {
-                let file = folder.appendingPathComponent("\(table.name).\(format)")
+            let figures = Figures.all(for: table, spec: spec, plan: plan, records: records)
+            var files = try render(table, plan: plan.name, figures: figures, library: library)
+            files += figures.map { ("\($0.slug).svg", $0.svg) }
+            for (suffix, text) in files {
+                let file = folder.appendingPathComponent(Self.fileName(table: table.name, suffix: suffix))
                 try ContractJSON.writeAtomically(Data(text.utf8), to: file)
                 written.append(file)
             }
@@ -33,9 +36,18 @@ public struct Reporter: Sendable {
         return written
     }
 
-    /// The three files of one table, by extension.
-    func render(_ table: Table, plan: String, library: TemplateLibrary) throws -> [(String, String)] {
-        let view = TableView(table: table, plan: plan)
+    /// `ablation` + `md` -> `ablation.md`; `ablation` + `pareto.svg` -> `ablation-pareto.svg`.
+    static func fileName(table: String, suffix: String) -> String {
+        ["md", "tex", "csv"].contains(suffix) ? "\(table).\(suffix)" : "\(table)-\(suffix)"
+    }
+
+    /// The three files of one table, by extension; the Markdown links the figures.
+    func render(_ table: Table, plan: String, figures: [Figure] = [],
+                library: TemplateLibrary) throws -> [(String, String)] {
+        var view = TableView(table: table, plan: plan)
+        view.figures = figures.map {
+            TableView.FigureLink(title: $0.title, file: Self.fileName(table: table.name, suffix: "\($0.slug).svg"))
+        }
         var files: [(String, String)] = []
         for format in ["md", "tex"] {
             let name = "\(table.layout).\(format)"

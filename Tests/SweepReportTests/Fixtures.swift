@@ -42,10 +42,15 @@ enum Fixture {
             "st-nor-0": metrics(["normals": task(20, .lower)], trainable: 1_500_000),
             "st-nor-1": metrics(["normals": task(18, .lower)], trainable: 1_500_000),
             // +10 % on both tasks, then -2 % and +4 % worse: Δm +10 and -3.
-            "mt-0": metrics(["semseg": task(67.1, .higher), "normals": task(17.1, .lower)]),
-            "mt-1": metrics(["semseg": task(59.78, .higher), "normals": task(19.76, .lower)]),
+            "mt-0": metrics(["semseg": task(67.1, .higher), "normals": task(17.1, .lower)],
+                            ranks: ["stage4.fc1.shared": [8, 8, 8], "stage4.fc1.semseg": [4, 4, 4]]),
+            "mt-1": metrics(["semseg": task(59.78, .higher), "normals": task(19.76, .lower)],
+                            ranks: ["stage4.fc1.shared": [8, 8, 8], "stage4.fc1.semseg": [4, 4, 4]]),
+            // PDRS shrinks: average ranks 8, 5, 10/3 per epoch.
             "faar-0": metrics(["semseg": task(64.05, .higher), "normals": task(18.05, .lower)],
-                              trainable: 1_234_567, version: "0.1.1"),
+                              trainable: 1_234_567, version: "0.1.1",
+                              ranks: ["stage4.fc1.shared": [8, 6, 5], "stage4.fc1.semseg": [8, 4, 3],
+                                      "stage4.fc1.normals": [8, 5, 2]]),
         ]
         var records: [RunID: RunRecord] = [:]
         for (name, metrics) in finished {

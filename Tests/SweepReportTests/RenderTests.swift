@@ -102,22 +102,26 @@ import Testing
         defer { try? FileManager.default.removeItem(at: output) }
         let written = try Reporter(templates: Fixture.templates)
             .write(plan: Fixture.demoPlan, records: Fixture.records, to: output)
-        #expect(written.map(\.lastPathComponent) == ["ablation.md", "ablation.tex", "ablation.csv",
-                                                     "locations.md", "locations.tex", "locations.csv"])
+        let figures = ["ranks.svg", "ranks-mtlora-r-64.svg", "ranks-faar-1-2.svg", "pareto.svg"]
+        #expect(written.map(\.lastPathComponent) == ["ablation.md", "ablation.tex", "ablation.csv"]
+            + figures.map { "ablation-" + $0 } + ["locations.md", "locations.tex", "locations.csv"]
+            + figures.map { "locations-" + $0 })
         #expect(written.allSatisfy { $0.deletingLastPathComponent().lastPathComponent == "demo" })
 
-        let update = ProcessInfo.processInfo.environment["SWEEP_UPDATE_GOLDEN"] == "1"
         for file in written {
-            let text = try String(contentsOf: file, encoding: .utf8)
-            if update {
-                try text.write(to: Self.goldenSource.appendingPathComponent(file.lastPathComponent),
-                               atomically: true, encoding: .utf8)
-                continue
-            }
-            let golden = try #require(Bundle.module.url(forResource: file.lastPathComponent, withExtension: nil,
-                                                        subdirectory: "Golden"))
-            #expect(text == (try String(contentsOf: golden, encoding: .utf8)), "\(file.lastPathComponent)")
+            try Self.expectGolden(try String(contentsOf: file, encoding: .utf8), named: file.lastPathComponent)
         }
+    }
+
+    static func expectGolden(_ text: String, named name: String,
+                             sourceLocation: SourceLocation = #_sourceLocation) throws {
+        if ProcessInfo.processInfo.environment["SWEEP_UPDATE_GOLDEN"] == "1" {
+            try text.write(to: goldenSource.appendingPathComponent(name), atomically: true, encoding: .utf8)
+            return
+        }
+        let golden = try #require(Bundle.module.url(forResource: name, withExtension: nil, subdirectory: "Golden"),
+                                  "no golden copy of \(name)", sourceLocation: sourceLocation)
+        #expect(text == (try String(contentsOf: golden, encoding: .utf8)), "\(name)", sourceLocation: sourceLocation)
     }
 
     @Test func regeneratingGivesIdenticalBytes() throws {

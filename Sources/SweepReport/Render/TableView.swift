@@ -17,6 +17,10 @@ struct TableView {
     var columnLabels: [Label]
     var lines: [MeasureLine]
     var footer: [String]
+    /// Figures written beside the table (Markdown links them).
+    var figures: [FigureLink] = []
+
+    struct FigureLink { var title: String; var file: String }
 
     struct Label { var label: String; var paperOnly: Bool }
 
