@@ -70,6 +70,17 @@ public final class Parameter {
     }
 }
 
+extension Array where Element == Parameter {
+    /// Every parameter's values by name, BatchNorm statistics included.
+    public var state: [String: StoredTensor] { Dictionary(uniqueKeysWithValues: map { ($0.name, $0.stored) }) }
+
+    public func restore(from state: [String: StoredTensor]) throws {
+        let missing = map(\.name).filter { state[$0] == nil }
+        guard missing.isEmpty else { throw WeightsError.missing(names: missing, file: Checkpoint.fileName) }
+        for parameter in self { try parameter.load(state[parameter.name]!) }
+    }
+}
+
 public enum WeightsError: Error, CustomStringConvertible {
     case shapeMismatch(name: String, expected: [Int], found: [Int])
     case missing(names: [String], file: String)

@@ -33,7 +33,7 @@ public struct RunDriver {
 
     public func run() throws {
         let started = Date()
-        openblas_set_num_threads(Int32(threads))
+        ComputeSetup.configure(threads: threads)
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let checkpointURL = directory.appendingPathComponent(Checkpoint.fileName)
         let progressURL = directory.appendingPathComponent(RunFiles.progress)
