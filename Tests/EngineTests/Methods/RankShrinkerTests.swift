@@ -13,7 +13,7 @@ import Testing
     @Test func prefixRanksAreUniformOverOneToR() {
         let rank = 6, draws = 60_000
         let shrinker = RankShrinker(rank: rank, options: .init(coverage: 0.9))
-        var generator = SeededGenerator(seed: 7)
+        var generator = SplitMix64(seed: 7)
         var counts = [Int](repeating: 0, count: rank + 1)
         for _ in 0..<draws { counts[shrinker.sampleActiveRank(using: &generator)] += 1 }
         #expect(counts[0] == 0)
@@ -26,7 +26,7 @@ import Testing
 
     @Test func rankOneAlwaysSamplesOne() {
         let shrinker = RankShrinker(rank: 1, options: .init(coverage: 0.5))
-        var generator = SeededGenerator(seed: 1)
+        var generator = SplitMix64(seed: 1)
         #expect((0..<100).allSatisfy { _ in shrinker.sampleActiveRank(using: &generator) == 1 })
     }
 
@@ -95,7 +95,7 @@ import Testing
     /// Brute force: no smaller set of components reaches rho x total, and the returned set does.
     @Test(arguments: [0.5, 0.7, 0.9, 0.95])
     func coverageKeepsTheSmallestCoveringSet(rho: Double) {
-        var generator = SeededGenerator(seed: UInt64(rho * 1000))
+        var generator = SplitMix64(seed: UInt64(rho * 1000))
         for _ in 0..<40 {
             let rank = Int.random(in: 1...9, using: &generator)
             let scores = (0..<rank).map { _ in generator.uniform(0...1) }
@@ -120,13 +120,13 @@ import Testing
         #expect(s.rank == 2)
         expectClose(s.importance, [0.5, 0.3])
         // The next coverage step works on the shrunk adapter.
-        var generator = SeededGenerator(seed: 3)
+        var generator = SplitMix64(seed: 3)
         #expect((0..<50).allSatisfy { _ in (1...2).contains(s.sampleActiveRank(using: &generator)) })
     }
 
     @Test func erasureShrinksParametersAndMACsAndKeepsTheKeptUpdate() {
         let inputs = 5, outputs = 4, rank = 6, tokens = 10
-        var generator = SeededGenerator(seed: 11)
+        var generator = SplitMix64(seed: 11)
         let factors = LowRankFactors(inputs: inputs, outputs: outputs, rank: rank,
                                      a: generator.floats(rank * inputs), b: generator.floats(outputs * rank))
         let kept = [4, 1, 2]
@@ -149,13 +149,5 @@ import Testing
         // Component 0 of the shrunk factors is the original component 4.
         #expect(Array(shrunk.a[0..<inputs]) == Array(factors.a[4 * inputs ..< 5 * inputs]))
         #expect((0..<outputs).allSatisfy { shrunk.b[$0 * 3] == factors.b[$0 * rank + 4] })
-    }
-}
-
-func expectClose(_ actual: [Double], _ expected: [Double], tolerance: Double = 1e-12,
-                 sourceLocation: SourceLocation = #_sourceLocation) {
-    #expect(actual.count == expected.count, sourceLocation: sourceLocation)
-    for (x, y) in zip(actual, expected) {
-        #expect(abs(x - y) <= tolerance, "\(actual) != \(expected)", sourceLocation: sourceLocation)
     }
 }

@@ -4,7 +4,7 @@ import Testing
 @Suite struct SpectralDecoderTests {
     @Test(arguments: [(4, 6), (5, 5), (3, 8)])
     func spectraRoundTrip(height: Int, width: Int) {
-        var generator = SeededGenerator(seed: 41)
+        var generator = SplitMix64(seed: 41)
         let spectra = ChannelSpectra(height: height, width: width)
         let x = generator.floats(3 * height * width)
         var spectrum = spectra.forward(x, channels: 3)
@@ -17,7 +17,7 @@ import Testing
     }
 
     @Test func spectralFilterIsTheIdentityAtInitialisation() {
-        var generator = SeededGenerator(seed: 42)
+        var generator = SplitMix64(seed: 42)
         let filter = SpectralFilter(channels: 3, height: 4, width: 6)
         let x = generator.floats(2 * 3 * 4 * 6)
         let (y, _) = filter.forward(x, images: 2)
@@ -26,7 +26,7 @@ import Testing
     }
 
     @Test func aFilterKeepingOnlyDCAveragesEachChannel() {
-        var generator = SeededGenerator(seed: 43)
+        var generator = SplitMix64(seed: 43)
         let filter = SpectralFilter(channels: 2, height: 4, width: 4)
         let size = 4 * 3
         let dcOnly = (0..<(2 * size)).map { $0 % size == 0 ? Float(1) : 0 }
@@ -42,7 +42,7 @@ import Testing
 
     @Test(arguments: [(4, 6), (5, 5), (3, 4)])
     func spectralFilterGradientsMatchFiniteDifferences(height: Int, width: Int) {
-        var generator = SeededGenerator(seed: 44)
+        var generator = SplitMix64(seed: 44)
         let channels = 2, images = 2
         let layer = SpectralFilter(channels: channels, height: height, width: width)
         let filterValues = generator.floats(layer.filter.count, in: 0.2...1.8)
@@ -66,7 +66,7 @@ import Testing
     }
 
     @Test func consensusDoesNothingWhileItsWeightsAreZero() {
-        var generator = SeededGenerator(seed: 45)
+        var generator = SplitMix64(seed: 45)
         let consensus = CrossTaskConsensus(channels: 2, height: 4, width: 4)
         let main = generator.floats(2 * 2 * 16)
         let others = [generator.floats(main.count), generator.floats(main.count)]
@@ -87,14 +87,14 @@ import Testing
         // With both weights 1 and no middle band, the main task becomes the others' mean.
         let full = CrossTaskConsensus(channels: 1, height: 8, width: 8, lowCutoff: 0.5, highCutoff: 0.5)
         full.setParameters(alphaLow: 1, alphaHigh: 1)
-        var generator = SeededGenerator(seed: 46)
+        var generator = SplitMix64(seed: 46)
         let main = generator.floats(64), a = generator.floats(64), b = generator.floats(64)
         let (y, _) = full.forward(main: main, others: [a, b], images: 1)
         #expect((0..<64).allSatisfy { abs(y[$0] - (a[$0] + b[$0]) / 2) < 1e-5 })
     }
 
     @Test func consensusGradientsMatchFiniteDifferences() {
-        var generator = SeededGenerator(seed: 47)
+        var generator = SplitMix64(seed: 47)
         let (channels, height, width, images) = (2, 6, 5, 2)
         let layer = CrossTaskConsensus(channels: channels, height: height, width: width, lowCutoff: 0.3, highCutoff: 0.45)
         layer.setParameters(alphaLow: 0.7, alphaHigh: -0.4)
