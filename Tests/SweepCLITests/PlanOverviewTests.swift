@@ -14,6 +14,7 @@ import Testing
         #expect(overview.axes == [
             PlanOverview.AxisCount(axis: "lr", values: [("0.1", 2), ("0.01", 2)]),
             PlanOverview.AxisCount(axis: "method", values: [("lora", 2), ("mtlora", 2)]),
+            PlanOverview.AxisCount(axis: "row", values: [("LORA", 2), ("MTLORA", 2)]),
             PlanOverview.AxisCount(axis: "seed", values: [("0", 5)]),
         ])
         #expect(overview.groups == [
@@ -37,7 +38,7 @@ import Testing
         #expect(overview.runSeconds == [nil, 60, 60, 60, 60])
         #expect(overview.estimate == PlanOverview.Estimate(seconds: 180, runsEstimated: 3, runsToDo: 4, timedRuns: 2))
         let text = overview.text(manifest: "m.yaml", listLimit: 0)
-        #expect(text.contains("estimate: 3 min 00 s of training for 3 of the 4 runs to do (from 2 finished runs); "
+        #expect(text.contains("estimate: 3m00s of training for 3 of the 4 runs to do (from 2 finished runs); "
                               + "groups with no finished run are not counted"))
         #expect(!text.contains("RUN "))
     }

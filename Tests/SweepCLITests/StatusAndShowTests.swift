@@ -115,16 +115,7 @@ import Testing
     }
 }
 
-@Suite struct TerminalTextTests {
-    @Test func durationsReadLikeSpeech() {
-        #expect(humanDuration(3.25) == "3.2 s")
-        #expect(humanDuration(42) == "42 s")
-        #expect(humanDuration(185) == "3 min 05 s")
-        #expect(humanDuration(7800) == "2 h 10 min")
-        #expect(humanDuration(3 * 86_400 + 4 * 3600 + 59) == "3 d 4 h")
-        #expect(humanDuration(-1) == "—")
-    }
-
+@Suite struct TextTableTests {
     @Test func tablesPadEveryColumnButTheLast() {
         var table = TextTable(["A", "LONGER"])
         table.append(["wide cell", "x"])
