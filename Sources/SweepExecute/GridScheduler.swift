@@ -120,8 +120,8 @@ struct GridScheduler<Launcher: RunLauncher>: Sendable {
             if book.heldElsewhere.insert(run.id).inserted { progress?.handle(.waitingElsewhere(run)) }
         case .failed?:
             let why = record.map(Self.failureText) ?? "failed"
-            let detail = wasWatched ? why : "\(why); retry budget of \(options.retries) spent (--retry-failed to try again)"
-            try failed(run, why: detail, in: &book)
+            try failed(run, why: why, note: wasWatched ? nil : "retry budget of \(options.retries) spent (--retry-failed to try again)",
+                       in: &book)
         case .planned?, .interrupted?, .skipped?:
             // Claimable, so another process took and released it between our two statements: look again shortly.
             book.state[run.id] = .watching
@@ -187,9 +187,10 @@ struct GridScheduler<Launcher: RunLauncher>: Sendable {
         }
     }
 
-    private func failed(_ run: PlannedRun, why: String, in book: inout RunBook) throws {
+    /// `note` adds to what the progress shows, not to what dependents' skip reasons say.
+    private func failed(_ run: PlannedRun, why: String, note: String? = nil, in book: inout RunBook) throws {
         book.state[run.id] = .failed
-        progress?.handle(.finished(run, status: .failed, detail: why))
+        progress?.handle(.finished(run, status: .failed, detail: note.map { "\(why); \($0)" } ?? why))
         for dependent in book.dependents[run.id, default: []] {
             try skip(dependent, reason: Self.needsText(dependent: dependent, on: run.id, plan: plan) + ", which failed: \(why)",
                      in: &book)

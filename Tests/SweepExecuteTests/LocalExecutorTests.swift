@@ -235,5 +235,7 @@ import Testing
         #expect(summary.succeeded == [id("resumed")])
         #expect(!EngineProcessFile.isRunning(pid), "the stray engine still runs")
         #expect(!FileManager.default.fileExists(atPath: directory.appendingPathComponent(EngineProcessFile.name).path))
+        #expect(read(RunFiles.stderr, of: "resumed", in: space)?
+            .contains("stopped engine process group \(pid), left running here by a sweep that ended") == true)
     }
 }

@@ -39,8 +39,10 @@ public final class ProgressRenderer: ProgressSink {
     }
 
     public func handle(_ event: ExecutionEvent) {
+        var took: Double?
+        if case .finished(let run, _, _) = event { took = model.runningTime(of: run.id) }
         model.handle(event)
-        let lines = ProgressText.lines(for: event, style: style)
+        let lines = ProgressText.lines(for: event, style: style, took: took)
         switch style {
         case .live:
             redraw(printing: lines)
@@ -124,8 +126,8 @@ func terminalWidth(_ descriptor: Int32) -> Int {
 
 /// The words of the progress display; pure functions of events and snapshots.
 public enum ProgressText {
-    /// The permanent lines an event adds to the output.
-    public static func lines(for event: ExecutionEvent, style: ProgressRenderer.Style) -> [String] {
+    /// The permanent lines an event adds to the output; `took` is a finished run's wall time.
+    public static func lines(for event: ExecutionEvent, style: ProgressRenderer.Style, took: Double? = nil) -> [String] {
         switch event {
         case .began(let runs, let alreadyDone, let budget):
             let toRun = runs - alreadyDone
@@ -142,7 +144,7 @@ public enum ProgressText {
             case .interrupted: word = "stopped"
             default: word = status.rawValue
             }
-            return ["\(word)  \(name(run))\(detail.map { ": \($0)" } ?? "")"]
+            return ["\(word)  \(name(run))\(took.map { " in \(duration($0))" } ?? "")\(detail.map { ": \($0)" } ?? "")"]
         case .retrying(let run, let attempt, let after):
             return ["retry    \(name(run)) (attempt \(attempt)) after \(after)"]
         case .skipped(let run, let reason):
