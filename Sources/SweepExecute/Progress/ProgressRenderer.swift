@@ -154,8 +154,9 @@ public enum ProgressText {
         case .finishedElsewhere(let run, let status):
             return ["\(status == .succeeded ? "done   " : status.rawValue)  \(name(run)) (by another sweep process)"]
         case .stopping(let reason):
-            if case .signal = reason {
-                return ["\(reason): stopping the running runs (they resume next time); press Ctrl-C again to kill them now"]
+            if case .signal(let signal) = reason {
+                let again = signal == SIGINT ? "press Ctrl-C again" : "send \(signalName(signal)) again"
+                return ["\(reason): stopping the running runs (they resume next time); \(again) to kill them now"]
             }
             return ["\(reason): no new runs start; the running ones finish"]
         }
