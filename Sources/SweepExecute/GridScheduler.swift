@@ -57,7 +57,8 @@ struct GridScheduler<Launcher: RunLauncher>: Sendable {
                 return .stopRequested
             }
             while true {
-                if !launchesClosed.isSet {
+                // The stop request itself may be set before its event is handled below.
+                if !launchesClosed.isSet && !stop.isRequested {
                     while book.running < budget.slots, let run = book.popReady() {
                         try start(run, threads: budget.threadsPerRun, in: &book, group: &group)
                     }
@@ -149,7 +150,7 @@ struct GridScheduler<Launcher: RunLauncher>: Sendable {
                 try ledger.finish(run.id, status: .failed, exitCode: exitCode, stderrTail: stderrTail,
                                   metrics: nil, reason: reason)
                 let why = outcome.summary ?? "failed"
-                guard number <= options.retries, !launchesClosed.isSet,
+                guard number <= options.retries, !launchesClosed.isSet, !stop.isRequested,
                       try ledger.claim(run.id, pid: options.pid, host: options.host, retries: claimBudget, rerun: false)
                 else { return .failed(why) }
                 number += 1

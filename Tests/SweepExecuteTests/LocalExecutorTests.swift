@@ -84,6 +84,24 @@ import Testing
         #expect(tail.first == "line 21" && tail.last == "line 60")
     }
 
+    @Test func anEngineKilledByASignalOrUnableToStartFailsWithTheReason() async throws {
+        let space = try TemporaryWorkspace()
+        let crashing = try engine("echo 'about to crash' >&2; kill -SEGV $$", in: space)
+        _ = try await executor(space).execute(plan([run("crash")], engine: crashing))
+        let crash = try #require(try space.ledger.record(id("crash")))
+        #expect(crash.status == .failed && crash.exitCode == nil && crash.reason == "killed by SIGSEGV")
+        #expect(crash.stderrTail == "about to crash")
+
+        let script = space.root.appendingPathComponent("no-interpreter.sh")
+        try Data("#!/no/such/interpreter\n".utf8).write(to: script)
+        chmod(script.path, 0o755)
+        let spec = EngineSpec(command: [script.path], identity: "test")
+        _ = try await executor(space).execute(plan([run("unstartable")], engine: spec))
+        let unstartable = try #require(try space.ledger.record(id("unstartable")))
+        #expect(unstartable.status == .failed && unstartable.exitCode == nil)
+        #expect(unstartable.reason?.hasPrefix("could not start \(script.path)") == true)
+    }
+
     @Test func exitZeroWithoutValidMetricsIsAFailureThatSaysWhy() async throws {
         let space = try TemporaryWorkspace()
         let silent = try engine("exit 0", in: space)
