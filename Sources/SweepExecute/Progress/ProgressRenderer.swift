@@ -60,7 +60,11 @@ public final class ProgressRenderer: ProgressSink {
                 self.tick()
             }
         }
-        screen.withLock { $0.refresher = task }
+        screen.withLock { screen in
+            screen.refresher = task
+            // The start lines say enough at first; the first status line comes one interval later.
+            screen.lastStatus = Date()
+        }
     }
 
     /// Stops refreshing and leaves the final totals on screen.
