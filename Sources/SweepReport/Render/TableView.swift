@@ -48,10 +48,7 @@ struct TableView {
     }
 
     struct MeasureLine {
-        var header: String
-        var higher: Bool
-        var lower: Bool
-        var paper: Bool
+        var heading: Header
         var cells: [CellText]
     }
 
@@ -121,13 +118,15 @@ extension TableView {
 
         columnLabels = table.rows.map { Label(label: $0.label, paperOnly: $0.paperOnly) }
         var lines: [MeasureLine] = []
+        var headerIndex = 0
         for (index, column) in table.columns.enumerated() {
-            let higher = column.direction == .higher, lower = column.direction == .lower
-            lines.append(MeasureLine(header: column.header, higher: higher, lower: lower, paper: false,
+            lines.append(MeasureLine(heading: headers[headerIndex],
                                      cells: table.rows.map { measured($0.cells[index], row: $0, column: column) }))
+            headerIndex += 1
             if column.hasPaper {
-                lines.append(MeasureLine(header: column.header, higher: higher, lower: lower, paper: true,
+                lines.append(MeasureLine(heading: headers[headerIndex],
                                          cells: table.rows.map { paper($0.cells[index], column: column) }))
+                headerIndex += 1
             }
         }
         self.lines = lines
