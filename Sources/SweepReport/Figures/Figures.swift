@@ -15,7 +15,7 @@ public struct Figure: Sendable {
 /// - Δm against trainable parameters when the table has both columns (a Pareto plot);
 /// - a task-similarity heat map when a run reports `extra` values named `similarity.<a>.<b>`.
 enum Figures {
-    static func all(for table: Table, spec: TableSpec, plan: Plan, records: [RunID: RunRecord]) -> [Figure] {
+    static func all(for table: Table, spec: TableSpec, records: [RunID: RunRecord]) -> [Figure] {
         var figures: [Figure] = []
         let rows = spec.rows.filter { !$0.paperOnly }.map { row in
             (label: row.label, runs: row.runs.compactMap { records[$0]?.succeededMetrics })

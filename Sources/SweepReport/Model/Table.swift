@@ -88,10 +88,9 @@ extension Table {
         rows = zip(spec.rows, rowSamples).map { row, samples in
             let cells = zip(spec.columns, measures).map { column, measure in
                 let values = samples.map { ($0.seed, $0.value(of: measure, reference: reference)) }
-                return Cell(measured: row.paperOnly ? nil : Summary(values.compactMap(\.1)),
-                            bySeed: Dictionary(values.compactMap { seed, value in
-                                seed.flatMap { seed in value.map { (seed, $0) } }
-                            }, uniquingKeysWith: { first, _ in first }),
+                var bySeed: [Int: Double] = [:]
+                for case let (seed?, value?) in values { bySeed[seed] = value }
+                return Cell(measured: row.paperOnly ? nil : Summary(values.compactMap(\.1)), bySeed: bySeed,
                             paper: row.paper[column.key], isBest: false)
             }
             let runs = Set(row.paperOnly ? [] : row.runs)
