@@ -136,12 +136,13 @@ extension TableView {
     /// Plain sentences that say how to read the table and where its numbers come from.
     static func footer(of table: Table) -> [String] {
         var lines: [String] = []
-        if let n = table.typicalN {
-            lines.append(n > 1
-                ? "Mean ± sample std over \(n) seeds (no ± where the seeds agree exactly); (n=k): a cell from k seeds."
-                : "One seed per cell; (n=k): a cell from k seeds.")
-        }
         let measuredCells = table.rows.filter { !$0.paperOnly }.flatMap(\.cells)
+        if let n = table.typicalN {
+            let marked = measuredCells.contains { $0.measured.map { $0.n != n } ?? false }
+                ? "; (n=k): a cell from k seeds." : "."
+            lines.append(n > 1 ? "Mean ± sample std over \(n) seeds (no ± where the seeds agree exactly)" + marked
+                               : "One seed per cell" + marked)
+        }
         if measuredCells.contains(where: { $0.measured == nil }) {
             lines.append("—: no finished run gives this value.")
         }
