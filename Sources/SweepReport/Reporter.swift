@@ -67,7 +67,9 @@ public struct Reporter: Sendable {
     func loadTemplates() throws -> TemplateLibrary {
         _ = TextEscaping.registered
         let manager = FileManager.default
-        guard let paths = manager.enumerator(atPath: templates.path) else {
+        var isDirectory: ObjCBool = false
+        guard manager.fileExists(atPath: templates.path, isDirectory: &isDirectory), isDirectory.boolValue,
+              let paths = manager.enumerator(atPath: templates.path) else {
             throw ReportError.unreadableTemplates(directory: templates.path, reason: "no such directory")
         }
         var library = TemplateLibrary()

@@ -75,6 +75,14 @@ import Testing
         }
     }
 
+    @Test func aMissingTemplatesFolderIsNamed() {
+        let folder = URL(fileURLWithPath: "/nonexistent/Templates")
+        #expect(throws: ReportError.unreadableTemplates(directory: "/nonexistent/Templates", reason: "no such directory")) {
+            _ = try Reporter(templates: folder).write(plan: Fixture.demoPlan, records: [:],
+                                                      to: FileManager.default.temporaryDirectory)
+        }
+    }
+
     @Test func malformedTemplateNamesFileAndLine() throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("sweep-templates-\(getpid())")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
