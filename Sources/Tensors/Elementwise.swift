@@ -183,14 +183,17 @@ public func gelu(_ x: Tensor) -> Tensor {
     let y = Tensor(uninitialized: x.shape)
     let n = y.count, px = x.data, py = y.data
     let invSqrt2: Float = 0.70710678118654752
-    for i in 0..<n { py[i] = 0.5 * px[i] * (1 + erff(px[i] * invSqrt2)) }
+    for i in 0..<n { py[i] = 0.5 * px[i] * (1 + fastErf(px[i] * invSqrt2)) }
+    // Below -3, 1 + erf cancels to a few ulp of noise (even the wrong sign); the
+    // complementary error function gives the tail exactly. Rare, so a second pass.
+    for i in 0..<n where px[i] < geluTail { py[i] = 0.5 * px[i] * erfcf(-px[i] * invSqrt2) }
     y.record(x) { y in
         let gy = y.grad!, px = x.data
         guard let gx = x.gradSink() else { return }
         let invSqrt2Pi: Float = 0.39894228040143268
         for i in 0..<n {
             let v = px[i]
-            let cdf = 0.5 * (1 + erff(v * invSqrt2))
+            let cdf = v < geluTail ? 0.5 * erfcf(-v * invSqrt2) : 0.5 * (1 + fastErf(v * invSqrt2))
             let pdf = invSqrt2Pi * expf(-0.5 * v * v)
             gx[i] += gy[i] * (cdf + v * pdf)
         }
@@ -208,6 +211,32 @@ public func sigmoid(_ x: Tensor) -> Tensor {
         if let gx = x.gradSink() { for i in 0..<n { gx[i] += gy[i] * py[i] * (1 - py[i]) } }
     }
     return y
+}
+
+/// Where GELU switches from 1 + erf to erfc (see `gelu`).
+let geluTail: Float = -3
+
+/// erf in single precision to within a few ulp, as a rational function that the
+/// compiler vectorises (libm's erff is a scalar call, and GELU calls it for every
+/// activation twice per step). The odd/even polynomial coefficients are those of
+/// the float erf approximation used by Eigen and XLA; |x| >= 4 rounds to +-1 in Float.
+@inline(__always)
+func fastErf(_ value: Float) -> Float {
+    let x = min(max(value, -4), 4)
+    let x2 = x * x
+    var p: Float = -2.72614225801306e-10
+    p = p * x2 + 2.77068142495902e-08
+    p = p * x2 - 2.10102402082508e-06
+    p = p * x2 - 5.69250639462346e-05
+    p = p * x2 - 7.34990630326855e-04
+    p = p * x2 - 2.95459980854025e-03
+    p = p * x2 - 1.60960333262415e-02
+    var q: Float = -1.45660718464996e-05
+    q = q * x2 - 2.13374055278905e-04
+    q = q * x2 - 1.68282697438203e-03
+    q = q * x2 - 7.37332916720468e-03
+    q = q * x2 - 1.42647390514189e-02
+    return x * p / q
 }
 
 @inline(__always)

@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 @testable import Tensors
 
@@ -103,5 +104,19 @@ import Testing
         let w = parameter([8, 4, 3], seed: 60)
         expectGradients([w]) { t in windowReverse(t[0], batch: 2, height: 4, width: 4, window: 2, shift: 1) }
         expectGradients([x]) { t in patchMergeGather(t[0]) }
+    }
+}
+
+@Suite struct PointwiseAccuracyTests {
+    /// Absolute bound near 0 and above (a few ulp of the rational erf times |x| / 2),
+    /// relative in the negative tail, where GELU uses erfc. (The tanh approximation
+    /// of GELU would be off by ~1e-3.)
+    @Test func geluMatchesTheErfDefinition() {
+        let grid = (-1200...1200).map { Float($0) / 200 }  // -6 ... 6
+        let y = gelu(Tensor(grid, shape: [grid.count])).values
+        for (x, v) in zip(grid, y) {
+            let exact = 0.5 * Double(x) * (1 + erf(Double(x) / 2.0.squareRoot()))
+            #expect(abs(Double(v) - exact) <= (x < -3 ? 1e-5 * abs(exact) : 5e-7 + 2e-7 * abs(exact)), "gelu(\(x)) = \(v), exact \(exact)")
+        }
     }
 }
