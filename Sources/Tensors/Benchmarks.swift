@@ -46,7 +46,7 @@ public func measureBuildingBlocks(batch: Int = 4, repeats: Int = 5) -> [BlockMea
     let attentionFlops = 3 * 2 * 2 * Double(windows * heads * n * n * d)
     results.append(time("shifted window attention", "\(windows) windows x \(heads) heads, N \(n), d \(d)",
                         flops: attentionFlops) {
-        let logits = matmul(q, k, transposeB: true) * (1 / Float(d).squareRoot())
+        let logits = matmul(q, k, transposeB: true, scale: 1 / Float(d).squareRoot())
         let masked = (logits.reshaped([batch, 64, heads, n, n]) + mask).reshaped([windows, heads, n, n])
         matmul(softmax(masked), v).sum().backward()
     })

@@ -68,3 +68,25 @@ func wronglyDifferentiatedSquare(_ x: Tensor) -> Tensor {
         #expect(va == a2.next())
     }
 }
+
+@Suite struct RetainedGraphTests {
+    @Test func retainedGraphBackpropagatesTwice() {
+        let x = parameter([3], seed: 73)
+        let shared = gelu(x)
+        let first = (shared * shared).sum(), second = shared.sum()
+        first.backward(retainGraph: true)
+        let firstGradient = x.gradValues
+        x.zeroGrad()
+        second.backward(retainGraph: true)
+        let secondGradient = x.gradValues
+        x.zeroGrad()
+        first.backward()
+        #expect(x.gradValues == firstGradient)  // no stale intermediate gradient leaks in
+        #expect(secondGradient != firstGradient)
+    }
+
+    @Test func scaledMatmulGradients() {
+        let a = parameter([2, 3, 4], seed: 74), b = parameter([2, 5, 4], seed: 75)
+        expectGradients([a, b]) { t in matmul(t[0], t[1], transposeB: true, scale: 0.35) }
+    }
+}
