@@ -191,11 +191,16 @@ public func gelu(_ x: Tensor) -> Tensor {
         let gy = y.grad!, px = x.data
         guard let gx = x.gradSink() else { return }
         let invSqrt2Pi: Float = 0.39894228040143268
+        // d/dx x Phi(x) = Phi(x) + x phi(x). A vectorisable pass with the tail masked
+        // out, then the tail from erfc, as in the forward.
         for i in 0..<n {
             let v = px[i]
-            let cdf = v < geluTail ? 0.5 * erfcf(-v * invSqrt2) : 0.5 * (1 + fastErf(v * invSqrt2))
-            let pdf = invSqrt2Pi * expf(-0.5 * v * v)
-            gx[i] += gy[i] * (cdf + v * pdf)
+            let derivative = 0.5 * (1 + fastErf(v * invSqrt2)) + v * invSqrt2Pi * fastExp(-0.5 * v * v)
+            gx[i] += v < geluTail ? 0 : gy[i] * derivative
+        }
+        for i in 0..<n where px[i] < geluTail {
+            let v = px[i]
+            gx[i] += gy[i] * (0.5 * erfcf(-v * invSqrt2) + v * invSqrt2Pi * expf(-0.5 * v * v))
         }
     }
     return y
@@ -237,6 +242,28 @@ func fastErf(_ value: Float) -> Float {
     q = q * x2 - 7.37332916720468e-03
     q = q * x2 - 1.42647390514189e-02
     return x * p / q
+}
+
+/// e^x to about 1 ulp, vectorisable (libm's expf is a scalar call): x = n ln2 + r
+/// with |r| <= ln2 / 2, a degree-6 polynomial for e^r (Cephes' expf coefficients),
+/// and 2^n put into the exponent bits. Arguments are clamped to Float's range.
+@inline(__always)
+func fastExp(_ value: Float) -> Float {
+    let x = min(max(value, -87.3), 88.7)
+    let n = (x * 1.44269504088896341).rounded()
+    let r = x - n * 0.693359375 + n * 2.12194440e-4
+    var p: Float = 1.9875691500e-4
+    p = p * r + 1.3981999507e-3
+    p = p * r + 8.3334519073e-3
+    p = p * r + 4.1665795894e-2
+    p = p * r + 1.6666665459e-1
+    p = p * r + 5.0000001201e-1
+    let er = p * r * r + r + 1
+    // n in [-126, 128]: split the scale in two so 2^n never overflows the exponent field.
+    let half = Int32(n) >> 1
+    let scale1 = Float(bitPattern: UInt32(bitPattern: (half + 127) << 23))
+    let scale2 = Float(bitPattern: UInt32(bitPattern: (Int32(n) - half + 127) << 23))
+    return er * scale1 * scale2
 }
 
 @inline(__always)

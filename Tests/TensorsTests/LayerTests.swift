@@ -120,3 +120,26 @@ import Testing
         }
     }
 }
+
+@Suite struct GeluDerivativeTests {
+    @Test func geluDerivativeMatchesPhiPlusXPhi() {
+        let grid = (-1200...1200).map { Float($0) / 200 }
+        let x = Tensor(grid, shape: [grid.count], requiresGrad: true)
+        gelu(x).sum().backward()
+        for (v, g) in zip(grid, x.gradValues) {
+            let d = Double(v)
+            let exact = 0.5 * erfc(-d / 2.0.squareRoot()) + d * exp(-0.5 * d * d) / (2 * Double.pi).squareRoot()
+            #expect(abs(Double(g) - exact) <= 1e-6 + 1e-6 * abs(exact), "gelu'(\(v)) = \(g), exact \(exact)")
+        }
+    }
+}
+
+@Suite struct FastExponentialTests {
+    @Test func fastExpIsWithinAFewUlpOfExp() {
+        for step in -8700...8870 {
+            let x = Float(step) / 100
+            let exact = exp(Double(x)), value = Double(fastExp(x))
+            #expect(abs(value - exact) <= 4e-7 * exact, "fastExp(\(x)) = \(value), exact \(exact)")
+        }
+    }
+}
