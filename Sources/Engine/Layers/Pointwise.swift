@@ -103,6 +103,13 @@ func resizeBilinear(_ x: Matrix, batch: Int, from source: (height: Int, width: I
         }
     }
     let rowTaps = taps(source.height, target.height), columnTaps = taps(source.width, target.width)
+    /// Weights and element offsets of the four source pixels of one output pixel.
+    func corners(_ b: Int, _ rt: Tap, _ ct: Tap) -> ((Float, Float, Float, Float), (Int, Int, Int, Int)) {
+        let (h, v) = (ct.weightHigh, rt.weightHigh)
+        func offset(_ row: Int, _ column: Int) -> Int { ((b * source.height + row) * source.width + column) * channels }
+        return (((1 - v) * (1 - h), (1 - v) * h, v * (1 - h), v * h),
+                (offset(rt.low, ct.low), offset(rt.low, ct.high), offset(rt.high, ct.low), offset(rt.high, ct.high)))
+    }
     let outRows = batch * target.height * target.width
     context.count(outRows * channels * 4)
     var y = Matrix(uninitialized: outRows, channels)
@@ -113,14 +120,11 @@ func resizeBilinear(_ x: Matrix, batch: Int, from source: (height: Int, width: I
                 do {
                     for (j, ct) in columnTaps.enumerated() {
                         let out = y.baseAddress! + ((b * target.height + i) * target.width + j) * channels
-                        let w00 = (1 - rt.weightHigh) * (1 - ct.weightHigh), w01 = (1 - rt.weightHigh) * ct.weightHigh
-                        let w10 = rt.weightHigh * (1 - ct.weightHigh), w11 = rt.weightHigh * ct.weightHigh
-                        let p00 = x.baseAddress! + ((b * source.height + rt.low) * source.width + ct.low) * channels
-                        let p01 = x.baseAddress! + ((b * source.height + rt.low) * source.width + ct.high) * channels
-                        let p10 = x.baseAddress! + ((b * source.height + rt.high) * source.width + ct.low) * channels
-                        let p11 = x.baseAddress! + ((b * source.height + rt.high) * source.width + ct.high) * channels
+                        let (w, p) = corners(b, rt, ct)
+                        let (p00, p01, p10, p11) = (x.baseAddress! + p.0, x.baseAddress! + p.1,
+                                                    x.baseAddress! + p.2, x.baseAddress! + p.3)
                         for c in 0..<channels {
-                            out[c] = w00 * p00[c] + w01 * p01[c] + w10 * p10[c] + w11 * p11[c]
+                            out[c] = w.0 * p00[c] + w.1 * p01[c] + w.2 * p10[c] + w.3 * p11[c]
                         }
                     }
                 }
@@ -135,14 +139,11 @@ func resizeBilinear(_ x: Matrix, batch: Int, from source: (height: Int, width: I
                     for (i, rt) in rowTaps.enumerated() {
                         for (j, ct) in columnTaps.enumerated() {
                             let g = dy.baseAddress! + ((b * target.height + i) * target.width + j) * channels
-                            let w00 = (1 - rt.weightHigh) * (1 - ct.weightHigh), w01 = (1 - rt.weightHigh) * ct.weightHigh
-                            let w10 = rt.weightHigh * (1 - ct.weightHigh), w11 = rt.weightHigh * ct.weightHigh
-                            let p00 = dx.baseAddress! + ((b * source.height + rt.low) * source.width + ct.low) * channels
-                            let p01 = dx.baseAddress! + ((b * source.height + rt.low) * source.width + ct.high) * channels
-                            let p10 = dx.baseAddress! + ((b * source.height + rt.high) * source.width + ct.low) * channels
-                            let p11 = dx.baseAddress! + ((b * source.height + rt.high) * source.width + ct.high) * channels
+                            let (w, p) = corners(b, rt, ct)
+                            let (p00, p01, p10, p11) = (dx.baseAddress! + p.0, dx.baseAddress! + p.1,
+                                                        dx.baseAddress! + p.2, dx.baseAddress! + p.3)
                             for c in 0..<channels {
-                                p00[c] += w00 * g[c]; p01[c] += w01 * g[c]; p10[c] += w10 * g[c]; p11[c] += w11 * g[c]
+                                p00[c] += w.0 * g[c]; p01[c] += w.1 * g[c]; p10[c] += w.2 * g[c]; p11[c] += w.3 * g[c]
                             }
                         }
                     }
