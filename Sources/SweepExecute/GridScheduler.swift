@@ -108,7 +108,7 @@ struct GridScheduler<Launcher: RunLauncher>: Sendable {
     /// Someone else owns the run, or its state allows no attempt: learn which from the ledger.
     private func notClaimed(_ run: PlannedRun, in book: inout RunBook) throws {
         let record = try ledger.record(run.id)
-        let wasWatched = book.watching.remove(run.id) != nil
+        let wasWatched = book.heldElsewhere.contains(run.id)
         switch record?.status {
         case .succeeded?:
             book.state[run.id] = .alreadyDone
@@ -117,7 +117,7 @@ struct GridScheduler<Launcher: RunLauncher>: Sendable {
         case .running?:
             book.state[run.id] = .watching
             book.watching.insert(run.id)
-            if !wasWatched { progress?.handle(.waitingElsewhere(run)) }
+            if book.heldElsewhere.insert(run.id).inserted { progress?.handle(.waitingElsewhere(run)) }
         case .failed?:
             let why = record.map(Self.failureText) ?? "failed"
             let detail = wasWatched ? why : "\(why); retry budget of \(options.retries) spent (--retry-failed to try again)"
@@ -248,6 +248,8 @@ struct RunBook {
     private var position: [RunID: Int] = [:]
     var running = 0
     var watching: Set<RunID> = []
+    /// Runs seen running in another process at some point.
+    var heldElsewhere: Set<RunID> = []
     /// Runs claimed at least once in this invocation (`--rerun` applies to the first claim only).
     var claimed: Set<RunID> = []
     /// Runs whose dependency is outside the plan and has not succeeded.

@@ -1,202 +1,168 @@
-import CBLAS
-
-/// The frozen pretrained linear an adapter wraps: y = W x + b, W outputs x inputs. It has no
-/// gradient buffers; it only turns dL/d(W x) into dL/dx.
-public struct FrozenLinear: Sendable {
-    public let inputs: Int
-    public let outputs: Int
-    public let weight: [Float]
-    public let bias: [Float]?
-
-    public init(inputs: Int, outputs: Int, weight: [Float], bias: [Float]?) {
-        precondition(weight.count == outputs * inputs, "weight must be outputs x inputs")
-        precondition(bias.map { $0.count == outputs } ?? true, "bias must have one value per output")
-        self.inputs = inputs
-        self.outputs = outputs
-        self.weight = weight
-        self.bias = bias
-    }
-
-    /// W x (no bias) for rows x inputs values of x.
-    public func product(_ x: UnsafePointer<Float>, rows: Int) -> [Float] {
-        var z = [Float](repeating: 0, count: rows * outputs)
-        weight.withUnsafeBufferPointer { w in
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows), Int32(outputs), Int32(inputs),
-                        1, x, Int32(inputs), w.baseAddress, Int32(inputs), 0, &z, Int32(outputs))
-        }
-        return z
-    }
-
-    /// dx += dz W.
-    public func accumulateInputGradient(_ dz: UnsafePointer<Float>, rows: Int, into dx: UnsafeMutablePointer<Float>) {
-        weight.withUnsafeBufferPointer { w in
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(rows), Int32(inputs), Int32(outputs),
-                        1, dz, Int32(outputs), w.baseAddress, Int32(inputs), 1, dx, Int32(inputs))
-        }
-    }
-}
-
-/// A frozen linear with one LoRA or DoRA module: y = adapter(W x, x).
-public final class AdaptedLinear {
-    public let frozen: FrozenLinear
+/// A frozen `Linear` with one LoRA or DoRA module, in the backbone's place of the linear it wraps
+/// (single-task LoRA, MTL-LoRA, FAAR's shared modules). The frozen layer does not know: it runs
+/// its own forward and pullback, and the module adds its update on top.
+public final class AdaptedLinear: LinearLayer {
+    public let base: Linear
     public let module: LowRankModule
+    /// Draws PDRS prefixes; keyed by seed and layer name, so a run repeats exactly.
+    private var generator: SplitMix64
 
-    public init(frozen: FrozenLinear, module: LowRankModule) {
-        precondition(module.inputs == frozen.inputs && module.outputs == frozen.outputs,
-                     "the module must match the frozen layer's shape")
-        self.frozen = frozen
+    public init(base: Linear, module: LowRankModule, seed: UInt64) {
+        precondition(module.inputs == base.inFeatures && module.outputs == base.outFeatures,
+                     "\(base.weight.name): the module must match the frozen layer's shape")
+        self.base = base
         self.module = module
+        generator = SplitMix64(seed: seed ^ stableHash(base.weight.name + ".prefix"))
     }
 
-    public struct Pass {
-        public let module: LowRankModule.Pass
-    }
+    public var inFeatures: Int { base.inFeatures }
+    public var outFeatures: Int { base.outFeatures }
+    public var parameters: [Parameter] { base.parameters + module.parameters }
 
-    public func forward(_ x: [Float], rows: Int, active: Int) -> (output: [Float], pass: Pass) {
-        let z = frozen.product(x, rows: rows)
-        var y = [Float](repeating: 0, count: rows * frozen.outputs)
-        let pass = frozen.weight.withUnsafeBufferPointer { w in
-            frozen.bias.withOptionalPointer { bias in
-                module.forward(frozenProduct: z, input: x, rows: rows, weight: w.baseAddress!, bias: bias,
-                               active: active, output: &y)
-            }
+    public func forward(_ x: Matrix, _ context: ForwardContext) -> (Matrix, Pullback) {
+        let (frozenOutput, basePullback) = base.forward(x, context)
+        let active = module.activeRank(training: context.training, generator: &generator)
+        context.count(module.multiplyAccumulates(tokens: x.rows))
+        var y = Matrix(zeros: x.rows, outFeatures)
+        let pass = base.bias.withOptionalPointer { bias in
+            module.forward(frozenOutput: frozenOutput.values, input: x.values, rows: x.rows,
+                           weight: base.weight.values.baseAddress!, bias: bias, active: active, output: &y.values)
         }
-        return (y, Pass(module: pass))
-    }
-
-    /// Accumulates the module's gradients and returns dL/dx.
-    public func backward(_ pass: Pass, input x: [Float], outputGradient dy: [Float]) -> [Float] {
-        let rows = pass.module.rows
-        var dz = [Float](repeating: 0, count: rows * frozen.outputs)
-        var dx = [Float](repeating: 0, count: rows * frozen.inputs)
-        module.backward(pass.module, input: x, outputGradient: dy, frozenProductGradient: &dz, inputGradient: &dx)
-        frozen.accumulateInputGradient(dz, rows: rows, into: &dx)
-        return dx
+        return (y, { [module] dy in
+            var df = Matrix(zeros: x.rows, module.outputs)
+            var dx = Matrix(zeros: x.rows, module.inputs)
+            module.backward(pass, input: x.values, outputGradient: dy.values, frozenOutputGradient: &df.values,
+                            inputGradient: &dx.values)
+            return dx + basePullback(df)
+        })
     }
 }
 
 /// MTLoRA's layer in 'matrix' mode: a shared module on the shared stream and, in the last block
 /// of a stage, one module per task whose frozen path sees the shared input:
-///   y_shared = adapter_shared(W x_shared, x_shared)
-///   y_t      = adapter_t(W x_shared, x_t)          (x_t = x_shared where no task stream exists yet)
-public final class TaskStreamLinear {
-    public let frozen: FrozenLinear
+///   y_shared = adapter_shared(W x_shared + b, x_shared)
+///   y_t      = adapter_t(W x_shared + b, x_t)        (x_t = x_shared where no task stream exists yet)
+/// Used as a plain `LinearLayer` it runs the shared stream only.
+public final class TaskStreamLinear: LinearLayer {
+    public let base: Linear
     public let shared: LowRankModule?
     public let tasks: [LowRankModule]
+    private var generator: SplitMix64
 
-    public init(frozen: FrozenLinear, shared: LowRankModule?, tasks: [LowRankModule]) {
+    public init(base: Linear, shared: LowRankModule?, tasks: [LowRankModule], seed: UInt64) {
         for module in (shared.map { [$0] } ?? []) + tasks {
-            precondition(module.inputs == frozen.inputs && module.outputs == frozen.outputs,
-                         "every module must match the frozen layer's shape")
+            precondition(module.inputs == base.inFeatures && module.outputs == base.outFeatures,
+                         "\(base.weight.name): every module must match the frozen layer's shape")
         }
-        self.frozen = frozen
+        self.base = base
         self.shared = shared
         self.tasks = tasks
+        generator = SplitMix64(seed: seed ^ stableHash(base.weight.name + ".prefix"))
     }
 
-    public struct Pass {
-        public let rows: Int
-        let shared: LowRankModule.Pass?
-        let tasks: [LowRankModule.Pass]
-        let taskInputsGiven: Bool
+    public var inFeatures: Int { base.inFeatures }
+    public var outFeatures: Int { base.outFeatures }
+    public var parameters: [Parameter] {
+        base.parameters + (shared?.parameters ?? []) + tasks.flatMap(\.parameters)
     }
 
-    /// `taskInputs` nil: every task module reads the shared input (the first task-specific layer
-    /// of a block). `active` holds the prefix of the shared module then of each task module.
-    public func forward(shared x: [Float], taskInputs: [[Float]]?, rows: Int, active: [Int])
-        -> (shared: [Float], tasks: [[Float]], pass: Pass)
+    public func forward(_ x: Matrix, _ context: ForwardContext) -> (Matrix, Pullback) {
+        let (shared, _, pullback) = forward(shared: x, taskInputs: nil, context, tasks: false)
+        return (shared, { dy in pullback(dy, []).shared })
+    }
+
+    /// The shared stream and one stream per task. `taskInputs` nil: every task module reads the
+    /// shared input (the first task-specific layer of a block). The pullback takes the gradients
+    /// of the shared and task outputs and returns those of the shared and task inputs (no task
+    /// input gradients when the task modules read the shared input).
+    public func forward(shared x: Matrix, taskInputs: [Matrix]?, _ context: ForwardContext)
+        -> (shared: Matrix, tasks: [Matrix], pullback: (Matrix, [Matrix]) -> (shared: Matrix, tasks: [Matrix]))
     {
-        precondition(active.count == 1 + tasks.count, "one active rank for the shared module and one per task")
+        forward(shared: x, taskInputs: taskInputs, context, tasks: true)
+    }
+
+    private func forward(shared x: Matrix, taskInputs: [Matrix]?, _ context: ForwardContext, tasks runTasks: Bool)
+        -> (shared: Matrix, tasks: [Matrix], pullback: (Matrix, [Matrix]) -> (shared: Matrix, tasks: [Matrix]))
+    {
         precondition(taskInputs.map { $0.count == tasks.count } ?? true, "one input per task")
-        let z = frozen.product(x, rows: rows)
-        let count = rows * frozen.outputs
-        return frozen.weight.withUnsafeBufferPointer { w in
-            frozen.bias.withOptionalPointer { bias in
-                var ySharedStream = [Float](repeating: 0, count: count)
-                var sharedPass: LowRankModule.Pass?
-                if let shared {
-                    sharedPass = shared.forward(frozenProduct: z, input: x, rows: rows, weight: w.baseAddress!,
-                                                bias: bias, active: active[0], output: &ySharedStream)
-                } else {
-                    for k in 0..<count { ySharedStream[k] = z[k] + (bias?[k % frozen.outputs] ?? 0) }
-                }
-                var taskOutputs: [[Float]] = []
-                var taskPasses: [LowRankModule.Pass] = []
-                for (t, module) in tasks.enumerated() {
-                    var y = [Float](repeating: 0, count: count)
-                    let pass = module.forward(frozenProduct: z, input: taskInputs?[t] ?? x, rows: rows,
-                                              weight: w.baseAddress!, bias: bias, active: active[1 + t], output: &y)
-                    taskOutputs.append(y)
-                    taskPasses.append(pass)
-                }
-                return (ySharedStream, taskOutputs,
-                        Pass(rows: rows, shared: sharedPass, tasks: taskPasses, taskInputsGiven: taskInputs != nil))
+        let (frozenOutput, basePullback) = base.forward(x, context)
+        let rows = x.rows
+        let taskModules = runTasks ? tasks : []
+        return base.bias.withOptionalPointer { bias in
+            let weight = base.weight.values.baseAddress!
+            var sharedOutput = frozenOutput
+            var sharedPass: LowRankModule.Pass?
+            if let shared {
+                let active = shared.activeRank(training: context.training, generator: &generator)
+                context.count(shared.multiplyAccumulates(tokens: rows))
+                sharedPass = shared.forward(frozenOutput: frozenOutput.values, input: x.values, rows: rows, weight: weight,
+                                            bias: bias, active: active, output: &sharedOutput.values)
             }
-        }
-    }
-
-    /// Accumulates every module's gradients; returns dL/dx_shared and dL/dx_t (empty when the
-    /// task modules read the shared input, whose gradient then carries theirs).
-    public func backward(_ pass: Pass, shared x: [Float], taskInputs: [[Float]]?,
-                         sharedGradient dyShared: [Float], taskGradients dyTasks: [[Float]])
-        -> (shared: [Float], tasks: [[Float]])
-    {
-        let rows = pass.rows
-        let count = rows * frozen.outputs
-        var dzTotal = [Float](repeating: 0, count: count)
-        var dxShared = [Float](repeating: 0, count: rows * frozen.inputs)
-        var dz = [Float](repeating: 0, count: count)
-        if let shared, let sharedPass = pass.shared {
-            shared.backward(sharedPass, input: x, outputGradient: dyShared, frozenProductGradient: &dz, inputGradient: &dxShared)
-            for k in 0..<count { dzTotal[k] += dz[k] }
-        } else {
-            for k in 0..<count { dzTotal[k] += dyShared[k] }
-        }
-        var dxTasks: [[Float]] = []
-        for (t, module) in tasks.enumerated() {
-            if pass.taskInputsGiven {
-                var dxTask = [Float](repeating: 0, count: rows * frozen.inputs)
-                module.backward(pass.tasks[t], input: taskInputs![t], outputGradient: dyTasks[t],
-                                frozenProductGradient: &dz, inputGradient: &dxTask)
-                dxTasks.append(dxTask)
-            } else {
-                module.backward(pass.tasks[t], input: x, outputGradient: dyTasks[t],
-                                frozenProductGradient: &dz, inputGradient: &dxShared)
+            var taskOutputs: [Matrix] = []
+            var taskPasses: [LowRankModule.Pass] = []
+            for (t, module) in taskModules.enumerated() {
+                let active = module.activeRank(training: context.training, generator: &generator)
+                context.count(module.multiplyAccumulates(tokens: rows))
+                var y = Matrix(zeros: rows, outFeatures)
+                taskPasses.append(module.forward(frozenOutput: frozenOutput.values, input: (taskInputs?[t] ?? x).values,
+                                                 rows: rows, weight: weight, bias: bias, active: active, output: &y.values))
+                taskOutputs.append(y)
             }
-            for k in 0..<count { dzTotal[k] += dz[k] }
-        }
-        frozen.accumulateInputGradient(dzTotal, rows: rows, into: &dxShared)
-        return (dxShared, dxTasks)
-    }
-}
-
-extension Optional where Wrapped == [Float] {
-    /// Runs `body` with a pointer to the values, or nil when there are none.
-    func withOptionalPointer<R>(_ body: (UnsafePointer<Float>?) -> R) -> R {
-        switch self {
-        case .some(let values): return values.withUnsafeBufferPointer { body($0.baseAddress) }
-        case .none: return body(nil)
+            return (sharedOutput, taskOutputs, { [shared] dyShared, dyTasks in
+                var dfTotal = dyShared
+                var dxShared = Matrix(zeros: rows, self.inFeatures)
+                var df = Matrix(zeros: rows, self.outFeatures)
+                if let shared, let sharedPass {
+                    shared.backward(sharedPass, input: x.values, outputGradient: dyShared.values,
+                                    frozenOutputGradient: &df.values, inputGradient: &dxShared.values)
+                    dfTotal = df
+                }
+                var dxTasks: [Matrix] = []
+                for (t, module) in taskModules.enumerated() {
+                    if let taskInputs {
+                        var dxTask = Matrix(zeros: rows, self.inFeatures)
+                        module.backward(taskPasses[t], input: taskInputs[t].values, outputGradient: dyTasks[t].values,
+                                        frozenOutputGradient: &df.values, inputGradient: &dxTask.values)
+                        dxTasks.append(dxTask)
+                    } else {
+                        module.backward(taskPasses[t], input: x.values, outputGradient: dyTasks[t].values,
+                                        frozenOutputGradient: &df.values, inputGradient: &dxShared.values)
+                    }
+                    dfTotal += df
+                }
+                return (dxShared + basePullback(dfTotal), dxTasks)
+            })
         }
     }
 }
 
-/// TGLoRA's layer: one module per task group, each on its own group stream through the same
-/// frozen weight: y_pi = W x_pi + b + s B_pi A_pi x_pi. One group is plain LoRA.
-public final class GroupedLinear {
+/// TGLoRA's layer: one module per task group over the same frozen weight, y_pi = W x_pi + b +
+/// s B_pi A_pi x_pi; each group stream has its own frozen path. The backbone runs a stage once
+/// per group, selecting the group's module first. One group is plain LoRA.
+public final class GroupedLinear: LinearLayer {
     public let groups: [AdaptedLinear]
+    /// The group whose module the next forward pass uses.
+    public var selectedGroup = 0
 
-    public init(frozen: FrozenLinear, modules: [LowRankModule]) {
-        precondition(!modules.isEmpty, "a grouped layer needs at least one group")
-        groups = modules.map { AdaptedLinear(frozen: frozen, module: $0) }
+    public init(base: Linear, modules: [LowRankModule], seed: UInt64) {
+        precondition(!modules.isEmpty, "\(base.weight.name): a grouped layer needs at least one group")
+        groups = modules.enumerated().map { g, module in
+            AdaptedLinear(base: base, module: module, seed: seed &+ UInt64(g))
+        }
     }
 
-    public func forward(_ groupInputs: [[Float]], rows: Int, active: [Int]) -> (outputs: [[Float]], passes: [AdaptedLinear.Pass]) {
-        precondition(groupInputs.count == groups.count && active.count == groups.count, "one input and one rank per group")
-        let results = groups.indices.map { groups[$0].forward(groupInputs[$0], rows: rows, active: active[$0]) }
-        return (results.map(\.output), results.map(\.pass))
-    }
+    public var inFeatures: Int { groups[0].inFeatures }
+    public var outFeatures: Int { groups[0].outFeatures }
+    public var parameters: [Parameter] { groups[0].base.parameters + groups.flatMap(\.module.parameters) }
 
-    public func backward(_ passes: [AdaptedLinear.Pass], groupInputs: [[Float]], outputGradients: [[Float]]) -> [[Float]] {
-        groups.indices.map { groups[$0].backward(passes[$0], input: groupInputs[$0], outputGradient: outputGradients[$0]) }
+    public func forward(_ x: Matrix, _ context: ForwardContext) -> (Matrix, Pullback) {
+        groups[selectedGroup].forward(x, context)
+    }
+}
+
+extension Optional where Wrapped == Parameter {
+    /// Runs `body` with a pointer to the parameter's values, or nil when there is none.
+    func withOptionalPointer<R>(_ body: (UnsafePointer<Float>?) -> R) -> R {
+        body(self.map { UnsafePointer($0.values.baseAddress!) })
     }
 }

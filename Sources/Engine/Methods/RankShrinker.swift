@@ -53,6 +53,15 @@ public struct RankShrinker: Sendable, Equatable {
         self.observations = Array(repeating: 0, count: rank)
     }
 
+    /// A shrinker resumed from a checkpoint: its rank is the number of scores.
+    public init(restoring options: Options, importance: [Double], observations: [Int]) {
+        precondition(!importance.isEmpty && importance.count == observations.count, "PDRS state of a different shape")
+        self.options = options
+        rank = importance.count
+        self.importance = importance
+        self.observations = observations
+    }
+
     // MARK: rank masking
 
     /// b ~ U{1, ..., r_l}: how many leading components the next training forward pass uses.

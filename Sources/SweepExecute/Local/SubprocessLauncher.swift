@@ -102,59 +102,65 @@ struct SubprocessLauncher: RunLauncher {
 
     /// Runs the engine until it exits, or a stop or the timeout ends it: cancelling the
     /// subprocess task runs the teardown sequence (SIGTERM to the group, SIGKILL after `grace`).
+    /// The subprocess runs in a task of its own so that cancelling it leaves the watcher of a
+    /// second, urgent stop in place during the grace period.
     private func race(_ configuration: Configuration, logs: RunLogs, directory: URL, stop: StopSignal) async -> Finish {
         let engine = StartedEngine()
-        return await withTaskGroup(of: Racer.self) { group in
-            group.addTask {
-                do {
-                    let result = try await Subprocess.run(
-                        configuration, input: .none,
-                        output: .fileDescriptor(logs.stdout, closeAfterSpawningProcess: true),
-                        error: .fileDescriptor(logs.stderr, closeAfterSpawningProcess: true)
-                    ) { execution in
-                        let pid = execution.processIdentifier.value
-                        engine.pid.withLock { $0 = pid }
-                        EngineProcessFile.write(pid: pid, in: directory)
-                    }
-                    return .process(.exited(result.terminationStatus))
-                } catch {
-                    return .process(.couldNotStart("could not start \(configuration.executable): \(error)"))
+        let process = Task<Ending, Never> {
+            do {
+                let result = try await Subprocess.run(
+                    configuration, input: .none,
+                    output: .fileDescriptor(logs.stdout, closeAfterSpawningProcess: true),
+                    error: .fileDescriptor(logs.stderr, closeAfterSpawningProcess: true)
+                ) { execution in
+                    let pid = execution.processIdentifier.value
+                    engine.pid.withLock { $0 = pid }
+                    EngineProcessFile.write(pid: pid, in: directory)
                 }
+                return .exited(result.terminationStatus)
+            } catch {
+                return .couldNotStart("could not start \(configuration.executable): \(error)")
             }
-            group.addTask {
-                await stop.stopping.wait()
-                return Task.isCancelled ? .other : .stopRequested
-            }
-            group.addTask {
-                // A second Ctrl-C: no more grace.
-                await stop.urgent.wait()
-                if !Task.isCancelled, let pid = engine.pid.withLock({ $0 }) { kill(-pid, SIGKILL) }
-                return .other
-            }
-            if let timeout {
+        }
+        return await withTaskCancellationHandler {
+            await withTaskGroup(of: Racer.self) { group in
+                group.addTask { .process(await process.value) }
                 group.addTask {
-                    do { try await Task.sleep(for: timeout) } catch { return .other }
-                    return .timedOut
+                    await stop.stopping.wait()
+                    return Task.isCancelled ? .other : .stopRequested
                 }
-            }
-            var finish: Finish?
-            var cause: Cause?
-            while let racer = await group.next() {
-                switch racer {
-                case .process(let ending):
-                    finish = Finish(ending: ending, cause: cause)
-                    group.cancelAll()
-                case .stopRequested where cause == nil && finish == nil:
-                    cause = .stop
-                    group.cancelAll()
-                case .timedOut where cause == nil && finish == nil:
-                    cause = .timeout
-                    group.cancelAll()
-                default:
-                    break
+                group.addTask {
+                    // A second Ctrl-C: no more grace.
+                    await stop.urgent.wait()
+                    if !Task.isCancelled, let pid = engine.pid.withLock({ $0 }) { kill(-pid, SIGKILL) }
+                    return .other
                 }
+                if let timeout {
+                    group.addTask {
+                        do { try await Task.sleep(for: timeout) } catch { return .other }
+                        return .timedOut
+                    }
+                }
+                var cause: Cause?
+                while let racer = await group.next() {
+                    switch racer {
+                    case .process(let ending):
+                        group.cancelAll()
+                        return Finish(ending: ending, cause: cause)
+                    case .stopRequested where cause == nil:
+                        cause = .stop
+                        process.cancel()
+                    case .timedOut where cause == nil:
+                        cause = .timeout
+                        process.cancel()
+                    default:
+                        break
+                    }
+                }
+                preconditionFailure("the engine task always reports")
             }
-            return finish ?? Finish(ending: .couldNotStart("the engine task ended without a result"), cause: cause)
+        } onCancel: {
+            process.cancel()
         }
     }
 
