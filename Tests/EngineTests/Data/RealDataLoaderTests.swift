@@ -81,6 +81,9 @@ import Testing
         #expect { try PascalContextDataset(root: root, split: .train, height: 2, width: 4) } throws: { error in
             "\(error)".contains("ImageSets/Context/train.txt")
         }
+        #expect { try PascalContextDataset(root: root, split: .val, height: 2, width: 4, tasks: [.depth]) } throws: { error in
+            "\(error)".contains("has no task depth")
+        }
     }
 
     @Test func loadsTheNYUDLayout() throws {

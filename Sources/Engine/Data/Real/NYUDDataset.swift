@@ -20,6 +20,7 @@ public struct NYUDDataset: MultiTaskDataset {
     public init(root: URL, split: DataSplit, height: Int, width: Int, tasks: [TaskName]? = nil) throws {
         self.root = root; self.split = split; self.height = height; self.width = width
         self.tasks = tasks ?? DatasetName.nyud.tasks
+        try RealDataFiles.checkTasks(self.tasks, of: .nyud, named: "NYUD-v2", root: root)
         ids = try RealDataFiles.ids(in: root.appendingPathComponent("gt_sets/\(split.rawValue).txt"))
     }
 
@@ -67,7 +68,7 @@ public struct NYUDDataset: MultiTaskDataset {
                 let resized = RealDataFiles.resizeNearest(try array("normals", channels: 3), channels: 3, from: source, to: target)
                 labels.normals = RealDataFiles.unitNormals(resized, pixels: pixels)
             case .humanParts, .saliency:
-                throw DataFileError(file: root.path, reason: "NYUD-v2 has no \(task.rawValue) task")
+                preconditionFailure("init rejects tasks outside NYUD-v2")
             }
         }
         let rgb = RealDataFiles.resizeBilinear(image.rgb, channels: 3, from: source, to: target)

@@ -27,6 +27,7 @@ public struct PascalContextDataset: MultiTaskDataset {
     public init(root: URL, split: DataSplit, height: Int, width: Int, tasks: [TaskName]? = nil) throws {
         self.root = root; self.split = split; self.height = height; self.width = width
         self.tasks = tasks ?? DatasetName.pascal.tasks
+        try RealDataFiles.checkTasks(self.tasks, of: .pascal, named: "PASCAL-Context", root: root)
         ids = try RealDataFiles.ids(in: root.appendingPathComponent("ImageSets/Context/\(split.rawValue).txt"))
     }
 
@@ -87,7 +88,7 @@ public struct PascalContextDataset: MultiTaskDataset {
                 let resized = RealDataFiles.resizeNearest(raw, channels: 3, from: source, to: target)
                 labels.normals = RealDataFiles.unitNormals(resized, pixels: pixels)
             case .depth:
-                throw DataFileError(file: root.path, reason: "PASCAL-Context has no depth task")
+                preconditionFailure("init rejects tasks outside PASCAL-Context")
             }
         }
         let rgb = RealDataFiles.resizeBilinear(image.rgb, channels: 3, from: source, to: target)

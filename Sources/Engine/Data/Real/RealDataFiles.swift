@@ -12,6 +12,13 @@ public struct DataFileError: Error, Equatable, CustomStringConvertible {
 
 /// Reading and resampling the files of the real layouts.
 enum RealDataFiles {
+    static func checkTasks(_ tasks: [TaskName], of dataset: DatasetName, named name: String, root: URL) throws {
+        if let foreign = tasks.first(where: { !dataset.tasks.contains($0) }) {
+            throw DataFileError(file: root.path, reason: "\(name) has no task \(foreign.rawValue); its tasks are "
+                                + dataset.tasks.map(\.rawValue).joined(separator: ", "))
+        }
+    }
+
     /// Split list: one image id per line, blank lines skipped.
     static func ids(in url: URL) throws -> [String] {
         guard let text = try? String(contentsOf: url, encoding: .utf8) else {
