@@ -31,11 +31,15 @@ public struct TrainCommand: ParsableCommand {
             FileHandle.standardError.write(Data("mtl-engine: \(error)\n".utf8))
             throw ExitCode(2)
         }
+        StopRequest.installSignalHandlers()
         do {
             try RunDriver(config: runConfig, directory: URL(fileURLWithPath: out)).run()
         } catch let stopped as RunStopped {
             FileHandle.standardError.write(Data("mtl-engine: \(stopped)\n".utf8))
             throw ExitCode(3)
+        } catch let error as ConfigError {
+            FileHandle.standardError.write(Data("mtl-engine: \(error)\n".utf8))
+            throw ExitCode(2)
         }
     }
 }

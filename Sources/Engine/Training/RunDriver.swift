@@ -16,10 +16,11 @@ public struct RunDriver {
 
     public init(config: RunConfig, directory: URL,
                 threads: Int = RunDriver.threadsFromEnvironment(),
-                makeObjective: @escaping (RunConfig) throws -> any TrainingObjective = RunDriver.objective(for:),
+                makeObjective: ((RunConfig) throws -> any TrainingObjective)? = nil,
                 shouldStop: @escaping () -> Bool = { StopRequest.isRequested }) {
         self.config = config; self.directory = directory; self.threads = threads
-        self.makeObjective = makeObjective; self.shouldStop = shouldStop
+        self.makeObjective = makeObjective ?? { try RunDriver.objective(for: $0, threads: threads) }
+        self.shouldStop = shouldStop
     }
 
     public static func threadsFromEnvironment() -> Int {
@@ -27,13 +28,31 @@ public struct RunDriver {
     }
 
     /// The objective a config asks for.
-    public static func objective(for config: RunConfig) throws -> any TrainingObjective {
-        fatalError("TEMP")
+    public static func objective(for config: RunConfig, threads: Int) throws -> any TrainingObjective {
+        let size = config.imageSize
+        switch config.kind {
+        case .pretrain:
+            let variant: SyntheticObjects.Variant = config.pretrainSet == "22k" ? .imagenet22k : .imagenet1k
+            // The data sets do not depend on the run's seed: every run of a grid sees the same images.
+            return PretrainObjective(
+                config: config,
+                train: SyntheticObjects(variant: variant, split: .train, count: config.trainImages, height: size, width: size),
+                validation: SyntheticObjects(variant: variant, split: .val, count: config.valImages, height: size, width: size),
+                threads: threads)
+        case .singleTask, .mtlFull, .mtlDecoders:
+            return try DenseObjective(
+                config: config,
+                train: SyntheticScenes(dataset: config.dataset, split: .train, count: config.trainImages,
+                                       height: size, width: size, tasks: config.tasks),
+                validation: SyntheticScenes(dataset: config.dataset, split: .val, count: config.valImages,
+                                            height: size, width: size, tasks: config.tasks),
+                threads: threads)
+        }
     }
 
     public func run() throws {
         let started = Date()
-        openblas_set_num_threads(Int32(threads))
+        ComputeSetup.configure(threads: threads)
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let checkpointURL = directory.appendingPathComponent(Checkpoint.fileName)
         let progressURL = directory.appendingPathComponent(RunFiles.progress)
