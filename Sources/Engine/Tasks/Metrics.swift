@@ -144,9 +144,11 @@ public struct NormalsMeter: Sendable, Equatable {
                 let tx = targets[base + i], ty = targets[base + plane + i], tz = targets[base + 2 * plane + i]
                 guard tx != 0 || ty != 0 || tz != 0 else { continue }
                 let px = predictions[base + i], py = predictions[base + plane + i], pz = predictions[base + 2 * plane + i]
-                let norm = (Double(px) * Double(px) + Double(py) * Double(py) + Double(pz) * Double(pz)).squareRoot() + 1e-12
+                let norm = (Double(px) * Double(px) + Double(py) * Double(py) + Double(pz) * Double(pz)).squareRoot()
                 let targetNorm = (Double(tx) * Double(tx) + Double(ty) * Double(ty) + Double(tz) * Double(tz)).squareRoot()
-                let cosine = (Double(px) * Double(tx) + Double(py) * Double(ty) + Double(pz) * Double(tz)) / (norm * targetNorm)
+                // A zero prediction has no direction: 90° from everything, as in MTLoRA's code.
+                let cosine = norm == 0 ? 0
+                    : (Double(px) * Double(tx) + Double(py) * Double(ty) + Double(pz) * Double(tz)) / (norm * targetNorm)
                 let degrees = acos(min(max(cosine, -1), 1)) * 180 / .pi
                 angleSum += degrees
                 pixels += 1
