@@ -13,7 +13,7 @@ public func softmax(_ x: Tensor) -> Tensor {
         var peak = -Float.infinity
         for j in 0..<width { peak = max(peak, src[j]) }
         var total: Float = 0
-        for j in 0..<width { dst[j] = fastExp(src[j] - peak) }
+        forEachLanes(width) { j, valid in store8(fastExp(load8(src, j, valid) - peak), dst, j, valid) }
         for j in 0..<width { total += dst[j] }
         let inv = 1 / total
         for j in 0..<width { dst[j] *= inv }

@@ -136,9 +136,9 @@ import Testing
 
 @Suite struct FastExponentialTests {
     @Test func fastExpIsWithinAFewUlpOfExp() {
-        for step in -8700...8870 {
+        for step in -8700...8800 {
             let x = Float(step) / 100
-            let exact = exp(Double(x)), value = Double(fastExp(x))
+            let exact = exp(Double(x)), value = Double(fastExp(SIMD8(repeating: x))[0])
             #expect(abs(value - exact) <= 4e-7 * exact, "fastExp(\(x)) = \(value), exact \(exact)")
         }
     }
