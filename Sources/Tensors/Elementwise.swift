@@ -183,9 +183,11 @@ public func gelu(_ x: Tensor) -> Tensor {
     let y = Tensor(uninitialized: x.shape)
     let n = y.count, px = x.data, py = y.data
     let invSqrt2: Float = 0.70710678118654752
-    forEachLanes(n) { i, valid in
-        let v = load8(px, i, valid)
-        store8(0.5 * v * (1 + fastErf(v * invSqrt2)), py, i, valid)
+    forEachChunk(n) { range in
+        forEachLanes(range) { i, valid in
+            let v = load8(px, i, valid)
+            store8(0.5 * v * (1 + fastErf(v * invSqrt2)), py, i, valid)
+        }
     }
     // Below -3, 1 + erf cancels to a few ulp of noise (even the wrong sign); the
     // complementary error function gives the tail exactly. Rare, so a second pass.
@@ -196,11 +198,13 @@ public func gelu(_ x: Tensor) -> Tensor {
         let invSqrt2Pi: Float = 0.39894228040143268
         // d/dx x Phi(x) = Phi(x) + x phi(x). A vectorisable pass with the tail masked
         // out, then the tail from erfc, as in the forward.
-        forEachLanes(n) { i, valid in
-            let v = load8(px, i, valid)
-            var derivative = 0.5 * (1 + fastErf(v * invSqrt2)) + v * invSqrt2Pi * fastExp(-0.5 * v * v)
-            derivative.replace(with: 0, where: v .< geluTail)
-            store8(load8(gx, i, valid) + load8(gy, i, valid) * derivative, gx, i, valid)
+        forEachChunk(n) { range in
+            forEachLanes(range) { i, valid in
+                let v = load8(px, i, valid)
+                var derivative = 0.5 * (1 + fastErf(v * invSqrt2)) + v * invSqrt2Pi * fastExp(-0.5 * v * v)
+                derivative.replace(with: 0, where: v .< geluTail)
+                store8(load8(gx, i, valid) + load8(gy, i, valid) * derivative, gx, i, valid)
+            }
         }
         for i in 0..<n where px[i] < geluTail {
             let v = px[i]
@@ -275,12 +279,12 @@ func fastExp(_ value: SIMD8<Float>) -> SIMD8<Float> {
     return er * unsafeBitCast(exponent, to: SIMD8<Float>.self)
 }
 
-/// Applies `lanes` to `count` elements 8 at a time (the tail padded with zeros), so
-/// pointwise kernels vectorise whatever the compiler's loop vectoriser decides.
+/// Applies `lanes(start, valid)` to `range` 8 elements at a time (the tail padded with
+/// zeros), so pointwise kernels vectorise whatever the compiler's loop vectoriser decides.
 @inline(__always)
-func forEachLanes(_ count: Int, _ lanes: (Int, Int) -> Void) {
-    var i = 0
-    while i < count { lanes(i, min(8, count - i)); i += 8 }
+func forEachLanes(_ range: Range<Int>, _ lanes: (Int, Int) -> Void) {
+    var i = range.lowerBound
+    while i < range.upperBound { lanes(i, min(8, range.upperBound - i)); i += 8 }
 }
 
 @inline(__always)

@@ -8,24 +8,28 @@ import Darwin
 public func softmax(_ x: Tensor) -> Tensor {
     let width = x.shape.last ?? 1, rows = x.count / max(width, 1)
     let y = Tensor(uninitialized: x.shape)
-    for r in 0..<rows {
-        let src = x.data + r * width, dst = y.data + r * width
-        var peak = -Float.infinity
-        for j in 0..<width { peak = max(peak, src[j]) }
-        var total: Float = 0
-        forEachLanes(width) { j, valid in store8(fastExp(load8(src, j, valid) - peak), dst, j, valid) }
-        for j in 0..<width { total += dst[j] }
-        let inv = 1 / total
-        for j in 0..<width { dst[j] *= inv }
+    forEachChunk(rows, minimumChunk: max(1, (1 << 15) / max(width, 1))) { chunk in
+        for r in chunk {
+            let src = x.data + r * width, dst = y.data + r * width
+            var peak = -Float.infinity
+            for j in 0..<width { peak = max(peak, src[j]) }
+            var total: Float = 0
+            forEachLanes(0..<width) { j, valid in store8(fastExp(load8(src, j, valid) - peak), dst, j, valid) }
+            for j in 0..<width { total += dst[j] }
+            let inv = 1 / total
+            for j in 0..<width { dst[j] *= inv }
+        }
     }
     y.record(x) { y in
         guard let gx = x.gradSink() else { return }
         let gy = y.grad!
-        for r in 0..<rows {  // dx = y * (dy - <dy, y>)
-            let p = y.data + r * width, g = gy + r * width, d = gx + r * width
-            var dot: Float = 0
-            for j in 0..<width { dot += g[j] * p[j] }
-            for j in 0..<width { d[j] += p[j] * (g[j] - dot) }
+        forEachChunk(rows, minimumChunk: max(1, (1 << 15) / max(width, 1))) { chunk in
+            for r in chunk {  // dx = y * (dy - <dy, y>)
+                let p = y.data + r * width, g = gy + r * width, d = gx + r * width
+                var dot: Float = 0
+                for j in 0..<width { dot += g[j] * p[j] }
+                for j in 0..<width { d[j] += p[j] * (g[j] - dot) }
+            }
         }
     }
     return y
