@@ -136,10 +136,33 @@ import Testing
 
 @Suite struct FastExponentialTests {
     @Test func fastExpIsWithinAFewUlpOfExp() {
-        for step in -8700...8870 {
+        for step in -8700...8800 {
             let x = Float(step) / 100
-            let exact = exp(Double(x)), value = Double(fastExp(x))
+            let exact = exp(Double(x)), value = Double(fastExp(SIMD8(repeating: x))[0])
             #expect(abs(value - exact) <= 4e-7 * exact, "fastExp(\(x)) = \(value), exact \(exact)")
         }
+    }
+}
+
+@Suite struct NormalizationValueTests {
+    @Test func batchNormUpdatesRunningStatisticsLikePyTorch() {
+        // Channel 0 holds 1, 2, 3, 6 over batch and pixels: mean 3, biased variance 3.5, unbiased 14/3.
+        let x = Tensor([1, 2, 10, 10, 3, 6, 20, 20], shape: [2, 2, 1, 2])
+        let mean = Tensor.zeros([2]), variance = Tensor.ones([2])
+        let y = batchNorm2d(x, weight: nil, bias: nil, runningMean: mean, runningVariance: variance, training: true)
+        expectClose(mean.values, [0.3, 1.5])
+        expectClose([variance.values[0]], [0.9 + 0.1 * 14 / 3])
+        let rstd = 1 / (3.5 + 1e-5 as Float).squareRoot()
+        expectClose([y.values[0], y.values[5]], [-2 * rstd, 3 * rstd])
+        let evaluated = batchNorm2d(x, weight: nil, bias: nil, runningMean: mean, runningVariance: variance, training: false)
+        expectClose([evaluated.values[0]], [(1 - 0.3) / (variance.values[0] + 1e-5).squareRoot()])
+    }
+
+    @Test func layerNormAndSoftmaxValues() {
+        let x = Tensor([1, 2, 3, 4], shape: [1, 4])
+        let rstd = 1 / (1.25 + 1e-5 as Float).squareRoot()
+        expectClose(layerNorm(x, weight: nil, bias: nil).values, [-1.5 * rstd, -0.5 * rstd, 0.5 * rstd, 1.5 * rstd])
+        let e = [1, 2, 3, 4].map { exp(Float($0)) }, total = e.reduce(0, +)
+        expectClose(softmax(x).values, e.map { $0 / total }, tolerance: 1e-6)
     }
 }

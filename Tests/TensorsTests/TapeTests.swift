@@ -90,3 +90,34 @@ func wronglyDifferentiatedSquare(_ x: Tensor) -> Tensor {
         expectGradients([a, b]) { t in matmul(t[0], t[1], transposeB: true, scale: 0.35) }
     }
 }
+
+@Suite struct ChunkedLoopTests {
+    /// Large tensors are split across compute threads; small slices are not. Equal
+    /// bits show the split changes nothing.
+    @Test func chunkedPointwiseOpsMatchSerialSlices() {
+        let x = constant([80, 1250], seed: 76, low: -5, high: 5)
+        let whole = x.reshaped([100_000])
+        let slices = (0..<10).map { x.slice(axis: 0, ($0 * 8)..<($0 * 8 + 8)) }
+        #expect(gelu(whole).values == slices.flatMap { gelu($0).values })
+        let rows = x.reshaped([2000, 50])
+        #expect(softmax(rows).values == slices.flatMap { softmax($0.reshaped([200, 50])).values })
+        #expect(layerNorm(rows, weight: nil, bias: nil).values
+                == slices.flatMap { layerNorm($0.reshaped([200, 50]), weight: nil, bias: nil).values })
+    }
+
+    @Test func chunkedBackwardMatchesSerialSlices() {
+        let ops: [(Tensor) -> Tensor] = [gelu, softmax, { layerNorm($0, weight: nil, bias: nil) }]
+        for op in ops {
+            let x = parameter([2000, 50], seed: 77, low: -5, high: 5)
+            let weights = constant([2000, 50], seed: 78)
+            (op(x) * weights).sum().backward()
+            let whole = x.gradValues
+            x.zeroGrad()
+            for s in 0..<10 {
+                let rows = (s * 200)..<(s * 200 + 200)
+                (op(x.slice(axis: 0, rows)) * weights.slice(axis: 0, rows)).sum().backward()
+            }
+            #expect(x.gradValues == whole)
+        }
+    }
+}
