@@ -6,6 +6,8 @@ import RunContract
 public final class DenseObjective: TrainingObjective {
     public let config: RunConfig
     public let model: MultiTaskModel
+    /// The method's frozen parts, low-rank modules and PDRS (Methods/BackboneAdaptation.swift).
+    public let adaptation: BackboneAdaptation
     let train: any MultiTaskDataset
     let validation: any MultiTaskDataset
     let augmentation: Augmentation
@@ -25,7 +27,8 @@ public final class DenseObjective: TrainingObjective {
         if let path = config.pretrained {
             try model.backbone.loadPretrained(from: path)
         }
-        if config.kind == .mtlDecoders { model.freezeBackbone() }
+        adaptation = BackboneAdaptation(options: try MethodOptions(config: config, file: "config.json"),
+                                        model: model, seed: config.seed)
         batch = MultiTaskBatch(size: config.batchSize, height: train.height, width: train.width, tasks: config.tasks)
     }
 
@@ -54,10 +57,11 @@ public final class DenseObjective: TrainingObjective {
             gradients[task] = gradient
         }
         pullback(gradients)
+        adaptation.recordImportance()
         return total
     }
 
-    public func epochEnded(epoch: Int) -> [String: Int] { [:] }
+    public func epochEnded(epoch: Int) -> [String: Int] { adaptation.epochEnded() }
 
     public func evaluate() -> (tasks: [String: TaskMetric], extra: [String: Double]) {
         var evaluation = DenseEvaluation(tasks: config.tasks, outputs: model.tasks.map { model.heads[$0]!.outputs })
@@ -77,11 +81,20 @@ public final class DenseObjective: TrainingObjective {
         return (evaluation.metrics(), [:])
     }
 
-    public func state() -> [String: StoredTensor] { model.parameters.state }
+    public func state() -> [String: StoredTensor] { model.parameters.state.merging(adaptation.state()) { kept, _ in kept } }
 
-    public func restore(_ state: [String: StoredTensor]) throws { try model.parameters.restore(from: state) }
+    public func restore(_ state: [String: StoredTensor]) throws {
+        try model.parameters.restore(from: state)
+        try adaptation.restore(state)
+    }
 
-    public var parameterCounts: ParameterCounts { model.parameterCounts }
+    /// Components PDRS erased stay in their buffers but count nowhere.
+    public var parameterCounts: ParameterCounts {
+        var counts = model.parameterCounts
+        counts.trainable -= adaptation.erasedParameterCount
+        counts.total -= adaptation.erasedParameterCount
+        return counts
+    }
 
     public func forwardGMACs() -> Double { Double(model.forwardMACs()) / 1e9 }
 
