@@ -23,7 +23,7 @@ public final class BackboneAdaptation {
                     weight: UnsafeBufferPointer(base.weight.values),
                     shrinking: options.rankShrinking?.options(taskSpecific: false), seed: UInt64(seed))
                 modules.append((name, module))
-                return AdaptedLinear(base: base, module: module, seed: UInt64(seed))
+                return AdaptedLinear(base: base, module: module)
             }
             let mlp = options.locations == .attnMLP
             for stage in backbone.stages {
@@ -99,12 +99,14 @@ public final class BackboneAdaptation {
             guard let state = module.shrinkingState else { continue }
             let key = Self.statePrefix + layer
             tensors[key + ".live"] = StoredTensor(shape: [state.live.count], values: state.live.map(Float.init))
-            // EMA scores keep full precision as pairs of Floats (high part, remainder).
+            // Checkpoints hold Floats; each EMA score travels as its 64 bits in four 16-bit pieces.
             tensors[key + ".importance"] = StoredTensor(
-                shape: [state.importance.count, 2],
-                values: state.importance.flatMap { value in let high = Float(value); return [high, Float(value - Double(high))] })
+                shape: [state.importance.count, 4],
+                values: state.importance.flatMap { value in (0..<4).map { Float((value.bitPattern >> (16 * $0)) & 0xFFFF) } })
             tensors[key + ".observations"] = StoredTensor(shape: [state.observations.count],
                                                           values: state.observations.map(Float.init))
+            // Counts as two Floats (high and low 24 bits), exact far beyond any run's length.
+            tensors[key + ".draws"] = StoredTensor(shape: [2], values: [Float(state.draws >> 24), Float(state.draws & 0xFF_FFFF)])
         }
         return tensors
     }
@@ -113,14 +115,15 @@ public final class BackboneAdaptation {
         for (layer, module) in modules where module.shrinker != nil {
             let key = Self.statePrefix + layer
             guard let live = tensors[key + ".live"], let importance = tensors[key + ".importance"],
-                  let observations = tensors[key + ".observations"] else {
+                  let observations = tensors[key + ".observations"], let draws = tensors[key + ".draws"] else {
                 throw WeightsError.missing(names: [key + ".live"], file: Checkpoint.fileName)
             }
-            let scores = stride(from: 0, to: importance.values.count, by: 2).map {
-                Double(importance.values[$0]) + Double(importance.values[$0 + 1])
+            let scores = stride(from: 0, to: importance.values.count, by: 4).map { start in
+                Double(bitPattern: (0..<4).reduce(UInt64(0)) { $0 | UInt64(importance.values[start + $1]) << (16 * $1) })
             }
             module.restoreShrinking(live: live.values.map { Int($0) }, importance: scores,
-                                    observations: observations.values.map { Int($0) })
+                                    observations: observations.values.map { Int($0) },
+                                    draws: Int(draws.values[0]) << 24 + Int(draws.values[1]))
         }
     }
 }
