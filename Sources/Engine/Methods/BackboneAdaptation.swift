@@ -8,6 +8,8 @@ public final class BackboneAdaptation {
     public let options: MethodOptions
     /// Every low-rank module, by the name of the layer it adapts.
     public let modules: [(layer: String, module: LowRankModule)]
+    /// FAAR's TS-PD (and XT-Cons) in front of the decoders, when on.
+    public let spectral: TaskSpectralInputs?
 
     public init(options: MethodOptions, model: MultiTaskModel, seed: Int) {
         self.options = options
@@ -39,6 +41,15 @@ public final class BackboneAdaptation {
             }
         }
         self.modules = modules
+        if options.spectralFilter {
+            let sides = backbone.stages.dropFirst().map(\.side) + [backbone.stages.last!.side]
+            spectral = TaskSpectralInputs(
+                tasks: model.tasks, features: Array(zip(backbone.featureChannels, sides)),
+                crossTaskConsensus: options.crossTaskConsensus,
+                lowCutoff: options.consensusLowCutoff, highCutoff: options.consensusHighCutoff)
+        } else {
+            spectral = nil
+        }
 
         switch options.method {
         case .full:
@@ -62,6 +73,16 @@ public final class BackboneAdaptation {
         let name = parameter.name
         return name.hasPrefix("patch_embed.") || name.hasPrefix("norm.") || name.contains(".norm")
             || name.hasSuffix("relative_position_bias_table") || name.contains(".downsample.reduction.")
+    }
+
+    /// Parameters the method adds outside the model's layers (TS-PD's), all decoder-side.
+    public var parameters: [Parameter] { spectral?.parameters ?? [] }
+
+    /// The model's forward pass as the method runs it.
+    public func forward(_ model: MultiTaskModel, _ images: Matrix, batch: Int, _ context: ForwardContext)
+        -> (predictions: [TaskName: Matrix], pullback: ([TaskName: Matrix]) -> Void) {
+        guard let spectral else { return model.forward(images, batch: batch, context) }
+        return model.forward(images, batch: batch, context, spectral: spectral)
     }
 
     // MARK: PDRS, as the training loop drives it

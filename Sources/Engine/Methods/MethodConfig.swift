@@ -146,8 +146,7 @@ extension MethodOptions {
         // Built and tested as layers, not yet wired into the backbone and decoders of a run.
         if hasTaskStreams || method == .adapter {
             throw fail("method", "method \(method.rawValue) is not wired into training runs yet; runs support "
-                       + "full, decoders, lora (with adapter lora or dora, and pdrs) and bitfit")
+                       + "full, decoders, lora (with adapter lora or dora, pdrs, ts_pd and xt_cons) and bitfit")
         }
-        if spectralFilter { throw fail("ts_pd", "TS-PD is not wired into the decoders of a run yet") }
     }
 }

@@ -32,9 +32,12 @@ public final class DenseObjective: TrainingObjective {
         batch = MultiTaskBatch(size: config.batchSize, height: train.height, width: train.width, tasks: config.tasks)
     }
 
-    public func trainableSlots() -> [ParameterSlot] { model.parameters.compactMap(\.slot) }
+    /// The model's parameters and those the method adds beside it (TS-PD).
+    var parameters: [Parameter] { model.parameters + adaptation.parameters }
 
-    public func zeroGradients() { for parameter in model.parameters { parameter.zeroGradient() } }
+    public func trainableSlots() -> [ParameterSlot] { parameters.compactMap(\.slot) }
+
+    public func zeroGradients() { for parameter in parameters { parameter.zeroGradient() } }
 
     public func trainStep(epoch: Int, step: Int) -> Double {
         let indices = batchIndices(step: step, batchSize: config.batchSize, count: train.count, seed: config.seed,
@@ -44,7 +47,7 @@ public final class DenseObjective: TrainingObjective {
         try! train.fill(&batch, indices: indices, augmentation: augmentation, epoch: epoch, threads: threads)
         let size = indices.count, plane = batch.height * batch.width
         let images = channelsLastImages(batch.images, batch: size, height: batch.height, width: batch.width)
-        let (predictions, pullback) = model.forward(images, batch: size, ForwardContext(training: true))
+        let (predictions, pullback) = adaptation.forward(model, images, batch: size, ForwardContext(training: true))
         var total = 0.0
         var gradients: [TaskName: Matrix] = [:]
         for task in config.tasks {
@@ -73,7 +76,7 @@ public final class DenseObjective: TrainingObjective {
             try! validation.fill(&evalBatch, indices: indices, threads: threads)
             let images = channelsLastImages(evalBatch.images, batch: indices.count, height: evalBatch.height,
                                             width: evalBatch.width)
-            let (predictions, _) = model.forward(images, batch: indices.count, ForwardContext(training: false))
+            let (predictions, _) = adaptation.forward(model, images, batch: indices.count, ForwardContext(training: false))
             evaluation.add(predictions: predictions, labels: evalBatch.labels, batch: indices.count,
                            height: evalBatch.height, width: evalBatch.width)
             start += config.batchSize
@@ -81,10 +84,10 @@ public final class DenseObjective: TrainingObjective {
         return (evaluation.metrics(), [:])
     }
 
-    public func state() -> [String: StoredTensor] { model.parameters.state.merging(adaptation.state()) { kept, _ in kept } }
+    public func state() -> [String: StoredTensor] { parameters.state.merging(adaptation.state()) { kept, _ in kept } }
 
     public func restore(_ state: [String: StoredTensor]) throws {
-        try model.parameters.restore(from: state)
+        try parameters.restore(from: state)
         try adaptation.restore(state)
     }
 
@@ -93,6 +96,10 @@ public final class DenseObjective: TrainingObjective {
         var counts = model.parameterCounts
         counts.trainable -= adaptation.erasedParameterCount
         counts.total -= adaptation.erasedParameterCount
+        let spectral = adaptation.parameters.map(\.count).reduce(0, +)
+        counts.trainable += spectral
+        counts.total += spectral
+        counts.decoder += spectral
         return counts
     }
 

@@ -53,6 +53,5 @@ import Testing
             let found = error(#"{"kind": "mtl_full", "method": "\#(method)"}"#)
             #expect(found?.key == "method" && found?.message.contains("not wired into training runs yet") == true)
         }
-        #expect(error(#"{"kind": "mtl_full", "method": "lora", "ts_pd": true}"#)?.key == "ts_pd")
     }
 }

@@ -54,3 +54,24 @@ import Testing
         #expect(try metrics(in: directory).ranks == nil)
     }
 }
+
+@Suite struct SpectralRunTests {
+    @Test func loraWithTSPDAndXTConsTrainsAndCountsItsDecoderParameters() throws {
+        let base = #"{"kind": "mtl_full", "profile": "smoke", "epochs": 1, "method": "lora", "rank": 2"#
+        let plain = temporaryRunDirectory(), spectral = temporaryRunDirectory()
+        defer { try? FileManager.default.removeItem(at: plain); try? FileManager.default.removeItem(at: spectral) }
+        try MethodRunTests().run(base + "}", in: plain)
+        let json = base + #", "ts_pd": true, "xt_cons": true}"#
+        try MethodRunTests().run(json, in: spectral)
+        let config = try RunConfig.parse(Data(json.utf8), file: "config.json")
+        let a = try MethodRunTests().metrics(in: plain).parameters, b = try MethodRunTests().metrics(in: spectral).parameters
+        // Decoder inputs: C at stage 2, 3 and 4 (twice: after the last stage too), sides image/8, /16, /32, /32.
+        let dims = config.backbone.stageDims, side = config.imageSize / 4
+        let inputs = [(dims[1], side / 2), (dims[2], side / 4), (dims[3], side / 8), (dims[3], side / 8)]
+        let perTask = inputs.map { c, s in c * s * (s / 2 + 1) + 2 * c + 2 }.reduce(0, +)
+        #expect(b.decoder - a.decoder == config.tasks.count * perTask)
+        #expect(b.trainable - a.trainable == config.tasks.count * perTask)
+        let checkpoint = try Checkpoint.read(from: spectral.appendingPathComponent(Checkpoint.fileName))
+        #expect(checkpoint.model.keys.contains("decoders.semseg.ts_pd.0.filter"))
+    }
+}

@@ -123,3 +123,70 @@ import Testing
                              numericGradient([0.7, -0.4]) { loss(alphas: $0) }, "dL/dalpha")
     }
 }
+
+@Suite struct TaskSpectralInputsTests {
+    let tasks: [TaskName] = [.semseg, .normals, .depth]
+    let shapes = [(channels: 3, side: 4), (channels: 2, side: 2)]
+
+    func features(_ generator: inout SplitMix64, batch: Int) -> [FeatureMap] {
+        shapes.map { shape in
+            FeatureMap(values: Matrix(rows: batch * shape.side * shape.side, columns: shape.channels,
+                                      values: generator.floats(batch * shape.side * shape.side * shape.channels)),
+                       height: shape.side, width: shape.side)
+        }
+    }
+
+    @Test func everyTaskSeesTheSharedFeaturesAtInitialisation() {
+        var generator = SplitMix64(seed: 51)
+        let inputs = TaskSpectralInputs(tasks: tasks, features: shapes, crossTaskConsensus: true, lowCutoff: 0.25, highCutoff: 0.5)
+        let shared = features(&generator, batch: 2)
+        let (perTask, _) = inputs.forward(shared, batch: 2)
+        for t in tasks.indices {
+            for (index, feature) in shared.enumerated() {
+                #expect(zip(perTask[t][index].values.values, feature.values.values).allSatisfy { abs($0 - $1) < 1e-5 })
+            }
+        }
+        // Per task and resolution: C*H*(W/2+1) filter values, gamma and beta, two alphas.
+        let perTaskCount = shapes.map { $0.channels * $0.side * ($0.side / 2 + 1) + 2 * $0.channels + 2 }.reduce(0, +)
+        #expect(inputs.parameters.map(\.count).reduce(0, +) == tasks.count * perTaskCount)
+    }
+
+    @Test func gradientsOfTheSharedFeaturesAndTheWeightsMatchFiniteDifferences() {
+        var generator = SplitMix64(seed: 52)
+        let inputs = TaskSpectralInputs(tasks: tasks, features: shapes, crossTaskConsensus: true, lowCutoff: 0.3, highCutoff: 0.45)
+        for parameter in inputs.parameters {
+            _ = parameter.values.update(from: generator.floats(parameter.count, in: 0.3...1.5))
+        }
+        let batch = 2
+        let shared = features(&generator, batch: batch)
+        let weights = tasks.map { _ in shapes.map { generator.floats(batch * $0.side * $0.side * $0.channels) } }
+        func loss(_ features: [FeatureMap]) -> Double {
+            let (perTask, _) = inputs.forward(features, batch: batch)
+            return tasks.indices.map { t in
+                shapes.indices.map { weightedSum(perTask[t][$0].values.values, weights[t][$0]) }.reduce(0, +)
+            }.reduce(0, +)
+        }
+        let (_, pullback) = inputs.forward(shared, batch: batch)
+        for parameter in inputs.parameters { parameter.zeroGradient() }
+        let gradients = pullback(tasks.indices.map { t in
+            shapes.indices.map { Matrix(rows: shared[$0].values.rows, columns: shapes[$0].channels, values: weights[t][$0]) }
+        })
+        for index in shapes.indices {
+            let numeric = numericGradient(shared[index].values.values, step: 0.02) { values in
+                var changed = shared
+                changed[index].values.values = values
+                return loss(changed)
+            }
+            expectGradientsMatch(gradients[index].values, numeric, "dL/dfeature\(index)")
+        }
+        for parameter in inputs.parameters where parameter.name.hasSuffix(".alpha") || parameter.name.hasSuffix(".gamma") {
+            let saved = Array(parameter.values)
+            let numeric = numericGradient(saved, step: 0.02) { values in
+                _ = parameter.values.update(from: values)
+                defer { _ = parameter.values.update(from: saved) }
+                return loss(shared)
+            }
+            expectGradientsMatch(Array(parameter.gradient!), numeric, parameter.name)
+        }
+    }
+}
