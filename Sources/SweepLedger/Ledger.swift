@@ -141,24 +141,6 @@ public final class Ledger: Sendable {
         }
     }
 
-    /// Gives failed (and skipped) runs a fresh retry budget: `--retry-failed`. Returns how many
-    /// runs were requeued.
-    @discardableResult
-    public func requeueFailed(_ ids: [RunID]) throws -> Int {
-        try database.write { db in
-            let requeue = try db.cachedStatement(sql: """
-                UPDATE run SET status = 'planned', failures = 0
-                WHERE id = ? AND status IN ('failed', 'skipped')
-                """)
-            var count = 0
-            for id in ids {
-                try requeue.execute(arguments: [id.rawValue])
-                count += db.changesCount
-            }
-            return count
-        }
-    }
-
     static func processExists(_ pid: Int32) -> Bool {
         // Signal 0 checks existence; EPERM means it exists but belongs to someone else.
         kill(pid, 0) == 0 || errno == EPERM

@@ -3,21 +3,33 @@ import GRDB
 import RunContract
 import SweepCore
 
-/// One line of `sweep status`: what a run is and where it stands, without its metrics
+/// The ledger's entry for a run as `sweep status` lists it: what the run is and where it stands, without its metrics
 /// (decoding 10,000 metrics documents would dominate a status listing).
-public struct RunSummary: Sendable, Equatable {
+public struct RunEntry: Sendable, Equatable {
     public var id: RunID
     public var group: String
     public var label: String?
     public var seed: Int
     public var status: RunStatus
     public var attempts: Int
+    /// Attempts that failed; the retry budget counts these.
+    public var failures: Int
     public var exitCode: Int32?
     public var reason: String?
     public var startedAt: Date?
     public var finishedAt: Date?
     /// Sum of the engine's epoch times, for succeeded runs.
     public var trainSeconds: Double?
+    public var ownerPID: Int32?
+    public var host: String?
+
+    public init(id: RunID, group: String, label: String? = nil, seed: Int, status: RunStatus = .planned,
+                attempts: Int = 0, failures: Int = 0, exitCode: Int32? = nil, reason: String? = nil, startedAt: Date? = nil,
+                finishedAt: Date? = nil, trainSeconds: Double? = nil, ownerPID: Int32? = nil, host: String? = nil) {
+        self.id = id; self.group = group; self.label = label; self.seed = seed; self.status = status
+        self.attempts = attempts; self.failures = failures; self.exitCode = exitCode; self.reason = reason; self.startedAt = startedAt
+        self.finishedAt = finishedAt; self.trainSeconds = trainSeconds; self.ownerPID = ownerPID; self.host = host
+    }
 }
 
 /// What the manifest asked for, as the ledger stored it at registration.
@@ -39,6 +51,10 @@ public struct GroupTiming: Sendable, Equatable {
     public var runs: Int
     public var meanTrainSeconds: Double
     public var meanEpochSeconds: Double
+
+    public init(group: String, runs: Int, meanTrainSeconds: Double, meanEpochSeconds: Double) {
+        self.group = group; self.runs = runs; self.meanTrainSeconds = meanTrainSeconds; self.meanEpochSeconds = meanEpochSeconds
+    }
 }
 
 public enum LedgerError: Error, Equatable, CustomStringConvertible {
@@ -60,31 +76,52 @@ public enum LedgerError: Error, Equatable, CustomStringConvertible {
 }
 
 extension Ledger {
-    /// Status lines of the runs of sweep `sweep`, in plan order; of every run (by id) when nil.
-    public func summaries(sweep: String? = nil) throws -> [RunSummary] {
-        let columns = """
-            r.id, r.run_group, r.label, r.seed, r.status, r.attempts, r.exit_code, r.reason,
-            r.started_at, r.finished_at, r.train_seconds
-            """
-        let (sql, arguments): (String, StatementArguments) = if let sweep {
+    /// Which runs a status listing covers.
+    public enum Selection: Sendable, Equatable {
+        /// Every run in the ledger, by id.
+        case all
+        /// The runs of one sweep (manifest name), in plan order.
+        case sweep(String)
+        /// Runs no registered sweep includes any more (their manifest changed), by id.
+        case unlisted
+    }
+
+    /// The entries of the selected runs.
+    public func entries(_ selection: Selection = .all) throws -> [RunEntry] {
+        let columns = RunEntry.columns
+        let (sql, arguments): (String, StatementArguments) = switch selection {
+        case .all:
+            ("SELECT \(columns) FROM run r ORDER BY r.id", [])
+        case .sweep(let sweep):
             ("SELECT \(columns) FROM sweep_run s JOIN run r ON r.id = s.run_id WHERE s.sweep = ? ORDER BY s.position",
              [sweep])
-        } else {
-            ("SELECT \(columns) FROM run r ORDER BY r.id", [])
+        case .unlisted:
+            ("SELECT \(columns) FROM run r WHERE NOT EXISTS (SELECT 1 FROM sweep_run s WHERE s.run_id = r.id) ORDER BY r.id",
+             [])
         }
         return try database.read { db in
-            var summaries: [RunSummary] = []
+            var entries: [RunEntry] = []
             let rows = try Row.fetchCursor(db, sql: sql, arguments: arguments)
-            while let row = try rows.next() {
-                let id: String = row[0]
-                summaries.append(RunSummary(
-                    id: RunID(rawValue: id), group: row[1], label: row[2], seed: row[3],
-                    status: try RunRecord.status(row[4], id: id), attempts: row[5], exitCode: row[6], reason: row[7],
-                    startedAt: (row[8] as Double?).map(Date.init(timeIntervalSince1970:)),
-                    finishedAt: (row[9] as Double?).map(Date.init(timeIntervalSince1970:)),
-                    trainSeconds: row[10]))
+            while let row = try rows.next() { entries.append(try RunEntry(row: row)) }
+            return entries
+        }
+    }
+
+    /// The entries of the given runs; runs the ledger has never seen are absent.
+    public func entries(_ ids: [RunID]) throws -> [RunID: RunEntry] {
+        try database.read { db in
+            var found: [RunID: RunEntry] = [:]
+            for chunk in ids.chunked(into: 500) {
+                let marks = Array(repeating: "?", count: chunk.count).joined(separator: ",")
+                let rows = try Row.fetchCursor(db, sql: """
+                    SELECT \(RunEntry.columns) FROM run r WHERE r.id IN (\(marks))
+                    """, arguments: StatementArguments(chunk.map(\.rawValue)))
+                while let row = try rows.next() {
+                    let entry = try RunEntry(row: row)
+                    found[entry.id] = entry
+                }
             }
-            return summaries
+            return found
         }
     }
 
@@ -168,6 +205,23 @@ extension Ledger {
             }
             return timings
         }
+    }
+}
+
+extension RunEntry {
+    /// The columns `init(row:)` reads, by position, from table `run` aliased `r`.
+    static let columns = """
+        r.id, r.run_group, r.label, r.seed, r.status, r.attempts, r.exit_code, r.reason,
+        r.started_at, r.finished_at, r.train_seconds, r.owner_pid, r.host, r.failures
+        """
+
+    init(row: Row) throws {
+        let id: String = row[0]
+        self.init(id: RunID(rawValue: id), group: row[1], label: row[2], seed: row[3],
+                  status: try RunRecord.status(row[4], id: id), attempts: row[5], failures: row[13], exitCode: row[6],
+                  reason: row[7], startedAt: (row[8] as Double?).map(Date.init(timeIntervalSince1970:)),
+                  finishedAt: (row[9] as Double?).map(Date.init(timeIntervalSince1970:)),
+                  trainSeconds: row[10], ownerPID: row[11], host: row[12])
     }
 }
 

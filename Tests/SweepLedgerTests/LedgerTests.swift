@@ -44,7 +44,7 @@ let me = getpid()
         let records = try ledger.allRecords()
         #expect(records.count == 5)
         #expect(records.allSatisfy { $0.status == .planned && $0.attempts == 0 })
-        #expect(try ledger.summaries(sweep: "grid").map(\.id) == plan.runs.map(\.id))
+        #expect(try ledger.entries(.sweep("grid")).map(\.id) == plan.runs.map(\.id))
         #expect(FileManager.default.fileExists(atPath: temporary.workspace.root.appendingPathComponent("runs").path))
     }
 
@@ -71,7 +71,7 @@ let me = getpid()
         try ledger.register(second)
         #expect(try ledger.allRecords().count == 6)
         #expect(try ledger.sweeps() == ["ablation", "main"])
-        #expect(try ledger.summaries(sweep: "main").map(\.id) == second.runs.map(\.id))
+        #expect(try ledger.entries(.sweep("main")).map(\.id) == second.runs.map(\.id))
         #expect(try ledger.registration(first.runs[3].id)?.sweeps == ["ablation", "main"])
     }
 
@@ -81,9 +81,10 @@ let me = getpid()
         try ledger.register(makePlan(count: 6))
         let smaller = makePlan(count: 2)
         try ledger.register(smaller)
-        #expect(try ledger.summaries(sweep: "grid").map(\.id) == smaller.runs.map(\.id))
+        #expect(try ledger.entries(.sweep("grid")).map(\.id) == smaller.runs.map(\.id))
         // The other runs stay in the ledger: their results are not thrown away.
         #expect(try ledger.allRecords().count == 6)
+        #expect(Set(try ledger.entries(.unlisted).map(\.id)) == Set(makePlan(count: 6).runs.dropFirst(2).map(\.id)))
     }
 
     @Test func registrationKeepsConfigNeedsAndAxes() throws {
@@ -146,13 +147,10 @@ let me = getpid()
         #expect(launches == 3)
         let record = try #require(try ledger.record(id))
         #expect(record.status == .failed && record.exitCode == 3 && record.stderrTail == "boom 3" && record.attempts == 3)
-        // A larger budget next time allows another attempt; --retry-failed resets it.
+        // A larger budget next time allows another attempt.
         #expect(try ledger.claim(id, pid: me, host: host, retries: 3, rerun: false))
         try ledger.finish(id, status: .failed, exitCode: 3, stderrTail: nil, metrics: nil, reason: nil)
         #expect(try !ledger.claim(id, pid: me, host: host, retries: 3, rerun: false))
-        #expect(try ledger.requeueFailed([id]) == 1)
-        #expect(try ledger.record(id)?.status == .planned)
-        #expect(try ledger.claim(id, pid: me, host: host, retries: 0, rerun: false))
     }
 
     @Test func interruptionsDoNotSpendTheRetryBudget() throws {
@@ -326,10 +324,13 @@ let me = getpid()
         try ledger.skip(ids[1], reason: "dependency failed")
         #expect(try ledger.counts(sweep: "grid") == [.failed: 1, .skipped: 1, .planned: 2])
         #expect(try ledger.counts() == [.failed: 1, .skipped: 1, .planned: 4])
-        let summaries = try ledger.summaries(sweep: "grid")
+        let summaries = try ledger.entries(.sweep("grid"))
         #expect(summaries.map(\.status) == [.failed, .skipped, .planned, .planned])
         #expect(summaries[0].exitCode == 2 && summaries[0].attempts == 1 && summaries[1].reason == "dependency failed")
-        #expect(try ledger.summaries().count == 6)
-        #expect(try ledger.summaries(sweep: "nothing").isEmpty)
+        #expect(try ledger.entries().count == 6)
+        #expect(try ledger.entries(.unlisted).isEmpty)
+        let some = try ledger.entries([ids[0], ids[3], RunID(rawValue: "0123")])
+        #expect(some.count == 2 && some[ids[0]]?.status == .failed && some[ids[0]]?.ownerPID == me && some[ids[3]]?.status == .planned)
+        #expect(try ledger.entries(.sweep("nothing")).isEmpty)
     }
 }

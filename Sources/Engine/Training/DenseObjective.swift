@@ -3,7 +3,7 @@ import RunContract
 
 /// Dense multi-task fine-tuning (kinds single_task, mtl_full, mtl_decoders): the Swin backbone
 /// with one HRNet head per task, the papers' weighted sum of task losses, augmented batches.
-public final class DenseObjective: TrainingObjective {
+public final class DenseObjective: ParameterizedObjective {
     public let config: RunConfig
     public let model: MultiTaskModel
     /// The method's frozen parts, low-rank modules and PDRS (Methods/BackboneAdaptation.swift).
@@ -33,11 +33,7 @@ public final class DenseObjective: TrainingObjective {
     }
 
     /// The model's parameters and those the method adds beside it (TS-PD).
-    var parameters: [Parameter] { model.parameters + adaptation.parameters }
-
-    public func trainableSlots() -> [ParameterSlot] { parameters.compactMap(\.slot) }
-
-    public func zeroGradients() { for parameter in parameters { parameter.zeroGradient() } }
+    public var modelParameters: [Parameter] { model.parameters + adaptation.parameters }
 
     public func trainStep(epoch: Int, step: Int) -> Double {
         let indices = batchIndices(step: step, batchSize: config.batchSize, count: train.count, seed: config.seed,
@@ -84,10 +80,10 @@ public final class DenseObjective: TrainingObjective {
         return (evaluation.metrics(), [:])
     }
 
-    public func state() -> [String: StoredTensor] { parameters.state.merging(adaptation.state()) { kept, _ in kept } }
+    public func state() -> [String: StoredTensor] { modelParameters.state.merging(adaptation.state()) { kept, _ in kept } }
 
     public func restore(_ state: [String: StoredTensor]) throws {
-        try parameters.restore(from: state)
+        try modelParameters.restore(from: state)
         try adaptation.restore(state)
     }
 

@@ -11,32 +11,45 @@ enum EngineProcessFile {
     }
 
     /// Stops the engine recorded in `directory` if it still runs there: SIGTERM to its group,
-    /// SIGKILL after `grace`. Returns whether there was one.
+    /// SIGKILL after `grace`. Returns its pid when there was one.
     @discardableResult
-    static func stopStray(in directory: URL, grace: Duration) async -> Bool {
+    static func stopStray(in directory: URL, grace: Duration) async -> pid_t? {
         let file = directory.appendingPathComponent(name)
         guard let text = try? String(contentsOf: file, encoding: .utf8),
               let pid = pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines)), pid > 1,
               isEngine(pid, in: directory)
         else {
             try? FileManager.default.removeItem(at: file)
-            return false
+            return nil
         }
         kill(-pid, SIGTERM)
         let clock = ContinuousClock()
         let deadline = clock.now.advanced(by: grace)
-        while clock.now < deadline, kill(pid, 0) == 0 {
+        while clock.now < deadline, isRunning(pid) {
             try? await Task.sleep(for: .milliseconds(50))
         }
-        if kill(pid, 0) == 0 { kill(-pid, SIGKILL) }
+        if isRunning(pid) { kill(-pid, SIGKILL) }
         try? FileManager.default.removeItem(at: file)
+        return pid
+    }
+
+    /// Exists and is not a zombie (a stray's parent is gone, so whoever reaps it may be slow).
+    static func isRunning(_ pid: pid_t) -> Bool {
+        guard kill(pid, 0) == 0 else { return false }
+        #if os(Linux)
+        // /proc/PID/stat: "PID (name) STATE ..."; the name may contain spaces or parentheses.
+        if let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+           let close = stat.lastIndex(of: ")") {
+            return stat[stat.index(after: close)...].trimmingCharacters(in: .whitespaces).first != "Z"
+        }
+        #endif
         return true
     }
 
     /// The pid names a live process group leader (engines are started as one); on Linux, its
     /// working directory must also be the run directory, so a recycled pid is never signalled.
     private static func isEngine(_ pid: pid_t, in directory: URL) -> Bool {
-        guard kill(pid, 0) == 0, getpgid(pid) == pid else { return false }
+        guard isRunning(pid), getpgid(pid) == pid else { return false }
         #if os(Linux)
         guard let cwd = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/cwd") else {
             return false

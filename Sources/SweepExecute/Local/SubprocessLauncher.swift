@@ -22,12 +22,14 @@ struct SubprocessLauncher: RunLauncher {
     func launch(_ attempt: RunAttempt, stop: StopSignal) async -> AttemptOutcome {
         let directory = workspace.runDirectory(attempt.run.id)
         let logs: RunLogs
+        let stray: pid_t?
         do {
-            try await prepare(directory, for: attempt)
+            stray = try await prepare(directory, for: attempt)
             logs = try RunLogs(directory: directory)
         } catch {
             return .failed(exitCode: nil, stderrTail: nil, reason: "could not prepare \(directory.path): \(error)")
         }
+        if let stray { logs.writeHeader("stopped engine process group \(stray), left running here by a sweep that ended") }
         let arguments = command.arguments(config: directory.appendingPathComponent(RunFiles.config), out: directory)
         logs.writeHeader("attempt \(attempt.number), \(attempt.threads) thread\(attempt.threads == 1 ? "" : "s"): "
                          + ([command.executable] + arguments).joined(separator: " "))
@@ -57,16 +59,18 @@ struct SubprocessLauncher: RunLauncher {
 
     // MARK: preparing
 
-    private func prepare(_ directory: URL, for attempt: RunAttempt) async throws {
+    /// Returns the pid of a stray engine it had to stop first.
+    private func prepare(_ directory: URL, for attempt: RunAttempt) async throws -> pid_t? {
         let files = FileManager.default
         // An engine left running by a `sweep` that was killed would write into the same directory.
-        await EngineProcessFile.stopStray(in: directory, grace: grace)
+        let stray = await EngineProcessFile.stopStray(in: directory, grace: grace)
         if attempt.startFresh { try? files.removeItem(at: directory) }
         try files.createDirectory(at: directory, withIntermediateDirectories: true)
         let config = attempt.run.config.resolvingRunReferences(in: workspace).canonical
         try ContractJSON.writeAtomically(Data(config.utf8), to: directory.appendingPathComponent(RunFiles.config))
         // This attempt must write its own; a stale one from an earlier run would pass for success.
         try? files.removeItem(at: directory.appendingPathComponent(RunFiles.metrics))
+        return stray
     }
 
     // MARK: running
@@ -102,59 +106,65 @@ struct SubprocessLauncher: RunLauncher {
 
     /// Runs the engine until it exits, or a stop or the timeout ends it: cancelling the
     /// subprocess task runs the teardown sequence (SIGTERM to the group, SIGKILL after `grace`).
+    /// The subprocess runs in a task of its own so that cancelling it leaves the watcher of a
+    /// second, urgent stop in place during the grace period.
     private func race(_ configuration: Configuration, logs: RunLogs, directory: URL, stop: StopSignal) async -> Finish {
         let engine = StartedEngine()
-        return await withTaskGroup(of: Racer.self) { group in
-            group.addTask {
-                do {
-                    let result = try await Subprocess.run(
-                        configuration, input: .none,
-                        output: .fileDescriptor(logs.stdout, closeAfterSpawningProcess: true),
-                        error: .fileDescriptor(logs.stderr, closeAfterSpawningProcess: true)
-                    ) { execution in
-                        let pid = execution.processIdentifier.value
-                        engine.pid.withLock { $0 = pid }
-                        EngineProcessFile.write(pid: pid, in: directory)
-                    }
-                    return .process(.exited(result.terminationStatus))
-                } catch {
-                    return .process(.couldNotStart("could not start \(configuration.executable): \(error)"))
+        let process = Task<Ending, Never> {
+            do {
+                let result = try await Subprocess.run(
+                    configuration, input: .none,
+                    output: .fileDescriptor(logs.stdout, closeAfterSpawningProcess: true),
+                    error: .fileDescriptor(logs.stderr, closeAfterSpawningProcess: true)
+                ) { execution in
+                    let pid = execution.processIdentifier.value
+                    engine.pid.withLock { $0 = pid }
+                    EngineProcessFile.write(pid: pid, in: directory)
                 }
+                return .exited(result.terminationStatus)
+            } catch {
+                return .couldNotStart("could not start \(configuration.executable): \(error)")
             }
-            group.addTask {
-                await stop.stopping.wait()
-                return Task.isCancelled ? .other : .stopRequested
-            }
-            group.addTask {
-                // A second Ctrl-C: no more grace.
-                await stop.urgent.wait()
-                if !Task.isCancelled, let pid = engine.pid.withLock({ $0 }) { kill(-pid, SIGKILL) }
-                return .other
-            }
-            if let timeout {
+        }
+        return await withTaskCancellationHandler {
+            await withTaskGroup(of: Racer.self) { group in
+                group.addTask { .process(await process.value) }
                 group.addTask {
-                    do { try await Task.sleep(for: timeout) } catch { return .other }
-                    return .timedOut
+                    await stop.stopping.wait()
+                    return Task.isCancelled ? .other : .stopRequested
                 }
-            }
-            var finish: Finish?
-            var cause: Cause?
-            while let racer = await group.next() {
-                switch racer {
-                case .process(let ending):
-                    finish = Finish(ending: ending, cause: cause)
-                    group.cancelAll()
-                case .stopRequested where cause == nil && finish == nil:
-                    cause = .stop
-                    group.cancelAll()
-                case .timedOut where cause == nil && finish == nil:
-                    cause = .timeout
-                    group.cancelAll()
-                default:
-                    break
+                group.addTask {
+                    // A second Ctrl-C: no more grace.
+                    await stop.urgent.wait()
+                    if !Task.isCancelled, let pid = engine.pid.withLock({ $0 }) { kill(-pid, SIGKILL) }
+                    return .other
                 }
+                if let timeout {
+                    group.addTask {
+                        do { try await Task.sleep(for: timeout) } catch { return .other }
+                        return .timedOut
+                    }
+                }
+                var cause: Cause?
+                while let racer = await group.next() {
+                    switch racer {
+                    case .process(let ending):
+                        group.cancelAll()
+                        return Finish(ending: ending, cause: cause)
+                    case .stopRequested where cause == nil:
+                        cause = .stop
+                        process.cancel()
+                    case .timedOut where cause == nil:
+                        cause = .timeout
+                        process.cancel()
+                    default:
+                        break
+                    }
+                }
+                preconditionFailure("the engine task always reports")
             }
-            return finish ?? Finish(ending: .couldNotStart("the engine task ended without a result"), cause: cause)
+        } onCancel: {
+            process.cancel()
         }
     }
 

@@ -1,0 +1,477 @@
+import Foundation
+import SweepCore
+
+/// The manifest after validation, before expansion: every name checked, every value typed.
+struct ManifestDocument {
+    static let topLevelKeys = ["name", "description", "include", "engine", "executor", "defaults", "presets",
+                               "conditionals", "seeds", "groups", "tables", "profiles"]
+
+    var name: String
+    var engine: EngineSpec
+    var executor: ExecutorSettings
+    var defaults: [Assignment]
+    /// Each preset flattened (presets it builds on first).
+    var presets: [String: [Assignment]]
+    var conditionals: [Conditional]
+    var groups: [GroupDefinition]
+    var tables: ManifestNode?
+    /// The whole manifest (after includes and overrides), to point errors at values found late.
+    var root: ManifestNode
+    /// Every config key (and its parents) the manifest sets somewhere; overrides must name one.
+    var knownConfigKeys: Set<String>
+}
+
+struct Conditional {
+    var when: ConfigPattern
+    var set: [Assignment]
+}
+
+/// One entry of rows / include, or one combination of grid or zip values.
+struct Point {
+    var label: String?
+    var presets: [String] = []
+    var assignments: [Assignment] = []
+    /// Axis values (grid and zip) by axis key, for `PlannedRun.axes`.
+    var axes: [(String, JSONValue)] = []
+
+    /// `self` then `other`: presets in order, values in order (later wins).
+    func combined(with other: Point) -> Point {
+        Point(label: label ?? other.label, presets: presets + other.presets,
+              assignments: assignments + other.assignments, axes: axes + other.axes)
+    }
+}
+
+struct Axis {
+    var key: String
+    /// Values to assign, or preset names when `key == "preset"`.
+    var values: [JSONValue]
+    var node: ManifestNode
+
+    var isPreset: Bool { key == GroupDefinition.presetAxis }
+
+    func point(_ index: Int) -> Point {
+        let value = values[index]
+        if isPreset { return Point(label: nil, presets: [value.stringValue ?? value.canonical], axes: [(key, value)]) }
+        return Point(label: nil, assignments: [Assignment(path: key.split(separator: ".").map(String.init), value: value)],
+                     axes: [(key, value)])
+    }
+}
+
+struct NeedDefinition {
+    var name: String
+    var group: String
+    /// Keys whose values must equal the dependent run's.
+    var match: [[String]]
+    /// Fixed requirements on the dependency's config.
+    var filter: ConfigPattern
+    var node: ManifestNode
+}
+
+struct GroupDefinition {
+    static let keys = ["description", "set", "grid", "zip", "rows", "include", "exclude", "conditionals", "seeds", "needs"]
+    /// A grid axis or zip column named `preset` applies presets by name.
+    static let presetAxis = "preset"
+
+    var name: String
+    var node: ManifestNode
+    var set: [Assignment]
+    var rows: [Point]?
+    var axes: [Axis]
+    /// Each block: columns of equal length, taken together index by index.
+    var zips: [[Axis]]
+    var includes: [Point]
+    var excludes: [ConfigPattern]
+    var conditionals: [Conditional]
+    var seeds: [Int]
+    var needs: [NeedDefinition]
+    /// Labels of rows and include entries, in order.
+    var labels: [String] {
+        (rows ?? []).compactMap(\.label) + includes.compactMap(\.label)
+    }
+}
+
+// MARK: - Reading
+
+extension ManifestDocument {
+    init(root: ManifestNode, manifestFile: URL) throws(ManifestError) {
+        try root.checkKeys(Self.topLevelKeys, in: "the manifest")
+        var known = Set<String>()
+
+        name = try root["name"]?.string(expected: "the sweep's name (a string)")
+            ?? manifestFile.deletingPathExtension().lastPathComponent
+        engine = try root["engine"].map(Self.readEngine) ?? EngineSpec()
+        executor = try root["executor"].map(Self.readExecutor) ?? ExecutorSettings()
+        defaults = try root["defaults"].map { node throws(ManifestError) in try Self.readLayer(node, known: &known) } ?? []
+
+        presets = try Self.readPresets(root["presets"], known: &known)
+        conditionals = try Self.readConditionals(root["conditionals"], known: &known)
+        let seeds = try root["seeds"].map(Self.readSeeds) ?? [0]
+
+        guard let groupsNode = root["groups"] else {
+            throw root.error("the manifest declares no run groups", expected: "a `groups:` mapping of group name -> grid")
+        }
+        var groups: [GroupDefinition] = []
+        for entry in try groupsNode.mapping(expected: "a mapping of group name -> group") {
+            groups.append(try Self.readGroup(entry, presets: presets, seeds: seeds, known: &known))
+        }
+        if groups.isEmpty { throw groupsNode.error("no run groups", expected: "at least one group") }
+        let groupNames = groups.map(\.name)
+        for group in groups {
+            for need in group.needs where !groupNames.contains(need.group) || need.group == group.name {
+                let target = need.node["group"] ?? need.node
+                if need.group == group.name {
+                    throw target.error("group '\(group.name)' needs itself", expected: "another group's name")
+                }
+                throw target.error("needs unknown group '\(need.group)'",
+                                   expected: "one of the groups: " + groupNames.joined(separator: ", "),
+                                   suggestion: Spelling.closest(to: need.group, among: groupNames))
+            }
+        }
+        self.groups = groups
+        tables = root["tables"]
+        knownConfigKeys = known
+        self.root = root
+    }
+
+    // MARK: engine and executor
+
+    static func readEngine(_ node: ManifestNode) throws(ManifestError) -> EngineSpec {
+        try node.checkKeys(["command", "identity"], in: "engine")
+        var spec = EngineSpec()
+        if let commandNode = node["command"] {
+            let command = try commandNode.strings(expected: "the engine command as a list of strings")
+            if command.isEmpty || command[0].isEmpty { throw commandNode.error("empty engine command", expected: "[program, arguments...]") }
+            spec.command = command
+            // A different command is a different engine unless the manifest names its identity.
+            spec.identity = command.joined(separator: " ")
+        }
+        if let identity = node["identity"] {
+            spec.identity = try identity.string(expected: "the engine's identity (a string that changes when results would)")
+            if spec.identity.isEmpty { throw identity.error("empty engine identity", expected: "a non-empty string") }
+        }
+        return spec
+    }
+
+    static func readExecutor(_ node: ManifestNode) throws(ManifestError) -> ExecutorSettings {
+        try node.checkKeys(["kind", "slots", "threads", "timeout", "retries", "slurm"], in: "executor")
+        var settings = ExecutorSettings()
+        if let kindNode = node["kind"] {
+            let kind = try kindNode.string(expected: "local or slurm")
+            let kinds = ExecutorSettings.Kind.allCases.map(\.rawValue)
+            guard let parsed = ExecutorSettings.Kind(rawValue: kind) else {
+                throw kindNode.error("unknown executor kind '\(kind)'", expected: kinds.joined(separator: " or "),
+                                     suggestion: Spelling.closest(to: kind, among: kinds))
+            }
+            settings.kind = parsed
+        }
+        settings.slots = try node["slots"]?.int(expected: "a number of concurrent runs (>= 1)", minimum: 1)
+        settings.threadsPerRun = try node["threads"]?.int(expected: "threads per run (>= 1)", minimum: 1)
+        settings.retries = try node["retries"]?.int(expected: "extra attempts after a failure (>= 0)", minimum: 0) ?? settings.retries
+        if let timeout = node["timeout"] { settings.timeoutSeconds = try readDuration(timeout) }
+        if let slurm = node["slurm"] {
+            for entry in try slurm.mapping(expected: "a mapping of Slurm option -> value") {
+                guard case .scalar(let value) = entry.value.content, value != .null else {
+                    throw entry.value.typeError(expected: "a single value for Slurm option '\(entry.key)'")
+                }
+                settings.slurm[entry.key] = value.description
+            }
+        }
+        return settings
+    }
+
+    /// Seconds, or a string such as "90s", "30m", "2h", "1h30m", "1d".
+    static func readDuration(_ node: ManifestNode) throws(ManifestError) -> Double {
+        let expected = "a duration: seconds, or a string like 90s, 30m, 2h, 1h30m"
+        switch node.scalar {
+        case .int(let seconds)? where seconds > 0: return Double(seconds)
+        case .double(let seconds)? where seconds > 0: return seconds
+        case .string(let text)?:
+            var total = 0.0, number = ""
+            for character in text where character != " " {
+                if character.isNumber || character == "." { number.append(character); continue }
+                let unit: Double
+                switch character {
+                case "s": unit = 1
+                case "m": unit = 60
+                case "h": unit = 3600
+                case "d": unit = 86400
+                default: throw node.error("unknown duration unit '\(character)' in '\(text)'", expected: expected)
+                }
+                guard let value = Double(number) else { throw node.error("malformed duration '\(text)'", expected: expected) }
+                total += value * unit
+                number = ""
+            }
+            if !number.isEmpty { throw node.error("duration '\(text)' ends without a unit", expected: expected) }
+            if total <= 0 { throw node.error("duration '\(text)' is not positive", expected: expected) }
+            return total
+        default:
+            throw node.typeError(expected: expected)
+        }
+    }
+
+    // MARK: configuration layers
+
+    /// A mapping of config keys (dotted keys allowed) to values.
+    static func readLayer(_ node: ManifestNode, skipping structural: [String] = [],
+                          known: inout Set<String>) throws(ManifestError) -> [Assignment] {
+        var assignments: [Assignment] = []
+        for entry in try node.mapping(expected: "a mapping of config key -> value") where !structural.contains(entry.key) {
+            assignments.append(Assignment(path: try readKey(entry, in: node), value: entry.value.json))
+            known.formUnion(configKeys(entry.key, value: entry.value.json))
+        }
+        return assignments
+    }
+
+    static func readKey(_ entry: ManifestNode.Entry, in parent: ManifestNode) throws(ManifestError) -> [String] {
+        let path = entry.key.split(separator: ".", omittingEmptySubsequences: false).map(String.init)
+        let location = entry.keyLocation
+        if path.contains(where: \.isEmpty) {
+            throw ManifestError(file: location.file, line: location.line, column: location.column,
+                                keyPath: parent.childPath(entry.key), problem: "malformed config key '\(entry.key)'",
+                                expected: "names separated by single dots, e.g. optimizer.lr")
+        }
+        if ReservedKey.all.contains(path[0]) {
+            throw ManifestError(file: location.file, line: location.line, column: location.column,
+                                keyPath: parent.childPath(entry.key), problem: "config key '\(path[0])' is set by the manifest itself",
+                                expected: ReservedKey.explanation[path[0]])
+        }
+        return path
+    }
+
+    /// `key` and, for mapping values, every nested key below it (dotted).
+    static func configKeys(_ key: String, value: JSONValue) -> [String] {
+        var keys = [key]
+        var prefix = ""
+        for part in key.split(separator: ".").dropLast() {
+            prefix += prefix.isEmpty ? String(part) : "." + part
+            keys.append(prefix)
+        }
+        if case .object(let members) = value {
+            for (child, childValue) in members { keys += configKeys(key + "." + child, value: childValue) }
+        }
+        return keys
+    }
+
+    static func readPattern(_ node: ManifestNode, what: String) throws(ManifestError) -> ConfigPattern {
+        var requirements: [Assignment] = []
+        let entries = try node.mapping(expected: "a mapping of config key -> value to match (\(what))")
+        if entries.isEmpty { throw node.error("empty condition in \(what) matches every run", expected: "at least one config key -> value") }
+        for entry in entries {
+            requirements.append(Assignment(path: entry.key.split(separator: ".").map(String.init), value: entry.value.json))
+        }
+        return ConfigPattern(requirements: requirements)
+    }
+
+    static func readPresets(_ node: ManifestNode?, known: inout Set<String>) throws(ManifestError) -> [String: [Assignment]] {
+        guard let node else { return [:] }
+        var definitions: [String: (node: ManifestNode, bases: [String], own: [Assignment])] = [:]
+        let entries = try node.mapping(expected: "a mapping of preset name -> settings")
+        for entry in entries {
+            let bases = try entry.value["preset"].map { node throws(ManifestError) in try node.strings(expected: "preset names") } ?? []
+            let own = try readLayer(entry.value, skipping: ["preset"], known: &known)
+            definitions[entry.key] = (entry.value, bases, own)
+        }
+        let names = entries.map(\.key)
+        var flattened: [String: [Assignment]] = [:]
+        func flatten(_ name: String, chain: [String]) throws(ManifestError) -> [Assignment] {
+            if let done = flattened[name] { return done }
+            let definition = definitions[name]!
+            var result: [Assignment] = []
+            for base in definition.bases {
+                let baseNode = definition.node["preset"]!
+                guard definitions[base] != nil else {
+                    throw baseNode.error("unknown preset '\(base)'", expected: "one of: " + names.joined(separator: ", "),
+                                         suggestion: Spelling.closest(to: base, among: names))
+                }
+                if chain.contains(base) {
+                    throw baseNode.error("presets build on each other in a cycle: " + (chain + [base]).joined(separator: " -> "),
+                                         expected: "presets that build on others without a cycle")
+                }
+                result += try flatten(base, chain: chain + [base])
+            }
+            result += definition.own
+            flattened[name] = result
+            return result
+        }
+        for name in names { _ = try flatten(name, chain: [name]) }
+        return flattened
+    }
+
+    static func readConditionals(_ node: ManifestNode?, known: inout Set<String>) throws(ManifestError) -> [Conditional] {
+        guard let node else { return [] }
+        var rules: [Conditional] = []
+        for item in try node.sequence(expected: "a list of {when: {...}, set: {...}}") {
+            try item.checkKeys(["when", "set"], in: "a conditional")
+            guard let when = item["when"] else { throw item.error("conditional without `when`", expected: "when: {key: value}") }
+            guard let set = item["set"] else { throw item.error("conditional without `set`", expected: "set: {key: value}") }
+            rules.append(Conditional(when: try readPattern(when, what: "when"), set: try readLayer(set, known: &known)))
+        }
+        return rules
+    }
+
+    static func readSeeds(_ node: ManifestNode) throws(ManifestError) -> [Int] {
+        let expected = "a list of integer seeds, or a count n meaning seeds 0..n-1"
+        if case .int(let count)? = node.scalar {
+            guard count >= 1 else { throw node.error("seed count \(count) gives no runs", expected: expected) }
+            return Array(0..<count)
+        }
+        let items = try node.sequence(expected: expected)
+        if items.isEmpty { throw node.error("no seeds: every run needs at least one", expected: expected) }
+        var seeds: [Int] = []
+        for item in items {
+            let seed = try item.int(expected: "an integer seed")
+            if seeds.contains(seed) { throw item.error("seed \(seed) is listed twice", expected: "distinct seeds") }
+            seeds.append(seed)
+        }
+        return seeds
+    }
+
+    // MARK: groups
+
+    static func readGroup(_ entry: ManifestNode.Entry, presets: [String: [Assignment]], seeds: [Int],
+                          known: inout Set<String>) throws(ManifestError) -> GroupDefinition {
+        let node = entry.value
+        let what = "group '\(entry.key)'"
+        if node.isNull {
+            return GroupDefinition(name: entry.key, node: node, set: [], rows: nil, axes: [], zips: [], includes: [],
+                                   excludes: [], conditionals: [], seeds: seeds, needs: [])
+        }
+        try node.checkKeys(GroupDefinition.keys, in: what)
+        let presetNames = presets.keys.sorted()
+
+        func checkPreset(_ name: String, at node: ManifestNode) throws(ManifestError) {
+            guard presets[name] == nil else { return }
+            throw node.error(presets.isEmpty ? "unknown preset '\(name)' (the manifest declares no presets)" : "unknown preset '\(name)'",
+                             expected: presets.isEmpty ? "a `presets:` entry named '\(name)'" : "one of: " + presetNames.joined(separator: ", "),
+                             suggestion: Spelling.closest(to: name, among: presetNames))
+        }
+
+        func readPoint(_ node: ManifestNode, labelled: Bool) throws(ManifestError) -> Point {
+            var point = Point(label: nil)
+            _ = try node.mapping(expected: labelled ? "a row: {label: ..., preset: ..., key: value...}"
+                                                    : "an entry: {key: value...} (optionally label, preset)")
+            if let labelNode = node["label"] {
+                point.label = try labelNode.string(expected: "a label (a string)")
+            } else if labelled {
+                throw node.error("row without a label", expected: "label: \"the row's name in tables\"")
+            }
+            for key in ["preset", "presets"] {
+                guard let presetNode = node[key] else { continue }
+                let names = try presetNode.strings(expected: "a preset name or a list of them")
+                for name in names { try checkPreset(name, at: presetNode) }
+                point.presets += names
+            }
+            point.assignments = try readLayer(node, skipping: ["label", "preset", "presets"], known: &known)
+            return point
+        }
+
+        func readAxes(_ node: ManifestNode, what axisKind: String) throws(ManifestError) -> [Axis] {
+            var axes: [Axis] = []
+            let entries = try node.mapping(expected: "a mapping of config key -> list of values")
+            if entries.isEmpty { throw node.error("empty \(axisKind)", expected: "at least one key -> list of values") }
+            for axisEntry in entries {
+                let values = try axisEntry.value.sequence(expected: "a list of values for \(axisKind) key '\(axisEntry.key)'")
+                if values.isEmpty {
+                    throw axisEntry.value.error("empty axis '\(axisEntry.key)' gives no runs", expected: "at least one value")
+                }
+                if axisEntry.key == GroupDefinition.presetAxis {
+                    for value in values { try checkPreset(try value.string(expected: "a preset name"), at: value) }
+                } else {
+                    _ = try readKey(axisEntry, in: node)
+                    for value in values { known.formUnion(configKeys(axisEntry.key, value: value.json)) }
+                }
+                axes.append(Axis(key: axisEntry.key, values: values.map(\.json), node: axisEntry.value))
+            }
+            return axes
+        }
+
+        let set = try node["set"].map { layer throws(ManifestError) in try readLayer(layer, known: &known) } ?? []
+
+        var rows: [Point]?
+        if let rowsNode = node["rows"] {
+            let items = try rowsNode.sequence(expected: "a list of labelled rows")
+            if items.isEmpty { throw rowsNode.error("empty rows list gives no runs", expected: "at least one row") }
+            rows = []
+            for item in items { rows!.append(try readPoint(item, labelled: true)) }
+        }
+        let axes = try node["grid"].map { grid throws(ManifestError) in try readAxes(grid, what: "grid") } ?? []
+
+        var zips: [[Axis]] = []
+        if let zipNode = node["zip"] {
+            // One block (a mapping) or several (a list of mappings), each zipped on its own.
+            let blocks = zipNode.items ?? [zipNode]
+            if blocks.isEmpty { throw zipNode.error("empty zip", expected: "a mapping of key -> list of values") }
+            for block in blocks {
+                let columns = try readAxes(block, what: "zip")
+                let length = columns[0].values.count
+                for column in columns.dropFirst() where column.values.count != length {
+                    throw column.node.error(
+                        "zipped '\(column.key)' has \(column.values.count) values but '\(columns[0].key)' has \(length)",
+                        expected: "lists of the same length in one zip block")
+                }
+                zips.append(columns)
+            }
+        }
+
+        var includes: [Point] = []
+        if let includeNode = node["include"] {
+            for item in try includeNode.sequence(expected: "a list of extra runs ({key: value...})") {
+                includes.append(try readPoint(item, labelled: false))
+            }
+        }
+        var excludes: [ConfigPattern] = []
+        if let excludeNode = node["exclude"] {
+            for item in try excludeNode.sequence(expected: "a list of {key: value} patterns") {
+                excludes.append(try readPattern(item, what: "exclude"))
+            }
+        }
+        let conditionals = try readConditionals(node["conditionals"], known: &known)
+        let groupSeeds = try node["seeds"].map(readSeeds) ?? seeds
+        let needs = try readNeeds(node["needs"])
+
+        let group = GroupDefinition(name: entry.key, node: node, set: set, rows: rows, axes: axes, zips: zips,
+                                    includes: includes, excludes: excludes, conditionals: conditionals,
+                                    seeds: groupSeeds, needs: needs)
+        // Labels name table rows, so each must say which runs it means.
+        var seen: Set<String> = []
+        let labelled = (rows ?? []).map { ($0, node["rows"]!) } + includes.map { ($0, node["include"]!) }
+        for (index, (point, listNode)) in labelled.enumerated() {
+            guard let label = point.label else { continue }
+            if !seen.insert(label).inserted {
+                let items = listNode.items!
+                let item = index < (rows?.count ?? 0) ? items[index] : items[index - (rows?.count ?? 0)]
+                throw (item["label"] ?? item).error("duplicate label '\(label)' in group '\(entry.key)'",
+                                                    expected: "each row label once per group")
+            }
+        }
+        return group
+    }
+
+    static func readNeeds(_ node: ManifestNode?) throws(ManifestError) -> [NeedDefinition] {
+        guard let node else { return [] }
+        var needs: [NeedDefinition] = []
+        for entry in try node.mapping(expected: "a mapping of dependency name -> group (or {group, match, where})") {
+            if entry.key.isEmpty || entry.key.contains(where: { !($0.isLetter || $0.isNumber || $0 == "_" || $0 == "-") }) {
+                throw entry.value.error("dependency name '\(entry.key)' cannot be used in ${needs.NAME}",
+                                        expected: "letters, digits, _ and -")
+            }
+            if case .scalar = entry.value.content {
+                let target = try entry.value.string(expected: "a group name")
+                needs.append(NeedDefinition(name: entry.key, group: target, match: [], filter: ConfigPattern(requirements: []),
+                                            node: entry.value))
+                continue
+            }
+            try entry.value.checkKeys(["group", "match", "where"], in: "needs '\(entry.key)'")
+            guard let groupNode = entry.value["group"] else {
+                throw entry.value.error("needs '\(entry.key)' names no group", expected: "group: <name of a run group>")
+            }
+            let target = try groupNode.string(expected: "a group name")
+            let match = try entry.value["match"].map { node throws(ManifestError) in try node.strings(expected: "a list of config keys") } ?? []
+            let filter = try entry.value["where"].map { node throws(ManifestError) in try readPattern(node, what: "needs.\(entry.key).where") }
+            needs.append(NeedDefinition(name: entry.key, group: target,
+                                        match: match.map { $0.split(separator: ".").map(String.init) },
+                                        filter: filter ?? ConfigPattern(requirements: []), node: entry.value))
+        }
+        return needs
+    }
+}

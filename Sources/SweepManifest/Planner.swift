@@ -1,0 +1,264 @@
+import SweepCore
+
+/// Expands a validated manifest into runs: groups in dependency order, each group's points
+/// (rows x grid x zip blocks, then include entries) times its seeds, with presets,
+/// overrides and conditionals applied, excluded runs dropped, dependencies resolved to
+/// `run://` references, and identical runs merged.
+struct Planner {
+    /// A run as its group sees it, before merging identical runs across groups.
+    struct GroupRun {
+        var runIndex: Int
+        var label: String?
+    }
+
+    struct Expansion {
+        /// Dependencies first; one entry per distinct run id.
+        var runs: [PlannedRun]
+        /// Each group's runs in expansion order (a run shared with an earlier group appears in both).
+        var groupRuns: [String: [GroupRun]]
+        var groupOrder: [String]
+    }
+
+    let document: ManifestDocument
+    let engine: EngineSpec
+    /// `key=value` overrides of config values: applied after the grid and again after the conditionals, so they always win.
+    let overrides: [Assignment]
+    let profile: String?
+
+    func expand() throws(ManifestError) -> Expansion {
+        var expansion = Expansion(runs: [], groupRuns: [:], groupOrder: [])
+        var index: [RunID: Int] = [:]
+        for group in try dependencyOrder() {
+            let dependencies = try group.needs.map { need throws(ManifestError) in
+                try DependencyIndex(need: need, runs: expansion.groupRuns[need.group]!, all: expansion.runs)
+            }
+            var groupRuns: [GroupRun] = []
+            try forEachRun(of: group, dependencies: dependencies) { run, label in
+                if let existing = index[run.id] {
+                    groupRuns.append(GroupRun(runIndex: existing, label: label))
+                } else {
+                    index[run.id] = expansion.runs.count
+                    groupRuns.append(GroupRun(runIndex: expansion.runs.count, label: label))
+                    expansion.runs.append(run)
+                }
+            }
+            if groupRuns.isEmpty {
+                throw (group.node["exclude"] ?? group.node).error("every run of group '\(group.name)' is excluded",
+                                       expected: "exclude rules that leave at least one run")
+            }
+            expansion.groupRuns[group.name] = groupRuns
+            expansion.groupOrder.append(group.name)
+        }
+        return expansion
+    }
+
+    // MARK: order
+
+    /// Groups with their dependencies first, otherwise in manifest order.
+    func dependencyOrder() throws(ManifestError) -> [GroupDefinition] {
+        let groups = document.groups
+        var done = Set<String>()
+        var order: [GroupDefinition] = []
+        while order.count < groups.count {
+            guard let next = groups.first(where: { group in
+                !done.contains(group.name) && group.needs.allSatisfy { done.contains($0.group) }
+            }) else {
+                throw cycleError(among: groups.filter { !done.contains($0.name) })
+            }
+            done.insert(next.name)
+            order.append(next)
+        }
+        return order
+    }
+
+    private func cycleError(among remaining: [GroupDefinition]) -> ManifestError {
+        let byName = Dictionary(uniqueKeysWithValues: remaining.map { ($0.name, $0) })
+        // Every remaining group waits on another remaining one, so walking "needs" must revisit a group.
+        var path: [String] = [remaining[0].name]
+        var edges: [ManifestNode] = []
+        while true {
+            let group = byName[path.last!]!
+            let need = group.needs.first { byName[$0.group] != nil }!
+            edges.append(need.node)
+            if let start = path.firstIndex(of: need.group) {
+                let cycle = path[start...] + [need.group]
+                let node = edges[start]
+                return node.error("dependency cycle: " + cycle.joined(separator: " -> ") + " (each group needs the next)",
+                                  expected: "needs that form no cycle")
+            }
+            path.append(need.group)
+        }
+    }
+
+    // MARK: points and runs
+
+    /// Calls `body` for each run of `group`, in order: rows (outermost), grid axes (first
+    /// axis slowest), zip blocks, then include entries; seeds innermost.
+    private func forEachRun(of group: GroupDefinition, dependencies: [DependencyIndex],
+                            _ body: (PlannedRun, String?) throws(ManifestError) -> Void) throws(ManifestError) {
+        var base = JSONValue.object([:])
+        for assignment in document.defaults + group.set { base.assign(assignment.path[...], assignment.value) }
+
+        let rows = group.rows ?? [Point(label: nil)]
+        var dimensions: [[Point]] = [rows]
+        for axis in group.axes { dimensions.append(axis.values.indices.map(axis.point)) }
+        for block in group.zips {
+            dimensions.append((0..<block[0].values.count).map { index in
+                block.dropFirst().reduce(block[0].point(index)) { $0.combined(with: $1.point(index)) }
+            })
+        }
+        let combinations = dimensions.reduce(1) { $0 * $1.count }
+
+        var digits = [Int](repeating: 0, count: dimensions.count)
+        for _ in 0..<combinations {
+            var point = dimensions[0][digits[0]]
+            for dimension in 1..<dimensions.count { point = point.combined(with: dimensions[dimension][digits[dimension]]) }
+            try forEachSeed(of: point, base: base, group: group, dependencies: dependencies, body)
+            // Odometer: the last dimension turns fastest.
+            var position = dimensions.count - 1
+            while position >= 0 {
+                digits[position] += 1
+                if digits[position] < dimensions[position].count { break }
+                digits[position] = 0
+                position -= 1
+            }
+        }
+        for include in group.includes {
+            try forEachSeed(of: include, base: base, group: group, dependencies: dependencies, body)
+        }
+    }
+
+    private func forEachSeed(of point: Point, base: JSONValue, group: GroupDefinition, dependencies: [DependencyIndex],
+                             _ body: (PlannedRun, String?) throws(ManifestError) -> Void) throws(ManifestError) {
+        var pointConfig = base
+        for name in point.presets {
+            for assignment in document.presets[name]! { pointConfig.assign(assignment.path[...], assignment.value) }
+        }
+        for assignment in point.assignments { pointConfig.assign(assignment.path[...], assignment.value) }
+        if let profile { pointConfig.assign([ReservedKey.profile], .string(profile)) }
+        let axes = Dictionary(point.axes, uniquingKeysWith: { _, last in last })
+
+        for seed in group.seeds {
+            var config = pointConfig
+            config.assign([ReservedKey.seed], .int(seed))
+            for assignment in overrides { config.assign(assignment.path[...], assignment.value) }
+            var conditioned = false
+            for rule in document.conditionals + group.conditionals where rule.when.matches(config) {
+                for assignment in rule.set { config.assign(assignment.path[...], assignment.value) }
+                conditioned = true
+            }
+            if conditioned { for assignment in overrides { config.assign(assignment.path[...], assignment.value) } }
+            if group.excludes.contains(where: { $0.matches(config) }) { continue }
+
+            var needs: [String: RunID] = [:]
+            if !dependencies.isEmpty {
+                var references: [String: JSONValue] = [:]
+                for dependency in dependencies {
+                    let id = try dependency.select(for: config, in: group)
+                    needs[dependency.need.name] = id
+                    references[dependency.need.name] = .string(RunReference.make(id))
+                }
+                config.assign([ReservedKey.needs], .object(references))
+            }
+            if config.mentionsNeeds { config = try substitutingNeeds(in: config, needs: needs, group: group) }
+            let id = RunID(config: config, engine: engine)
+            try body(PlannedRun(id: id, group: group.name, label: point.label, seed: seed, config: config,
+                                needs: needs, axes: axes), point.label)
+        }
+    }
+
+    static let needsPrefix = "${needs."
+
+    /// The manifest node a config string came from (the group's own first, then anywhere).
+    private func origin(of text: String, in group: GroupDefinition) -> ManifestNode {
+        let isText = { (node: ManifestNode) in node.scalar == .string(text) }
+        return group.node.first(where: isText) ?? document.root.first(where: isText) ?? group.node
+    }
+
+    /// `${needs.NAME}/file` -> `run://<id>/file`; the executor turns those into paths at launch.
+    private func substitutingNeeds(in value: JSONValue, needs: [String: RunID],
+                                   group: GroupDefinition) throws(ManifestError) -> JSONValue {
+        switch value {
+        case .string(let text):
+            guard text.contains(Self.needsPrefix) else { return value }
+            guard text.hasPrefix(Self.needsPrefix), let close = text.firstIndex(of: "}") else {
+                throw origin(of: text, in: group).error("'\(text)': a ${needs.NAME} reference must start the value",
+                                       expected: "${needs.NAME} or ${needs.NAME}/path/inside/its/run/directory")
+            }
+            let name = String(text[text.index(text.startIndex, offsetBy: Self.needsPrefix.count)..<close])
+            guard let id = needs[name] else {
+                let declared = group.needs.map(\.name)
+                throw origin(of: text, in: group).error(
+                    "'\(text)' refers to dependency '\(name)', which group '\(group.name)' does not declare",
+                    expected: declared.isEmpty ? "a `needs:` entry named '\(name)' in group '\(group.name)'"
+                                               : "one of: " + declared.joined(separator: ", "),
+                    suggestion: Spelling.closest(to: name, among: declared))
+            }
+            var rest = String(text[text.index(after: close)...])
+            if rest.hasPrefix("/") { rest.removeFirst() }
+            return .string(RunReference.make(id, path: rest))
+        case .array(let values):
+            var result: [JSONValue] = []
+            result.reserveCapacity(values.count)
+            for item in values { result.append(try substitutingNeeds(in: item, needs: needs, group: group)) }
+            return .array(result)
+        case .object(let members):
+            var result = members
+            for (key, member) in members where member.mentionsNeeds {
+                result[key] = try substitutingNeeds(in: member, needs: needs, group: group)
+            }
+            return .object(result)
+        default:
+            return value
+        }
+    }
+}
+
+extension JSONValue {
+    /// Whether a `${needs.NAME}` reference is somewhere inside (checked without copying anything).
+    var mentionsNeeds: Bool {
+        switch self {
+        case .string(let text): return text.contains(Planner.needsPrefix)
+        case .array(let values): return values.contains { $0.mentionsNeeds }
+        case .object(let members): return members.values.contains { $0.mentionsNeeds }
+        default: return false
+        }
+    }
+}
+
+/// The runs of a needed group, indexed by the values of the keys the dependent must match.
+struct DependencyIndex {
+    let need: NeedDefinition
+    private var candidates: [String: [RunID]] = [:]
+
+    init(need: NeedDefinition, runs: [Planner.GroupRun], all: [PlannedRun]) throws(ManifestError) {
+        self.need = need
+        for groupRun in runs {
+            let run = all[groupRun.runIndex]
+            guard need.filter.matches(run.config) else { continue }
+            let key = Self.key(need.match, in: run.config)
+            if candidates[key]?.contains(run.id) != true { candidates[key, default: []].append(run.id) }
+        }
+        if candidates.isEmpty {
+            throw (need.node["where"] ?? need.node).error(
+                "no run of group '\(need.group)' has \(need.filter.summary)", expected: "a `where` that some run of '\(need.group)' satisfies")
+        }
+    }
+
+    private static func key(_ paths: [[String]], in config: JSONValue) -> String {
+        paths.map { config.value(at: $0[...])?.canonical ?? "null" }.joined(separator: "\u{1F}")
+    }
+
+    func select(for config: JSONValue, in group: GroupDefinition) throws(ManifestError) -> RunID {
+        let matches = candidates[Self.key(need.match, in: config)] ?? []
+        if matches.count == 1 { return matches[0] }
+        let values = need.match.map { path in "\(path.joined(separator: "."))=\(config.value(at: path[...])?.canonical ?? "null")" }
+        let which = values.isEmpty ? "" : " with " + values.joined(separator: ", ")
+        if matches.isEmpty {
+            throw need.node.error("a run of group '\(group.name)' needs '\(need.name)': no run of group '\(need.group)'\(which)",
+                                  expected: "a run of '\(need.group)' for every run of '\(group.name)' (check `match` and `where`)")
+        }
+        throw need.node.error("a run of group '\(group.name)' needs '\(need.name)': \(matches.count) runs of group '\(need.group)' match\(which)",
+                              expected: "exactly one: add keys to `match` (e.g. seed) or a `where` that picks one")
+    }
+}

@@ -1,0 +1,273 @@
+import Foundation
+import RunContract
+import SweepCore
+
+/// Reads `tables:` once the runs exist, so each row can be checked to select some.
+struct TableReader {
+    static let tableKeys = ["title", "layout", "columns", "reference", "paper", "rows"]
+    static let rowKeys = ["label", "group", "row", "where", "paper", "paper_only", "note"]
+    static let layouts = ["rows", "transposed"]
+    static let tasks = ["semseg", "human_parts", "saliency", "normals", "depth"]
+    static let fixedColumns = ["delta_m", "params.trainable", "params.total", "params.decoder", "params.backbone",
+                               "gmacs", "train_seconds", "epoch_seconds"]
+    static let defaultHeaders = [
+        "semseg": "SemSeg", "human_parts": "Human Parts", "saliency": "Saliency", "normals": "Normals",
+        "depth": "Depth", "delta_m": "Δm (%)", "params.trainable": "Trainable Params (M)",
+        "params.total": "Total Params (M)", "params.decoder": "Decoder Params (M)",
+        "params.backbone": "Backbone Params (M)", "gmacs": "GMACs", "train_seconds": "Training Time (s)",
+        "epoch_seconds": "Epoch Time (s)",
+    ]
+
+    let expansion: Planner.Expansion
+    let groups: [String: GroupDefinition]
+    let groupNames: [String]
+
+    init(expansion: Planner.Expansion, document: ManifestDocument) {
+        self.expansion = expansion
+        groups = Dictionary(uniqueKeysWithValues: document.groups.map { ($0.name, $0) })
+        groupNames = document.groups.map(\.name)
+    }
+
+    func read(_ node: ManifestNode?) throws(ManifestError) -> [TableSpec] {
+        guard let node else { return [] }
+        var tables: [TableSpec] = []
+        for entry in try node.mapping(expected: "a mapping of table name -> table") {
+            tables.append(try readTable(name: entry.key, entry.value))
+        }
+        return tables
+    }
+
+    private func readTable(name: String, _ node: ManifestNode) throws(ManifestError) -> TableSpec {
+        try node.checkKeys(Self.tableKeys, in: "table '\(name)'")
+        let title = try node["title"]?.string(expected: "the table's title") ?? name
+        var layout = "rows"
+        if let layoutNode = node["layout"] {
+            layout = try layoutNode.string(expected: Self.layouts.joined(separator: " or "))
+            if !Self.layouts.contains(layout) {
+                throw layoutNode.error("unknown layout '\(layout)'", expected: Self.layouts.joined(separator: " or "),
+                                       suggestion: Spelling.closest(to: layout, among: Self.layouts))
+            }
+        }
+        guard let columnsNode = node["columns"] else {
+            throw node.error("table '\(name)' has no columns", expected: "columns: [semseg, normals, delta_m, ...]")
+        }
+        let columnItems = try columnsNode.sequence(expected: "a list of columns")
+        if columnItems.isEmpty { throw columnsNode.error("table '\(name)' has no columns", expected: "at least one column") }
+        var columns: [ColumnSpec] = []
+        for item in columnItems {
+            let column = try readColumn(item)
+            if columns.contains(where: { $0.key == column.key }) {
+                throw item.error("column '\(column.key)' appears twice", expected: "each column key once")
+            }
+            columns.append(column)
+        }
+        let columnKeys = columns.map(\.key)
+
+        var published: (source: String?, rows: [String: (values: [String: Double], node: ManifestNode)]) = (nil, [:])
+        if let paperNode = node["paper"] { published = try readPublished(paperNode, columns: columnKeys) }
+
+        guard let rowsNode = node["rows"] else {
+            throw node.error("table '\(name)' has no rows", expected: "rows: [{label: ..., group: ...}, ...]")
+        }
+        let rowItems = try rowsNode.sequence(expected: "a list of rows")
+        if rowItems.isEmpty { throw rowsNode.error("table '\(name)' has no rows", expected: "at least one row") }
+        var rows: [RowSpec] = []
+        for item in rowItems {
+            var row = try readRow(item, columns: columnKeys)
+            if rows.contains(where: { $0.label == row.label }) {
+                throw (item["label"] ?? item).error("duplicate row label '\(row.label)' in table '\(name)'",
+                                                    expected: "each row label once per table")
+            }
+            if let fromFile = published.rows[row.label] {
+                row.paper = fromFile.values.merging(row.paper) { _, inline in inline }
+            }
+            if row.paperOnly, row.paper.isEmpty {
+                throw item.error("paper-only row '\(row.label)' has no published values",
+                                 expected: "paper: {column: value} here or in the table's paper file")
+            }
+            rows.append(row)
+        }
+        let labels = rows.map(\.label)
+        for (label, fromFile) in published.rows where !labels.contains(label) {
+            throw fromFile.node.error("published values for '\(label)', which is not a row of table '\(name)'",
+                                      expected: "a row label of the table", suggestion: Spelling.closest(to: label, among: labels))
+        }
+
+        var reference: String?
+        if let referenceNode = node["reference"] {
+            let label = try referenceNode.string(expected: "the label of the row Δm is measured against")
+            guard labels.contains(label) else {
+                throw referenceNode.error("reference row '\(label)' is not a row of table '\(name)'",
+                                          expected: "one of: " + labels.joined(separator: ", "),
+                                          suggestion: Spelling.closest(to: label, among: labels))
+            }
+            reference = label
+        } else if let deltaColumn = columnKeys.firstIndex(of: "delta_m") {
+            throw columnItems[deltaColumn].error("table '\(name)' shows delta_m but names no reference row",
+                             expected: "reference: <label of the single-task row>")
+        }
+        return TableSpec(name: name, title: title, layout: layout, columns: columns, rows: rows,
+                         referenceRow: reference, paperSource: published.source)
+    }
+
+    // MARK: columns
+
+    private func readColumn(_ node: ManifestNode) throws(ManifestError) -> ColumnSpec {
+        if case .scalar = node.content {
+            let key = try checkColumnKey(node)
+            return ColumnSpec(key: key, header: Self.defaultHeaders[key] ?? Self.header(for: key))
+        }
+        try node.checkKeys(["key", "header", "direction", "precision"], in: "a column")
+        guard let keyNode = node["key"] else { throw node.error("column without a key", expected: "key: semseg (a task, delta_m, params.trainable, ...)") }
+        let key = try checkColumnKey(keyNode)
+        var column = ColumnSpec(key: key, header: try node["header"]?.string(expected: "the column header")
+                                    ?? Self.defaultHeaders[key] ?? Self.header(for: key))
+        if let directionNode = node["direction"] {
+            let text = try directionNode.string(expected: "higher or lower")
+            guard let direction = Direction(rawValue: text) else {
+                throw directionNode.error("unknown direction '\(text)'", expected: "higher or lower",
+                                          suggestion: Spelling.closest(to: text, among: ["higher", "lower"]))
+            }
+            column.direction = direction
+        }
+        if let precisionNode = node["precision"] {
+            column.precision = try precisionNode.int(expected: "digits after the decimal point (0...6)", minimum: 0)
+            if column.precision > 6 { throw precisionNode.error("precision \(column.precision) is out of range", expected: "0...6") }
+        }
+        return column
+    }
+
+    private static func header(for key: String) -> String {
+        key.hasPrefix("extra.") ? String(key.dropFirst("extra.".count)) : key
+    }
+
+    private func checkColumnKey(_ node: ManifestNode) throws(ManifestError) -> String {
+        let key = try node.string(expected: "a column key")
+        if Self.fixedColumns.contains(key) || Self.tasks.contains(key) { return key }
+        if key.hasPrefix("extra."), key.count > "extra.".count { return key }
+        let tasks = configuredTasks()
+        if tasks.contains(key) { return key }
+        let candidates = Self.fixedColumns + Self.tasks + tasks.sorted()
+        throw node.error("unknown column '\(key)'",
+                         expected: "a task (" + (Self.tasks + tasks.sorted()).joined(separator: ", ")
+                            + "), delta_m, params.trainable/total/decoder/backbone, gmacs, train_seconds, epoch_seconds or extra.NAME",
+                         suggestion: Spelling.closest(to: key, among: candidates))
+    }
+
+    /// Task names the runs' configs mention (`task: x` or `tasks: [x, y]`), for engines with other tasks.
+    private func configuredTasks() -> Set<String> {
+        var names = Set<String>()
+        var seen = Set<JSONValue>()
+        for run in expansion.runs {
+            for key in ["task", "tasks"] {
+                guard let value = run.config[key], seen.insert(value).inserted else { continue }
+                if let name = value.stringValue { names.insert(name) }
+                for item in value.arrayValue ?? [] { if let name = item.stringValue { names.insert(name) } }
+            }
+        }
+        return names
+    }
+
+    // MARK: published values
+
+    private func readValues(_ node: ManifestNode, columns: [String]) throws(ManifestError) -> [String: Double] {
+        var values: [String: Double] = [:]
+        for entry in try node.mapping(expected: "a mapping of column key -> published number") {
+            guard columns.contains(entry.key) else {
+                throw entry.value.error("published value for '\(entry.key)', which is not a column of this table",
+                                        expected: "one of: " + columns.joined(separator: ", "),
+                                        suggestion: Spelling.closest(to: entry.key, among: columns))
+            }
+            guard let number = entry.value.scalar?.doubleValue else {
+                throw entry.value.typeError(expected: "a number for '\(entry.key)'")
+            }
+            values[entry.key] = number
+        }
+        return values
+    }
+
+    /// `paper: {file: data.yaml, table: id, source: "..."}`; the file is relative to the
+    /// manifest that names it.
+    private func readPublished(_ node: ManifestNode, columns: [String])
+        throws(ManifestError) -> (source: String?, rows: [String: (values: [String: Double], node: ManifestNode)]) {
+        try node.checkKeys(["file", "table", "source"], in: "paper")
+        var source = try node["source"]?.string(expected: "where the published numbers come from (\"FAAR, Table 3\")")
+        guard let fileNode = node["file"] else { return (source, [:]) }
+        let path = ManifestFiles.resolve(try fileNode.string(expected: "a YAML file of published values"),
+                                         relativeTo: node.location.file)
+        let data = try ManifestFiles.load(path, from: fileNode)
+        guard let tableNode = node["table"] else {
+            throw node.error("paper file given without the table to take from it", expected: "table: <key in \(path)>")
+        }
+        let tableKey = try tableNode.string(expected: "a table key in \(path)")
+        let tableEntries = try data.mapping(expected: "a mapping of table key -> {source, rows}")
+        guard let published = data[tableKey] else {
+            let keys = tableEntries.map(\.key)
+            throw tableNode.error("\(path) has no table '\(tableKey)'", expected: "one of: " + keys.joined(separator: ", "),
+                                  suggestion: Spelling.closest(to: tableKey, among: keys))
+        }
+        try published.checkKeys(["source", "rows"], in: "published table '\(tableKey)'")
+        if source == nil { source = try published["source"]?.string(expected: "the paper and table") }
+        var rows: [String: (values: [String: Double], node: ManifestNode)] = [:]
+        for entry in try published["rows"]?.mapping(expected: "a mapping of row label -> {column: value}") ?? [] {
+            rows[entry.key] = (try readValues(entry.value, columns: columns), entry.value)
+        }
+        return (source, rows)
+    }
+
+    // MARK: rows
+
+    private func readRow(_ node: ManifestNode, columns: [String]) throws(ManifestError) -> RowSpec {
+        try node.checkKeys(Self.rowKeys, in: "a table row")
+        guard let labelNode = node["label"] else { throw node.error("table row without a label", expected: "label: \"...\"") }
+        let label = try labelNode.string(expected: "the row's label")
+        let paper = try node["paper"].map { paper throws(ManifestError) in try readValues(paper, columns: columns) } ?? [:]
+        let note = try node["note"]?.string(expected: "a note (a string)")
+        let paperOnly = try node["paper_only"]?.bool() ?? false
+        if paperOnly {
+            if let group = node["group"] {
+                throw group.error("paper-only row '\(label)' selects runs", expected: "either paper_only: true or group: ..., not both")
+            }
+            return RowSpec(label: label, runs: [], paper: paper, paperOnly: true, note: note)
+        }
+        guard let groupNode = node["group"] else {
+            throw node.error("table row '\(label)' selects no runs", expected: "group: <run group> (or paper_only: true)")
+        }
+        let groupName = try groupNode.string(expected: "a run group name")
+        guard let group = groups[groupName], let groupRuns = expansion.groupRuns[groupName] else {
+            throw groupNode.error("unknown group '\(groupName)'", expected: "one of: " + groupNames.joined(separator: ", "),
+                                  suggestion: Spelling.closest(to: groupName, among: groupNames))
+        }
+        // A group with labelled rows is selected by label (the table's own label unless `row:` says otherwise).
+        var wanted: String?
+        let groupLabels = group.labels
+        if let rowNode = node["row"] {
+            wanted = try rowNode.string(expected: "a row label of group '\(groupName)'")
+            if !groupLabels.contains(wanted!) {
+                throw rowNode.error("group '\(groupName)' has no row labelled '\(wanted!)'",
+                                    expected: groupLabels.isEmpty ? "a group with labelled rows" : "one of: " + groupLabels.joined(separator: "; "),
+                                    suggestion: Spelling.closest(to: wanted!, among: groupLabels))
+            }
+        } else if !groupLabels.isEmpty {
+            guard groupLabels.contains(label) else {
+                throw labelNode.error("group '\(groupName)' has no row labelled '\(label)'",
+                                      expected: "a label of the group's rows, or `row:` naming one: " + groupLabels.joined(separator: "; "),
+                                      suggestion: Spelling.closest(to: label, among: groupLabels))
+            }
+            wanted = label
+        }
+        let filter = try node["where"].map { node throws(ManifestError) in try ManifestDocument.readPattern(node, what: "a table row's where") }
+        var runs: [RunID] = []
+        var seen = Set<RunID>()
+        for groupRun in groupRuns where wanted == nil || groupRun.label == wanted {
+            let run = expansion.runs[groupRun.runIndex]
+            if let filter, !filter.matches(run.config) { continue }
+            if seen.insert(run.id).inserted { runs.append(run.id) }
+        }
+        if runs.isEmpty {
+            throw (node["where"] ?? node).error("table row '\(label)' selects no run of group '\(groupName)'",
+                                                expected: "a `where` that some run of the group satisfies")
+        }
+        return RowSpec(label: label, runs: runs, paper: paper, paperOnly: false, note: note)
+    }
+}
