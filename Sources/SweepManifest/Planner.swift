@@ -168,6 +168,19 @@ struct Planner {
     }
 
     static let needsPrefix = "${needs."
+    private static let needsPrefixBytes = Array(needsPrefix.utf8)
+
+    /// Byte search: Foundation's `contains` is far too slow for every string of 100,000 configs.
+    static func containsNeedsPrefix(_ text: String) -> Bool {
+        let bytes = text.utf8
+        guard bytes.count >= needsPrefixBytes.count else { return false }
+        var index = bytes.startIndex
+        while let dollar = bytes[index...].firstIndex(of: UInt8(ascii: "$")) {
+            if bytes[dollar...].starts(with: needsPrefixBytes) { return true }
+            index = bytes.index(after: dollar)
+        }
+        return false
+    }
 
     /// The manifest node a config string came from (the group's own first, then anywhere).
     private func origin(of text: String, in group: GroupDefinition) -> ManifestNode {
@@ -180,7 +193,7 @@ struct Planner {
                                    group: GroupDefinition) throws(ManifestError) -> JSONValue {
         switch value {
         case .string(let text):
-            guard text.contains(Self.needsPrefix) else { return value }
+            guard Self.containsNeedsPrefix(text) else { return value }
             guard text.hasPrefix(Self.needsPrefix), let close = text.firstIndex(of: "}") else {
                 throw origin(of: text, in: group).error("'\(text)': a ${needs.NAME} reference must start the value",
                                        expected: "${needs.NAME} or ${needs.NAME}/path/inside/its/run/directory")
@@ -218,7 +231,7 @@ extension JSONValue {
     /// Whether a `${needs.NAME}` reference is somewhere inside (checked without copying anything).
     var mentionsNeeds: Bool {
         switch self {
-        case .string(let text): return text.contains(Planner.needsPrefix)
+        case .string(let text): return Planner.containsNeedsPrefix(text)
         case .array(let values): return values.contains { $0.mentionsNeeds }
         case .object(let members): return members.values.contains { $0.mentionsNeeds }
         default: return false
