@@ -27,12 +27,16 @@ struct Planner {
 
     func expand() throws(ManifestError) -> Expansion {
         var expansion = Expansion(runs: [], groupRuns: [:], groupOrder: [])
+        let expected = document.groups.reduce(0) { $0 + $1.runCountBeforeExclusion }
+        expansion.runs.reserveCapacity(expected)
         var index: [RunID: Int] = [:]
+        index.reserveCapacity(expected)
         for group in try dependencyOrder() {
             let dependencies = try group.needs.map { need throws(ManifestError) in
                 try DependencyIndex(need: need, runs: expansion.groupRuns[need.group]!, all: expansion.runs)
             }
             var groupRuns: [GroupRun] = []
+            groupRuns.reserveCapacity(group.runCountBeforeExclusion)
             try forEachRun(of: group, dependencies: dependencies) { run, label in
                 if let existing = index[run.id] {
                     groupRuns.append(GroupRun(runIndex: existing, label: label))
@@ -137,13 +141,14 @@ struct Planner {
         for assignment in point.assignments { pointConfig.assign(assignment.path[...], assignment.value) }
         if let profile { pointConfig.assign([ReservedKey.profile], .string(profile)) }
         let axes = Dictionary(point.axes, uniquingKeysWith: { _, last in last })
+        let conditionals = document.conditionals + group.conditionals
 
         for seed in group.seeds {
             var config = pointConfig
             config.assign([ReservedKey.seed], .int(seed))
             for assignment in overrides { config.assign(assignment.path[...], assignment.value) }
             var conditioned = false
-            for rule in document.conditionals + group.conditionals where rule.when.matches(config) {
+            for rule in conditionals where rule.when.matches(config) {
                 for assignment in rule.set { config.assign(assignment.path[...], assignment.value) }
                 conditioned = true
             }
@@ -160,7 +165,7 @@ struct Planner {
                 }
                 config.assign([ReservedKey.needs], .object(references))
             }
-            if config.mentionsNeeds { config = try substitutingNeeds(in: config, needs: needs, group: group) }
+            if config.mentionsNeeds { try substituteNeeds(in: &config, needs: needs, group: group) }
             let id = RunID(config: config, engine: engine)
             try body(PlannedRun(id: id, group: group.name, label: point.label, seed: seed, config: config,
                                 needs: needs, axes: axes), point.label)
@@ -189,14 +194,15 @@ struct Planner {
     }
 
     /// `${needs.NAME}/file` -> `run://<id>/file`; the executor turns those into paths at launch.
-    private func substitutingNeeds(in value: JSONValue, needs: [String: RunID],
-                                   group: GroupDefinition) throws(ManifestError) -> JSONValue {
-        switch value {
+    /// Edits in place: the config is already this run's own copy.
+    private func substituteNeeds(in config: inout JSONValue, needs: [String: RunID],
+                                 group: GroupDefinition) throws(ManifestError) {
+        switch config {
         case .string(let text):
-            guard Self.containsNeedsPrefix(text) else { return value }
+            guard Self.containsNeedsPrefix(text) else { return }
             guard text.hasPrefix(Self.needsPrefix), let close = text.firstIndex(of: "}") else {
                 throw origin(of: text, in: group).error("'\(text)': a ${needs.NAME} reference must start the value",
-                                       expected: "${needs.NAME} or ${needs.NAME}/path/inside/its/run/directory")
+                                                        expected: "${needs.NAME} or ${needs.NAME}/path/inside/its/run/directory")
             }
             let name = String(text[text.index(text.startIndex, offsetBy: Self.needsPrefix.count)..<close])
             guard let id = needs[name] else {
@@ -209,20 +215,21 @@ struct Planner {
             }
             var rest = String(text[text.index(after: close)...])
             if rest.hasPrefix("/") { rest.removeFirst() }
-            return .string(RunReference.make(id, path: rest))
-        case .array(let values):
-            var result: [JSONValue] = []
-            result.reserveCapacity(values.count)
-            for item in values { result.append(try substitutingNeeds(in: item, needs: needs, group: group)) }
-            return .array(result)
-        case .object(let members):
-            var result = members
-            for (key, member) in members where member.mentionsNeeds {
-                result[key] = try substitutingNeeds(in: member, needs: needs, group: group)
+            config = .string(RunReference.make(id, path: rest))
+        case .array(var values):
+            config = .null // release the enum's reference so `values` is edited in place
+            for index in values.indices where values[index].mentionsNeeds {
+                try substituteNeeds(in: &values[index], needs: needs, group: group)
             }
-            return .object(result)
+            config = .array(values)
+        case .object(var members):
+            config = .null
+            for key in members.keys.filter({ members[$0]!.mentionsNeeds }) {
+                try substituteNeeds(in: &members[key]!, needs: needs, group: group)
+            }
+            config = .object(members)
         default:
-            return value
+            return
         }
     }
 }

@@ -41,11 +41,11 @@ public enum JSONValue: Hashable, Sendable {
             out.append(UInt8(ascii: "]"))
         case .object(let members):
             out.append(UInt8(ascii: "{"))
-            for (index, key) in members.keys.sorted().enumerated() {
+            for (index, member) in members.sorted(by: { $0.key < $1.key }).enumerated() {
                 if index > 0 { out.append(UInt8(ascii: ",")) }
-                Self.writeString(key, to: &out)
+                Self.writeString(member.key, to: &out)
                 out.append(UInt8(ascii: ":"))
-                members[key]!.write(to: &out)
+                member.value.write(to: &out)
             }
             out.append(UInt8(ascii: "}"))
         }
@@ -56,12 +56,19 @@ public enum JSONValue: Hashable, Sendable {
     private static func writeString(_ string: String, to out: inout [UInt8]) {
         let quote = UInt8(ascii: "\""), backslash = UInt8(ascii: "\\")
         out.append(quote)
-        let bytes = string.utf8
-        guard bytes.contains(where: { $0 < 0x20 || $0 == quote || $0 == backslash }) else {
-            out += bytes
-            out.append(quote)
-            return
+        var string = string
+        string.withUTF8 { bytes in
+            guard bytes.contains(where: { $0 < 0x20 || $0 == quote || $0 == backslash }) else {
+                out.append(contentsOf: bytes)
+                return
+            }
+            Self.writeEscaped(bytes, to: &out)
         }
+        out.append(quote)
+    }
+
+    private static func writeEscaped(_ bytes: UnsafeBufferPointer<UInt8>, to out: inout [UInt8]) {
+        let quote = UInt8(ascii: "\""), backslash = UInt8(ascii: "\\")
         let hex = Array("0123456789abcdef".utf8)
         for byte in bytes {
             switch byte {
@@ -74,7 +81,6 @@ public enum JSONValue: Hashable, Sendable {
             default: out.append(byte)
             }
         }
-        out.append(quote)
     }
 
     public subscript(key: String) -> JSONValue? {
