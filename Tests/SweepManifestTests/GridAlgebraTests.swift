@@ -384,3 +384,22 @@ import Testing
             """)
     }
 }
+
+@Suite struct ManifestSectionOverrideTests {
+    let fixture = ManifestFixture()
+
+    @Test func anOverrideCanReachIntoAGroupsGrid() throws {
+        let manifest = """
+            groups:
+              grid:
+                grid: {r_init: [4, 16, 64], adapter: [lora, dora]}
+            """
+        let plan = try fixture.plan(manifest, overrides: ["groups.grid.grid.r_init=[8]", "engine.identity=v2"])
+        #expect(plan.runs.map { $0.config["r_init"]! } == [.int(8), .int(8)])
+        #expect(plan.engine.identity == "v2")
+        let error = fixture.error(manifest, overrides: ["groups.grid.grid.r_init=[]"])
+        #expect(error?.file == ManifestError.commandLine)
+        #expect(error?.line == 1 && error?.column == 25)
+        #expect(error?.problem.contains("empty axis 'r_init'") == true)
+    }
+}
