@@ -84,6 +84,13 @@ struct GroupDefinition {
     var conditionals: [Conditional]
     var seeds: [Int]
     var needs: [NeedDefinition]
+    /// Runs before `exclude` drops any and before identical runs merge.
+    var runCountBeforeExclusion: Int {
+        let points = (rows?.count ?? 1) * axes.reduce(1) { $0 * $1.values.count }
+            * zips.reduce(1) { $0 * $1[0].values.count } + includes.count
+        return points * seeds.count
+    }
+
     /// Labels of rows and include entries, in order.
     var labels: [String] {
         (rows ?? []).compactMap(\.label) + includes.compactMap(\.label)
