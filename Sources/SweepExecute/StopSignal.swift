@@ -78,24 +78,33 @@ public final class StopSignal: Sendable {
     public var isRequested: Bool { stopping.isSet }
 }
 
-/// Turns SIGINT and SIGTERM into stop requests while it lives. The signals' default actions are
-/// ignored meanwhile: the engines run in their own process groups, so the terminal's Ctrl-C reaches
-/// only `sweep`, which then stops them itself and records them as interrupted.
+/// Turns SIGINT, SIGTERM and SIGHUP (the terminal closed) into stop requests while it lives.
+/// The signals' default actions are ignored meanwhile: the engines run in their own process
+/// groups, so the terminal's Ctrl-C reaches only `sweep`, which then stops them itself and
+/// records them as interrupted. A signal that was already ignored when the trap was set (`nohup`
+/// ignores SIGHUP, a shell ignores SIGINT for background jobs) stays ignored.
 public final class SignalTrap: @unchecked Sendable {
     // Immutable after init; DispatchSource handles are thread-safe to cancel.
     private let sources: [any DispatchSourceSignal]
-    private let signals: [Int32]
+    /// The signals actually trapped (those not ignored on entry).
+    public let signals: [Int32]
     private let cancelled = Mutex(false)
 
-    public init(signals: [Int32] = [SIGINT, SIGTERM], stop: StopSignal) {
-        self.signals = signals
-        sources = signals.map { signalNumber in
-            signal(signalNumber, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
-            source.setEventHandler { stop.request(.signal(signalNumber)) }
+    public init(signals: [Int32] = [SIGINT, SIGTERM, SIGHUP], stop: StopSignal) {
+        var trapped: [Int32] = []
+        var sources: [any DispatchSourceSignal] = []
+        for number in signals {
+            let previous = signal(number, SIG_IGN)
+            // SIG_IGN is the handler value 1 (SIG_DFL is 0, seen from Swift as nil).
+            if let previous, unsafeBitCast(previous, to: Int.self) == 1 { continue }
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler { stop.request(.signal(number)) }
             source.resume()
-            return source
+            trapped.append(number)
+            sources.append(source)
         }
+        self.signals = trapped
+        self.sources = sources
     }
 
     /// Restores the default actions; `sweep` is interruptible in the ordinary way again.
