@@ -15,6 +15,8 @@ struct ManifestDocument {
     var conditionals: [Conditional]
     var groups: [GroupDefinition]
     var tables: ManifestNode?
+    /// The whole manifest (after includes and overrides), to point errors at values found late.
+    var root: ManifestNode
     /// Every config key (and its parents) the manifest sets somewhere; overrides must name one.
     var knownConfigKeys: Set<String>
 }
@@ -128,6 +130,7 @@ extension ManifestDocument {
         self.groups = groups
         tables = root["tables"]
         knownConfigKeys = known
+        self.root = root
     }
 
     // MARK: engine and executor
@@ -281,7 +284,8 @@ extension ManifestDocument {
                                          suggestion: Spelling.closest(to: base, among: names))
                 }
                 if chain.contains(base) {
-                    throw baseNode.error("presets build on each other in a cycle: " + (chain + [base]).joined(separator: " -> "))
+                    throw baseNode.error("presets build on each other in a cycle: " + (chain + [base]).joined(separator: " -> "),
+                                         expected: "presets that build on others without a cycle")
                 }
                 result += try flatten(base, chain: chain + [base])
             }

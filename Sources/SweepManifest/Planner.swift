@@ -43,7 +43,7 @@ struct Planner {
                 }
             }
             if groupRuns.isEmpty {
-                throw group.node.error("every run of group '\(group.name)' is excluded",
+                throw (group.node["exclude"] ?? group.node).error("every run of group '\(group.name)' is excluded",
                                        expected: "exclude rules that leave at least one run")
             }
             expansion.groupRuns[group.name] = groupRuns
@@ -169,6 +169,12 @@ struct Planner {
 
     static let needsPrefix = "${needs."
 
+    /// The manifest node a config string came from (the group's own first, then anywhere).
+    private func origin(of text: String, in group: GroupDefinition) -> ManifestNode {
+        let isText = { (node: ManifestNode) in node.scalar == .string(text) }
+        return group.node.first(where: isText) ?? document.root.first(where: isText) ?? group.node
+    }
+
     /// `${needs.NAME}/file` -> `run://<id>/file`; the executor turns those into paths at launch.
     private func substitutingNeeds(in value: JSONValue, needs: [String: RunID],
                                    group: GroupDefinition) throws(ManifestError) -> JSONValue {
@@ -176,13 +182,13 @@ struct Planner {
         case .string(let text):
             guard text.contains(Self.needsPrefix) else { return value }
             guard text.hasPrefix(Self.needsPrefix), let close = text.firstIndex(of: "}") else {
-                throw group.node.error("'\(text)': a ${needs.NAME} reference must start the value",
+                throw origin(of: text, in: group).error("'\(text)': a ${needs.NAME} reference must start the value",
                                        expected: "${needs.NAME} or ${needs.NAME}/path/inside/its/run/directory")
             }
             let name = String(text[text.index(text.startIndex, offsetBy: Self.needsPrefix.count)..<close])
             guard let id = needs[name] else {
                 let declared = group.needs.map(\.name)
-                throw (group.node["needs"] ?? group.node).error(
+                throw origin(of: text, in: group).error(
                     "'\(text)' refers to dependency '\(name)', which group '\(group.name)' does not declare",
                     expected: declared.isEmpty ? "a `needs:` entry named '\(name)' in group '\(group.name)'"
                                                : "one of: " + declared.joined(separator: ", "),

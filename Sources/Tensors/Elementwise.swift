@@ -183,16 +183,24 @@ public func gelu(_ x: Tensor) -> Tensor {
     let y = Tensor(uninitialized: x.shape)
     let n = y.count, px = x.data, py = y.data
     let invSqrt2: Float = 0.70710678118654752
-    for i in 0..<n { py[i] = 0.5 * px[i] * (1 + erff(px[i] * invSqrt2)) }
+    for i in 0..<n { py[i] = 0.5 * px[i] * (1 + fastErf(px[i] * invSqrt2)) }
+    // Below -3, 1 + erf cancels to a few ulp of noise (even the wrong sign); the
+    // complementary error function gives the tail exactly. Rare, so a second pass.
+    for i in 0..<n where px[i] < geluTail { py[i] = 0.5 * px[i] * erfcf(-px[i] * invSqrt2) }
     y.record(x) { y in
         let gy = y.grad!, px = x.data
         guard let gx = x.gradSink() else { return }
         let invSqrt2Pi: Float = 0.39894228040143268
+        // d/dx x Phi(x) = Phi(x) + x phi(x). A vectorisable pass with the tail masked
+        // out, then the tail from erfc, as in the forward.
         for i in 0..<n {
             let v = px[i]
-            let cdf = 0.5 * (1 + erff(v * invSqrt2))
-            let pdf = invSqrt2Pi * expf(-0.5 * v * v)
-            gx[i] += gy[i] * (cdf + v * pdf)
+            let derivative = 0.5 * (1 + fastErf(v * invSqrt2)) + v * invSqrt2Pi * fastExp(-0.5 * v * v)
+            gx[i] += v < geluTail ? 0 : gy[i] * derivative
+        }
+        for i in 0..<n where px[i] < geluTail {
+            let v = px[i]
+            gx[i] += gy[i] * (0.5 * erfcf(-v * invSqrt2) + v * invSqrt2Pi * expf(-0.5 * v * v))
         }
     }
     return y
@@ -208,6 +216,54 @@ public func sigmoid(_ x: Tensor) -> Tensor {
         if let gx = x.gradSink() { for i in 0..<n { gx[i] += gy[i] * py[i] * (1 - py[i]) } }
     }
     return y
+}
+
+/// Where GELU switches from 1 + erf to erfc (see `gelu`).
+let geluTail: Float = -3
+
+/// erf in single precision to within a few ulp, as a rational function that the
+/// compiler vectorises (libm's erff is a scalar call, and GELU calls it for every
+/// activation twice per step). The odd/even polynomial coefficients are those of
+/// the float erf approximation used by Eigen and XLA; |x| >= 4 rounds to +-1 in Float.
+@inline(__always)
+func fastErf(_ value: Float) -> Float {
+    let x = min(max(value, -4), 4)
+    let x2 = x * x
+    var p: Float = -2.72614225801306e-10
+    p = p * x2 + 2.77068142495902e-08
+    p = p * x2 - 2.10102402082508e-06
+    p = p * x2 - 5.69250639462346e-05
+    p = p * x2 - 7.34990630326855e-04
+    p = p * x2 - 2.95459980854025e-03
+    p = p * x2 - 1.60960333262415e-02
+    var q: Float = -1.45660718464996e-05
+    q = q * x2 - 2.13374055278905e-04
+    q = q * x2 - 1.68282697438203e-03
+    q = q * x2 - 7.37332916720468e-03
+    q = q * x2 - 1.42647390514189e-02
+    return x * p / q
+}
+
+/// e^x to about 1 ulp, vectorisable (libm's expf is a scalar call): x = n ln2 + r
+/// with |r| <= ln2 / 2, a degree-6 polynomial for e^r (Cephes' expf coefficients),
+/// and 2^n put into the exponent bits. Arguments are clamped to Float's range.
+@inline(__always)
+func fastExp(_ value: Float) -> Float {
+    let x = min(max(value, -87.3), 88.7)
+    let n = (x * 1.44269504088896341).rounded()
+    let r = x - n * 0.693359375 + n * 2.12194440e-4
+    var p: Float = 1.9875691500e-4
+    p = p * r + 1.3981999507e-3
+    p = p * r + 8.3334519073e-3
+    p = p * r + 4.1665795894e-2
+    p = p * r + 1.6666665459e-1
+    p = p * r + 5.0000001201e-1
+    let er = p * r * r + r + 1
+    // n in [-126, 128]: split the scale in two so 2^n never overflows the exponent field.
+    let half = Int32(n) >> 1
+    let scale1 = Float(bitPattern: UInt32(bitPattern: (half + 127) << 23))
+    let scale2 = Float(bitPattern: UInt32(bitPattern: (Int32(n) - half + 127) << 23))
+    return er * scale1 * scale2
 }
 
 @inline(__always)

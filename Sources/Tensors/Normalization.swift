@@ -13,7 +13,8 @@ public func softmax(_ x: Tensor) -> Tensor {
         var peak = -Float.infinity
         for j in 0..<width { peak = max(peak, src[j]) }
         var total: Float = 0
-        for j in 0..<width { dst[j] = expf(src[j] - peak); total += dst[j] }
+        for j in 0..<width { dst[j] = fastExp(src[j] - peak) }
+        for j in 0..<width { total += dst[j] }
         let inv = 1 / total
         for j in 0..<width { dst[j] *= inv }
     }
@@ -35,10 +36,13 @@ public func layerNorm(_ x: Tensor, weight: Tensor?, bias: Tensor?, epsilon: Floa
     let c = x.shape.last ?? 1, rows = x.count / max(c, 1)
     if let weight { precondition(weight.count == c, "LayerNorm weight \(weight.shape) for \(c) features") }
     if let bias { precondition(bias.count == c, "LayerNorm bias \(bias.shape) for \(c) features") }
+    // Absent affine parameters act as ones and zeros, so the loops need no branches.
+    let scale = weight ?? Tensor.ones([c]), shift = bias ?? Tensor.zeros([c])
     let y = Tensor(uninitialized: x.shape)
     var means = [Float](repeating: 0, count: rows), rstds = [Float](repeating: 0, count: rows)
+    let px = x.data, py = y.data, pw = scale.data, pb = shift.data
     for r in 0..<rows {
-        let src = x.data + r * c, dst = y.data + r * c
+        let src = px + r * c, dst = py + r * c
         var sum: Float = 0
         for j in 0..<c { sum += src[j] }
         let mean = sum / Float(c)
@@ -47,35 +51,30 @@ public func layerNorm(_ x: Tensor, weight: Tensor?, bias: Tensor?, epsilon: Floa
         let rstd = 1 / (squares / Float(c) + epsilon).squareRoot()
         means[r] = mean
         rstds[r] = rstd
-        for j in 0..<c {
-            let w = weight?.data[j] ?? 1, b = bias?.data[j] ?? 0
-            dst[j] = (src[j] - mean) * rstd * w + b
-        }
+        for j in 0..<c { dst[j] = (src[j] - mean) * rstd * pw[j] + pb[j] }
     }
     y.record(inputs: [x] + [weight, bias].compactMap { $0 }) { y in
-        let gy = y.grad!
+        let gy = y.grad!, px = x.data, pw = scale.data
         let gx = x.gradSink(), gw = weight?.gradSink(), gb = bias?.gradSink()
         for r in 0..<rows {
-            let src = x.data + r * c, g = gy + r * c
+            let src = px + r * c, g = gy + r * c
             let mean = means[r], rstd = rstds[r]
             // dnorm = dy * w; dx = rstd * (dnorm - mean(dnorm) - norm * mean(dnorm * norm))
             var meanD: Float = 0, meanDN: Float = 0
             for j in 0..<c {
-                let norm = (src[j] - mean) * rstd
-                let dnorm = g[j] * (weight?.data[j] ?? 1)
+                let norm = (src[j] - mean) * rstd, dnorm = g[j] * pw[j]
                 meanD += dnorm
                 meanDN += dnorm * norm
-                gw?[j] += g[j] * norm
-                gb?[j] += g[j]
             }
             meanD /= Float(c)
             meanDN /= Float(c)
+            if let gw { for j in 0..<c { gw[j] += g[j] * (src[j] - mean) * rstd } }
+            if let gb { for j in 0..<c { gb[j] += g[j] } }
             if let gx {
                 let d = gx + r * c
                 for j in 0..<c {
                     let norm = (src[j] - mean) * rstd
-                    let dnorm = g[j] * (weight?.data[j] ?? 1)
-                    d[j] += rstd * (dnorm - meanD - norm * meanDN)
+                    d[j] += rstd * (g[j] * pw[j] - meanD - norm * meanDN)
                 }
             }
         }

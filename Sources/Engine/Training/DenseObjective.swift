@@ -3,7 +3,7 @@ import RunContract
 
 /// Dense multi-task fine-tuning (kinds single_task, mtl_full, mtl_decoders): the Swin backbone
 /// with one HRNet head per task, the papers' weighted sum of task losses, augmented batches.
-public final class DenseObjective: TrainingObjective {
+public final class DenseObjective: ParameterizedObjective {
     public let config: RunConfig
     public let model: MultiTaskModel
     let train: any MultiTaskDataset
@@ -29,9 +29,7 @@ public final class DenseObjective: TrainingObjective {
         batch = MultiTaskBatch(size: config.batchSize, height: train.height, width: train.width, tasks: config.tasks)
     }
 
-    public func trainableSlots() -> [ParameterSlot] { model.parameters.compactMap(\.slot) }
-
-    public func zeroGradients() { for parameter in model.parameters { parameter.zeroGradient() } }
+    public var modelParameters: [Parameter] { model.parameters }
 
     public func trainStep(epoch: Int, step: Int) -> Double {
         let indices = batchIndices(step: step, batchSize: config.batchSize, count: train.count, seed: config.seed,
@@ -57,8 +55,6 @@ public final class DenseObjective: TrainingObjective {
         return total
     }
 
-    public func epochEnded(epoch: Int) -> [String: Int] { [:] }
-
     public func evaluate() -> (tasks: [String: TaskMetric], extra: [String: Double]) {
         var evaluation = DenseEvaluation(tasks: config.tasks, outputs: model.tasks.map { model.heads[$0]!.outputs })
         var evalBatch = MultiTaskBatch(size: config.batchSize, height: validation.height, width: validation.width,
@@ -76,10 +72,6 @@ public final class DenseObjective: TrainingObjective {
         }
         return (evaluation.metrics(), [:])
     }
-
-    public func state() -> [String: StoredTensor] { model.parameters.state }
-
-    public func restore(_ state: [String: StoredTensor]) throws { try model.parameters.restore(from: state) }
 
     public var parameterCounts: ParameterCounts { model.parameterCounts }
 
