@@ -243,9 +243,10 @@ import Testing
         })
         EngineProcessFile.write(pid: pid, in: directory)
 
-        let spec = try engine(Self.writeMetrics, in: space)
+        let spec = try engine("echo 'cannot resume' >&2; exit 4", in: space)
         let summary = try await executor(space).execute(plan([run("resumed")], engine: spec))
-        #expect(summary.succeeded == [id("resumed")])
+        #expect(summary.failed == [id("resumed")])
+        #expect(try space.ledger.record(id("resumed"))?.stderrTail == "cannot resume")
         #expect(!EngineProcessFile.isRunning(pid), "the stray engine still runs")
         #expect(!FileManager.default.fileExists(atPath: directory.appendingPathComponent(EngineProcessFile.name).path))
         #expect(read(RunFiles.stderr, of: "resumed", in: space)?
