@@ -70,7 +70,7 @@ public final class DenseObjective: ParameterizedObjective {
                            height: evalBatch.height, width: evalBatch.width)
             start += config.batchSize
         }
-        return (evaluation.metrics(), [:])
+        return evaluation.results()
     }
 
     public var parameterCounts: ParameterCounts { model.parameterCounts }
