@@ -77,7 +77,7 @@ public final class DenseObjective: ParameterizedObjective {
                            height: evalBatch.height, width: evalBatch.width)
             start += config.batchSize
         }
-        return (evaluation.metrics(), [:])
+        return evaluation.results()
     }
 
     public func state() -> [String: StoredTensor] { modelParameters.state.merging(adaptation.state()) { kept, _ in kept } }
