@@ -214,9 +214,21 @@ public enum TaskEvaluator: Sendable, Equatable {
         }
     }
 
-    /// Adds the head's output `[B, C, H, W]` for a batch: logits for segmentation and saliency,
-    /// raw vectors for normals, metres for depth.
-    public mutating func add(output: [Float], labels: DenseLabels, pixelsPerImage plane: Int) {
+    /// How a head's output is laid out: `[B, C, H, W]`, or pixel-major `[B, H, W, C]` (a
+    /// `[B*H*W, C]` matrix, as the engine's heads produce).
+    public enum OutputLayout: Sendable {
+        case channelsFirst, channelsLast
+    }
+
+    /// Adds the head's output for a batch: logits for segmentation and saliency, raw vectors for
+    /// normals, metres for depth.
+    public mutating func add(output: [Float], layout: OutputLayout = .channelsFirst, labels: DenseLabels,
+                             pixelsPerImage plane: Int) {
+        var output = output
+        if layout == .channelsLast {
+            let pixels = labels.classes(task)?.count ?? labels.values(task)!.count / task.labelChannels
+            output = Self.channelsFirst(output, channels: output.count / pixels, pixelsPerImage: plane)
+        }
         switch self {
         case .segmentation(let task, var matrix):
             matrix.add(logits: output, targets: labels.classes(task)!, pixelsPerImage: plane)
@@ -231,6 +243,19 @@ public enum TaskEvaluator: Sendable, Equatable {
             meter.add(predictions: output, targets: labels.depth!)
             self = .depth(meter)
         }
+    }
+
+    /// `[B, H*W, C]` -> `[B, C, H*W]`.
+    static func channelsFirst(_ values: [Float], channels: Int, pixelsPerImage plane: Int) -> [Float] {
+        guard channels > 1 else { return values }
+        var out = [Float](repeating: 0, count: values.count)
+        for b in 0..<(values.count / (channels * plane)) {
+            let base = b * channels * plane
+            for p in 0..<plane {
+                for c in 0..<channels { out[base + c * plane + p] = values[base + p * channels + c] }
+            }
+        }
+        return out
     }
 
     /// The headline metric in the papers' units.

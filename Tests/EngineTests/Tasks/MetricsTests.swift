@@ -69,6 +69,18 @@ import Testing
         var parts = TaskEvaluator(task: .humanParts, outputs: 2)
         parts.add(output: [1, 0, 0, 1], labels: DenseLabels(humanParts: [0, 1]), pixelsPerImage: 2)
         #expect(parts.metric == TaskMetric(name: "mIoU", value: 100, direction: .higher))
+        // The same two pixels, pixel-major.
+        var channelsLast = TaskEvaluator(task: .humanParts, outputs: 2)
+        channelsLast.add(output: [1, 0, 0, 1], layout: .channelsLast, labels: DenseLabels(humanParts: [0, 1]),
+                         pixelsPerImage: 2)
+        #expect(channelsLast == parts)
+        var swapped = TaskEvaluator(task: .humanParts, outputs: 2)
+        swapped.add(output: [0, 1, 1, 0], layout: .channelsLast, labels: DenseLabels(humanParts: [0, 1]), pixelsPerImage: 2)
+        #expect(swapped.value == 0)
+        var normals = TaskEvaluator(task: .normals, outputs: 3)
+        normals.add(output: [0, 0, 1, 1, 0, 0], layout: .channelsLast,
+                    labels: DenseLabels(normals: [0, 0, 0, 1, 1, 0]), pixelsPerImage: 2)
+        #expect(abs(normals.value - 45) < 1e-9)
         #expect(TaskName.saliency.direction == .higher && TaskName.depth.direction == .lower)
         #expect(DatasetName.nyud.realOutputs(of: .semseg) == 40)
     }
