@@ -17,6 +17,8 @@ public struct ConfigKey: Sendable {
         case bool
         /// An object mapping names from the set to numbers in the range.
         case weights([String], ClosedRange<Double>)
+        /// An object mapping any names to paths of existing directories.
+        case directories
     }
 
     public var name: String
@@ -42,6 +44,7 @@ public struct ConfigKey: Sendable {
         case .weights(let names, let range):
             return "an object mapping \(names.joined(separator: ", ")) to numbers in "
                 + "\(range.lowerBound)...\(range.upperBound)"
+        case .directories: return "an object mapping names to paths of existing directories"
         }
     }
 
@@ -103,6 +106,14 @@ public struct ConfigKey: Sendable {
                 }
             }
             return nil
+        case (.directories, .object(let members)):
+            for (name, path) in members.sorted(by: { $0.key < $1.key }) {
+                var isDirectory: ObjCBool = false
+                guard case .string(let path) = path,
+                      FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue
+                else { return "\"\(name)\" must be the path of an existing directory, got \(path.rendered)" }
+            }
+            return nil
         default:
             return "expected \(expectation), \(got)"
         }
@@ -145,6 +156,8 @@ public enum ConfigSchema {
         ConfigKey("warmup_epochs", .real(0...100_000), "linear warm-up length in epochs (fractions allowed)"),
         ConfigKey("clip_grad", .real(0...1e9), "global gradient-norm clip (0: off)"),
         ConfigKey("loss_weights", .weights(taskNames, 0...1e6), "per-task loss weights (default: the papers')"),
+        ConfigKey("needs", .directories,
+                  "the run directories of this run's dependencies, by name (written by sweep; informational)"),
         ConfigKey("progress_every", .integer(0...1_000_000), "also log progress every N steps (0: per epoch only)"),
     ]
 
