@@ -1,1 +1,6 @@
 import EngineCLI
+
+@main
+enum Entrypoint {
+    static func main() { EngineCommand.main() }
+}

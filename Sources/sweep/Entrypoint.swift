@@ -1,1 +1,8 @@
 import SweepCLI
+
+@main
+enum Entrypoint {
+    static func main() async {
+        await SweepCommand.main()
+    }
+}

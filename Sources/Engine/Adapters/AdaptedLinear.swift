@@ -1,0 +1,159 @@
+/// A frozen `Linear` with one LoRA or DoRA module, in the backbone's place of the linear it wraps
+/// (single-task LoRA, MTL-LoRA, FAAR's shared modules). The frozen layer does not know: it runs
+/// its own forward and pullback, and the module adds its update on top.
+public final class AdaptedLinear: LinearLayer {
+    public let base: Linear
+    public let module: LowRankModule
+    public init(base: Linear, module: LowRankModule) {
+        precondition(module.inputs == base.inFeatures && module.outputs == base.outFeatures,
+                     "\(base.weight.name): the module must match the frozen layer's shape")
+        self.base = base
+        self.module = module
+    }
+
+    public var inFeatures: Int { base.inFeatures }
+    public var outFeatures: Int { base.outFeatures }
+    public var parameters: [Parameter] { base.parameters + module.parameters }
+
+    public func forward(_ x: Matrix, _ context: ForwardContext) -> (Matrix, Pullback) {
+        let (frozenOutput, basePullback) = base.forward(x, context)
+        let active = module.activeRank(training: context.training)
+        context.count(module.multiplyAccumulates(tokens: x.rows))
+        var y = Matrix(zeros: x.rows, outFeatures)
+        let pass = base.bias.withOptionalPointer { bias in
+            module.forward(frozenOutput: frozenOutput.values, input: x.values, rows: x.rows,
+                           weight: base.weight.values.baseAddress!, bias: bias, active: active, output: &y.values)
+        }
+        return (y, { [module] dy in
+            var df = Matrix(zeros: x.rows, module.outputs)
+            var dx = Matrix(zeros: x.rows, module.inputs)
+            module.backward(pass, input: x.values, outputGradient: dy.values, frozenOutputGradient: &df.values,
+                            inputGradient: &dx.values)
+            return dx + basePullback(df)
+        })
+    }
+}
+
+/// MTLoRA's layer in 'matrix' mode: a shared module on the shared stream and, in the last block
+/// of a stage, one module per task whose frozen path sees the shared input:
+///   y_shared = adapter_shared(W x_shared + b, x_shared)
+///   y_t      = adapter_t(W x_shared + b, x_t)        (x_t = x_shared where no task stream exists yet)
+/// Used as a plain `LinearLayer` it runs the shared stream only.
+public final class TaskStreamLinear: LinearLayer {
+    public let base: Linear
+    public let shared: LowRankModule?
+    public let tasks: [LowRankModule]
+    public init(base: Linear, shared: LowRankModule?, tasks: [LowRankModule]) {
+        for module in (shared.map { [$0] } ?? []) + tasks {
+            precondition(module.inputs == base.inFeatures && module.outputs == base.outFeatures,
+                         "\(base.weight.name): every module must match the frozen layer's shape")
+        }
+        self.base = base
+        self.shared = shared
+        self.tasks = tasks
+    }
+
+    public var inFeatures: Int { base.inFeatures }
+    public var outFeatures: Int { base.outFeatures }
+    public var parameters: [Parameter] {
+        base.parameters + (shared?.parameters ?? []) + tasks.flatMap(\.parameters)
+    }
+
+    public func forward(_ x: Matrix, _ context: ForwardContext) -> (Matrix, Pullback) {
+        let (shared, _, pullback) = forward(shared: x, taskInputs: nil, context, tasks: false)
+        return (shared, { dy in pullback(dy, []).shared })
+    }
+
+    /// The shared stream and one stream per task. `taskInputs` nil: every task module reads the
+    /// shared input (the first task-specific layer of a block). The pullback takes the gradients
+    /// of the shared and task outputs and returns those of the shared and task inputs (no task
+    /// input gradients when the task modules read the shared input).
+    public func forward(shared x: Matrix, taskInputs: [Matrix]?, _ context: ForwardContext)
+        -> (shared: Matrix, tasks: [Matrix], pullback: (Matrix, [Matrix]) -> (shared: Matrix, tasks: [Matrix]))
+    {
+        forward(shared: x, taskInputs: taskInputs, context, tasks: true)
+    }
+
+    private func forward(shared x: Matrix, taskInputs: [Matrix]?, _ context: ForwardContext, tasks runTasks: Bool)
+        -> (shared: Matrix, tasks: [Matrix], pullback: (Matrix, [Matrix]) -> (shared: Matrix, tasks: [Matrix]))
+    {
+        precondition(taskInputs.map { $0.count == tasks.count } ?? true, "one input per task")
+        let (frozenOutput, basePullback) = base.forward(x, context)
+        let rows = x.rows
+        let taskModules = runTasks ? tasks : []
+        return base.bias.withOptionalPointer { bias in
+            let weight = base.weight.values.baseAddress!
+            var sharedOutput = frozenOutput
+            var sharedPass: LowRankModule.Pass?
+            if let shared {
+                let active = shared.activeRank(training: context.training)
+                context.count(shared.multiplyAccumulates(tokens: rows))
+                sharedPass = shared.forward(frozenOutput: frozenOutput.values, input: x.values, rows: rows, weight: weight,
+                                            bias: bias, active: active, output: &sharedOutput.values)
+            }
+            var taskOutputs: [Matrix] = []
+            var taskPasses: [LowRankModule.Pass] = []
+            for (t, module) in taskModules.enumerated() {
+                let active = module.activeRank(training: context.training)
+                context.count(module.multiplyAccumulates(tokens: rows))
+                var y = Matrix(zeros: rows, outFeatures)
+                taskPasses.append(module.forward(frozenOutput: frozenOutput.values, input: (taskInputs?[t] ?? x).values,
+                                                 rows: rows, weight: weight, bias: bias, active: active, output: &y.values))
+                taskOutputs.append(y)
+            }
+            return (sharedOutput, taskOutputs, { [shared] dyShared, dyTasks in
+                var dfTotal = dyShared
+                var dxShared = Matrix(zeros: rows, self.inFeatures)
+                var df = Matrix(zeros: rows, self.outFeatures)
+                if let shared, let sharedPass {
+                    shared.backward(sharedPass, input: x.values, outputGradient: dyShared.values,
+                                    frozenOutputGradient: &df.values, inputGradient: &dxShared.values)
+                    dfTotal = df
+                }
+                var dxTasks: [Matrix] = []
+                for (t, module) in taskModules.enumerated() {
+                    if let taskInputs {
+                        var dxTask = Matrix(zeros: rows, self.inFeatures)
+                        module.backward(taskPasses[t], input: taskInputs[t].values, outputGradient: dyTasks[t].values,
+                                        frozenOutputGradient: &df.values, inputGradient: &dxTask.values)
+                        dxTasks.append(dxTask)
+                    } else {
+                        module.backward(taskPasses[t], input: x.values, outputGradient: dyTasks[t].values,
+                                        frozenOutputGradient: &df.values, inputGradient: &dxShared.values)
+                    }
+                    dfTotal += df
+                }
+                return (dxShared + basePullback(dfTotal), dxTasks)
+            })
+        }
+    }
+}
+
+/// TGLoRA's layer: one module per task group over the same frozen weight, y_pi = W x_pi + b +
+/// s B_pi A_pi x_pi; each group stream has its own frozen path. The backbone runs a stage once
+/// per group, selecting the group's module first. One group is plain LoRA.
+public final class GroupedLinear: LinearLayer {
+    public let groups: [AdaptedLinear]
+    /// The group whose module the next forward pass uses.
+    public var selectedGroup = 0
+
+    public init(base: Linear, modules: [LowRankModule]) {
+        precondition(!modules.isEmpty, "\(base.weight.name): a grouped layer needs at least one group")
+        groups = modules.map { AdaptedLinear(base: base, module: $0) }
+    }
+
+    public var inFeatures: Int { groups[0].inFeatures }
+    public var outFeatures: Int { groups[0].outFeatures }
+    public var parameters: [Parameter] { groups[0].base.parameters + groups.flatMap(\.module.parameters) }
+
+    public func forward(_ x: Matrix, _ context: ForwardContext) -> (Matrix, Pullback) {
+        groups[selectedGroup].forward(x, context)
+    }
+}
+
+extension Optional where Wrapped == Parameter {
+    /// Runs `body` with a pointer to the parameter's values, or nil when there is none.
+    func withOptionalPointer<R>(_ body: (UnsafePointer<Float>?) -> R) -> R {
+        body(self.map { UnsafePointer($0.values.baseAddress!) })
+    }
+}

@@ -1,0 +1,117 @@
+import CBLAS
+
+// The numerics of the adapters: forward and backward side by side over contiguous row-major
+// buffers, on OpenBLAS. Inputs are `rows` vectors (tokens), so x is rows x inputs. Only the first
+// `active` components of the factors take part (PDRS's prefix mask); their rows of A are the
+// first `active * inputs` values, their columns of B the first `active` of each row.
+
+extension LowRankFactors {
+    /// hidden = x A_b^T (rows x active); output (+)= scale * hidden B_b^T (rows x outputs).
+    /// `hidden` is kept for the backward pass.
+    public func forward(
+        input x: UnsafePointer<Float>, rows: Int, active: Int, scale: Float,
+        hidden: UnsafeMutablePointer<Float>, output: UnsafeMutablePointer<Float>, accumulate: Bool
+    ) {
+        precondition((1...rank).contains(active), "active prefix \(active) outside 1...\(rank)")
+        a.withUnsafeBufferPointer { a in
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows), Int32(active), Int32(inputs),
+                        1, x, Int32(inputs), a.baseAddress, Int32(inputs), 0, hidden, Int32(active))
+        }
+        b.withUnsafeBufferPointer { b in
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows), Int32(outputs), Int32(active),
+                        scale, hidden, Int32(active), b.baseAddress, Int32(rank), accumulate ? 1 : 0, output, Int32(outputs))
+        }
+    }
+
+    /// Given dL/d(output) of `forward`, accumulates dL/dA and dL/dB of the active components into
+    /// `gradient` (same shape as `self`) and, when given, dL/dx into `inputGradient`.
+    /// `scratch` holds rows x active values.
+    public func backward(
+        input x: UnsafePointer<Float>, rows: Int, active: Int, scale: Float,
+        hidden: UnsafePointer<Float>, outputGradient dy: UnsafePointer<Float>,
+        gradient: inout LowRankFactors, inputGradient dx: UnsafeMutablePointer<Float>?,
+        scratch dHidden: UnsafeMutablePointer<Float>
+    ) {
+        precondition(gradient.rank == rank && gradient.inputs == inputs && gradient.outputs == outputs,
+                     "gradient factors must have the shape of the factors")
+        b.withUnsafeBufferPointer { b in
+            // dHidden = scale * dy B_b
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(rows), Int32(active), Int32(outputs),
+                        scale, dy, Int32(outputs), b.baseAddress, Int32(rank), 0, dHidden, Int32(active))
+        }
+        gradient.b.withUnsafeMutableBufferPointer { gradB in
+            // dB_b += scale * dy^T hidden
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(outputs), Int32(active), Int32(rows),
+                        scale, dy, Int32(outputs), hidden, Int32(active), 1, gradB.baseAddress, Int32(rank))
+        }
+        gradient.a.withUnsafeMutableBufferPointer { gradA in
+            // dA_b += dHidden^T x
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(active), Int32(inputs), Int32(rows),
+                        1, dHidden, Int32(active), x, Int32(inputs), 1, gradA.baseAddress, Int32(inputs))
+        }
+        if let dx {
+            a.withUnsafeBufferPointer { a in
+                // dx += dHidden A_b
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(rows), Int32(inputs), Int32(active),
+                            1, dHidden, Int32(active), a.baseAddress, Int32(inputs), 1, dx, Int32(inputs))
+            }
+        }
+    }
+
+    /// W + scale * B_b A_b (outputs x inputs) for a frozen W of the same shape.
+    public func adaptedWeight(_ weight: UnsafePointer<Float>, active: Int, scale: Float) -> [Float] {
+        var merged = Array(UnsafeBufferPointer(start: weight, count: outputs * inputs))
+        a.withUnsafeBufferPointer { a in
+            b.withUnsafeBufferPointer { b in
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(outputs), Int32(inputs), Int32(active),
+                            scale, b.baseAddress, Int32(rank), a.baseAddress, Int32(inputs), 1, &merged, Int32(inputs))
+            }
+        }
+        return merged
+    }
+}
+
+/// DoRA's weight decomposition as peft computes it: y = bias + (m / n) * (W x + s B A x), with
+/// n the row norm of W + s B A over the input features, treated as a constant (no gradient flows
+/// through n), and m a learned magnitude per output unit.
+public enum WeightDecomposition {
+    /// n: the L2 norm of each row of W + s B_b A_b.
+    public static func rowNorms(weight: UnsafePointer<Float>, factors: LowRankFactors, active: Int, scale: Float) -> [Float] {
+        let merged = factors.adaptedWeight(weight, active: active, scale: scale)
+        return (0..<factors.outputs).map { o in
+            var sum: Double = 0
+            for i in 0..<factors.inputs { sum += Double(merged[o * factors.inputs + i]) * Double(merged[o * factors.inputs + i]) }
+            return Float(sum.squareRoot())
+        }
+    }
+
+    /// y[r, o] = bias[o] + magnitude[o] / norms[o] * direction[r, o], where direction = W x + s B A x
+    /// (rows x outputs, kept for the backward pass).
+    public static func forward(direction: UnsafePointer<Float>, rows: Int, outputs: Int,
+                               magnitude: [Float], norms: [Float], bias: UnsafePointer<Float>?,
+                               output y: UnsafeMutablePointer<Float>) {
+        let ratio = zip(magnitude, norms).map { $0 / $1 }
+        for r in 0..<rows {
+            for o in 0..<outputs {
+                y[r * outputs + o] = ratio[o] * direction[r * outputs + o] + (bias?[o] ?? 0)
+            }
+        }
+    }
+
+    /// From dL/dy: accumulates dL/dm into `magnitudeGradient` and writes dL/d(direction) =
+    /// dL/dy * m / n, which flows on into W x (the frozen path) and s B A x (the factors).
+    public static func backward(direction: UnsafePointer<Float>, rows: Int, outputs: Int,
+                                magnitude: [Float], norms: [Float], outputGradient dy: UnsafePointer<Float>,
+                                magnitudeGradient: inout [Float], directionGradient: UnsafeMutablePointer<Float>) {
+        for o in 0..<outputs {
+            let ratio = magnitude[o] / norms[o]
+            var alongDirection: Double = 0
+            for r in 0..<rows {
+                let k = r * outputs + o
+                alongDirection += Double(dy[k]) * Double(direction[k])
+                directionGradient[k] = dy[k] * ratio
+            }
+            magnitudeGradient[o] += Float(alongDirection) / norms[o]
+        }
+    }
+}

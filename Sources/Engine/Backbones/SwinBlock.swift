@@ -1,0 +1,116 @@
+import Foundation
+
+/// A pre-norm Swin block: x + W-MSA(LN(x)) with optional cyclic shift, then x + MLP(LN(x)).
+public final class SwinBlock {
+    public let norm1: LayerNorm
+    public let attention: WindowAttention
+    public let norm2: LayerNorm
+    public var fc1: any LinearLayer
+    public var fc2: any LinearLayer
+    public let height: Int, width: Int
+    /// The window actually used: timm shrinks it to the map when the map is no larger.
+    public let window: Int
+    public let shift: Int
+    /// For each windowed row of one image, the row of the (shifted) map it comes from.
+    let windowOrder: [Int32]
+    let mask: [Float]?
+
+    init(name: String, dim: Int, heads: Int, resolution: Int, window configuredWindow: Int, shifted: Bool,
+         mlpRatio: Int, initializer: ParameterInitializer) {
+        height = resolution; width = resolution
+        // As timm: a map no larger than the window is one window, and is never shifted.
+        window = min(configuredWindow, resolution)
+        shift = shifted && resolution > configuredWindow ? configuredWindow / 2 : 0
+        norm1 = LayerNorm(name: name + ".norm1", features: dim, role: .backbone)
+        attention = WindowAttention(name: name + ".attn", dim: dim, heads: heads, window: window, initializer: initializer)
+        norm2 = LayerNorm(name: name + ".norm2", features: dim, role: .backbone)
+        fc1 = Linear(name: name + ".mlp.fc1", inFeatures: dim, outFeatures: mlpRatio * dim, role: .backbone,
+                     initializer: initializer)
+        fc2 = Linear(name: name + ".mlp.fc2", inFeatures: mlpRatio * dim, outFeatures: dim, role: .backbone,
+                     initializer: initializer)
+        windowOrder = Self.windowOrder(height: height, width: width, window: window, shift: shift)
+        mask = shift > 0 ? Self.shiftedWindowMask(height: height, width: width, window: window, shift: shift) : nil
+    }
+
+    public var parameters: [Parameter] {
+        norm1.parameters + attention.parameters + norm2.parameters + fc1.parameters + fc2.parameters
+    }
+
+    /// Row k of the windowed layout (window by window, row-major inside each) takes map row
+    /// `order[k]` after rolling the map by -shift in both directions (torch.roll semantics).
+    static func windowOrder(height: Int, width: Int, window: Int, shift: Int) -> [Int32] {
+        var order: [Int32] = []
+        order.reserveCapacity(height * width)
+        for wh in 0..<(height / window) {
+            for ww in 0..<(width / window) {
+                for i in 0..<window {
+                    for j in 0..<window {
+                        let h = (wh * window + i + shift) % height, w = (ww * window + j + shift) % width
+                        order.append(Int32(h * width + w))
+                    }
+                }
+            }
+        }
+        return order
+    }
+
+    /// [windows, n, n]: 0 where two tokens come from the same region of the shifted map, -100
+    /// where the roll brought them together from different regions (timm's attention mask).
+    static func shiftedWindowMask(height: Int, width: Int, window: Int, shift: Int) -> [Float] {
+        func band(_ position: Int, _ size: Int) -> Int {
+            position < size - window ? 0 : (position < size - shift ? 1 : 2)
+        }
+        let n = window * window
+        var mask: [Float] = []
+        for wh in 0..<(height / window) {
+            for ww in 0..<(width / window) {
+                let regions = (0..<n).map { t in
+                    band(wh * window + t / window, height) * 3 + band(ww * window + t % window, width)
+                }
+                for i in 0..<n { for j in 0..<n { mask.append(regions[i] == regions[j] ? 0 : -100) } }
+            }
+        }
+        return mask
+    }
+
+    func forward(_ x: Matrix, batch: Int, _ context: ForwardContext) -> (Matrix, Pullback) {
+        let (normalized, norm1Pullback) = norm1.forward(x, context)
+        let windowed = permuteRows(normalized, order: windowOrder, batch: batch, inverse: false)
+        let windowsPerImage = (height / window) * (width / window)
+        let (attended, attentionPullback) = attention.forward(windowed, windowsPerImage: windowsPerImage,
+                                                              mask: mask, context)
+        let afterAttention = x + permuteRows(attended, order: windowOrder, batch: batch, inverse: true)
+        let (normalized2, norm2Pullback) = norm2.forward(afterAttention, context)
+        let (hidden, fc1Pullback) = fc1.forward(normalized2, context)
+        let (activated, geluPullback) = gelu(hidden, context)
+        let (mlpOut, fc2Pullback) = fc2.forward(activated, context)
+        context.count(2 * x.values.count)
+        return (afterAttention + mlpOut, { [windowOrder] dy in
+            let dAfterAttention = dy + norm2Pullback(fc1Pullback(geluPullback(fc2Pullback(dy))))
+            let dAttended = permuteRows(dAfterAttention, order: windowOrder, batch: batch, inverse: false)
+            let dNormalized = permuteRows(attentionPullback(dAttended), order: windowOrder, batch: batch, inverse: true)
+            return dAfterAttention + norm1Pullback(dNormalized)
+        })
+    }
+}
+
+/// Gathers rows image by image: out[k] = x[order[k]] (or scatters, out[order[k]] = x[k], when
+/// `inverse`). The two are each other's pullbacks.
+func permuteRows(_ x: Matrix, order: [Int32], batch: Int, inverse: Bool) -> Matrix {
+    let perImage = order.count, c = x.columns
+    precondition(x.rows == batch * perImage)
+    var y = Matrix(uninitialized: x.rows, c)
+    x.values.withUnsafeBufferPointer { x in
+        y.values.withUnsafeMutableBufferPointer { y in
+            for b in 0..<batch {
+                let base = b * perImage
+                for k in 0..<perImage {
+                    let source = inverse ? base + k : base + Int(order[k])
+                    let target = inverse ? base + Int(order[k]) : base + k
+                    (y.baseAddress! + target * c).update(from: x.baseAddress! + source * c, count: c)
+                }
+            }
+        }
+    }
+    return y
+}

@@ -1,0 +1,160 @@
+import CBLAS
+import Foundation
+
+/// Multi-head self-attention inside non-overlapping windows, with a learned relative position
+/// bias and, for shifted windows, a mask that keeps tokens from attending across the seams the
+/// cyclic shift creates (Swin, Liu et al. 2021).
+public final class WindowAttention {
+    public var qkv: any LinearLayer
+    public var proj: any LinearLayer
+    /// [(2w-1)², heads], timm's `relative_position_bias_table`.
+    public let relativePositionBias: Parameter
+    public let heads: Int
+    public let window: Int
+    let dim: Int
+    /// For each (query, key) pair of a window, its row in the bias table.
+    let relativeIndex: [Int32]
+
+    init(name: String, dim: Int, heads: Int, window: Int, initializer: ParameterInitializer) {
+        self.dim = dim; self.heads = heads; self.window = window
+        qkv = Linear(name: name + ".qkv", inFeatures: dim, outFeatures: 3 * dim, role: .backbone, initializer: initializer)
+        proj = Linear(name: name + ".proj", inFeatures: dim, outFeatures: dim, role: .backbone, initializer: initializer)
+        let tableRows = (2 * window - 1) * (2 * window - 1)
+        relativePositionBias = Parameter(
+            name: name + ".relative_position_bias_table", shape: [tableRows, heads], role: .backbone,
+            initialValues: initializer.truncatedNormal(count: tableRows * heads, std: 0.02,
+                                                       name: name + ".relative_position_bias_table"))
+        relativeIndex = Self.relativePositionIndex(window: window)
+    }
+
+    public var parameters: [Parameter] { qkv.parameters + [relativePositionBias] + proj.parameters }
+
+    static func relativePositionIndex(window w: Int) -> [Int32] {
+        let n = w * w
+        var index = [Int32](repeating: 0, count: n * n)
+        for i in 0..<n {
+            for j in 0..<n {
+                let dh = i / w - j / w + w - 1, dw = i % w - j % w + w - 1
+                index[i * n + j] = Int32(dh * (2 * w - 1) + dw)
+            }
+        }
+        return index
+    }
+
+    /// `x`: windowed tokens, rows ordered (window, token in window). `mask`, when shifted:
+    /// [windows per image, n, n] of 0 / -100, repeated over the images of the batch.
+    func forward(_ x: Matrix, windowsPerImage: Int, mask: [Float]?, _ context: ForwardContext) -> (Matrix, Pullback) {
+        let n = window * window
+        let windows = x.rows / n
+        let c = dim, headDim = dim / heads
+        let scale = 1 / Float(headDim).squareRoot()
+        let (qkvOut, qkvPullback) = qkv.forward(x, context)
+        context.count(windows * heads * 2 * n * n * headDim)
+
+        // The full [heads, n, n] bias for one window, gathered once from the table.
+        var bias = [Float](repeating: 0, count: heads * n * n)
+        for h in 0..<heads {
+            for p in 0..<(n * n) { bias[h * n * n + p] = relativePositionBias.values[Int(relativeIndex[p]) * heads + h] }
+        }
+        var probabilities = [Float](repeating: 0, count: windows * heads * n * n)
+        var attended = Matrix(uninitialized: x.rows, c)
+        qkvOut.values.withUnsafeBufferPointer { qkv in
+            probabilities.withUnsafeMutableBufferPointer { probabilities in
+                attended.values.withUnsafeMutableBufferPointer { out in
+                    parallelChunks(windows) { _, range in for w in range {
+                        let tokens = qkv.baseAddress! + w * n * 3 * c
+                        let windowMask = mask.map { ($0, (w % windowsPerImage) * n * n) }
+                        for h in 0..<heads {
+                            let p = probabilities.baseAddress! + (w * heads + h) * n * n
+                            let q = tokens + h * headDim, k = tokens + c + h * headDim
+                            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(n), Int32(n), Int32(headDim),
+                                        scale, q, Int32(3 * c), k, Int32(3 * c), 0, p, Int32(n))
+                            for i in 0..<n {
+                                let row = p + i * n
+                                var largest = -Float.infinity
+                                for j in 0..<n {
+                                    var s = row[j] + bias[h * n * n + i * n + j]
+                                    if let (mask, offset) = windowMask { s += mask[offset + i * n + j] }
+                                    row[j] = s
+                                    largest = max(largest, s)
+                                }
+                                var total: Float = 0
+                                for j in 0..<n { let e = exp(row[j] - largest); row[j] = e; total += e }
+                                let inverse = 1 / total
+                                for j in 0..<n { row[j] *= inverse }
+                            }
+                            let v = tokens + 2 * c + h * headDim
+                            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(n), Int32(headDim), Int32(n),
+                                        1, p, Int32(n), v, Int32(3 * c), 0, out.baseAddress! + w * n * c + h * headDim, Int32(c))
+                        }
+                    } }
+                }
+            }
+        }
+        let (projected, projPullback) = proj.forward(attended, context)
+
+        return (projected, { [relativePositionBias, relativeIndex, heads] dy in
+            let dAttended = projPullback(dy)
+            var dQKV = Matrix(uninitialized: x.rows, 3 * c)
+            // One bias-gradient accumulator and one score scratch per chunk, summed in chunk order.
+            let chunks = max(1, min(ComputeSetup.threads, windows))
+            var chunkBias = [Float](repeating: 0, count: chunks * heads * n * n)
+            var scratch = [Float](repeating: 0, count: chunks * n * n)
+            qkvOut.values.withUnsafeBufferPointer { qkv in
+                probabilities.withUnsafeBufferPointer { probabilities in
+                    dAttended.values.withUnsafeBufferPointer { dOut in
+                        dQKV.values.withUnsafeMutableBufferPointer { dQKV in
+                          chunkBias.withUnsafeMutableBufferPointer { chunkBias in
+                            scratch.withUnsafeMutableBufferPointer { scratch in
+                              parallelChunks(windows) { chunk, range in
+                                let dS = scratch.baseAddress! + chunk * n * n
+                                let dBias = chunkBias.baseAddress! + chunk * heads * n * n
+                                for w in range {
+                                    let tokens = qkv.baseAddress! + w * n * 3 * c
+                                    let dTokens = dQKV.baseAddress! + w * n * 3 * c
+                                    for h in 0..<heads {
+                                        let p = probabilities.baseAddress! + (w * heads + h) * n * n
+                                        let q = tokens + h * headDim, k = tokens + c + h * headDim, v = tokens + 2 * c + h * headDim
+                                        let dO = dOut.baseAddress! + w * n * c + h * headDim
+                                        // dP = dO Vᵀ, dV = Pᵀ dO
+                                        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(n), Int32(n), Int32(headDim),
+                                                    1, dO, Int32(c), v, Int32(3 * c), 0, dS, Int32(n))
+                                        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(n), Int32(headDim), Int32(n),
+                                                    1, p, Int32(n), dO, Int32(c), 0, dTokens + 2 * c + h * headDim, Int32(3 * c))
+                                        // Softmax: dS = P ⊙ (dP − Σⱼ dP P)
+                                        for i in 0..<n {
+                                            var dot: Float = 0
+                                            for j in 0..<n { dot += dS[i * n + j] * p[i * n + j] }
+                                            for j in 0..<n {
+                                                let g = p[i * n + j] * (dS[i * n + j] - dot)
+                                                dS[i * n + j] = g
+                                                dBias[h * n * n + i * n + j] += g
+                                            }
+                                        }
+                                        // dQ = scale dS K, dK = scale dSᵀ Q
+                                        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(n), Int32(headDim), Int32(n),
+                                                    scale, dS, Int32(n), k, Int32(3 * c), 0, dTokens + h * headDim, Int32(3 * c))
+                                        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(n), Int32(headDim), Int32(n),
+                                                    scale, dS, Int32(n), q, Int32(3 * c), 0, dTokens + c + h * headDim, Int32(3 * c))
+                                    }
+                                }
+                              }
+                            }
+                          }
+                        }
+                    }
+                }
+            }
+            if let table = relativePositionBias.gradient {
+                for chunk in 0..<chunks {
+                    for h in 0..<heads {
+                        for pair in 0..<(n * n) {
+                            table[Int(relativeIndex[pair]) * heads + h] += chunkBias[(chunk * heads + h) * n * n + pair]
+                        }
+                    }
+                }
+            }
+            return qkvPullback(dQKV)
+        })
+    }
+}

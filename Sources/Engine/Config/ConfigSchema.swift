@@ -1,0 +1,152 @@
+import Foundation
+
+/// One key a run's `config.json` may contain, with the values it accepts.
+public struct ConfigKey: Sendable {
+    public enum Accepted: Sendable {
+        case integer(ClosedRange<Int>)
+        case real(ClosedRange<Double>)
+        case choice([String])
+        /// A non-empty list of distinct names, each from the set.
+        case names([String])
+        /// A list of `count` integers, each in the range.
+        case integers(count: Int, each: ClosedRange<Int>)
+        /// A path to an existing file.
+        case file
+        /// A path to an existing directory.
+        case directory
+        case bool
+        /// An object mapping names from the set to numbers in the range.
+        case weights([String], ClosedRange<Double>)
+    }
+
+    public var name: String
+    public var accepted: Accepted
+    public var summary: String
+
+    public init(_ name: String, _ accepted: Accepted, _ summary: String) {
+        self.name = name; self.accepted = accepted; self.summary = summary
+    }
+
+    /// What the key accepts, as a phrase for error messages and `--help`.
+    public var expectation: String {
+        switch accepted {
+        case .integer(let range): return "an integer in \(range.lowerBound)...\(range.upperBound)"
+        case .real(let range): return "a number in \(range.lowerBound)...\(range.upperBound)"
+        case .choice(let names): return "one of " + names.joined(separator: ", ")
+        case .names(let names): return "a list of distinct names from " + names.joined(separator: ", ")
+        case .integers(let count, let each):
+            return "a list of \(count) integers in \(each.lowerBound)...\(each.upperBound)"
+        case .file: return "the path of an existing file"
+        case .directory: return "the path of an existing directory"
+        case .bool: return "true or false"
+        case .weights(let names, let range):
+            return "an object mapping \(names.joined(separator: ", ")) to numbers in "
+                + "\(range.lowerBound)...\(range.upperBound)"
+        }
+    }
+
+    /// Checks `value`; the error text (without file and key) says what was expected.
+    func check(_ value: ConfigValue) -> String? {
+        let got = "got \(value.rendered)"
+        switch (accepted, value) {
+        case (.integer(let range), .number(let number)):
+            guard number == number.rounded(), range.contains(Int(exactly: number) ?? Int.min) else {
+                return "expected \(expectation), \(got)"
+            }
+            return nil
+        case (.real(let range), .number(let number)):
+            return range.contains(number) ? nil : "expected \(expectation), \(got)"
+        case (.choice(let names), .string(let name)):
+            if names.contains(name) { return nil }
+            let hint = closestMatch(to: name, in: names).map { " (did you mean '\($0)'?)" } ?? ""
+            return "expected \(expectation), \(got)\(hint)"
+        case (.names(let names), .array(let items)):
+            var seen = Set<String>()
+            for item in items {
+                guard case .string(let name) = item else { return "expected \(expectation), \(got)" }
+                guard names.contains(name) else {
+                    let hint = closestMatch(to: name, in: names).map { " (did you mean '\($0)'?)" } ?? ""
+                    return "unknown name \"\(name)\"\(hint); expected \(expectation)"
+                }
+                guard seen.insert(name).inserted else { return "\"\(name)\" appears twice; expected \(expectation)" }
+            }
+            return items.isEmpty ? "expected \(expectation), got an empty list" : nil
+        case (.integers(let count, let each), .array(let items)):
+            let numbers = items.compactMap { item -> Int? in
+                if case .number(let n) = item, n == n.rounded(), let i = Int(exactly: n), each.contains(i) { return i }
+                return nil
+            }
+            return numbers.count == count && items.count == count ? nil : "expected \(expectation), \(got)"
+        case (.file, .string(let path)):
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue else {
+                return "expected \(expectation); no file at \(path)"
+            }
+            return nil
+        case (.directory, .string(let path)):
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue else {
+                return "expected \(expectation); no directory at \(path)"
+            }
+            return nil
+        case (.bool, .bool):
+            return nil
+        case (.weights(let names, let range), .object(let members)):
+            for (name, weight) in members.sorted(by: { $0.key < $1.key }) {
+                guard names.contains(name) else {
+                    let hint = closestMatch(to: name, in: names).map { " (did you mean '\($0)'?)" } ?? ""
+                    return "unknown name \"\(name)\"\(hint); expected \(expectation)"
+                }
+                guard case .number(let number) = weight, range.contains(number) else {
+                    return "weight of \"\(name)\" must be a number in \(range.lowerBound)...\(range.upperBound), "
+                        + "got \(weight.rendered)"
+                }
+            }
+            return nil
+        default:
+            return "expected \(expectation), \(got)"
+        }
+    }
+}
+
+/// Every key the engine understands. Method keys (adapters, issue 4) are appended to `keys`
+/// in their own file through `ConfigSchema.methodKeys`.
+public enum ConfigSchema {
+    public static let taskNames = TaskName.allCases.map(\.rawValue)
+
+    public static let coreKeys: [ConfigKey] = [
+        ConfigKey("kind", .choice(RunKind.allCases.map(\.rawValue)), "what the run does"),
+        ConfigKey("profile", .choice(Profile.allCases.map(\.rawValue)),
+                  "the scale: smoke (seconds, for tests), default (about a minute), paper (real shapes)"),
+        ConfigKey("seed", .integer(0...Int(Int32.max)), "seeds weights, data order and augmentation"),
+        ConfigKey("dataset", .choice(DatasetName.allCases.map(\.rawValue)),
+                  "task set: pascal (semseg, human_parts, saliency, normals) or nyud (semseg, depth, normals)"),
+        ConfigKey("data_root", .directory, "a real data set in the PASCAL-Context or NYUD-v2 layout (default: synthetic)"),
+        ConfigKey("tasks", .names(taskNames), "tasks of a multi-task run (default: all tasks of the dataset)"),
+        ConfigKey("task", .choice(taskNames), "the task of a single_task run"),
+        ConfigKey("pretrain_set", .choice(["1k", "22k"]), "upstream set of a pretrain run"),
+        ConfigKey("pretrained", .file, "a backbone in safetensors with timm's names (from a pretrain run)"),
+        ConfigKey("backbone", .choice(BackboneShape.named.map(\.name)), "backbone shape (default: the profile's)"),
+        ConfigKey("embed_dim", .integer(4...1024), "channels C of stage 1 (overrides the backbone's)"),
+        ConfigKey("depths", .integers(count: 4, each: 1...48), "blocks per stage (overrides the backbone's)"),
+        ConfigKey("heads", .integers(count: 4, each: 1...128), "attention heads per stage (overrides the backbone's)"),
+        ConfigKey("window", .integer(1...64), "attention window side (overrides the backbone's)"),
+        ConfigKey("image_size", .integer(32...2048), "square input side in pixels, a multiple of 32"),
+        ConfigKey("decoder", .choice(DecoderKind.allCases.map(\.rawValue)), "per-task decoder head"),
+        ConfigKey("decoder_channels", .integers(count: 4, each: 1...4096),
+                  "HRNet projection channels per stage (default: [18, 36, 72, 144] scaled by C/96)"),
+        ConfigKey("epochs", .integer(1...100_000), "passes over the training set"),
+        ConfigKey("batch_size", .integer(1...4096), "images per step"),
+        ConfigKey("train_images", .integer(1...10_000_000), "training images (synthetic sets)"),
+        ConfigKey("val_images", .integer(1...10_000_000), "validation images (synthetic sets)"),
+        ConfigKey("lr", .real(1e-9...10), "peak learning rate after warm-up"),
+        ConfigKey("min_lr", .real(0...10), "learning rate at the end of the cosine"),
+        ConfigKey("weight_decay", .real(0...10), "AdamW decoupled weight decay (not on biases and 1-D parameters)"),
+        ConfigKey("warmup_epochs", .real(0...100_000), "linear warm-up length in epochs (fractions allowed)"),
+        ConfigKey("clip_grad", .real(0...1e9), "global gradient-norm clip (0: off)"),
+        ConfigKey("loss_weights", .weights(taskNames, 0...1e6), "per-task loss weights (default: the papers')"),
+        ConfigKey("progress_every", .integer(0...1_000_000), "also log progress every N steps (0: per epoch only)"),
+    ]
+
+    public static var keys: [ConfigKey] { coreKeys + methodKeys }
+}

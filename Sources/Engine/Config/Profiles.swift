@@ -1,0 +1,121 @@
+/// What a run does. Adapter methods (issue 4) add their kinds here.
+public enum RunKind: String, CaseIterable, Sendable, Codable {
+    /// Classification on the upstream set; produces `backbone.safetensors`.
+    case pretrain
+    /// Full fine-tuning of backbone and one decoder on one task.
+    case singleTask = "single_task"
+    /// Full fine-tuning of the backbone and every task's decoder.
+    case mtlFull = "mtl_full"
+    /// Frozen pretrained backbone; only the decoders learn.
+    case mtlDecoders = "mtl_decoders"
+}
+
+public enum DatasetName: String, CaseIterable, Sendable, Codable {
+    case pascal, nyud
+
+    public var tasks: [TaskName] {
+        switch self {
+        case .pascal: return [.semseg, .humanParts, .saliency, .normals]
+        case .nyud: return [.semseg, .depth, .normals]
+        }
+    }
+}
+
+public enum TaskName: String, CaseIterable, Sendable, Codable, Comparable {
+    case semseg
+    case humanParts = "human_parts"
+    case saliency, normals, depth
+
+    /// The loss weights of MTLoRA's and TGLoRA's PASCAL / NYUD setups.
+    public var paperLossWeight: Double {
+        switch self {
+        case .semseg: return 1
+        case .humanParts: return 2
+        case .saliency: return 5
+        case .normals: return 10
+        case .depth: return 1
+        }
+    }
+
+    public static func < (a: TaskName, b: TaskName) -> Bool {
+        allCases.firstIndex(of: a)! < allCases.firstIndex(of: b)!
+    }
+}
+
+public enum DecoderKind: String, CaseIterable, Sendable, Codable {
+    case hrnet
+}
+
+/// The shape of a Swin-style backbone.
+public struct BackboneShape: Sendable, Equatable, Codable {
+    public var name: String
+    public var embedDim: Int
+    public var depths: [Int]
+    public var heads: [Int]
+    public var window: Int
+    public var mlpRatio: Int = 4
+    public var patchSize: Int = 4
+
+    public init(name: String, embedDim: Int, depths: [Int], heads: [Int], window: Int) {
+        self.name = name; self.embedDim = embedDim; self.depths = depths; self.heads = heads; self.window = window
+    }
+
+    /// Channels of each stage's output: C, 2C, 4C, 8C.
+    public var stageDims: [Int] { depths.indices.map { embedDim << $0 } }
+
+    /// The small shapes serve the smoke and default profiles; the others are the real Swin shapes
+    /// (timm's swin_*_patch4_window7_224).
+    public static let named: [BackboneShape] = [
+        BackboneShape(name: "swin_nano", embedDim: 16, depths: [1, 1, 1, 1], heads: [1, 2, 4, 8], window: 4),
+        BackboneShape(name: "swin_mini", embedDim: 32, depths: [2, 2, 2, 2], heads: [1, 2, 4, 8], window: 4),
+        BackboneShape(name: "swin_t", embedDim: 96, depths: [2, 2, 6, 2], heads: [3, 6, 12, 24], window: 7),
+        BackboneShape(name: "swin_s", embedDim: 96, depths: [2, 2, 18, 2], heads: [3, 6, 12, 24], window: 7),
+        BackboneShape(name: "swin_b", embedDim: 128, depths: [2, 2, 18, 2], heads: [4, 8, 16, 32], window: 7),
+        BackboneShape(name: "swin_l", embedDim: 192, depths: [2, 2, 18, 2], heads: [6, 12, 24, 48], window: 7),
+    ]
+
+    public static func named(_ name: String) -> BackboneShape? { named.first { $0.name == name } }
+}
+
+/// A run's scale. Keys a config sets explicitly win over the profile's values.
+public enum Profile: String, CaseIterable, Sendable, Codable {
+    case smoke, `default`, paper
+
+    public struct Values: Sendable {
+        public var backbone: String
+        public var imageSize: Int
+        public var epochs: Int
+        public var batchSize: Int
+        public var trainImages: Int
+        public var valImages: Int
+        public var lr: Double
+        public var warmupEpochs: Double
+    }
+
+    /// Values for fine-tuning runs.
+    public var values: Values {
+        switch self {
+        case .smoke:
+            return Values(backbone: "swin_nano", imageSize: 32, epochs: 2, batchSize: 4, trainImages: 8,
+                          valImages: 4, lr: 1e-3, warmupEpochs: 0.5)
+        case .default:
+            return Values(backbone: "swin_mini", imageSize: 64, epochs: 10, batchSize: 16, trainImages: 256,
+                          valImages: 64, lr: 1e-3, warmupEpochs: 1)
+        case .paper:
+            // PASCAL-Context's split sizes; the papers' schedule (300 epochs, 20 of warm-up, batch 32).
+            return Values(backbone: "swin_t", imageSize: 224, epochs: 300, batchSize: 32, trainImages: 4998,
+                          valImages: 5105, lr: 1e-4, warmupEpochs: 20)
+        }
+    }
+
+    /// Values for pretraining runs on the upstream set.
+    public var pretrainValues: Values {
+        var values = self.values
+        switch self {
+        case .smoke: values.trainImages = 16
+        case .default: values.trainImages = 512; values.valImages = 128; values.epochs = 4
+        case .paper: values.trainImages = 100_000; values.valImages = 10_000; values.epochs = 90
+        }
+        return values
+    }
+}

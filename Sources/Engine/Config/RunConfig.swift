@@ -1,0 +1,186 @@
+import Foundation
+
+/// A validated run configuration: every key checked against `ConfigSchema`, the profile's
+/// values filled in where the config is silent, and the cross-key rules enforced.
+public struct RunConfig: Sendable {
+    public var kind: RunKind
+    public var profile: Profile
+    public var seed: Int
+    public var dataset: DatasetName
+    public var dataRoot: String?
+    public var tasks: [TaskName]
+    public var pretrainSet: String
+    public var pretrained: String?
+    public var backbone: BackboneShape
+    public var imageSize: Int
+    public var decoder: DecoderKind
+    public var decoderChannels: [Int]
+    public var epochs: Int
+    public var batchSize: Int
+    public var trainImages: Int
+    public var valImages: Int
+    public var lr: Double
+    public var minLR: Double
+    public var weightDecay: Double
+    public var warmupEpochs: Double
+    public var clipGrad: Double
+    public var lossWeights: [TaskName: Double]
+    public var progressEvery: Int
+    /// Every key as written, for the method keys that extend the core.
+    public var values: [String: ConfigValue]
+
+    /// Reads and validates `url`; errors name the file, the key's line and what was expected.
+    public static func load(from url: URL) throws -> RunConfig {
+        let data: Data
+        do { data = try Data(contentsOf: url) } catch {
+            throw ConfigError(file: url.path, message: "cannot read the config: \(error.localizedDescription)")
+        }
+        return try parse(data, file: url.path)
+    }
+
+    public static func parse(_ data: Data, file: String) throws -> RunConfig {
+        let text = String(decoding: data, as: UTF8.self)
+        let root: ConfigValue
+        do { root = try JSONDecoder().decode(ConfigValue.self, from: data) } catch {
+            throw ConfigError(file: file, message: "not valid JSON: \(describe(decodingError: error))")
+        }
+        guard case .object(let values) = root else {
+            throw ConfigError(file: file, line: 1, message: "expected a JSON object of keys, got \(root.rendered)")
+        }
+        func fail(_ key: String?, _ message: String) -> ConfigError {
+            ConfigError(file: file, line: key.flatMap { lineOfKey($0, in: text) }, key: key, message: message)
+        }
+
+        let schema = Dictionary(uniqueKeysWithValues: ConfigSchema.keys.map { ($0.name, $0) })
+        for key in values.keys.sorted() {
+            guard let spec = schema[key] else {
+                let hint = closestMatch(to: key, in: Array(schema.keys)).map { "did you mean '\($0)'? " } ?? ""
+                throw fail(key, "unknown key; \(hint)known keys: \(schema.keys.sorted().joined(separator: ", "))")
+            }
+            if let problem = spec.check(values[key]!) { throw fail(key, problem) }
+        }
+
+        func string(_ key: String) -> String? {
+            if case .string(let s) = values[key] { return s }
+            return nil
+        }
+        func number(_ key: String) -> Double? {
+            if case .number(let n) = values[key] { return n }
+            return nil
+        }
+        func integer(_ key: String) -> Int? { number(key).map { Int($0) } }
+        func integers(_ key: String) -> [Int]? {
+            guard case .array(let items) = values[key] else { return nil }
+            return items.compactMap { if case .number(let n) = $0 { return Int(n) } else { return nil } }
+        }
+
+        guard let kindName = string("kind") else {
+            throw fail(nil, "missing key 'kind'; expected \(schema["kind"]!.expectation)")
+        }
+        let kind = RunKind(rawValue: kindName)!
+        let profile = string("profile").flatMap(Profile.init(rawValue:)) ?? .default
+        let scale = kind == .pretrain ? profile.pretrainValues : profile.values
+        let dataset = string("dataset").flatMap(DatasetName.init(rawValue:)) ?? .pascal
+
+        var tasks = dataset.tasks
+        if case .array(let names) = values["tasks"] {
+            tasks = names.compactMap { if case .string(let s) = $0 { return TaskName(rawValue: s) } else { return nil } }
+            if let foreign = tasks.first(where: { !dataset.tasks.contains($0) }) {
+                throw fail("tasks", "task \"\(foreign.rawValue)\" is not in dataset \(dataset.rawValue), whose tasks are "
+                           + dataset.tasks.map(\.rawValue).joined(separator: ", "))
+            }
+        }
+        switch kind {
+        case .singleTask:
+            guard let name = string("task"), let task = TaskName(rawValue: name) else {
+                throw fail("task", "a single_task run needs key 'task': one of "
+                           + dataset.tasks.map(\.rawValue).joined(separator: ", "))
+            }
+            guard dataset.tasks.contains(task) else {
+                throw fail("task", "task \"\(name)\" is not in dataset \(dataset.rawValue), whose tasks are "
+                           + dataset.tasks.map(\.rawValue).joined(separator: ", "))
+            }
+            if values["tasks"] != nil { throw fail("tasks", "a single_task run takes 'task', not 'tasks'") }
+            tasks = [task]
+        default:
+            if values["task"] != nil {
+                throw fail("task", "only single_task runs take 'task'; use 'tasks' for kind \(kind.rawValue)")
+            }
+        }
+        if kind == .mtlDecoders, values["pretrained"] == nil {
+            throw fail("pretrained", "kind mtl_decoders freezes the backbone, so it needs 'pretrained': "
+                       + "the path of a backbone.safetensors")
+        }
+        if kind != .pretrain, values["pretrain_set"] != nil {
+            throw fail("pretrain_set", "only pretrain runs take 'pretrain_set'")
+        }
+
+        let backboneName = string("backbone") ?? scale.backbone
+        var backbone = BackboneShape.named(backboneName)!
+        if let c = integer("embed_dim") { backbone.embedDim = c; backbone.name = "custom" }
+        if let d = integers("depths") { backbone.depths = d; backbone.name = "custom" }
+        if let h = integers("heads") { backbone.heads = h; backbone.name = "custom" }
+        if let w = integer("window") { backbone.window = w; backbone.name = "custom" }
+        for (stage, (dim, heads)) in zip(backbone.stageDims, backbone.heads).enumerated() where dim % heads != 0 {
+            throw fail(values["heads"] != nil ? "heads" : "embed_dim",
+                       "stage \(stage + 1) has \(dim) channels, not divisible by its \(heads) heads")
+        }
+        let imageSize = integer("image_size") ?? scale.imageSize
+        if imageSize % 32 != 0 {
+            throw fail("image_size", "expected a multiple of 32 (patch 4, then three 2x2 merges), got \(imageSize)")
+        }
+        for stage in 0..<4 {
+            let side = (imageSize / 4) >> stage
+            if side > backbone.window, side % backbone.window != 0 {
+                throw fail(values["window"] != nil ? "window" : "image_size",
+                           "stage \(stage + 1) is \(side)x\(side), which windows of \(backbone.window) do not tile; "
+                           + "choose image_size and window so each stage side is a multiple of the window or at most it")
+            }
+        }
+        let decoderChannels = integers("decoder_channels")
+            ?? [18, 36, 72, 144].map { max(4, ($0 * backbone.embedDim + 48) / 96) }
+
+        var lossWeights = Dictionary(uniqueKeysWithValues: tasks.map { ($0, $0.paperLossWeight) })
+        if case .object(let members) = values["loss_weights"] {
+            for (name, weight) in members {
+                let task = TaskName(rawValue: name)!
+                guard tasks.contains(task) else {
+                    throw fail("loss_weights", "task \"\(name)\" is not a task of this run ("
+                               + tasks.map(\.rawValue).joined(separator: ", ") + ")")
+                }
+                if case .number(let w) = weight { lossWeights[task] = w }
+            }
+        }
+        let lr = number("lr") ?? scale.lr
+        let minLR = number("min_lr") ?? lr * 0.01
+        if minLR > lr { throw fail("min_lr", "must not exceed lr (\(lr)), got \(minLR)") }
+
+        let config = RunConfig(
+            kind: kind, profile: profile, seed: integer("seed") ?? 0, dataset: dataset,
+            dataRoot: string("data_root"), tasks: tasks, pretrainSet: string("pretrain_set") ?? "1k",
+            pretrained: string("pretrained"), backbone: backbone, imageSize: imageSize,
+            decoder: string("decoder").flatMap(DecoderKind.init(rawValue:)) ?? .hrnet,
+            decoderChannels: decoderChannels, epochs: integer("epochs") ?? scale.epochs,
+            batchSize: integer("batch_size") ?? scale.batchSize,
+            trainImages: integer("train_images") ?? scale.trainImages,
+            valImages: integer("val_images") ?? scale.valImages,
+            lr: lr, minLR: minLR, weightDecay: number("weight_decay") ?? 0.05,
+            warmupEpochs: number("warmup_epochs") ?? scale.warmupEpochs,
+            clipGrad: number("clip_grad") ?? 5.0, lossWeights: lossWeights,
+            progressEvery: integer("progress_every") ?? 0, values: values)
+        // The method keys' own rules (which keys go with which method), with the key's line.
+        _ = try MethodOptions(config: config, file: file, text: text)
+        return config
+    }
+
+    /// Steps per epoch: the last partial batch is dropped so every step sees `batchSize` images.
+    public var stepsPerEpoch: Int { max(1, trainImages / batchSize) }
+
+    private static func describe(decodingError error: any Error) -> String {
+        if case DecodingError.dataCorrupted(let context) = error {
+            return (context.underlyingError as NSError?)?.userInfo[NSDebugDescriptionErrorKey] as? String
+                ?? context.debugDescription
+        }
+        return String(describing: error)
+    }
+}

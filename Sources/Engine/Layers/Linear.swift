@@ -1,0 +1,81 @@
+import CBLAS
+import Foundation
+
+/// A layer that maps rows of `inFeatures` to rows of `outFeatures`. Every adaptable linear of
+/// the backbone (qkv, proj, fc1, fc2, the patch-merging reduction) is held through this protocol,
+/// so an adapter can wrap it (LoRA: `y = base(x) + s B A x`) without the frozen layer knowing.
+public protocol LinearLayer: AnyObject {
+    var inFeatures: Int { get }
+    var outFeatures: Int { get }
+    func forward(_ x: Matrix, _ context: ForwardContext) -> (Matrix, Pullback)
+    /// Every parameter of the layer, the wrapped layer's included.
+    var parameters: [Parameter] { get }
+}
+
+/// y = x Wᵀ + b with W stored [out, in] as in PyTorch, so timm weights load unchanged.
+public final class Linear: LinearLayer {
+    public let weight: Parameter
+    public let bias: Parameter?
+    public let inFeatures: Int
+    public let outFeatures: Int
+
+    /// `weightShape` keeps a convolution's stored shape ([out, in, kh, kw]) for its file name's sake.
+    public init(name: String, inFeatures: Int, outFeatures: Int, bias: Bool = true, role: ParameterRole,
+                initializer: ParameterInitializer, weightShape: [Int]? = nil) {
+        self.inFeatures = inFeatures; self.outFeatures = outFeatures
+        weight = Parameter(name: name + ".weight", shape: weightShape ?? [outFeatures, inFeatures], role: role,
+                           initialValues: initializer.truncatedNormal(count: outFeatures * inFeatures, std: 0.02,
+                                                                      name: name + ".weight"))
+        self.bias = bias ? Parameter(name: name + ".bias", shape: [outFeatures], role: role) : nil
+    }
+
+    public var parameters: [Parameter] { [weight] + (bias.map { [$0] } ?? []) }
+
+    public func forward(_ x: Matrix, _ context: ForwardContext) -> (Matrix, Pullback) {
+        precondition(x.columns == inFeatures, "\(weight.name): input has \(x.columns) columns, expected \(inFeatures)")
+        let rows = x.rows, n = outFeatures, k = inFeatures
+        context.count(rows * n * k)
+        var y = Matrix(uninitialized: rows, n)
+        if let bias {
+            y.values.withUnsafeMutableBufferPointer { y in
+                for r in 0..<rows { (y.baseAddress! + r * n).update(from: bias.values.baseAddress!, count: n) }
+            }
+        }
+        x.values.withUnsafeBufferPointer { x in
+            y.values.withUnsafeMutableBufferPointer { y in
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows), Int32(n), Int32(k),
+                            1, x.baseAddress, Int32(k), weight.values.baseAddress, Int32(k),
+                            bias == nil ? 0 : 1, y.baseAddress, Int32(n))
+            }
+        }
+        return (y, { [weight, bias] dy in
+            if let gradient = weight.gradient {
+                dy.values.withUnsafeBufferPointer { dy in
+                    x.values.withUnsafeBufferPointer { x in
+                        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(n), Int32(k), Int32(rows),
+                                    1, dy.baseAddress, Int32(n), x.baseAddress, Int32(k), 1, gradient.baseAddress, Int32(k))
+                    }
+                }
+            }
+            if let gradient = bias?.gradient { addColumnSums(of: dy, into: gradient) }
+            var dx = Matrix(uninitialized: rows, k)
+            dy.values.withUnsafeBufferPointer { dy in
+                dx.values.withUnsafeMutableBufferPointer { dx in
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(rows), Int32(k), Int32(n),
+                                1, dy.baseAddress, Int32(n), weight.values.baseAddress, Int32(k), 0, dx.baseAddress, Int32(k))
+                }
+            }
+            return dx
+        })
+    }
+}
+
+func addColumnSums(of matrix: Matrix, into gradient: UnsafeMutableBufferPointer<Float>) {
+    let columns = matrix.columns
+    matrix.values.withUnsafeBufferPointer { m in
+        for r in 0..<matrix.rows {
+            let row = m.baseAddress! + r * columns
+            for c in 0..<columns { gradient[c] += row[c] }
+        }
+    }
+}

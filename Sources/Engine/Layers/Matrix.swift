@@ -1,0 +1,60 @@
+import Foundation
+
+/// Activations as a row-major matrix: one row per token (or pixel), one column per channel.
+/// Images and feature maps are channels-last, so a 1x1 convolution is a `Linear` on rows.
+public struct Matrix: Sendable {
+    public var rows: Int
+    public var columns: Int
+    public var values: [Float]
+
+    public init(rows: Int, columns: Int, values: [Float]) {
+        precondition(values.count == rows * columns, "\(values.count) values for \(rows)x\(columns)")
+        self.rows = rows; self.columns = columns; self.values = values
+    }
+
+    public init(zeros rows: Int, _ columns: Int) {
+        self.init(rows: rows, columns: columns, values: [Float](repeating: 0, count: rows * columns))
+    }
+
+    /// A matrix whose every entry the caller overwrites before reading; skips zero-filling.
+    init(uninitialized rows: Int, _ columns: Int) {
+        self.rows = rows; self.columns = columns
+        values = [Float](unsafeUninitializedCapacity: rows * columns) { _, count in count = rows * columns }
+    }
+
+    public static func + (a: Matrix, b: Matrix) -> Matrix {
+        precondition(a.rows == b.rows && a.columns == b.columns)
+        var sum = a
+        sum.values.withUnsafeMutableBufferPointer { s in
+            b.values.withUnsafeBufferPointer { b in
+                for i in s.indices { s[i] += b[i] }
+            }
+        }
+        return sum
+    }
+
+    public static func += (a: inout Matrix, b: Matrix) { a = a + b }
+}
+
+/// The gradient of a layer's input given the gradient of its output; also accumulates the
+/// layer's parameter gradients. Returned by each forward call, so a layer used twice (one call
+/// per task stream) keeps one pullback per call.
+public typealias Pullback = (Matrix) -> Matrix
+
+/// Counts forward multiply-accumulates as the layers see their shapes.
+public final class MACCounter {
+    public private(set) var total = 0
+    public init() {}
+    public func add(_ macs: Int) { total += macs }
+}
+
+/// How a forward pass runs: training (batch statistics, pullbacks kept) or evaluation.
+public struct ForwardContext {
+    public var training: Bool
+    /// When set, every layer adds its MACs for the shapes it sees.
+    public var macs: MACCounter?
+
+    public init(training: Bool, macs: MACCounter? = nil) { self.training = training; self.macs = macs }
+
+    func count(_ macs: Int) { self.macs?.add(macs) }
+}

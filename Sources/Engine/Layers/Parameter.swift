@@ -1,0 +1,145 @@
+import Foundation
+
+/// Which part of the model a parameter belongs to, for MTLoRA-style parameter counts.
+public enum ParameterRole: String, Sendable, Codable {
+    case backbone, decoder, adapter
+    /// The classification head of pretraining; not part of the fine-tuned model.
+    case classifier
+    /// BatchNorm running statistics: state, not learned, never counted.
+    case statistic
+}
+
+/// A named array of the model, stored in a stable buffer so optimizer and kernels can use it
+/// directly. Frozen parameters have no gradient buffer, and layers skip their weight gradients.
+public final class Parameter {
+    /// The timm-style name (`layers.0.blocks.0.attn.qkv.weight`).
+    public let name: String
+    public let shape: [Int]
+    public let values: UnsafeMutableBufferPointer<Float>
+    public private(set) var gradient: UnsafeMutableBufferPointer<Float>?
+    public let role: ParameterRole
+
+    public init(name: String, shape: [Int], role: ParameterRole, initialValues: [Float]? = nil) {
+        self.name = name; self.shape = shape; self.role = role
+        let count = shape.reduce(1, *)
+        values = .allocate(capacity: count)
+        if let initialValues {
+            precondition(initialValues.count == count, "\(name): \(initialValues.count) values for shape \(shape)")
+            _ = values.initialize(from: initialValues)
+        } else {
+            values.initialize(repeating: 0)
+        }
+        if role != .statistic { setTrainable(true) }
+    }
+
+    deinit {
+        values.deallocate()
+        gradient?.deallocate()
+    }
+
+    public var count: Int { values.count }
+    public var isTrainable: Bool { gradient != nil }
+    /// Biases, norms and other 1-D parameters take no weight decay.
+    public var decays: Bool { shape.count > 1 && !name.hasSuffix("relative_position_bias_table") }
+
+    public func setTrainable(_ trainable: Bool) {
+        if trainable, gradient == nil, role != .statistic {
+            gradient = .allocate(capacity: count)
+            gradient!.initialize(repeating: 0)
+        } else if !trainable, let buffer = gradient {
+            buffer.deallocate()
+            gradient = nil
+        }
+    }
+
+    public func zeroGradient() {
+        if let gradient { gradient.update(repeating: 0) }
+    }
+
+    public func load(_ stored: StoredTensor) throws {
+        guard stored.values.count == count else {
+            throw WeightsError.shapeMismatch(name: name, expected: shape, found: stored.shape)
+        }
+        _ = values.update(from: stored.values)
+    }
+
+    public var stored: StoredTensor { StoredTensor(shape: shape, values: Array(values)) }
+
+    var slot: ParameterSlot? {
+        gradient.map { ParameterSlot(name: name, values: values, gradient: $0, decays: decays) }
+    }
+}
+
+extension Array where Element == Parameter {
+    /// Every parameter's values by name, BatchNorm statistics included.
+    public var state: [String: StoredTensor] { Dictionary(uniqueKeysWithValues: map { ($0.name, $0.stored) }) }
+
+    public func restore(from state: [String: StoredTensor]) throws {
+        let missing = map(\.name).filter { state[$0] == nil }
+        guard missing.isEmpty else { throw WeightsError.missing(names: missing, file: Checkpoint.fileName) }
+        for parameter in self { try parameter.load(state[parameter.name]!) }
+    }
+}
+
+public enum WeightsError: Error, CustomStringConvertible {
+    case shapeMismatch(name: String, expected: [Int], found: [Int])
+    case missing(names: [String], file: String)
+
+    public var description: String {
+        switch self {
+        case .shapeMismatch(let name, let expected, let found):
+            return "\(name): expected shape \(expected), the file has \(found)"
+        case .missing(let names, let file):
+            let shown = names.prefix(5).joined(separator: ", ") + (names.count > 5 ? ", ... (\(names.count) in all)" : "")
+            return "\(file) lacks \(shown)"
+        }
+    }
+}
+
+/// Deterministic initial values: truncated normal (std 0.02, as timm initialises linears and
+/// the relative position tables), from a SplitMix64 stream keyed by seed and parameter name.
+public struct ParameterInitializer: Sendable {
+    public var seed: UInt64
+
+    public init(seed: UInt64) { self.seed = seed }
+
+    public func truncatedNormal(count: Int, std: Float, name: String) -> [Float] {
+        var generator = SplitMix64(seed: seed ^ stableHash(name))
+        return (0..<count).map { _ in
+            while true {
+                let value = generator.normal()
+                if abs(value) <= 2 { return Float(value) * std }
+            }
+        }
+    }
+}
+
+/// SplitMix64: a small, fast, well-mixed generator whose whole state is one integer.
+struct SplitMix64 {
+    private var state: UInt64
+    init(seed: UInt64) { state = seed }
+
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+
+    /// Uniform in [0, 1).
+    mutating func unit() -> Double { Double(next() >> 11) * 0x1.0p-53 }
+
+    /// Standard normal by Box-Muller.
+    mutating func normal() -> Double {
+        let u1 = max(unit(), 1e-300), u2 = unit()
+        return (-2 * log(u1)).squareRoot() * cos(2 * Double.pi * u2)
+    }
+}
+
+/// FNV-1a: a hash of a name that, unlike `Hasher`, is the same in every process.
+func stableHash(_ text: String) -> UInt64 {
+    var hash: UInt64 = 0xCBF2_9CE4_8422_2325
+    for byte in text.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01B3 }
+    return hash
+}

@@ -1,0 +1,143 @@
+/// How the backbone is adapted, as a run config selects it. Every method of METHODS.md is a
+/// combination of these fields; `MethodOptions.faar`, `.mtlora`, ... give each paper's defaults.
+public struct MethodOptions: Sendable, Equatable {
+    public enum Method: String, Sendable, CaseIterable {
+        /// Backbone and decoders all train (the core's full fine-tuning).
+        case full
+        /// Frozen backbone, decoders only.
+        case decoders
+        /// One shared LoRA per adapted layer: single-task LoRA, or MTL-LoRA with several tasks.
+        case lora
+        /// MTLoRA: shared modules everywhere, task-specific ones on the last block of each stage.
+        case mtlora
+        /// TGLoRA: one module and one stream per task group, groups splitting stage by stage.
+        case tglora
+        /// FAAR: MTLoRA's layout with DoRA adapters, PDRS, and the TS-PD decoder.
+        case faar
+        /// Biases (and LayerNorms when "others" train) only.
+        case bitfit
+        /// Houlsby-style bottleneck adapters after attention and after the MLP.
+        case adapter
+    }
+
+    /// How the low-rank update is scaled: LoRA's alpha / r, or MTLoRA's code's raw factor.
+    public enum Scale: Sendable, Equatable {
+        case alphaOverRank(alpha: Double)
+        case raw(Double)
+
+        public func factor(rank: Int) -> Double {
+            switch self {
+            case .alphaOverRank(let alpha): return alpha / Double(rank)
+            case .raw(let scale): return scale
+            }
+        }
+    }
+
+    /// Which linear layers of a block carry adapters (TGLoRA's "attn", "attn + mlp"; MTLoRA and
+    /// FAAR use attn + mlp). "Others" is the separate `othersTrain` switch.
+    public enum Locations: String, Sendable, CaseIterable {
+        case attn
+        case attnMLP = "attn_mlp"
+
+        public var layers: [LinearSite] {
+            switch self {
+            case .attn: return [.qkv, .proj]
+            case .attnMLP: return [.qkv, .proj, .fc1, .fc2]
+            }
+        }
+    }
+
+    public enum LinearSite: String, Sendable, CaseIterable { case qkv, proj, fc1, fc2 }
+
+    public var method: Method
+    public var adapter: LowRankModule.Kind
+    public var scale: Scale
+    /// Rank of shared modules (FAAR: r_init; TGLoRA: the combined rank r of a layer).
+    public var rank: Int
+    /// Rank of task-specific modules (MTLoRA's public configs and TGLoRA's last stage: 4).
+    public var taskRank: Int
+    public var locations: Locations
+    /// Stages (1-based) whose last block has task-specific modules: MTLoRA's "TS-blocks".
+    public var taskSpecificStages: [Int]
+    /// Patch embedding, LayerNorms, relative position bias tables, patch merging train too.
+    public var othersTrain: Bool
+    /// MTLoRA+: LoRA on the patch-merging reductions.
+    public var adaptPatchMerging: Bool
+    /// TGLoRA: groups per stage, first to last.
+    public var groupsPerStage: [Int]?
+    /// PDRS (FAAR's rank shrinking); nil when off.
+    public var rankShrinking: RankShrinking?
+    /// FAAR's channel-wise spectral filter in front of each decoder input.
+    public var spectralFilter: Bool
+    /// FAAR's cross-task consensus inside the spectral filter.
+    public var crossTaskConsensus: Bool
+    /// XT-Cons bands: normalised radius at most `low` / above `high`.
+    public var consensusLowCutoff = 0.25
+    public var consensusHighCutoff = 0.5
+    /// Bottleneck width of `adapter` (Houlsby) modules.
+    public var bottleneck: Int
+
+    public struct RankShrinking: Sendable, Equatable {
+        public var rhoShared: Double
+        public var rhoTask: Double
+        public var decay: Double
+        public var rescalesPrefix: Bool
+        public var emaStart: RankShrinker.EMAStart
+
+        public init(rhoShared: Double = 0.95, rhoTask: Double = 0.95, decay: Double = 0.9,
+                    rescalesPrefix: Bool = false, emaStart: RankShrinker.EMAStart = .zero) {
+            self.rhoShared = rhoShared
+            self.rhoTask = rhoTask
+            self.decay = decay
+            self.rescalesPrefix = rescalesPrefix
+            self.emaStart = emaStart
+        }
+
+        public func options(taskSpecific: Bool) -> RankShrinker.Options {
+            RankShrinker.Options(decay: decay, coverage: taskSpecific ? rhoTask : rhoShared,
+                                 rescalesPrefix: rescalesPrefix, emaStart: emaStart)
+        }
+    }
+
+    public init(method: Method, adapter: LowRankModule.Kind = .lora, scale: Scale = .raw(4), rank: Int = 16,
+                taskRank: Int = 4, locations: Locations = .attnMLP, taskSpecificStages: [Int] = [1, 2, 3, 4],
+                othersTrain: Bool = true, adaptPatchMerging: Bool = false, groupsPerStage: [Int]? = nil,
+                rankShrinking: RankShrinking? = nil, spectralFilter: Bool = false,
+                crossTaskConsensus: Bool = false, bottleneck: Int = 16) {
+        self.method = method
+        self.adapter = adapter
+        self.scale = scale
+        self.rank = rank
+        self.taskRank = taskRank
+        self.locations = locations
+        self.taskSpecificStages = taskSpecificStages
+        self.othersTrain = othersTrain
+        self.adaptPatchMerging = adaptPatchMerging
+        self.groupsPerStage = groupsPerStage
+        self.rankShrinking = rankShrinking
+        self.spectralFilter = spectralFilter
+        self.crossTaskConsensus = crossTaskConsensus
+        self.bottleneck = bottleneck
+    }
+
+    /// The paper's defaults for `method`; a config's keys then override single fields.
+    public static func defaults(for method: Method) -> MethodOptions {
+        switch method {
+        case .faar:
+            return MethodOptions(method: .faar, adapter: .dora, rank: 32, rankShrinking: RankShrinking(),
+                                 spectralFilter: true, crossTaskConsensus: true)
+        case .tglora:
+            return MethodOptions(method: .tglora, rank: 16, groupsPerStage: nil)
+        default:
+            return MethodOptions(method: method)
+        }
+    }
+
+    /// True when the backbone carries low-rank modules.
+    public var usesLowRankAdapters: Bool {
+        [.lora, .mtlora, .tglora, .faar].contains(method)
+    }
+
+    /// True when the last block of a stage splits into task streams.
+    public var hasTaskStreams: Bool { [.mtlora, .faar, .tglora].contains(method) }
+}

@@ -1,0 +1,67 @@
+/// TGLoRA's task similarity (eq. 1-3 of the paper): the mean over N examples of the cosine
+/// similarity between two tasks' gradients of their losses with respect to the shared parameters.
+///
+/// Eq. 2 divides both gradients by |g| + |g'| before the cosine; a common positive factor does
+/// not change a cosine, so the plain cosine is computed. A zero gradient has no direction and
+/// contributes similarity 0 for that example.
+public struct TaskSimilarity: Sendable, Equatable, Codable {
+    public let tasks: [String]
+    /// sim(t, t'), symmetric, 1 on the diagonal.
+    public let matrix: [[Double]]
+    /// N, the examples averaged over.
+    public let examples: Int
+
+    public init(tasks: [String], matrix: [[Double]], examples: Int) {
+        precondition(matrix.count == tasks.count && matrix.allSatisfy { $0.count == tasks.count },
+                     "the similarity matrix must be tasks x tasks")
+        self.tasks = tasks
+        self.matrix = matrix
+        self.examples = examples
+    }
+
+    public subscript(t: Int, u: Int) -> Double { matrix[t][u] }
+    public var taskCount: Int { tasks.count }
+
+    /// Accumulates example-level similarities one example at a time, so the N x T gradient
+    /// vectors never have to be held at once.
+    public struct Accumulator: Sendable {
+        public let tasks: [String]
+        private var sums: [[Double]]
+        public private(set) var examples = 0
+
+        public init(tasks: [String]) {
+            self.tasks = tasks
+            sums = Array(repeating: Array(repeating: 0, count: tasks.count), count: tasks.count)
+        }
+
+        /// `gradients[t]`: the flattened gradient of task t's loss on example i (for task t the
+        /// i-th example of its own data; with shared images, the same image).
+        public mutating func add(gradients: [[Float]]) {
+            precondition(gradients.count == tasks.count, "one gradient per task")
+            let norms = gradients.map { g in g.reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot() }
+            for t in tasks.indices {
+                sums[t][t] += 1
+                for u in (t + 1)..<tasks.count {
+                    precondition(gradients[t].count == gradients[u].count, "gradients of different sizes")
+                    let cosine = cosineSimilarity(gradients[t], gradients[u], norms[t], norms[u])
+                    sums[t][u] += cosine
+                    sums[u][t] += cosine
+                }
+            }
+            examples += 1
+        }
+
+        public var similarity: TaskSimilarity {
+            precondition(examples > 0, "no examples accumulated")
+            let n = Double(examples)
+            return TaskSimilarity(tasks: tasks, matrix: sums.map { $0.map { $0 / n } }, examples: examples)
+        }
+    }
+}
+
+private func cosineSimilarity(_ g: [Float], _ h: [Float], _ gNorm: Double, _ hNorm: Double) -> Double {
+    guard gNorm > 0, hNorm > 0 else { return 0 }
+    var dot = 0.0
+    for k in g.indices { dot += Double(g[k]) * Double(h[k]) }
+    return dot / (gNorm * hNorm)
+}

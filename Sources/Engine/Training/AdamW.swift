@@ -1,0 +1,119 @@
+import Foundation
+
+/// What the optimizer sees of one trainable parameter: its values and gradient as flat buffers.
+public struct ParameterSlot {
+    public var name: String
+    public var values: UnsafeMutableBufferPointer<Float>
+    public var gradient: UnsafeMutableBufferPointer<Float>
+    /// False for biases, norms and other 1-D parameters, which the papers exempt from weight decay.
+    public var decays: Bool
+
+    public init(name: String, values: UnsafeMutableBufferPointer<Float>,
+                gradient: UnsafeMutableBufferPointer<Float>, decays: Bool) {
+        precondition(values.count == gradient.count, "\(name): gradient size differs from the values'")
+        self.name = name; self.values = values; self.gradient = gradient; self.decays = decays
+    }
+}
+
+/// AdamW (Loshchilov & Hutter) with decoupled weight decay, PyTorch's update order and bias correction.
+/// Moments live here, by parameter name, so a checkpoint can save and restore them.
+public final class AdamW {
+    public var beta1: Float = 0.9
+    public var beta2: Float = 0.999
+    public var epsilon: Float = 1e-8
+    public var weightDecay: Float
+    /// Updates taken so far (bias correction uses it).
+    public private(set) var step = 0
+    public private(set) var firstMoments: [String: [Float]] = [:]
+    public private(set) var secondMoments: [String: [Float]] = [:]
+
+    public init(weightDecay: Float) { self.weightDecay = weightDecay }
+
+    public func update(_ parameters: [ParameterSlot], learningRate lr: Float) {
+        step += 1
+        let correction1 = 1 - pow(beta1, Float(step))
+        let correction2 = 1 - pow(beta2, Float(step))
+        let stepSize = lr / correction1
+        let decayFactor = 1 - lr * weightDecay
+        let (b1, b2, eps) = (beta1, beta2, epsilon)
+        for parameter in parameters {
+            let count = parameter.values.count
+            // Taken out of the dictionaries so the update mutates them in place, without a copy.
+            var m = firstMoments.removeValue(forKey: parameter.name) ?? [Float](repeating: 0, count: count)
+            var v = secondMoments.removeValue(forKey: parameter.name) ?? [Float](repeating: 0, count: count)
+            precondition(m.count == count, "\(parameter.name): optimizer state has \(m.count) values, parameter \(count)")
+            let x = parameter.values, g = parameter.gradient
+            if parameter.decays {
+                for i in 0..<count { x[i] *= decayFactor }
+            }
+            m.withUnsafeMutableBufferPointer { m in
+                v.withUnsafeMutableBufferPointer { v in
+                    for i in 0..<count {
+                        m[i] = b1 * m[i] + (1 - b1) * g[i]
+                        v[i] = b2 * v[i] + (1 - b2) * g[i] * g[i]
+                        x[i] -= stepSize * m[i] / ((v[i] / correction2).squareRoot() + eps)
+                    }
+                }
+            }
+            firstMoments[parameter.name] = m
+            secondMoments[parameter.name] = v
+        }
+    }
+
+    /// The state to checkpoint, as named arrays plus the step count.
+    public func state() -> (step: Int, tensors: [String: StoredTensor]) {
+        var tensors: [String: StoredTensor] = [:]
+        for (name, m) in firstMoments { tensors["adamw.m." + name] = StoredTensor(shape: [m.count], values: m) }
+        for (name, v) in secondMoments { tensors["adamw.v." + name] = StoredTensor(shape: [v.count], values: v) }
+        return (step, tensors)
+    }
+
+    public func restore(step: Int, from tensors: [String: StoredTensor]) {
+        self.step = step
+        firstMoments = [:]; secondMoments = [:]
+        for (name, tensor) in tensors {
+            if name.hasPrefix("adamw.m.") { firstMoments[String(name.dropFirst(8))] = tensor.values }
+            if name.hasPrefix("adamw.v.") { secondMoments[String(name.dropFirst(8))] = tensor.values }
+        }
+    }
+}
+
+/// Scales all gradients together so their global L2 norm is at most `maxNorm` (PyTorch's
+/// clip_grad_norm_, with the same 1e-6 guard). Returns the norm before clipping.
+@discardableResult
+public func clipGradientNorm(_ parameters: [ParameterSlot], maxNorm: Double) -> Double {
+    var sumOfSquares = 0.0
+    for parameter in parameters {
+        var partial: Float = 0
+        for g in parameter.gradient { partial += g * g }
+        sumOfSquares += Double(partial)
+    }
+    let norm = sumOfSquares.squareRoot()
+    guard maxNorm > 0, norm > maxNorm else { return norm }
+    let scale = Float(maxNorm / (norm + 1e-6))
+    for parameter in parameters {
+        for i in parameter.gradient.indices { parameter.gradient[i] *= scale }
+    }
+    return norm
+}
+
+/// Linear warm-up to the peak, then a cosine down to `minimum`, evaluated per iteration.
+public struct WarmupCosineSchedule: Sendable {
+    public var peak: Double
+    public var minimum: Double
+    public var warmupSteps: Int
+    public var totalSteps: Int
+
+    public init(peak: Double, minimum: Double, warmupSteps: Int, totalSteps: Int) {
+        self.peak = peak; self.minimum = minimum
+        self.warmupSteps = min(warmupSteps, totalSteps); self.totalSteps = totalSteps
+    }
+
+    /// The learning rate of 0-based iteration `step`.
+    public func learningRate(at step: Int) -> Double {
+        if step < warmupSteps { return peak * Double(step + 1) / Double(warmupSteps) }
+        let span = max(1, totalSteps - warmupSteps)
+        let progress = min(1, Double(step - warmupSteps) / Double(span))
+        return minimum + 0.5 * (peak - minimum) * (1 + cos(Double.pi * progress))
+    }
+}

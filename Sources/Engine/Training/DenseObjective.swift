@@ -1,0 +1,119 @@
+import Foundation
+import RunContract
+
+/// Dense multi-task fine-tuning (kinds single_task, mtl_full, mtl_decoders): the Swin backbone
+/// with one HRNet head per task, the papers' weighted sum of task losses, augmented batches.
+public final class DenseObjective: ParameterizedObjective {
+    public let config: RunConfig
+    public let model: MultiTaskModel
+    /// The method's frozen parts, low-rank modules and PDRS (Methods/BackboneAdaptation.swift).
+    public let adaptation: BackboneAdaptation
+    let train: any MultiTaskDataset
+    let validation: any MultiTaskDataset
+    let augmentation: Augmentation
+    let threads: Int
+    private var batch: MultiTaskBatch
+
+    public init(config: RunConfig, train: any MultiTaskDataset, validation: any MultiTaskDataset,
+                threads: Int = 1) throws {
+        self.config = config
+        self.train = train
+        self.validation = validation
+        self.threads = threads
+        augmentation = Augmentation.papers(seed: UInt64(config.seed))
+        let outputs = Dictionary(uniqueKeysWithValues: config.tasks.map { ($0, train.outputs(of: $0)) })
+        model = MultiTaskModel(shape: config.backbone, imageSize: config.imageSize, tasks: config.tasks,
+                               outputs: outputs, decoderChannels: config.decoderChannels, seed: config.seed)
+        if let path = config.pretrained {
+            try model.backbone.loadPretrained(from: path)
+        }
+        adaptation = BackboneAdaptation(options: try MethodOptions(config: config, file: "config.json"),
+                                        model: model, seed: config.seed)
+        batch = MultiTaskBatch(size: config.batchSize, height: train.height, width: train.width, tasks: config.tasks)
+    }
+
+    /// The model's parameters and those the method adds beside it (TS-PD).
+    public var modelParameters: [Parameter] { model.parameters + adaptation.parameters }
+
+    public func trainStep(epoch: Int, step: Int) -> Double {
+        let indices = batchIndices(step: step, batchSize: config.batchSize, count: train.count, seed: config.seed,
+                                   epoch: epoch)
+        // The data sets are generated or read from validated paths; a failure here is a broken
+        // installation, not a user error, so it stops the run loudly.
+        try! train.fill(&batch, indices: indices, augmentation: augmentation, epoch: epoch, threads: threads)
+        let size = indices.count, plane = batch.height * batch.width
+        let images = channelsLastImages(batch.images, batch: size, height: batch.height, width: batch.width)
+        let (predictions, pullback) = adaptation.forward(model, images, batch: size, ForwardContext(training: true))
+        var total = 0.0
+        var gradients: [TaskName: Matrix] = [:]
+        for task in config.tasks {
+            let labels = batch.labels.lossLabels(for: task, batch: size, plane: plane)
+            var (loss, gradient) = TaskLoss.loss(for: task, predictions[task]!, labels: labels)
+            let weight = config.lossWeights[task] ?? task.paperLossWeight
+            total += weight * loss
+            let scale = Float(weight)
+            gradient.values.withUnsafeMutableBufferPointer { g in for i in g.indices { g[i] *= scale } }
+            gradients[task] = gradient
+        }
+        pullback(gradients)
+        adaptation.recordImportance()
+        return total
+    }
+
+    public func epochEnded(epoch: Int) -> [String: Int] { adaptation.epochEnded() }
+
+    public func evaluate() -> (tasks: [String: TaskMetric], extra: [String: Double]) {
+        var evaluation = DenseEvaluation(tasks: config.tasks, outputs: model.tasks.map { model.heads[$0]!.outputs })
+        var evalBatch = MultiTaskBatch(size: config.batchSize, height: validation.height, width: validation.width,
+                                       tasks: config.tasks)
+        var start = 0
+        while start < validation.count {
+            let indices = Array(start..<min(validation.count, start + config.batchSize))
+            try! validation.fill(&evalBatch, indices: indices, threads: threads)
+            let images = channelsLastImages(evalBatch.images, batch: indices.count, height: evalBatch.height,
+                                            width: evalBatch.width)
+            let (predictions, _) = adaptation.forward(model, images, batch: indices.count, ForwardContext(training: false))
+            evaluation.add(predictions: predictions, labels: evalBatch.labels, batch: indices.count,
+                           height: evalBatch.height, width: evalBatch.width)
+            start += config.batchSize
+        }
+        return evaluation.results()
+    }
+
+    public func state() -> [String: StoredTensor] { modelParameters.state.merging(adaptation.state()) { kept, _ in kept } }
+
+    public func restore(_ state: [String: StoredTensor]) throws {
+        try modelParameters.restore(from: state)
+        try adaptation.restore(state)
+    }
+
+    /// Components PDRS erased stay in their buffers but count nowhere.
+    public var parameterCounts: ParameterCounts {
+        var counts = model.parameterCounts
+        counts.trainable -= adaptation.erasedParameterCount
+        counts.total -= adaptation.erasedParameterCount
+        let spectral = adaptation.parameters.map(\.count).reduce(0, +)
+        counts.trainable += spectral
+        counts.total += spectral
+        counts.decoder += spectral
+        return counts
+    }
+
+    public func forwardGMACs() -> Double { Double(model.forwardMACs()) / 1e9 }
+
+    public func writeArtifacts(to directory: URL) throws -> [String: String] { [:] }
+}
+
+extension SwinBackbone {
+    /// Loads a pretrained backbone, with errors that say which run config and file disagree.
+    public func loadPretrained(from path: String) throws {
+        let file = try Safetensors.read(from: URL(fileURLWithPath: path))
+        if let found = BackboneShape.inferred(from: file),
+           found.embedDim != shape.embedDim || found.depths != shape.depths || found.heads != shape.heads {
+            throw ConfigError(file: path, key: "pretrained", message:
+                "the file holds a backbone with embed_dim \(found.embedDim), depths \(found.depths), heads \(found.heads); "
+                + "the run's backbone has embed_dim \(shape.embedDim), depths \(shape.depths), heads \(shape.heads)")
+        }
+        try load(file, path: path)
+    }
+}

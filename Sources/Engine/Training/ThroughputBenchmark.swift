@@ -1,0 +1,89 @@
+import CBLAS
+import Foundation
+
+/// Measures training throughput of the multi-task model (forward, the four PASCAL losses,
+/// backward, clipping, AdamW) on random batches, and the sgemm peak of this machine in the same
+/// process, so the achieved fraction of peak is comparable across machines.
+public struct ThroughputBenchmark {
+    public struct Result: Sendable {
+        public var imagesPerSecond: Double
+        public var secondsPerStep: Double
+        /// Forward MACs per image, counted by the layers.
+        public var forwardGMACs: Double
+        /// Training FLOPs per second, taking a step as 3x the forward (forward + two backward GEMMs).
+        public var achievedGFLOPS: Double
+        public var sgemmPeakGFLOPS: Double
+    }
+
+    public var shape: BackboneShape
+    public var imageSize: Int
+    public var batch: Int
+    public var steps: Int
+    public var warmup: Int
+    public var threads: Int
+
+    public init(shape: BackboneShape, imageSize: Int, batch: Int, steps: Int, warmup: Int = 2, threads: Int) {
+        self.shape = shape; self.imageSize = imageSize; self.batch = batch; self.steps = steps
+        self.warmup = warmup; self.threads = threads
+    }
+
+    public func run() -> Result {
+        ComputeSetup.configure(threads: threads)
+        let tasks: [TaskName] = [.semseg, .humanParts, .saliency, .normals]
+        let outputs: [TaskName: Int] = [.semseg: 21, .humanParts: 7, .saliency: 1, .normals: 3]
+        let channels = [18, 36, 72, 144].map { max(4, ($0 * shape.embedDim + 48) / 96) }
+        let model = MultiTaskModel(shape: shape, imageSize: imageSize, tasks: tasks, outputs: outputs,
+                                   decoderChannels: channels, seed: 0)
+        let pixels = batch * imageSize * imageSize
+        var generator = SplitMix64(seed: 1)
+        let images = Matrix(rows: pixels, columns: 3, values: (0..<(3 * pixels)).map { _ in Float(generator.normal()) })
+        var labels: [TaskName: [Float]] = [:]
+        labels[.semseg] = (0..<pixels).map { _ in Float(generator.next() % 21) }
+        labels[.humanParts] = (0..<pixels).map { _ in Float(generator.next() % 7) }
+        labels[.saliency] = (0..<pixels).map { _ in Float(generator.next() % 2) }
+        labels[.normals] = (0..<pixels).flatMap { _ -> [Float] in
+            let v = (0..<3).map { _ in Float(generator.normal()) }
+            let n = max(1e-6, (v[0] * v[0] + v[1] * v[1] + v[2] * v[2]).squareRoot())
+            return v.map { $0 / n }
+        }
+        let optimizer = AdamW(weightDecay: 0.05)
+        let slots = model.parameters.compactMap(\.slot)
+
+        func step() {
+            for parameter in model.parameters { parameter.zeroGradient() }
+            let (predictions, pullback) = model.forward(images, batch: batch, ForwardContext(training: true))
+            var gradients: [TaskName: Matrix] = [:]
+            for task in tasks {
+                var (_, gradient) = TaskLoss.loss(for: task, predictions[task]!, labels: labels[task]!)
+                let weight = Float(task.paperLossWeight)
+                gradient.values.withUnsafeMutableBufferPointer { g in for i in g.indices { g[i] *= weight } }
+                gradients[task] = gradient
+            }
+            pullback(gradients)
+            clipGradientNorm(slots, maxNorm: 5)
+            optimizer.update(slots, learningRate: 1e-4)
+        }
+        for _ in 0..<warmup { step() }
+        let start = Date()
+        for _ in 0..<steps { step() }
+        let seconds = Date().timeIntervalSince(start) / Double(steps)
+        let macs = Double(model.forwardMACs())
+        return Result(imagesPerSecond: Double(batch) / seconds, secondsPerStep: seconds, forwardGMACs: macs / 1e9,
+                      achievedGFLOPS: 3 * 2 * macs * Double(batch) / seconds / 1e9,
+                      sgemmPeakGFLOPS: Self.sgemmPeak())
+    }
+
+    /// The best of a few square sgemm runs (n = 1024), in GFLOP/s.
+    public static func sgemmPeak(size n: Int = 1024, repeats: Int = 5) -> Double {
+        let a = [Float](repeating: 0.5, count: n * n), b = [Float](repeating: 0.25, count: n * n)
+        var c = [Float](repeating: 0, count: n * n)
+        var best = Double.infinity
+        for _ in 0..<repeats {
+            let start = Date()
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(n), Int32(n), Int32(n), 1, a, Int32(n),
+                        b, Int32(n), 0, &c, Int32(n))
+            best = min(best, Date().timeIntervalSince(start))
+        }
+        return 2 * Double(n * n * n) / best / 1e9
+    }
+}

@@ -1,0 +1,45 @@
+import ArgumentParser
+import Engine
+import Foundation
+
+/// Runs one training run: reads RUN_DIR/config.json, resumes from RUN_DIR's checkpoint if there
+/// is one, appends progress.jsonl, and writes metrics.json when done.
+public struct TrainCommand: ParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "train",
+        abstract: "Train one run (the default command).",
+        discussion: """
+            Exit codes: 0 success (metrics.json written), 2 bad config (nothing written),
+            3 stopped by SIGTERM/SIGINT (checkpoint kept; run the same command to resume),
+            1 any other failure. Threads: MTL_THREADS (default 1).
+            """)
+
+    @Option(help: "The run's config.json.")
+    public var config: String
+
+    @Option(help: "The run directory (progress.jsonl, checkpoint, metrics.json).")
+    public var out: String
+
+    public init() {}
+
+    public func run() throws {
+        let configURL = URL(fileURLWithPath: config)
+        let runConfig: RunConfig
+        do {
+            runConfig = try RunConfig.load(from: configURL)
+        } catch let error as ConfigError {
+            FileHandle.standardError.write(Data("mtl-engine: \(error)\n".utf8))
+            throw ExitCode(2)
+        }
+        StopRequest.installSignalHandlers()
+        do {
+            try RunDriver(config: runConfig, directory: URL(fileURLWithPath: out)).run()
+        } catch let stopped as RunStopped {
+            FileHandle.standardError.write(Data("mtl-engine: \(stopped)\n".utf8))
+            throw ExitCode(3)
+        } catch let error as ConfigError {
+            FileHandle.standardError.write(Data("mtl-engine: \(error)\n".utf8))
+            throw ExitCode(2)
+        }
+    }
+}

@@ -1,0 +1,197 @@
+import ArgumentParser
+import Foundation
+import RunContract
+import SweepCore
+import SweepExecute
+import SweepLedger
+
+struct ShowCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "show",
+        abstract: "Show one run: its configuration, state, metrics and the end of its logs.",
+        discussion: """
+            RUN is a run id or any unique prefix of one (as `sweep status` lists them).
+
+            Examples:
+              sweep show 3fa2c1d0e8b7a6c5
+              sweep show 3fa2                     # a prefix is enough when it is unique
+              sweep show 3fa2 --lines 100         # more of stdout.log and stderr.log
+              sweep show 3fa2 --json | jq .metrics
+            """
+    )
+
+    @Argument(help: ArgumentHelp("A run id or a unique prefix of one.", valueName: "run"))
+    var run: String
+
+    @OptionGroup var workspace: WorkspaceOption
+
+    @Option(help: "Lines of each log file to show.")
+    var lines = 20
+
+    @Flag(help: "Print the run as JSON.")
+    var json = false
+
+    func run() async throws {
+        guard let ledger = try Ledger.existing(workspace: workspace.value) else {
+            throw ValidationError("no ledger at \(workspace.value.ledger.path): nothing has run in this workspace")
+        }
+        let id: RunID
+        do { id = try ledger.resolve(prefix: run) } catch let error as LedgerError {
+            throw ValidationError(error.description)
+        }
+        let details = try RunDetails(id: id, ledger: ledger, logLines: lines)
+        print(json ? try details.json() : details.text(), terminator: "")
+    }
+}
+
+/// Everything `sweep show` knows about one run, from the ledger and the run directory.
+struct RunDetails {
+    var registration: RegisteredRun
+    var record: RunRecord
+    var directory: URL
+    var dependencies: [(name: String, id: RunID, state: RunState)]
+    var progress: ProgressEvent?
+    var stdoutTail: [String]
+    var stderrTail: [String]
+
+    init(id: RunID, ledger: Ledger, logLines: Int) throws {
+        guard let registration = try ledger.registration(id), let record = try ledger.record(id) else {
+            throw LedgerError.unknownRun(id.rawValue)
+        }
+        self.registration = registration
+        self.record = record
+        directory = ledger.workspace.runDirectory(id)
+        let needed = try ledger.records(Array(registration.needs.values))
+        dependencies = registration.needs.sorted { $0.key < $1.key }.map { name, dependency in
+            (name, dependency, RunState(needed[dependency]?.status))
+        }
+        progress = ContractJSON.readProgress(at: directory.appendingPathComponent(RunFiles.progress)).last
+        stdoutTail = lastLines(of: directory.appendingPathComponent(RunFiles.stdout), count: logLines)
+        stderrTail = lastLines(of: directory.appendingPathComponent(RunFiles.stderr), count: logLines)
+    }
+
+    func text() -> String {
+        let run = registration
+        var out = "run \(run.id)  \(run.group)"
+        if let label = run.label { out += " / \(label)" }
+        out += "  seed \(run.seed)\n"
+        var facts = TextTable()
+        facts.append(["sweeps", run.sweeps.isEmpty ? "-" : run.sweeps.joined(separator: ", ")])
+        var state = RunState(record.status).rawValue
+        if record.attempts > 0 { state += " (attempt \(record.attempts))" }
+        if let code = record.exitCode { state += ", exit code \(code)" }
+        facts.append(["state", state])
+        if let reason = record.reason { facts.append(["reason", reason]) }
+        if let started = record.startedAt {
+            var when = "started \(timestamp(started))"
+            if let finished = record.finishedAt, finished >= started {
+                when += ", finished \(timestamp(finished)) after \(ProgressText.duration(finished.timeIntervalSince(started)))"
+            }
+            facts.append(["time", when])
+        }
+        if let pid = record.ownerPID { facts.append(["owner", "pid \(pid) on \(record.host ?? "?")"]) }
+        facts.append(["directory", directory.path])
+        for dependency in dependencies {
+            facts.append(["needs", "\(dependency.name) -> \(dependency.id) (\(dependency.state.rawValue))"])
+        }
+        if let progress, record.status != .succeeded {
+            facts.append(["progress", "epoch \(progress.epoch)/\(progress.epochs), step \(progress.step)/\(progress.steps), "
+                + "loss \(String(format: "%.4g", progress.loss)), \(ProgressText.duration(progress.elapsed)) in"])
+        }
+        facts.render(into: &out)
+        out += "\nconfig:\n" + indented(prettyJSON(run.config))
+        if let metrics = record.metrics { out += "\nmetrics:\n" + indented(metricsText(metrics)) }
+        if let tail = record.stderrTail, !tail.isEmpty { out += "\nstderr (as recorded in the ledger):\n" + indented(tail) }
+        for (name, tail) in [(RunFiles.stdout, stdoutTail), (RunFiles.stderr, stderrTail)] where !tail.isEmpty {
+            out += "\n\(name) (last \(tail.count) lines):\n" + indented(tail.joined(separator: "\n"))
+        }
+        return out
+    }
+
+    private func metricsText(_ metrics: RunMetrics) -> String {
+        var out = ""
+        var tasks = TextTable(["TASK", "METRIC", "VALUE"])
+        for (task, metric) in metrics.tasks.sorted(by: { $0.key < $1.key }) {
+            tasks.append([task, "\(metric.name) \(metric.direction.arrow)", String(format: "%.4g", metric.value)])
+        }
+        if !metrics.tasks.isEmpty { tasks.render(into: &out) }
+        let p = metrics.parameters
+        let millions = { (count: Int) in String(format: "%.3f M", Double(count) / 1e6) }
+        out += "parameters: \(millions(p.trainable)) trainable of \(millions(p.total)) "
+            + "(decoder \(millions(p.decoder)), backbone \(millions(p.backbone)))\n"
+        out += "forward: \(String(format: "%.3g", metrics.gmacs)) GMACs\n"
+        let epochs = metrics.epochSeconds
+        out += "epochs: \(epochs.count), \(ProgressText.duration(epochs.reduce(0, +))) in all"
+        if !epochs.isEmpty { out += ", \(ProgressText.duration(epochs.reduce(0, +) / Double(epochs.count))) each on average" }
+        out += "\n"
+        if let ranks = metrics.ranks, !ranks.isEmpty {
+            let final = ranks.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value.last.map(String.init) ?? "-")" }
+            out += "final ranks: \(final.joined(separator: ", "))\n"
+        }
+        for (name, value) in metrics.extra.sorted(by: { $0.key < $1.key }) {
+            out += "\(name): \(String(format: "%.6g", value))\n"
+        }
+        for (name, path) in metrics.artifacts.sorted(by: { $0.key < $1.key }) {
+            out += "artifact \(name): \(directory.appendingPathComponent(path).path)\n"
+        }
+        out += "engine: \(metrics.engineVersion)\n"
+        return out
+    }
+
+    func json() throws -> String {
+        struct Dependency: Encodable { var name: String; var id: String; var state: RunState }
+        struct Document: Encodable {
+            var id: String, group: String, label: String?, seed: Int, sweeps: [String]
+            var state: RunState, attempts: Int, exit_code: Int32?, reason: String?
+            var started_at: Date?, finished_at: Date?, owner_pid: Int32?, host: String?
+            var directory: String, needs: [Dependency], config: JSONValue, metrics: RunMetrics?
+            var stderr_tail: String?, progress: ProgressEvent?
+        }
+        let document = Document(
+            id: registration.id.rawValue, group: registration.group, label: registration.label, seed: registration.seed,
+            sweeps: registration.sweeps, state: RunState(record.status), attempts: record.attempts,
+            exit_code: record.exitCode, reason: record.reason, started_at: record.startedAt, finished_at: record.finishedAt,
+            owner_pid: record.ownerPID, host: record.host, directory: directory.path,
+            needs: dependencies.map { Dependency(name: $0.name, id: $0.id.rawValue, state: $0.state) },
+            config: registration.config, metrics: record.metrics, stderr_tail: record.stderrTail, progress: progress)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        encoder.dateEncodingStrategy = .iso8601
+        return String(decoding: try encoder.encode(document), as: UTF8.self) + "\n"
+    }
+}
+
+func prettyJSON(_ value: JSONValue) -> String {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+    return (try? encoder.encode(value)).map { String(decoding: $0, as: UTF8.self) } ?? value.canonical
+}
+
+private func indented(_ text: String) -> String {
+    text.split(separator: "\n", omittingEmptySubsequences: false)
+        .map { $0.isEmpty ? "" : "  " + $0 }.joined(separator: "\n")
+        .trimmingCharacters(in: .newlines) + "\n"
+}
+
+private func timestamp(_ date: Date) -> String {
+    let formatter = DateFormatter()
+    formatter.locale = Locale(identifier: "en_US_POSIX")
+    formatter.timeZone = TimeZone.current
+    formatter.dateFormat = "yyyy-MM-dd HH:mm:ss zzz"
+    return formatter.string(from: date)
+}
+
+/// The last `count` lines of a text file, reading at most its last 64 KiB (logs can be large).
+func lastLines(of url: URL, count: Int) -> [String] {
+    guard count > 0, let handle = try? FileHandle(forReadingFrom: url) else { return [] }
+    defer { try? handle.close() }
+    let size = (try? handle.seekToEnd()) ?? 0
+    let window: UInt64 = 64 * 1024
+    try? handle.seek(toOffset: size > window ? size - window : 0)
+    guard let data = try? handle.readToEnd() else { return [] }
+    var lines = String(decoding: data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false)
+    if lines.last?.isEmpty == true { lines.removeLast() }
+    // A window that starts mid-file starts mid-line: drop that partial line.
+    if size > window, !lines.isEmpty { lines.removeFirst() }
+    return lines.suffix(count).map(String.init)
+}

@@ -1,0 +1,102 @@
+import Foundation
+import SweepCore
+import SweepExecute
+import SweepLedger
+
+/// What `sweep status` prints: for each sweep, its state counts and one line per run.
+struct StatusListing {
+    struct Section {
+        var title: String
+        var runs: [RunEntry]
+    }
+
+    var workspace: Workspace
+    var sections: [Section]
+    /// When given, only runs in these states are listed (counts still cover every run).
+    var only: Set<RunState> = []
+    /// Elapsed times of running runs are measured up to this instant.
+    var now = Date()
+
+    /// Every sweep registered in the workspace, and the runs no sweep lists any more.
+    static func workspace(_ ledger: Ledger) throws -> StatusListing {
+        var sections = try ledger.sweeps().map { Section(title: $0, runs: try ledger.entries(.sweep($0))) }
+        let unlisted = try ledger.entries(.unlisted)
+        if !unlisted.isEmpty { sections.append(Section(title: "(runs no manifest lists any more)", runs: unlisted)) }
+        return StatusListing(workspace: ledger.workspace, sections: sections)
+    }
+
+    /// The runs of `plan`, in plan order, as the ledger (if any) knows them.
+    static func plan(_ plan: Plan, ledger: Ledger?, workspace: Workspace) throws -> StatusListing {
+        let known = try ledger?.entries(plan.runs.map(\.id)) ?? [:]
+        let runs = plan.runs.map { run in
+            known[run.id] ?? RunEntry(id: run.id, group: run.group, label: run.label, seed: run.seed)
+        }
+        return StatusListing(workspace: workspace, sections: [Section(title: plan.name, runs: runs)])
+    }
+
+    func text() -> String {
+        let total = sections.reduce(0) { $0 + $1.runs.count }
+        var out = "workspace \(workspace.root.path): \(total) run\(total == 1 ? "" : "s")\n"
+        if sections.isEmpty { out += "nothing planned yet: `sweep run FILE` registers and runs a manifest\n" }
+        for section in sections {
+            out += "\n\(section.title): \(section.runs.count) runs: \(stateCounts(section.runs.map { RunState($0.status) }))\n"
+            let listed = only.isEmpty ? section.runs : section.runs.filter { only.contains(RunState($0.status)) }
+            guard !listed.isEmpty else { continue }
+            var table = TextTable(["RUN", "STATE", "TRIES", "GROUP", "LABEL", "SEED", "TIME", "NOTE"])
+            for run in listed {
+                table.append([run.id.rawValue, RunState(run.status).rawValue, String(run.attempts), run.group,
+                              run.label ?? "-", String(run.seed), time(run), note(run)])
+            }
+            table.render(into: &out)
+        }
+        return out
+    }
+
+    private func time(_ run: RunEntry) -> String {
+        guard let started = run.startedAt else { return "-" }
+        if run.status == .running { return ProgressText.duration(now.timeIntervalSince(started)) }
+        guard let finished = run.finishedAt else { return "-" }
+        return ProgressText.duration(finished.timeIntervalSince(started))
+    }
+
+    private func note(_ run: RunEntry) -> String {
+        switch run.status {
+        case .running:
+            return "pid \(run.ownerPID.map(String.init) ?? "?") on \(run.host ?? "?")"
+        case .failed:
+            let exit = run.exitCode.map { "exit \($0)" }
+            return [exit, run.reason].compactMap { $0 }.joined(separator: ": ")
+        default:
+            return run.reason ?? ""
+        }
+    }
+
+    func json() throws -> String {
+        struct Run: Encodable {
+            var id: String, group: String, label: String?, seed: Int, state: RunState, attempts: Int
+            var exitCode: Int32?, reason: String?, startedAt: Date?, finishedAt: Date?, trainSeconds: Double?
+            var ownerPID: Int32?, host: String?
+            enum CodingKeys: String, CodingKey {
+                case id, group, label, seed, state, attempts, reason, host
+                case exitCode = "exit_code", startedAt = "started_at", finishedAt = "finished_at"
+                case trainSeconds = "train_seconds", ownerPID = "owner_pid"
+            }
+        }
+        struct Sweep: Encodable { var name: String; var counts: [String: Int]; var runs: [Run] }
+        struct Document: Encodable { var workspace: String; var sweeps: [Sweep] }
+        let document = Document(workspace: workspace.root.path, sweeps: sections.map { section in
+            var counts: [String: Int] = [:]
+            for run in section.runs { counts[RunState(run.status).rawValue, default: 0] += 1 }
+            let runs = section.runs.filter { only.isEmpty || only.contains(RunState($0.status)) }.map {
+                Run(id: $0.id.rawValue, group: $0.group, label: $0.label, seed: $0.seed, state: RunState($0.status),
+                    attempts: $0.attempts, exitCode: $0.exitCode, reason: $0.reason, startedAt: $0.startedAt,
+                    finishedAt: $0.finishedAt, trainSeconds: $0.trainSeconds, ownerPID: $0.ownerPID, host: $0.host)
+            }
+            return Sweep(name: section.title, counts: counts, runs: runs)
+        })
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        encoder.dateEncodingStrategy = .iso8601
+        return String(decoding: try encoder.encode(document), as: UTF8.self) + "\n"
+    }
+}

@@ -1,0 +1,29 @@
+import ArgumentParser
+
+/// `sweep`: the root command. Every subcommand is library code, so tests can run it in-process.
+public struct SweepCommand: AsyncParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "sweep",
+        abstract: "Plan, run, resume and tabulate experiment sweeps.",
+        discussion: """
+            A manifest (YAML) describes a grid of training runs. `sweep` expands it into runs,
+            remembers every run in a ledger under the workspace (.sweep/ by default), runs what
+            is not done yet and writes the tables.
+
+            Examples:
+              sweep plan experiments/ablation.yaml            # what would run, what is done
+              sweep run experiments/ablation.yaml --slots 2   # run (or resume) the grid
+              sweep run experiments/ablation.yaml epochs=1 --profile smoke
+              sweep status                                    # every run in the workspace
+              sweep show 3fa2c1                               # one run: config, metrics, logs
+              sweep report experiments/ablation.yaml          # rewrite the tables, run nothing
+
+            Resuming is running the same command again: finished runs are skipped, interrupted
+            ones continue from their checkpoint, failed ones retry within their budget.
+            """,
+        version: "0.1.0",
+        subcommands: [PlanCommand.self, RunCommand.self, StatusCommand.self, ShowCommand.self, ReportCommand.self]
+    )
+
+    public init() {}
+}

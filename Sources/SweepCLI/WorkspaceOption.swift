@@ -1,0 +1,27 @@
+import ArgumentParser
+import Foundation
+import SweepCore
+
+/// `--workspace DIR`, shared by every command that reads or writes the ledger.
+struct WorkspaceOption: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("Where the ledger and run directories live.", valueName: "dir"))
+    var workspace: String = ".sweep"
+
+    var value: Workspace {
+        Workspace(root: URL(fileURLWithPath: workspace, relativeTo: URL(fileURLWithPath: FileManager.default.currentDirectoryPath)).standardizedFileURL)
+    }
+}
+
+/// The manifest and what changes it for this invocation: `FILE [key=value ...] [--profile P]`.
+struct ManifestArguments: ParsableArguments {
+    @Argument(help: ArgumentHelp("The sweep manifest (YAML).", valueName: "file"))
+    var file: String
+
+    @Argument(help: ArgumentHelp("Overrides in the style `key=value`, e.g. `epochs=5 seeds=[0,1]`.", valueName: "overrides"))
+    var overrides: [String] = []
+
+    @Option(help: ArgumentHelp("A profile the manifest defines (e.g. smoke).", valueName: "name"))
+    var profile: String?
+
+    var url: URL { URL(fileURLWithPath: file).standardizedFileURL }
+}

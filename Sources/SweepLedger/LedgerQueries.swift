@@ -1,0 +1,254 @@
+import Foundation
+import GRDB
+import RunContract
+import SweepCore
+
+/// The ledger's entry for a run as `sweep status` lists it: what the run is and where it stands, without its metrics
+/// (decoding 10,000 metrics documents would dominate a status listing).
+public struct RunEntry: Sendable, Equatable {
+    public var id: RunID
+    public var group: String
+    public var label: String?
+    public var seed: Int
+    public var status: RunStatus
+    public var attempts: Int
+    /// Attempts that failed; the retry budget counts these.
+    public var failures: Int
+    public var exitCode: Int32?
+    public var reason: String?
+    public var startedAt: Date?
+    public var finishedAt: Date?
+    /// Sum of the engine's epoch times, for succeeded runs.
+    public var trainSeconds: Double?
+    public var ownerPID: Int32?
+    public var host: String?
+
+    public init(id: RunID, group: String, label: String? = nil, seed: Int, status: RunStatus = .planned,
+                attempts: Int = 0, failures: Int = 0, exitCode: Int32? = nil, reason: String? = nil, startedAt: Date? = nil,
+                finishedAt: Date? = nil, trainSeconds: Double? = nil, ownerPID: Int32? = nil, host: String? = nil) {
+        self.id = id; self.group = group; self.label = label; self.seed = seed; self.status = status
+        self.attempts = attempts; self.failures = failures; self.exitCode = exitCode; self.reason = reason; self.startedAt = startedAt
+        self.finishedAt = finishedAt; self.trainSeconds = trainSeconds; self.ownerPID = ownerPID; self.host = host
+    }
+}
+
+/// What the manifest asked for, as the ledger stored it at registration.
+public struct RegisteredRun: Sendable, Equatable {
+    public var id: RunID
+    public var group: String
+    public var label: String?
+    public var seed: Int
+    public var config: JSONValue
+    public var needs: [String: RunID]
+    public var axes: [String: JSONValue]
+    /// The sweeps (manifest names) that include this run.
+    public var sweeps: [String]
+}
+
+/// Past training times of one run group, for `sweep plan`'s estimate.
+public struct GroupTiming: Sendable, Equatable {
+    public var group: String
+    public var runs: Int
+    public var meanTrainSeconds: Double
+    public var meanEpochSeconds: Double
+
+    public init(group: String, runs: Int, meanTrainSeconds: Double, meanEpochSeconds: Double) {
+        self.group = group; self.runs = runs; self.meanTrainSeconds = meanTrainSeconds; self.meanEpochSeconds = meanEpochSeconds
+    }
+}
+
+public enum LedgerError: Error, Equatable, CustomStringConvertible {
+    case unknownRun(String)
+    case ambiguousPrefix(String, matches: [RunID])
+    case corrupt(id: String, column: String, value: String)
+
+    public var description: String {
+        switch self {
+        case .unknownRun(let text):
+            return "no run in the ledger has an id starting with '\(text)'"
+        case .ambiguousPrefix(let text, let matches):
+            let shown = matches.prefix(5).map(\.rawValue).joined(separator: ", ")
+            return "'\(text)' matches \(matches.count) runs (\(shown)\(matches.count > 5 ? ", ..." : "")); give more characters"
+        case .corrupt(let id, let column, let value):
+            return "ledger row \(id) has an unreadable \(column): '\(value.prefix(80))'"
+        }
+    }
+}
+
+extension Ledger {
+    /// Which runs a status listing covers.
+    public enum Selection: Sendable, Equatable {
+        /// Every run in the ledger, by id.
+        case all
+        /// The runs of one sweep (manifest name), in plan order.
+        case sweep(String)
+        /// Runs no registered sweep includes any more (their manifest changed), by id.
+        case unlisted
+    }
+
+    /// The entries of the selected runs.
+    public func entries(_ selection: Selection = .all) throws -> [RunEntry] {
+        let columns = RunEntry.columns
+        let (sql, arguments): (String, StatementArguments) = switch selection {
+        case .all:
+            ("SELECT \(columns) FROM run r ORDER BY r.id", [])
+        case .sweep(let sweep):
+            ("SELECT \(columns) FROM sweep_run s JOIN run r ON r.id = s.run_id WHERE s.sweep = ? ORDER BY s.position",
+             [sweep])
+        case .unlisted:
+            ("SELECT \(columns) FROM run r WHERE NOT EXISTS (SELECT 1 FROM sweep_run s WHERE s.run_id = r.id) ORDER BY r.id",
+             [])
+        }
+        return try database.read { db in
+            var entries: [RunEntry] = []
+            let rows = try Row.fetchCursor(db, sql: sql, arguments: arguments)
+            while let row = try rows.next() { entries.append(try RunEntry(row: row)) }
+            return entries
+        }
+    }
+
+    /// The entries of the given runs; runs the ledger has never seen are absent.
+    public func entries(_ ids: [RunID]) throws -> [RunID: RunEntry] {
+        try database.read { db in
+            var found: [RunID: RunEntry] = [:]
+            for chunk in ids.chunked(into: 500) {
+                let marks = Array(repeating: "?", count: chunk.count).joined(separator: ",")
+                let rows = try Row.fetchCursor(db, sql: """
+                    SELECT \(RunEntry.columns) FROM run r WHERE r.id IN (\(marks))
+                    """, arguments: StatementArguments(chunk.map(\.rawValue)))
+                while let row = try rows.next() {
+                    let entry = try RunEntry(row: row)
+                    found[entry.id] = entry
+                }
+            }
+            return found
+        }
+    }
+
+    /// Count of runs per state, for the sweep `sweep` or the whole ledger.
+    public func counts(sweep: String? = nil) throws -> [RunStatus: Int] {
+        try database.read { db in
+            let rows = if let sweep {
+                try Row.fetchAll(db, sql: """
+                    SELECT r.status, COUNT(*) FROM sweep_run s JOIN run r ON r.id = s.run_id
+                    WHERE s.sweep = ? GROUP BY r.status
+                    """, arguments: [sweep])
+            } else {
+                try Row.fetchAll(db, sql: "SELECT status, COUNT(*) FROM run GROUP BY status")
+            }
+            var counts: [RunStatus: Int] = [:]
+            for row in rows {
+                counts[try RunRecord.status(row[0], id: "(count)")] = row[1]
+            }
+            return counts
+        }
+    }
+
+    /// The sweeps (manifest names) registered in this workspace, by name.
+    public func sweeps() throws -> [String] {
+        try database.read { db in
+            try String.fetchAll(db, sql: "SELECT DISTINCT sweep FROM sweep_run ORDER BY sweep")
+        }
+    }
+
+    /// The run whose id is `text` or starts with it (`sweep show 3fa2`).
+    public func resolve(prefix text: String) throws -> RunID {
+        let matches = try database.read { db in
+            // Ids are lowercase hex; GLOB uses the primary key index for a prefix range.
+            let pattern = text.lowercased().filter(\.isHexDigit) + "*"
+            return try String.fetchAll(db, sql: "SELECT id FROM run WHERE id GLOB ? ORDER BY id LIMIT 50",
+                                       arguments: [pattern])
+        }
+        guard !text.isEmpty, text.allSatisfy(\.isHexDigit), let first = matches.first else {
+            throw LedgerError.unknownRun(text)
+        }
+        guard matches.count == 1 else {
+            throw LedgerError.ambiguousPrefix(text, matches: matches.map(RunID.init(rawValue:)))
+        }
+        return RunID(rawValue: first)
+    }
+
+    /// The configuration and place in the grid the ledger stored for `id`.
+    public func registration(_ id: RunID) throws -> RegisteredRun? {
+        try database.read { db in
+            guard let row = try Row.fetchOne(db, sql: """
+                SELECT id, run_group, label, seed, config, needs, axes FROM run WHERE id = ?
+                """, arguments: [id.rawValue]) else { return nil }
+            let sweeps = try String.fetchAll(db, sql: "SELECT DISTINCT sweep FROM sweep_run WHERE run_id = ? ORDER BY sweep",
+                                             arguments: [id.rawValue])
+            let decode = { (column: String) throws -> JSONValue in
+                let text: String = row[column]
+                do { return try JSONDecoder().decode(JSONValue.self, from: Data(text.utf8)) } catch {
+                    throw LedgerError.corrupt(id: id.rawValue, column: column, value: text)
+                }
+            }
+            let needs = (try decode("needs").objectValue ?? [:]).compactMapValues { $0.stringValue.map(RunID.init(rawValue:)) }
+            return RegisteredRun(id: id, group: row["run_group"], label: row["label"], seed: row["seed"],
+                                 config: try decode("config"), needs: needs,
+                                 axes: try decode("axes").objectValue ?? [:], sweeps: sweeps)
+        }
+    }
+
+    /// Mean training time of the succeeded runs of each group, from their metrics'
+    /// `epoch_seconds`. Groups with no succeeded run are absent.
+    public func groupTimings() throws -> [String: GroupTiming] {
+        try database.read { db in
+            let rows = try Row.fetchAll(db, sql: """
+                SELECT run_group, COUNT(*), AVG(train_seconds), SUM(train_seconds) / SUM(epoch_count)
+                FROM run WHERE status = 'succeeded' AND train_seconds IS NOT NULL AND epoch_count > 0
+                GROUP BY run_group
+                """)
+            var timings: [String: GroupTiming] = [:]
+            for row in rows {
+                let group: String = row[0]
+                timings[group] = GroupTiming(group: group, runs: row[1], meanTrainSeconds: row[2], meanEpochSeconds: row[3])
+            }
+            return timings
+        }
+    }
+}
+
+extension RunEntry {
+    /// The columns `init(row:)` reads, by position, from table `run` aliased `r`.
+    static let columns = """
+        r.id, r.run_group, r.label, r.seed, r.status, r.attempts, r.exit_code, r.reason,
+        r.started_at, r.finished_at, r.train_seconds, r.owner_pid, r.host, r.failures
+        """
+
+    init(row: Row) throws {
+        let id: String = row[0]
+        self.init(id: RunID(rawValue: id), group: row[1], label: row[2], seed: row[3],
+                  status: try RunRecord.status(row[4], id: id), attempts: row[5], failures: row[13], exitCode: row[6],
+                  reason: row[7], startedAt: (row[8] as Double?).map(Date.init(timeIntervalSince1970:)),
+                  finishedAt: (row[9] as Double?).map(Date.init(timeIntervalSince1970:)),
+                  trainSeconds: row[10], ownerPID: row[11], host: row[12])
+    }
+}
+
+extension RunRecord {
+    static let columns = """
+        id, status, attempts, exit_code, stderr_tail, reason, metrics, started_at, finished_at, owner_pid, host
+        """
+
+    init(row: Row) throws {
+        let id: String = row["id"]
+        var metrics: RunMetrics?
+        if let text: String = row["metrics"] {
+            do { metrics = try JSONDecoder().decode(RunMetrics.self, from: Data(text.utf8)) } catch {
+                throw LedgerError.corrupt(id: id, column: "metrics", value: text)
+            }
+        }
+        self.init(id: RunID(rawValue: id), status: try Self.status(row["status"], id: id), attempts: row["attempts"],
+                  exitCode: row["exit_code"], stderrTail: row["stderr_tail"], reason: row["reason"], metrics: metrics,
+                  startedAt: (row["started_at"] as Double?).map(Date.init(timeIntervalSince1970:)),
+                  finishedAt: (row["finished_at"] as Double?).map(Date.init(timeIntervalSince1970:)),
+                  ownerPID: row["owner_pid"], host: row["host"])
+    }
+
+    static func status(_ text: String, id: String) throws -> RunStatus {
+        guard let status = RunStatus(rawValue: text) else {
+            throw LedgerError.corrupt(id: id, column: "status", value: text)
+        }
+        return status
+    }
+}

@@ -1,0 +1,156 @@
+import Foundation
+import RunContract
+import SweepCore
+
+/// A figure to write beside a table, as `<table>-<slug>.svg`.
+public struct Figure: Sendable {
+    public var slug: String
+    public var title: String
+    public var svg: String
+}
+
+/// The figures a table's runs can give, found from what they report:
+/// - rank curves when runs report `ranks` (FAAR's PDRS): the average rank per epoch of every row
+///   (one line per row, e.g. per ρ) and, per row, every adapter's rank per epoch of its first run;
+/// - Δm against trainable parameters when the table has both columns (a Pareto plot);
+/// - a task-similarity heat map when a run reports `extra` values named `similarity.<a>.<b>`.
+enum Figures {
+    static func all(for table: Table, spec: TableSpec, records: [RunID: RunRecord]) -> [Figure] {
+        var figures: [Figure] = []
+        let rows = spec.rows.filter { !$0.paperOnly }.map { row in
+            (label: row.label, runs: row.runs.compactMap { records[$0]?.succeededMetrics })
+        }
+        if var chart = averageRanks(rows: rows, title: "Average rank per epoch") {
+            chart.subtitle = table.title
+            figures.append(Figure(slug: "ranks", title: chart.title, svg: chart.svg))
+        }
+        var slugs: Set<String> = []
+        for row in rows {
+            guard let run = row.runs.first(where: { $0.ranks?.isEmpty == false }),
+                  var chart = adapterRanks(run, title: "Rank of every adapter per epoch") else { continue }
+            chart.subtitle = "\(row.label) (\(table.title))"
+            let slug = unique("ranks-" + slugged(row.label), in: &slugs)
+            figures.append(Figure(slug: slug, title: "\(chart.title): \(row.label)", svg: chart.svg))
+        }
+        if table.columns.contains(where: { $0.measure == .epochSeconds || $0.measure == .trainSeconds }),
+           var chart = epochTimes(rows: rows, title: "Time per epoch") {
+            chart.subtitle = table.title
+            figures.append(Figure(slug: "epoch-seconds", title: chart.title, svg: chart.svg))
+        }
+        if let chart = pareto(table) {
+            figures.append(Figure(slug: "pareto", title: chart.title, svg: chart.svg))
+        }
+        for row in rows {
+            guard let map = similarity(row.runs.map(\.extra), title: "\(row.label): task similarity") else { continue }
+            let slug = unique("similarity-" + slugged(row.label), in: &slugs)
+            figures.append(Figure(slug: slug, title: map.title, svg: map.svg))
+        }
+        return figures
+    }
+
+    /// One line per row: at each epoch, the mean rank over the run's adapters, then over the row's runs.
+    static func averageRanks(rows: [(label: String, runs: [RunMetrics])], title: String) -> LineChart? {
+        perEpochMeans(rows: rows, title: title, yLabel: "average rank") { run in
+            guard let ranks = run.ranks?.sorted(by: { $0.key < $1.key }).map(\.value), !ranks.isEmpty else { return nil }
+            let epochs = ranks.map(\.count).max() ?? 0
+            return (0..<epochs).map { epoch in
+                let values = ranks.compactMap { $0.indices.contains(epoch) ? Double($0[epoch]) : nil }
+                return values.reduce(0, +) / Double(values.count)
+            }
+        }
+    }
+
+    /// One line per row: each epoch's wall time, the mean over the row's runs (FAAR's Fig. 3: time
+    /// falls as PDRS shrinks the ranks).
+    static func epochTimes(rows: [(label: String, runs: [RunMetrics])], title: String) -> LineChart? {
+        perEpochMeans(rows: rows, title: title, yLabel: "seconds") { $0.epochSeconds.isEmpty ? nil : $0.epochSeconds }
+    }
+
+    /// One line per row: at each epoch, the mean over the row's runs of what `perRun` gives.
+    private static func perEpochMeans(rows: [(label: String, runs: [RunMetrics])], title: String, yLabel: String,
+                                      perRun: (RunMetrics) -> [Double]?) -> LineChart? {
+        let series = rows.compactMap { row -> LineChart.Series? in
+            let curves = row.runs.compactMap(perRun)
+            guard let epochs = curves.map(\.count).max(), epochs > 0 else { return nil }
+            let points = (0..<epochs).map { epoch in
+                let values = curves.compactMap { $0.indices.contains(epoch) ? $0[epoch] : nil }
+                return LineChart.Point(x: Double(epoch + 1), y: values.reduce(0, +) / Double(values.count))
+            }
+            return LineChart.Series(name: row.label, points: points)
+        }
+        guard !series.isEmpty else { return nil }
+        return LineChart(title: title, xLabel: "epoch", yLabel: yLabel, series: series)
+    }
+
+    /// Every adapter's rank per epoch, coloured by its role: the last part of a dotted name
+    /// ("stage4.block1.fc1.shared" -> "shared"), so shared and task adapters stand apart.
+    static func adapterRanks(_ run: RunMetrics, title: String) -> LineChart? {
+        guard let ranks = run.ranks, !ranks.isEmpty else { return nil }
+        let series = ranks.keys.sorted().map { name in
+            LineChart.Series(name: name, group: name.split(separator: ".").last.map(String.init) ?? name,
+                             points: ranks[name]!.enumerated().map { .init(x: Double($0 + 1), y: Double($1)) })
+        }
+        return LineChart(title: title, xLabel: "epoch", yLabel: "rank", series: series)
+    }
+
+    /// Our rows' mean Δm against their mean trainable parameters, and the papers' where published.
+    static func pareto(_ table: Table) -> ParetoChart? {
+        guard let delta = table.columns.firstIndex(where: { $0.measure == .deltaM }),
+              let params = table.columns.firstIndex(where: { $0.measure == .parameters(.trainable) }) else { return nil }
+        var points: [ParetoChart.Point] = []
+        for row in table.rows {
+            if let y = row.cells[delta].measured?.mean, let x = row.cells[params].measured?.mean {
+                points.append(.init(label: row.label, x: x, y: y))
+            }
+        }
+        guard !points.isEmpty else { return nil }
+        for row in table.rows {
+            if let y = row.cells[delta].paper, let x = row.cells[params].paper {
+                points.append(.init(label: row.label, x: x, y: y, fromPaper: true))
+            }
+        }
+        return ParetoChart(title: "Δm against trainable parameters", subtitle: table.title,
+                           xLabel: table.columns[params].header, yLabel: table.columns[delta].header, points: points)
+    }
+
+    /// The mean over runs of `extra["similarity.<a>.<b>"]`; tasks in sorted order, the diagonal 1
+    /// unless reported, a missing pair taken from its mirror.
+    static func similarity(_ extras: [[String: Double]], title: String) -> HeatMap? {
+        var sums: [String: [String: (Double, Int)]] = [:]
+        for extra in extras {
+            for (key, value) in extra where key.hasPrefix("similarity.") {
+                let parts = key.dropFirst("similarity.".count).split(separator: ".", maxSplits: 1).map(String.init)
+                guard parts.count == 2 else { continue }
+                let (sum, count) = sums[parts[0], default: [:]][parts[1]] ?? (0, 0)
+                sums[parts[0], default: [:]][parts[1]] = (sum + value, count + 1)
+            }
+        }
+        guard !sums.isEmpty else { return nil }
+        let tasks = Set(sums.keys).union(sums.values.flatMap(\.keys)).sorted()
+        func mean(_ a: String, _ b: String) -> Double? { sums[a]?[b].map { $0.0 / Double($0.1) } }
+        let values = tasks.map { a in
+            tasks.map { b in mean(a, b) ?? mean(b, a) ?? (a == b ? 1 : .nan) }
+        }
+        return HeatMap(title: title, labels: tasks, values: values)
+    }
+
+    static func slugged(_ label: String) -> String {
+        var slug = ""
+        for character in label.lowercased() {
+            if character.isASCII && (character.isLetter || character.isNumber) {
+                slug.append(character)
+            } else if !slug.isEmpty, !slug.hasSuffix("-") {
+                slug.append("-")
+            }
+        }
+        while slug.hasSuffix("-") { slug.removeLast() }
+        return slug.isEmpty ? "row" : slug
+    }
+
+    private static func unique(_ slug: String, in taken: inout Set<String>) -> String {
+        var candidate = slug, index = 2
+        while taken.contains(candidate) { candidate = "\(slug)-\(index)"; index += 1 }
+        taken.insert(candidate)
+        return candidate
+    }
+}

@@ -1,0 +1,218 @@
+import RunContract
+import SweepCore
+
+/// A table computed from the ledger: numbers only, no formatting beyond the precision each
+/// column is shown at (which decides ties for "best"). Renderers turn it into Markdown, LaTeX
+/// and CSV; tests check it without templates.
+public struct Table: Sendable {
+    public var name: String
+    public var title: String
+    public var layout: String
+    public var columns: [Column]
+    public var rows: [Row]
+    public var referenceRow: String?
+    public var paperSource: String?
+    /// Versions reported by the runs behind the table, sorted.
+    public var engineVersions: [String]
+    /// Distinct runs the measured rows name, and how many of them succeeded.
+    public var plannedRuns: Int
+    public var succeededRuns: Int
+    /// The most common n among measured cells (the number of seeds, usually); cells with another
+    /// n are marked with it, so a full table is not cluttered with "(n=3)" everywhere.
+    public var typicalN: Int?
+
+    public struct Column: Sendable, Hashable {
+        public var key: String
+        public var measure: Measure
+        public var header: String
+        /// nil: no better or worse (parameter counts unless the manifest says otherwise), no bold.
+        public var direction: Direction?
+        public var precision: Int
+        /// Some row has a published value for this column: renderers show a paper column beside it.
+        public var hasPaper: Bool
+    }
+
+    public struct Row: Sendable, Hashable {
+        public var label: String
+        public var note: String?
+        public var paperOnly: Bool
+        public var isReference: Bool
+        /// One per column, in the columns' order.
+        public var cells: [Cell]
+        public var plannedRuns: Int
+        public var succeededRuns: Int
+    }
+
+    public struct Cell: Sendable, Hashable {
+        /// nil: no finished run gives this value (or the row is paper-only).
+        public var measured: Summary?
+        /// The value of each seed behind `measured`, for comparisons paired by seed (runs the plan
+        /// does not know have no seed and are left out here).
+        public var bySeed: [Int: Double] = [:]
+        public var paper: Double?
+        /// Best of its column at the displayed precision (ties are all best).
+        public var isBest: Bool
+    }
+}
+
+extension Table {
+    /// Computes `spec` from the records of its runs. Runs that have not succeeded, or have no
+    /// metrics, contribute nothing.
+    public init(spec: TableSpec, plan: Plan, records: [RunID: RunRecord]) throws {
+        let measures = try spec.columns.map { column -> Measure in
+            guard let measure = Measure(key: column.key) else {
+                throw ReportError.unknownColumnKey(table: spec.name, key: column.key)
+            }
+            return measure
+        }
+        let rowSamples = spec.rows.map { row in
+            row.paperOnly ? [] : SeedSample.group(row.runs, plan: plan, records: records)
+        }
+
+        var reference: [String: Double] = [:]
+        if measures.contains(.deltaM) {
+            guard let label = spec.referenceRow else { throw ReportError.missingReferenceRow(table: spec.name) }
+            guard let index = spec.rows.firstIndex(where: { $0.label == label }) else {
+                throw ReportError.unknownReferenceRow(table: spec.name, label: label,
+                                                      rows: spec.rows.map(\.label))
+            }
+            reference = DeltaM.reference(from: rowSamples[index].flatMap(\.runs))
+        }
+
+        columns = zip(spec.columns, measures).map { column, measure in
+            Column(key: column.key, measure: measure, header: column.header,
+                   direction: column.direction ?? Self.defaultDirection(of: measure, samples: rowSamples),
+                   precision: max(0, column.precision),
+                   hasPaper: spec.rows.contains { $0.paper[column.key] != nil })
+        }
+        rows = zip(spec.rows, rowSamples).map { row, samples in
+            let cells = zip(spec.columns, measures).map { column, measure in
+                let values = samples.map { ($0.seed, $0.value(of: measure, reference: reference)) }
+                var bySeed: [Int: Double] = [:]
+                for case let (seed?, value?) in values { bySeed[seed] = value }
+                return Cell(measured: row.paperOnly ? nil : Summary(values.compactMap(\.1)), bySeed: bySeed,
+                            paper: row.paper[column.key], isBest: false)
+            }
+            let runs = Set(row.paperOnly ? [] : row.runs)
+            return Row(label: row.label, note: row.note, paperOnly: row.paperOnly,
+                       isReference: row.label == spec.referenceRow, cells: cells,
+                       plannedRuns: runs.count,
+                       succeededRuns: runs.filter { records[$0]?.succeededMetrics != nil }.count)
+        }
+
+        name = spec.name
+        title = spec.title
+        layout = spec.layout
+        referenceRow = spec.referenceRow
+        paperSource = spec.paperSource
+        let measuredRuns = Set(spec.rows.filter { !$0.paperOnly }.flatMap(\.runs))
+        let finished = measuredRuns.compactMap { records[$0]?.succeededMetrics }
+        engineVersions = Set(finished.map(\.engineVersion)).sorted()
+        plannedRuns = measuredRuns.count
+        succeededRuns = finished.count
+        typicalN = Self.mostCommon(rows.flatMap { $0.cells.compactMap { $0.measured?.n } })
+        markBest()
+    }
+
+    /// Task columns take the direction the runs report; Δm is higher-is-better by definition;
+    /// costs have none unless the manifest gives one.
+    private static func defaultDirection(of measure: Measure, samples: [[SeedSample]]) -> Direction? {
+        switch measure {
+        case .deltaM: return .higher
+        case .task(let name):
+            return samples.lazy.flatMap { $0 }.flatMap(\.runs).compactMap { $0.tasks[name]?.direction }.first
+        case .parameters, .gmacs, .trainSeconds, .epochSeconds, .extra: return nil
+        }
+    }
+
+    /// Ties go to the larger n, so a table with as many full as partial rows reads as full.
+    private static func mostCommon(_ values: [Int]) -> Int? {
+        var counts: [Int: Int] = [:]
+        for value in values { counts[value, default: 0] += 1 }
+        return counts.max { ($0.value, $0.key) < ($1.value, $1.key) }?.key
+    }
+
+    /// Bold the best measured value of each column with a direction, compared as displayed.
+    /// The reference row takes no part in Δm: its Δm is zero by construction.
+    private mutating func markBest() {
+        for (index, column) in columns.enumerated() {
+            guard let direction = column.direction else { continue }
+            let candidates = rows.indices.compactMap { row -> (Int, Double)? in
+                guard !(rows[row].isReference && column.measure == .deltaM),
+                      let mean = rows[row].cells[index].measured?.mean else { return nil }
+                return (row, NumberFormat.displayed(mean, precision: column.precision))
+            }
+            let values = candidates.map(\.1)
+            guard let best = direction == .higher ? values.max() : values.min() else { continue }
+            for (row, value) in candidates where value == best { rows[row].cells[index].isBest = true }
+        }
+    }
+}
+
+extension RunRecord {
+    /// The metrics of a run that finished; nil for every other state.
+    var succeededMetrics: RunMetrics? { status == .succeeded ? metrics : nil }
+}
+
+/// The runs of one row that share a seed: one multi-task run, or one single-task run per task.
+/// A seed is one sample of every cell in the row, so single-task rows are combined per seed.
+struct SeedSample {
+    /// nil for a run the plan does not know.
+    var seed: Int?
+    var runs: [RunMetrics]
+    /// Every run of the seed succeeded: costs and Δm describe the whole configuration and need all.
+    var complete: Bool
+
+    /// Groups by the plan's seed, in the row's order; a run the plan does not know is its own sample.
+    static func group(_ ids: [RunID], plan: Plan, records: [RunID: RunRecord]) -> [SeedSample] {
+        enum Key: Hashable { case seed(Int), run(RunID) }
+        var order: [Key] = []
+        var samples: [Key: SeedSample] = [:]
+        for id in ids {
+            let key = plan.run(id).map { Key.seed($0.seed) } ?? .run(id)
+            if samples[key] == nil {
+                order.append(key)
+                samples[key] = SeedSample(seed: plan.run(id)?.seed, runs: [], complete: true)
+            }
+            if let metrics = records[id]?.succeededMetrics {
+                samples[key]!.runs.append(metrics)
+            } else {
+                samples[key]!.complete = false
+            }
+        }
+        return order.map { samples[$0]! }
+    }
+
+    /// The tasks of the seed, each the mean over the runs that report it.
+    var tasks: [String: TaskMetric] {
+        var merged: [String: TaskMetric] = [:]
+        for name in Set(runs.flatMap(\.tasks.keys)).sorted() {
+            let metrics = runs.compactMap { $0.tasks[name] }
+            merged[name] = TaskMetric(name: metrics[0].name,
+                                      value: metrics.map(\.value).reduce(0, +) / Double(metrics.count),
+                                      direction: metrics[0].direction)
+        }
+        return merged
+    }
+
+    func value(of measure: Measure, reference: [String: Double]) -> Double? {
+        switch measure {
+        case .task(let name):
+            return Self.mean(runs.compactMap { $0.tasks[name]?.value })
+        case .extra(let name):
+            return Self.mean(runs.compactMap { $0.extra[name] })
+        case .deltaM:
+            guard complete else { return nil }
+            return DeltaM.percent(tasks, reference: reference)
+        case .parameters, .gmacs, .trainSeconds, .epochSeconds:
+            // A row of single-task runs costs the sum of its models.
+            guard complete, !runs.isEmpty else { return nil }
+            let costs = runs.compactMap { measure.cost(of: $0) }
+            return costs.count == runs.count ? costs.reduce(0, +) : nil
+        }
+    }
+
+    private static func mean(_ values: [Double]) -> Double? {
+        values.isEmpty ? nil : values.reduce(0, +) / Double(values.count)
+    }
+}

@@ -1,0 +1,169 @@
+import RunContract
+
+/// What the Mustache templates see: a table's cells as text (numbers formatted once, here),
+/// laid out both ways, so a template only arranges and marks up. Labels stay raw: the
+/// template's content type escapes them for its format.
+struct TableView {
+    var plan: String
+    var name: String
+    var title: String
+    /// "rows" layout: one header per printed column (a paper column follows its measured column).
+    var headers: [Header]
+    /// "rows" layout: one group per table column, spanning its paper column when it has one.
+    var groups: [Group]
+    var hasPaperColumns: Bool
+    var rows: [RowLine]
+    /// "transposed" layout: the table's rows become columns, its columns become lines.
+    var columnLabels: [Label]
+    var lines: [MeasureLine]
+    var footer: [String]
+    /// Figures written beside the table (Markdown links them).
+    var figures: [FigureLink] = []
+
+    struct FigureLink { var title: String; var file: String }
+
+    struct Label { var label: String; var paperOnly: Bool }
+
+    struct Header {
+        var header: String
+        var higher: Bool
+        var lower: Bool
+        var paper: Bool
+    }
+
+    struct Group {
+        var header: String
+        var higher: Bool
+        var lower: Bool
+        var paired: Bool
+        /// 1-based LaTeX column numbers (the label is column 1), for \cmidrule.
+        var first: Int
+        var last: Int
+    }
+
+    struct RowLine {
+        var label: String
+        var paperOnly: Bool
+        var cells: [CellText]
+    }
+
+    struct MeasureLine {
+        var heading: Header
+        var cells: [CellText]
+    }
+
+    /// One printed cell. Exactly one of `blank`, `missing` or a `mean` applies.
+    struct CellText {
+        /// Nothing to say: a paper-only row's measured cell, or a paper cell without a published value.
+        var blank: Bool
+        /// A value we should have but no finished run gives it.
+        var missing: Bool
+        var mean: String?
+        var std: String?
+        /// Shown only when it differs from the table's usual n.
+        var count: Int?
+        var bold: Bool
+
+        static let blankCell = CellText(blank: true, missing: false, mean: nil, std: nil, count: nil, bold: false)
+        static let missingCell = CellText(blank: false, missing: true, mean: nil, std: nil, count: nil, bold: false)
+    }
+}
+
+extension TableView {
+    init(table: Table, plan: String) {
+        self.plan = plan
+        name = table.name
+        title = table.title
+
+        func measured(_ cell: Table.Cell, row: Table.Row, column: Table.Column) -> CellText {
+            if row.paperOnly { return .blankCell }
+            guard let summary = cell.measured else { return .missingCell }
+            let signed = column.measure == .deltaM
+            return CellText(blank: false, missing: false,
+                            mean: NumberFormat.fixed(summary.mean, precision: column.precision, signed: signed),
+                            // Seeds that agree exactly (parameter counts, GMACs) print no "± 0.00".
+                            std: summary.std.flatMap { $0 == 0 ? nil : NumberFormat.fixed($0, precision: column.precision) },
+                            count: summary.n == table.typicalN ? nil : summary.n, bold: cell.isBest)
+        }
+        func paper(_ cell: Table.Cell, column: Table.Column) -> CellText {
+            guard let value = cell.paper else { return .blankCell }
+            let text = NumberFormat.fixed(value, precision: column.precision, signed: column.measure == .deltaM)
+            return CellText(blank: false, missing: false, mean: text, std: nil, count: nil, bold: false)
+        }
+
+        var headers: [Header] = []
+        var groups: [Group] = []
+        for column in table.columns {
+            let higher = column.direction == .higher, lower = column.direction == .lower
+            let first = headers.count + 2
+            headers.append(Header(header: column.header, higher: higher, lower: lower, paper: false))
+            if column.hasPaper {
+                headers.append(Header(header: column.header, higher: higher, lower: lower, paper: true))
+            }
+            groups.append(Group(header: column.header, higher: higher, lower: lower, paired: column.hasPaper,
+                                first: first, last: headers.count + 1))
+        }
+        self.headers = headers
+        self.groups = groups
+        hasPaperColumns = table.columns.contains(where: \.hasPaper)
+
+        rows = table.rows.map { row in
+            var cells: [CellText] = []
+            for (cell, column) in zip(row.cells, table.columns) {
+                cells.append(measured(cell, row: row, column: column))
+                if column.hasPaper { cells.append(paper(cell, column: column)) }
+            }
+            return RowLine(label: row.label, paperOnly: row.paperOnly, cells: cells)
+        }
+
+        columnLabels = table.rows.map { Label(label: $0.label, paperOnly: $0.paperOnly) }
+        var lines: [MeasureLine] = []
+        var headerIndex = 0
+        for (index, column) in table.columns.enumerated() {
+            lines.append(MeasureLine(heading: headers[headerIndex],
+                                     cells: table.rows.map { measured($0.cells[index], row: $0, column: column) }))
+            headerIndex += 1
+            if column.hasPaper {
+                lines.append(MeasureLine(heading: headers[headerIndex],
+                                         cells: table.rows.map { paper($0.cells[index], column: column) }))
+                headerIndex += 1
+            }
+        }
+        self.lines = lines
+        footer = Self.footer(of: table)
+    }
+
+    /// Plain sentences that say how to read the table and where its numbers come from.
+    static func footer(of table: Table) -> [String] {
+        var lines: [String] = []
+        let measuredCells = table.rows.filter { !$0.paperOnly }.flatMap(\.cells)
+        if let n = table.typicalN {
+            let marked = measuredCells.contains { $0.measured.map { $0.n != n } ?? false }
+                ? "; (n=k): a cell from k seeds." : "."
+            lines.append(n > 1 ? "Mean ± sample std over \(n) seeds (no ± where the seeds agree exactly)" + marked
+                               : "One seed per cell" + marked)
+        }
+        if measuredCells.contains(where: { $0.measured == nil }) {
+            lines.append("—: no finished run gives this value.")
+        }
+        if let reference = table.referenceRow, table.columns.contains(where: { $0.measure == .deltaM }) {
+            lines.append("Δm (%) against the row \(reference), task by task (the mean of its runs); its own Δm is not ranked.")
+        }
+        if table.columns.contains(where: { $0.direction != nil }) {
+            lines.append("Bold: best of the column at the displayed precision (ties all bold).")
+        }
+        if table.columns.contains(where: \.hasPaper) {
+            lines.append("(paper): published value" + (table.paperSource.map { ", \($0)" } ?? "") + ".")
+        }
+        if table.rows.contains(where: \.paperOnly) {
+            lines.append("† paper only: the engine does not implement this row.")
+        }
+        for row in table.rows {
+            if let note = row.note { lines.append("\(row.label): \(note)") }
+        }
+        let engine = table.engineVersions.isEmpty ? "no finished run"
+            : "engine " + table.engineVersions.joined(separator: ", ")
+        lines.append("Runs: \(table.succeededRuns) of \(table.plannedRuns) succeeded; \(engine).")
+        return lines
+    }
+}

@@ -1,0 +1,160 @@
+/// Geometry of a 2-D convolution: stride, zero padding and dilation per axis.
+public struct Conv2dGeometry: Sendable, Equatable {
+    public var stride: Int
+    public var padding: Int
+    public var dilation: Int
+
+    public init(stride: Int = 1, padding: Int = 0, dilation: Int = 1) {
+        precondition(stride >= 1 && padding >= 0 && dilation >= 1, "conv stride \(stride) padding \(padding) dilation \(dilation)")
+        self.stride = stride
+        self.padding = padding
+        self.dilation = dilation
+    }
+
+    /// Output length for an input length and kernel size (PyTorch's formula).
+    public func outputSize(input: Int, kernel: Int) -> Int {
+        (input + 2 * padding - dilation * (kernel - 1) - 1) / stride + 1
+    }
+}
+
+/// Convolution of NCHW `x` with `weight` [O, C, kh, kw] and optional `bias` [O]
+/// (PyTorch Conv2d, groups = 1). Each image is im2col'd into a [C*kh*kw, Ho*Wo]
+/// matrix and multiplied by the weight matrix [O, C*kh*kw] in one sgemm; a 1x1
+/// convolution with stride 1 and no padding skips im2col (the image is already
+/// that matrix).
+public func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor? = nil,
+                   _ geometry: Conv2dGeometry = Conv2dGeometry()) -> Tensor {
+    precondition(x.rank == 4 && weight.rank == 4, "conv2d needs NCHW input and OIHW weight, got \(x.shape), \(weight.shape)")
+    let n = x.shape[0], c = x.shape[1], h = x.shape[2], w = x.shape[3]
+    let o = weight.shape[0], kh = weight.shape[2], kw = weight.shape[3]
+    precondition(weight.shape[1] == c, "conv2d weight \(weight.shape) for \(c) input channels")
+    if let bias { precondition(bias.count == o, "conv2d bias \(bias.shape) for \(o) outputs") }
+    let ho = geometry.outputSize(input: h, kernel: kh), wo = geometry.outputSize(input: w, kernel: kw)
+    precondition(ho > 0 && wo > 0, "conv2d output would be empty for input \(x.shape) and kernel \(kh)x\(kw)")
+    let patch = c * kh * kw, pixels = ho * wo
+    let direct = kh == 1 && kw == 1 && geometry == Conv2dGeometry()
+    let unfold = Im2col(channels: c, height: h, width: w, kernelHeight: kh, kernelWidth: kw,
+                        outHeight: ho, outWidth: wo, geometry: geometry)
+
+    let y = Tensor(uninitialized: [n, o, ho, wo])
+    let columns: Storage? = direct ? nil : Storage(count: patch * pixels)
+    for image in 0..<n {
+        let source = x.data + image * c * h * w, out = y.data + image * o * pixels
+        let matrix: UnsafeMutablePointer<Float>
+        if let columns { unfold.gather(source, into: columns.pointer); matrix = columns.pointer } else { matrix = source }
+        if let bias {
+            for ch in 0..<o { (out + ch * pixels).update(repeating: bias.data[ch], count: pixels) }
+        }
+        sgemm(transposeA: false, transposeB: false, m: o, n: pixels, k: patch,
+              a: weight.data, b: matrix, beta: bias == nil ? 0 : 1, c: out)
+    }
+
+    y.record(inputs: [x, weight] + (bias.map { [$0] } ?? [])) { y in
+        let gy = y.grad!
+        let gx = x.gradSink(), gw = weight.gradSink(), gb = bias?.gradSink()
+        let scratch: Storage? = direct ? nil : Storage(count: patch * pixels)
+        for image in 0..<n {
+            let source = x.data + image * c * h * w, g = gy + image * o * pixels
+            if let gw {  // dW [O, patch] += dY [O, pixels] x cols^T
+                let matrix: UnsafeMutablePointer<Float>
+                if let scratch { unfold.gather(source, into: scratch.pointer); matrix = scratch.pointer } else { matrix = source }
+                sgemm(transposeA: false, transposeB: true, m: o, n: patch, k: pixels,
+                      a: g, b: matrix, beta: 1, c: gw)
+            }
+            if let gb {
+                for ch in 0..<o {
+                    let row = g + ch * pixels
+                    var total: Float = 0
+                    for i in 0..<pixels { total += row[i] }
+                    gb[ch] += total
+                }
+            }
+            if let gx {  // dcols [patch, pixels] = W^T dY, folded back onto the image
+                let target = gx + image * c * h * w
+                if let scratch {
+                    sgemm(transposeA: true, transposeB: false, m: patch, n: pixels, k: o,
+                          a: weight.data, b: g, beta: 0, c: scratch.pointer)
+                    unfold.scatterAdd(scratch.pointer, into: target)
+                } else {
+                    sgemm(transposeA: true, transposeB: false, m: patch, n: pixels, k: o,
+                          a: weight.data, b: g, beta: 1, c: target)
+                }
+            }
+        }
+    }
+    return y
+}
+
+/// The im2col index map of one image: row (ch, ky, kx), column (oy, ox) holds
+/// input pixel (ch, oy*stride - pad + ky*dilation, ox*stride - pad + kx*dilation),
+/// or zero outside the image. `gather` is the forward; `scatterAdd` its transpose.
+struct Im2col {
+    let channels, height, width, kernelHeight, kernelWidth, outHeight, outWidth: Int
+    let geometry: Conv2dGeometry
+
+    init(channels: Int, height: Int, width: Int, kernelHeight: Int, kernelWidth: Int,
+         outHeight: Int, outWidth: Int, geometry: Conv2dGeometry) {
+        self.channels = channels; self.height = height; self.width = width
+        self.kernelHeight = kernelHeight; self.kernelWidth = kernelWidth
+        self.outHeight = outHeight; self.outWidth = outWidth; self.geometry = geometry
+    }
+
+    /// Calls body(columnRow, inputRowStart or nil, xOffset) per (row of the column
+    /// matrix, output row): the caller copies `outWidth` strided elements.
+    @inline(__always)
+    private func forEachSpan(_ body: (_ column: Int, _ inputRow: Int?, _ kx: Int) -> Void) {
+        let stride = geometry.stride, pad = geometry.padding, dilation = geometry.dilation
+        var row = 0
+        for ch in 0..<channels {
+            for ky in 0..<kernelHeight {
+                for kx in 0..<kernelWidth {
+                    for oy in 0..<outHeight {
+                        let iy = oy * stride - pad + ky * dilation
+                        let column = (row * outHeight + oy) * outWidth
+                        body(column, iy >= 0 && iy < height ? (ch * height + iy) * width : nil, kx)
+                    }
+                    row += 1
+                }
+            }
+        }
+    }
+
+    /// Output columns whose input column `ox * stride + offset` lies inside a row,
+    /// so the copy loops need no per-element bounds test.
+    @inline(__always)
+    private func validColumns(offset: Int) -> Range<Int> {
+        let s = geometry.stride
+        let low = offset >= 0 ? 0 : (-offset + s - 1) / s
+        let high = offset > width - 1 ? 0 : min(outWidth, (width - 1 - offset) / s + 1)
+        return low..<max(low, high)
+    }
+
+    func gather(_ image: UnsafePointer<Float>, into columns: UnsafeMutablePointer<Float>) {
+        let stride = geometry.stride, pad = geometry.padding, dilation = geometry.dilation
+        let outWidth = outWidth
+        forEachSpan { column, inputRow, kx in
+            let dst = columns + column
+            guard let inputRow else { dst.update(repeating: 0, count: outWidth); return }
+            let offset = kx * dilation - pad
+            let valid = validColumns(offset: offset)
+            let src = image + inputRow + offset
+            dst.update(repeating: 0, count: valid.lowerBound)
+            if stride == 1 {
+                (dst + valid.lowerBound).update(from: src + valid.lowerBound, count: valid.count)
+            } else {
+                for ox in valid { dst[ox] = src[ox * stride] }
+            }
+            (dst + valid.upperBound).update(repeating: 0, count: outWidth - valid.upperBound)
+        }
+    }
+
+    func scatterAdd(_ columns: UnsafePointer<Float>, into image: UnsafeMutablePointer<Float>) {
+        let stride = geometry.stride, pad = geometry.padding, dilation = geometry.dilation
+        forEachSpan { column, inputRow, kx in
+            guard let inputRow else { return }
+            let offset = kx * dilation - pad
+            let src = columns + column, dst = image + inputRow + offset
+            for ox in validColumns(offset: offset) { dst[ox * stride] += src[ox] }
+        }
+    }
+}

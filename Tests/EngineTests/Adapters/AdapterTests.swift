@@ -1,0 +1,214 @@
+import Testing
+@testable import Engine
+
+@Suite struct AdapterTests {
+    let inputs = 5, outputs = 4, rank = 3, rows = 6
+
+    /// A module with B no longer 0 (as after some training), so every gradient path is exercised.
+    func trainedLayer(_ kind: LowRankModule.Kind, scale: Float = 0.7, shrinking: RankShrinker.Options? = nil,
+                      _ generator: inout SplitMix64) -> AdaptedLinear {
+        let base = frozenLinear(inputs: inputs, outputs: outputs, &generator)
+        let module = LowRankModule(name: "layer", kind: kind, inputs: inputs, outputs: outputs, rank: rank, scale: scale,
+                                   weight: UnsafeBufferPointer(base.weight.values), shrinking: shrinking, seed: 1)
+        var factors = module.factors
+        factors.b = generator.floats(outputs * rank)
+        module.setParameters(factors: factors,
+                             magnitude: kind == .dora ? module.magnitude.map { $0 * Float(generator.uniform(0.5...1.5)) } : nil)
+        return AdaptedLinear(base: base, module: module)
+    }
+
+    /// The layer's output for the given parameters, with DoRA's norms held at `norms` (the
+    /// detached norm: finite differences must not see it move).
+    func reference(_ layer: AdaptedLinear, x: [Float], factors: LowRankFactors, magnitude: [Float],
+                   norms: [Float]?, active: Int) -> [Float] {
+        let bias = Array(layer.base.bias!.values)
+        var direction = layer.base.forward(Matrix(rows: rows, columns: inputs, values: x), ForwardContext(training: false)).0.values
+        for k in direction.indices { direction[k] -= bias[k % outputs] }
+        var hidden = [Float](repeating: 0, count: rows * active)
+        factors.forward(input: x, rows: rows, active: active, scale: layer.module.scale, hidden: &hidden,
+                        output: &direction, accumulate: true)
+        guard let norms else { return direction.indices.map { direction[$0] + bias[$0 % outputs] } }
+        var y = [Float](repeating: 0, count: rows * outputs)
+        WeightDecomposition.forward(direction: direction, rows: rows, outputs: outputs, magnitude: magnitude,
+                                    norms: norms, bias: bias, output: &y)
+        return y
+    }
+
+    /// PDRS with rho = 1 keeps every component and lets a test fix the active prefix by its draws.
+    @Test(arguments: [(LowRankModule.Kind.lora, false), (.lora, true), (.dora, false), (.dora, true)])
+    func gradientsMatchFiniteDifferences(kind: LowRankModule.Kind, prefixMasking: Bool) {
+        var generator = SplitMix64(seed: 21)
+        let layer = trainedLayer(kind, shrinking: prefixMasking ? .init(coverage: 1) : nil, &generator)
+        let module = layer.module
+        let x = generator.floats(rows * inputs)
+        let lossWeights = generator.floats(rows * outputs)
+
+        let (y, pullback) = layer.forward(Matrix(rows: rows, columns: inputs, values: x), ForwardContext(training: true))
+        let active = module.lastActive
+        #expect(prefixMasking || active == rank)
+        let norms: [Float]? = kind == .dora
+            ? WeightDecomposition.rowNorms(weight: layer.base.weight.values.baseAddress!, factors: module.factors,
+                                           active: active, scale: module.scale)
+            : nil
+        let (a, b, m) = (module.factors.a, module.factors.b, module.magnitude)
+        let base = reference(layer, x: x, factors: module.factors, magnitude: m, norms: norms, active: active)
+        #expect(zip(y.values, base).allSatisfy { abs($0 - $1) < 1e-5 }, "forward differs from the reference")
+
+        for parameter in module.parameters { parameter.zeroGradient() }
+        let dx = pullback(Matrix(rows: rows, columns: outputs, values: lossWeights)).values
+        func loss(a: [Float] = a, b: [Float] = b, m: [Float] = m, x: [Float] = x) -> Double {
+            let factors = LowRankFactors(inputs: inputs, outputs: outputs, rank: rank, a: a, b: b)
+            return weightedSum(reference(layer, x: x, factors: factors, magnitude: m, norms: norms, active: active), lossWeights)
+        }
+        expectGradientsMatch(module.gradient.a, numericGradient(a) { loss(a: $0) }, "dL/dA")
+        expectGradientsMatch(module.gradient.b, numericGradient(b) { loss(b: $0) }, "dL/dB")
+        expectGradientsMatch(dx, numericGradient(x) { loss(x: $0) }, "dL/dx")
+        if kind == .dora {
+            expectGradientsMatch(module.magnitudeGradient, numericGradient(m) { loss(m: $0) }, "dL/dm")
+        }
+        // Components outside the active prefix get no gradient; the frozen layer gets none at all.
+        #expect(module.gradient.a[(active * inputs)...].allSatisfy { $0 == 0 })
+        #expect((0..<outputs).allSatisfy { o in (active..<rank).allSatisfy { module.gradient.b[o * rank + $0] == 0 } })
+        #expect(layer.base.weight.gradient == nil)
+    }
+
+    @Test(arguments: LowRankModule.Kind.allCases)
+    func adapterEqualsTheFrozenLayerAtInitialisation(kind: LowRankModule.Kind) {
+        var generator = SplitMix64(seed: 4)
+        let base = frozenLinear(inputs: inputs, outputs: outputs, &generator)
+        let module = LowRankModule(name: "layer", kind: kind, inputs: inputs, outputs: outputs, rank: rank, scale: 4,
+                                   weight: UnsafeBufferPointer(base.weight.values), seed: 2)
+        let layer = AdaptedLinear(base: base, module: module)
+        let x = Matrix(rows: rows, columns: inputs, values: generator.floats(rows * inputs))
+        let (y, _) = layer.forward(x, ForwardContext(training: true))
+        let (frozen, _) = base.forward(x, ForwardContext(training: false))
+        #expect(zip(y.values, frozen.values).allSatisfy { abs($0 - $1) < 1e-5 })
+        #expect(module.factors.b.allSatisfy { $0 == 0 })
+        #expect(module.factors.a.allSatisfy { abs($0) <= 1 / Float(inputs).squareRoot() })
+        #expect(Set(module.factors.a).count == rank * inputs)
+        #expect(layer.parameters.filter(\.isTrainable).map(\.name)
+                == ["layer.lora_A", "layer.lora_B"] + (kind == .dora ? ["layer.lora_magnitude"] : []))
+    }
+
+    @Test func doraMagnitudeStartsAtTheRowNormsOfW() {
+        var generator = SplitMix64(seed: 8)
+        let base = frozenLinear(inputs: inputs, outputs: outputs, &generator)
+        let module = LowRankModule(name: "layer", kind: .dora, inputs: inputs, outputs: outputs, rank: rank, scale: 1,
+                                   weight: UnsafeBufferPointer(base.weight.values), seed: 3)
+        for o in 0..<outputs {
+            let norm = (0..<inputs).map { base.weight.values[o * inputs + $0] }.reduce(Float(0)) { $0 + $1 * $1 }.squareRoot()
+            #expect(abs(module.magnitude[o] - norm) < 1e-5)
+        }
+        #expect(module.parameterCount == rank * (inputs + outputs) + outputs)
+    }
+
+    @Test func doraNormsAreRowNormsOfTheAdaptedWeight() {
+        var generator = SplitMix64(seed: 9)
+        let layer = trainedLayer(.dora, &generator)
+        let (w, factors) = (layer.base.weight.values, layer.module.factors)
+        let norms = WeightDecomposition.rowNorms(weight: w.baseAddress!, factors: factors, active: 2, scale: 0.7)
+        for o in 0..<outputs {
+            var sum: Float = 0
+            for i in 0..<inputs {
+                var value = w[o * inputs + i]
+                for c in 0..<2 { value += 0.7 * factors.b[o * rank + c] * factors.a[c * inputs + i] }
+                sum += value * value
+            }
+            #expect(abs(norms[o] - sum.squareRoot()) < 1e-5)
+        }
+    }
+
+    @Test func scaleConventions() {
+        #expect(MethodOptions.Scale.alphaOverRank(alpha: 32).factor(rank: 16) == 2)
+        #expect(MethodOptions.Scale.raw(4).factor(rank: 16) == 4)
+        #expect(MethodOptions.Scale.raw(4).factor(rank: 64) == 4)
+    }
+
+    @Test func prefixDrawsStayInRangeAndEvaluationUsesEveryComponent() {
+        var generator = SplitMix64(seed: 10)
+        let layer = trainedLayer(.lora, shrinking: .init(coverage: 0.9), &generator)
+        let seen = Set((0..<200).map { _ in layer.module.activeRank(training: true) })
+        #expect(seen == Set(1...rank))
+        #expect(layer.module.activeRank(training: false) == rank)
+        #expect(layer.module.draws == 200)
+    }
+
+    @Test func importanceAfterBackwardScoresTheComponentsUsed() {
+        var generator = SplitMix64(seed: 12)
+        let layer = trainedLayer(.lora, shrinking: .init(decay: 0.9, coverage: 0.9), &generator)
+        let module = layer.module
+        let (_, pullback) = layer.forward(Matrix(rows: rows, columns: inputs, values: generator.floats(rows * inputs)),
+                                          ForwardContext(training: true))
+        _ = pullback(Matrix(rows: rows, columns: outputs, values: generator.floats(rows * outputs)))
+        let active = module.lastActive
+        let expected = RankShrinker.componentScores(a: module.factors.a, gradA: module.gradient.a, b: module.factors.b,
+                                                    gradB: module.gradient.b, inputs: inputs, outputs: outputs,
+                                                    rank: rank, active: active)
+        module.recordImportance()
+        expectClose(module.shrinker!.importance, (0..<rank).map { $0 < active ? 0.1 * expected[$0] : 0 })
+        #expect(expected.allSatisfy { $0 > 0 })
+    }
+
+    @Test(arguments: LowRankModule.Kind.allCases)
+    func shrinkingErasesComponentsFromTheComputation(kind: LowRankModule.Kind) {
+        var generator = SplitMix64(seed: 13)
+        // rho = 0.5 of 3 components always erases at least one: the top two cover 2/3 or more.
+        let layer = trainedLayer(kind, shrinking: .init(coverage: 0.5, emaStart: .firstObservation), &generator)
+        let module = layer.module
+        let x = Matrix(rows: rows, columns: inputs, values: generator.floats(rows * inputs))
+        // Evaluation-mode passes use every component, so every component gets a score.
+        let (_, pullback) = layer.forward(x, ForwardContext(training: false))
+        _ = pullback(Matrix(rows: rows, columns: outputs, values: generator.floats(rows * outputs)))
+        module.recordImportance()
+
+        let before = module.factors
+        let parametersBefore = module.parameterCount
+        let macsBefore = module.multiplyAccumulates(tokens: 100)
+        let covering = module.shrinker!.coveringComponents()
+        let shrink = module.shrinkRank()!
+        #expect(shrink.kept == covering)
+        let k = covering.count
+        #expect(k < rank && module.rank == k && module.shrinker!.rank == k)
+        #expect(module.parameterCount == parametersBefore - (rank - k) * (inputs + outputs))
+        // Each erased component saves inputs + outputs MACs per token (DoRA: and one W-sized pass per forward).
+        let saved = (rank - k) * (100 * (inputs + outputs) + (kind == .dora ? inputs * outputs : 0))
+        #expect(module.multiplyAccumulates(tokens: 100) == macsBefore - saved)
+
+        // The shrunk layer computes exactly the kept components of the old one, and only they learn.
+        for parameter in module.parameters { parameter.zeroGradient() }
+        let (y, shrunkPullback) = layer.forward(x, ForwardContext(training: false))
+        let kept = before.keeping(components: covering)
+        let norms = kind == .dora
+            ? WeightDecomposition.rowNorms(weight: layer.base.weight.values.baseAddress!, factors: kept, active: k, scale: module.scale)
+            : nil
+        let expected = reference(layer, x: x.values, factors: kept, magnitude: module.magnitude, norms: norms, active: k)
+        #expect(zip(y.values, expected).allSatisfy { abs($0 - $1) < 1e-5 })
+        _ = shrunkPullback(Matrix(rows: rows, columns: outputs, values: generator.floats(rows * outputs)))
+        let erased = Set(0..<rank).subtracting(covering)
+        for c in erased {
+            #expect((0..<inputs).allSatisfy { module.weightA.gradient![c * inputs + $0] == 0 })
+            #expect((0..<outputs).allSatisfy { module.weightB.gradient![$0 * rank + c] == 0 })
+        }
+        #expect(covering.contains { c in (0..<inputs).contains { module.weightA.gradient![c * inputs + $0] != 0 } })
+    }
+
+    @Test func shrinkingStateRoundTrips() {
+        var generator = SplitMix64(seed: 14)
+        let layer = trainedLayer(.lora, shrinking: .init(coverage: 0.5, emaStart: .firstObservation), &generator)
+        let module = layer.module
+        let (_, pullback) = layer.forward(Matrix(rows: rows, columns: inputs, values: generator.floats(rows * inputs)),
+                                          ForwardContext(training: false))
+        _ = pullback(Matrix(rows: rows, columns: outputs, values: generator.floats(rows * outputs)))
+        module.recordImportance()
+        module.shrinkRank()
+        for _ in 0..<7 { _ = module.activeRank(training: true) }
+        let state = module.shrinkingState!
+        let fresh = trainedLayer(.lora, shrinking: .init(coverage: 0.5, emaStart: .firstObservation), &generator).module
+        fresh.restoreShrinking(live: state.live, importance: state.importance, observations: state.observations,
+                               draws: state.draws)
+        #expect(fresh.live == module.live && fresh.rank == module.rank && fresh.draws == module.draws)
+        // Draws continue as the uninterrupted module's would.
+        #expect((0..<20).map { _ in fresh.activeRank(training: true) } == (0..<20).map { _ in module.activeRank(training: true) })
+        #expect(fresh.shrinker == module.shrinker)
+    }
+}

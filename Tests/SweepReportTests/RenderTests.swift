@@ -1,0 +1,165 @@
+import Foundation
+import RunContract
+import SweepCore
+import Testing
+@testable import SweepReport
+
+@Suite struct EscapingTests {
+    @Test func latexSpecialsAndSymbols() {
+        #expect(TextEscaping.latex("a_b & 50% #1 {x} $y ~^\\") ==
+                "a\\_b \\& 50\\% \\#1 \\{x\\} \\$y \\textasciitilde{}\\textasciicircum{}\\textbackslash{}")
+        #expect(TextEscaping.latex("Δm (%) ↑ ± — †") == "$\\Delta$m (\\%) $\\uparrow$ $\\pm$ --- \\dag{}")
+    }
+
+    @Test func markdownCellBreakers() {
+        #expect(TextEscaping.markdown("a|b *c* rho_shared `x` <br> [2]") ==
+                "a\\|b \\*c\\* rho\\_shared \\`x\\` \\<br> \\[2\\]")
+    }
+}
+
+@Suite struct CSVTests {
+    @Test func separateFieldsAndProperQuoting() throws {
+        var spec = Fixture.table()
+        spec.rows[1].label = "MTLoRA, \"high\" r=64"
+        spec.rows[2].note = "line one\nline two"
+        let table = try Table(spec: spec, plan: Fixture.demoPlan, records: Fixture.records)
+        let lines = try TableCSV.text(of: table).components(separatedBy: "\n")
+        #expect(lines[0] == "row,paper_only,reference,semseg.mean,semseg.std,semseg.n,semseg.best,semseg.paper,"
+            + "normals.mean,normals.std,normals.n,normals.best,normals.paper,"
+            + "delta_m.mean,delta_m.std,delta_m.n,delta_m.best,delta_m.paper,"
+            + "params.trainable.mean,params.trainable.std,params.trainable.n,params.trainable.best,note")
+        #expect(lines[2] == "\"MTLoRA, \"\"high\"\" r=64\",false,false,63.44,5.18,2,false,67.90,"
+            + "18.43,1.88,2,false,16.60,3.50,9.19,2,false,2.55,2.00,0.00,2,false,")
+        #expect(lines[3].hasPrefix("FAAR_1+2,false,false,64.05,,1,true,72.02,"))
+        #expect(lines[3].hasSuffix(",1.23,,1,false,\"line one"))
+        #expect(lines[4] == "line two\"")
+        #expect(lines[5] == "DiTASK,true,false,,,0,false,69.50,,,0,false,,,,0,false,3.10,,,0,false,")
+    }
+}
+
+@Suite struct RenderTests {
+    func rendered(_ spec: TableSpec, records: [RunID: RunRecord] = Fixture.records) throws -> [String: String] {
+        let reporter = Reporter(templates: Fixture.templates)
+        let table = try Table(spec: spec, plan: Fixture.demoPlan, records: records)
+        return Dictionary(uniqueKeysWithValues: try reporter.render(table, plan: "demo",
+                                                                     library: reporter.loadTemplates()))
+    }
+
+    @Test func markdownMarksBestMissingAndPaperOnly() throws {
+        var records = Fixture.records
+        records[Fixture.id("mt-0")] = nil
+        records[Fixture.id("mt-1")] = nil
+        let markdown = try rendered(Fixture.table(), records: records)["md"]!
+        #expect(markdown.contains("| Method | SemSeg ↑ | SemSeg (paper) | Normals ↓ | Normals (paper) |"))
+        #expect(markdown.contains("| MTLoRA (r=64) | — | 67.90 | — | 16.60 | — | +2.55 | — |"))
+        #expect(markdown.contains("| FAAR\\_1+2 | **64.05** (n=1) | 72.02 |"))
+        #expect(markdown.contains("| DiTASK † |  | 69.50 |  |  |  | +3.10 |  |"))
+    }
+
+    @Test func latexEscapesLabelsAndBoldsInMath() throws {
+        let latex = try rendered(Fixture.table())["tex"]!
+        #expect(latex.contains("\\caption{Ablation on PASCAL\\_Context (ours \\& paper)}"))
+        #expect(latex.contains("FAAR\\_1+2 & $\\mathbf{64.05}$ (n=1) & $72.02$"))
+        #expect(latex.contains("DiTASK$^\\dagger$ &  & $69.50$"))
+    }
+
+    @Test func unknownLayoutNamesTheTemplateAndTheLayoutsThereAre() throws {
+        var spec = Fixture.table()
+        spec.layout = "grid"
+        #expect {
+            _ = try rendered(spec)
+        } throws: { error in
+            let message = "\(error)"
+            return message.contains("layout 'grid' needs the template") && message.contains("grid.md.mustache")
+                && message.hasSuffix("available layouts: rows, transposed")
+        }
+    }
+
+    @Test func aMissingTemplatesFolderIsNamed() {
+        let folder = URL(fileURLWithPath: "/nonexistent/Templates")
+        #expect(throws: ReportError.unreadableTemplates(directory: "/nonexistent/Templates", reason: "no such directory")) {
+            _ = try Reporter(templates: folder).write(plan: Fixture.demoPlan, records: [:],
+                                                      to: FileManager.default.temporaryDirectory)
+        }
+    }
+
+    @Test func malformedTemplateNamesFileAndLine() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("sweep-templates-\(getpid())")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        try "line one\n{{#rows}}\n{{label}}\n{{/cells}}\n".write(
+            to: folder.appendingPathComponent("rows.md.mustache"), atomically: true, encoding: .utf8)
+        #expect {
+            _ = try Reporter(templates: folder).loadTemplates()
+        } throws: { error in
+            guard case .malformedTemplate(let file, let line, _, _) = error as? ReportError else { return false }
+            return file.hasSuffix("rows.md.mustache") && line == 4
+        }
+    }
+}
+
+/// The files `sweep report` writes for a small plan, compared byte for byte with the reviewed
+/// copies in Golden/. After an intended change: `SWEEP_UPDATE_GOLDEN=1 swift test --filter
+/// SweepReportTests`, then read the diff before committing it.
+@Suite struct GoldenTests {
+    static let goldenSource = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .appendingPathComponent("Golden")
+
+    @Test func writtenFilesMatchTheGoldenCopies() throws {
+        let output = FileManager.default.temporaryDirectory.appendingPathComponent("sweep-report-\(getpid())")
+        defer { try? FileManager.default.removeItem(at: output) }
+        let written = try Reporter(templates: Fixture.templates)
+            .write(plan: Fixture.demoPlan, records: Fixture.records, to: output)
+        let figures = ["ranks.svg", "ranks-mtlora-r-64.svg", "ranks-faar-1-2.svg", "pareto.svg"]
+        #expect(written.map(\.lastPathComponent) == ["ablation.md", "ablation.tex", "ablation.csv"]
+            + figures.map { "ablation-" + $0 } + ["locations.md", "locations.tex", "locations.csv"]
+            + figures.map { "locations-" + $0 })
+        #expect(written.allSatisfy { $0.deletingLastPathComponent().lastPathComponent == "demo" })
+
+        for file in written {
+            try Self.expectGolden(try String(contentsOf: file, encoding: .utf8), named: file.lastPathComponent)
+        }
+    }
+
+    static func expectGolden(_ text: String, named name: String,
+                             sourceLocation: SourceLocation = #_sourceLocation) throws {
+        if ProcessInfo.processInfo.environment["SWEEP_UPDATE_GOLDEN"] == "1" {
+            try text.write(to: goldenSource.appendingPathComponent(name), atomically: true, encoding: .utf8)
+            return
+        }
+        let golden = try #require(Bundle.module.url(forResource: name, withExtension: nil, subdirectory: "Golden"),
+                                  "no golden copy of \(name)", sourceLocation: sourceLocation)
+        #expect(text == (try String(contentsOf: golden, encoding: .utf8)), "\(name)", sourceLocation: sourceLocation)
+    }
+
+    @Test func regeneratingGivesIdenticalBytes() throws {
+        let reporter = Reporter(templates: Fixture.templates)
+        let output = FileManager.default.temporaryDirectory.appendingPathComponent("sweep-report-twice-\(getpid())")
+        defer { try? FileManager.default.removeItem(at: output) }
+        let first = try reporter.write(plan: Fixture.demoPlan, records: Fixture.records, to: output)
+            .map { try Data(contentsOf: $0) }
+        let second = try reporter.write(plan: Fixture.demoPlan, records: Fixture.records, to: output)
+            .map { try Data(contentsOf: $0) }
+        #expect(first == second)
+    }
+}
+
+@Suite struct FooterTests {
+    @Test func footerMentionsOnlyWhatTheTableShows() throws {
+        // Every run succeeded: no "—", no (n=k) marks, no notes.
+        var records = Fixture.records
+        records[Fixture.id("faar-1")] = RunRecord(id: Fixture.id("faar-1"), status: .succeeded,
+                                                  metrics: records[Fixture.id("faar-0")]!.metrics)
+        var spec = Fixture.table()
+        spec.rows[2].note = nil
+        let footer = TableView.footer(of: try Table(spec: spec, plan: Fixture.demoPlan, records: records))
+        #expect(footer.first == "Mean ± sample std over 2 seeds (no ± where the seeds agree exactly).")
+        #expect(!footer.contains { $0.hasPrefix("—") })
+        #expect(footer.last == "Runs: 8 of 8 succeeded; engine 0.1.0, 0.1.1.")
+
+        let partial = TableView.footer(of: try Table(spec: Fixture.table(), plan: Fixture.demoPlan,
+                                                     records: Fixture.records))
+        #expect(partial.first!.hasSuffix("; (n=k): a cell from k seeds."))
+        #expect(partial.contains("FAAR_1+2: seed 1 failed"))
+    }
+}
