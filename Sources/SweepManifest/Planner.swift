@@ -144,6 +144,12 @@ struct Planner {
         let axes = Dictionary(point.axes, uniquingKeysWith: { _, last in last })
         let conditionals = document.conditionals + group.conditionals
         let dependencyNames = dependencies.map(\.need.name)
+        // Where this point's config holds `${needs.…}` strings: found once per point, not per run.
+        // Overrides or conditionals that bring their own references need the full walk.
+        var templates: [(path: [String], text: String)] = []
+        var walkEveryRun = overrides.contains { $0.value.mentionsNeeds }
+            || conditionals.contains { $0.set.contains { $0.value.mentionsNeeds } }
+        if !walkEveryRun { walkEveryRun = !pointConfig.collectNeedsTemplates(at: [], into: &templates) }
 
         for seed in group.seeds {
             var config = pointConfig
@@ -166,7 +172,13 @@ struct Planner {
                 needs = shared.byName
                 config.assign([ReservedKey.needs], shared.references)
             }
-            if config.mentionsNeeds { try substituteNeeds(in: &config, needs: needs, group: group, interner: interner) }
+            if walkEveryRun {
+                if config.mentionsNeeds { try substituteNeeds(in: &config, needs: needs, group: group, interner: interner) }
+            } else {
+                for template in templates where config.value(at: template.path[...]) == .string(template.text) {
+                    config.assign(template.path[...], try reference(template.text, needs: needs, group: group, interner: interner))
+                }
+            }
             let id = RunID(config: config, engine: engine)
             try body(PlannedRun(id: id, group: group.name, label: point.label, seed: seed, config: config,
                                 needs: needs, axes: axes), point.label)
@@ -195,28 +207,36 @@ struct Planner {
     }
 
     /// `${needs.NAME}/file` -> `run://<id>/file`; the executor turns those into paths at launch.
-    /// Edits in place: the config is already this run's own copy.
+    private func reference(_ text: String, needs: [String: RunID], group: GroupDefinition,
+                           interner: ReferenceInterner) throws(ManifestError) -> JSONValue {
+        guard text.hasPrefix(Self.needsPrefix), let close = text.firstIndex(of: "}") else {
+            throw origin(of: text, in: group).error("'\(text)': a ${needs.NAME} reference must start the value",
+                                                    expected: "${needs.NAME} or ${needs.NAME}/path/inside/its/run/directory")
+        }
+        let name = String(text[text.index(text.startIndex, offsetBy: Self.needsPrefix.count)..<close])
+        if let id = needs[name], let known = interner.resolved[ResolvedTemplate(text: text, id: id)] { return known }
+        guard let id = needs[name] else {
+            let declared = group.needs.map(\.name)
+            throw origin(of: text, in: group).error(
+                "'\(text)' refers to dependency '\(name)', which group '\(group.name)' does not declare",
+                expected: declared.isEmpty ? "a `needs:` entry named '\(name)' in group '\(group.name)'"
+                                           : "one of: " + declared.joined(separator: ", "),
+                suggestion: Spelling.closest(to: name, among: declared))
+        }
+        var rest = String(text[text.index(after: close)...])
+        if rest.hasPrefix("/") { rest.removeFirst() }
+        let resolved = interner.string(RunReference.make(id, path: rest))
+        interner.resolved[ResolvedTemplate(text: text, id: id)] = resolved
+        return resolved
+    }
+
+    /// Substitutes every reference inside `config`, in place (the config is this run's own copy).
     private func substituteNeeds(in config: inout JSONValue, needs: [String: RunID], group: GroupDefinition,
                                  interner: ReferenceInterner) throws(ManifestError) {
         switch config {
         case .string(let text):
             guard Self.containsNeedsPrefix(text) else { return }
-            guard text.hasPrefix(Self.needsPrefix), let close = text.firstIndex(of: "}") else {
-                throw origin(of: text, in: group).error("'\(text)': a ${needs.NAME} reference must start the value",
-                                                        expected: "${needs.NAME} or ${needs.NAME}/path/inside/its/run/directory")
-            }
-            let name = String(text[text.index(text.startIndex, offsetBy: Self.needsPrefix.count)..<close])
-            guard let id = needs[name] else {
-                let declared = group.needs.map(\.name)
-                throw origin(of: text, in: group).error(
-                    "'\(text)' refers to dependency '\(name)', which group '\(group.name)' does not declare",
-                    expected: declared.isEmpty ? "a `needs:` entry named '\(name)' in group '\(group.name)'"
-                                               : "one of: " + declared.joined(separator: ", "),
-                    suggestion: Spelling.closest(to: name, among: declared))
-            }
-            var rest = String(text[text.index(after: close)...])
-            if rest.hasPrefix("/") { rest.removeFirst() }
-            config = interner.string(RunReference.make(id, path: rest))
+            config = try reference(text, needs: needs, group: group, interner: interner)
         case .array(var values):
             config = .null // release the enum's reference so `values` is edited in place
             for index in values.indices where values[index].mentionsNeeds {
@@ -237,9 +257,16 @@ struct Planner {
 
 /// Runs that depend on the same runs share one copy of their dependency maps and reference
 /// strings; 100,000 runs would otherwise hold 100,000 copies of each.
+struct ResolvedTemplate: Hashable {
+    var text: String
+    var id: RunID
+}
+
 final class ReferenceInterner {
     private var needs: [[RunID]: (byName: [String: RunID], references: JSONValue)] = [:]
     private var strings: [String: JSONValue] = [:]
+    /// `${needs.NAME}/path` with NAME resolved to `id` -> its `run://` reference.
+    var resolved: [ResolvedTemplate: JSONValue] = [:]
 
     func needs(_ names: [String], _ ids: [RunID]) -> (byName: [String: RunID], references: JSONValue) {
         if let shared = needs[ids] { return shared }
@@ -262,6 +289,25 @@ final class ReferenceInterner {
 }
 
 extension JSONValue {
+    /// Appends the paths of strings holding `${needs.…}`; false when one sits inside a list
+    /// (a path of keys cannot reach it).
+    func collectNeedsTemplates(at path: [String], into templates: inout [(path: [String], text: String)]) -> Bool {
+        switch self {
+        case .string(let text):
+            if Planner.containsNeedsPrefix(text) { templates.append((path, text)) }
+            return true
+        case .array(let values):
+            return !values.contains { $0.mentionsNeeds }
+        case .object(let members):
+            for (key, value) in members where value.mentionsNeeds {
+                if !value.collectNeedsTemplates(at: path + [key], into: &templates) { return false }
+            }
+            return true
+        default:
+            return true
+        }
+    }
+
     /// Whether a `${needs.NAME}` reference is somewhere inside (checked without copying anything).
     var mentionsNeeds: Bool {
         switch self {
