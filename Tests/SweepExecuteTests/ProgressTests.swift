@@ -59,6 +59,15 @@ import Testing
         #expect(ProgressText.status(snapshot, withRuns: false) == "2/4 done · 2 running · 0 waiting · ETA 50s")
     }
 
+    @Test func runsAreTitledByGroupLabelGridValuesAndSeed() {
+        #expect(SweepProgress.title(of: PlannedRun(id: id("p"), group: "pretrain", seed: 0, config: .null)) == "pretrain")
+        #expect(SweepProgress.title(of: PlannedRun(id: id("m"), group: "grid", label: "MTLoRA", seed: 2, config: .null))
+                == "grid/MTLoRA (seed 2)")
+        let unlabelled = PlannedRun(id: id("g"), group: "grid", seed: 1, config: .null,
+                                    axes: ["r_init": .int(32), "adapter": .string("dora")])
+        #expect(SweepProgress.title(of: unlabelled) == "grid/adapter=dora r_init=32 (seed 1)")
+    }
+
     @Test func durationsReadTheWayPeopleWriteThem() {
         #expect(ProgressText.duration(42.4) == "42s")
         #expect(ProgressText.duration(185) == "3m05s")

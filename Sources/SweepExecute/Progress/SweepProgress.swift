@@ -131,11 +131,11 @@ public final class SweepProgress: ProgressSink {
         return max(spread, runningLeft.max() ?? 0)
     }
 
-    /// "group/label (seed 1)", or the grid values when the run has no label.
+    /// "group/label (seed 1)", with the grid values when the run has no label, or the group alone.
     static func title(of run: PlannedRun) -> String {
         let name = run.label ?? run.axes.keys.sorted().map { "\($0)=\(run.axes[$0]!)" }.joined(separator: " ")
         let seed = run.axes["seed"] == nil && run.seed != 0 ? " (seed \(run.seed))" : ""
-        return name.isEmpty ? "\(run.group) \(run.id)" : "\(run.group)/\(name)\(seed)"
+        return (name.isEmpty ? run.group : "\(run.group)/\(name)") + seed
     }
 }
 
