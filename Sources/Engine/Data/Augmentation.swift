@@ -1,4 +1,5 @@
 import Foundation
+import Tensors
 
 /// The papers' training augmentation: random horizontal flip, scale in 0.75-1.25 and rotation
 /// within ±20° about the image centre, output at the input size. Draws are seeded by
@@ -36,7 +37,7 @@ public struct Augmentation: Sendable, Equatable, Codable {
     }
 
     public func draw(epoch: Int, index: Int) -> Draw {
-        var random = SampleRandom(stream: seed, 0xA06, UInt64(epoch), UInt64(index))
+        var random = SeededRandom(stream: seed, 0xA06, UInt64(epoch), UInt64(index))
         let flip = horizontalFlip && random.chance(0.5)
         let scale = random.uniform(scales.lowerBound, scales.upperBound)
         let degrees = random.uniform(-maxRotationDegrees, maxRotationDegrees)

@@ -1,4 +1,5 @@
 import Foundation
+import Tensors
 
 /// Surface patterns, evaluated as solid textures on an object's local coordinates so they stick
 /// to the object whatever its pose.
@@ -105,7 +106,7 @@ struct Appearance: Sendable {
     var frequency: ClosedRange<Float>
     var gloss: ClosedRange<Float>
 
-    func draw(_ random: inout SampleRandom) -> Material {
+    func draw(_ random: inout SeededRandom) -> Material {
         let hue = random.gaussian(self.hue, hueSpread)
         let base = colour(hue: hue, saturation: random.uniform(saturation.lowerBound, saturation.upperBound),
                           value: random.uniform(value.lowerBound, value.upperBound))

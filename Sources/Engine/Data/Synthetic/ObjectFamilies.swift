@@ -1,4 +1,5 @@
 import Foundation
+import Tensors
 
 /// A solid made of primitives, placed in the world.
 struct SceneObject: Sendable {
@@ -109,7 +110,7 @@ enum ObjectFamily: Int, CaseIterable, Sendable {
 
     /// Builds the family's geometry in its local frame; returns the parts and how many materials
     /// they use (material 0 follows the category's appearance, the others are drawn freely).
-    func build(_ random: inout SampleRandom) -> (parts: PartsBuilder, materials: Int) {
+    func build(_ random: inout SeededRandom) -> (parts: PartsBuilder, materials: Int) {
         var b = PartsBuilder()
         func u(_ low: Float, _ high: Float) -> Float { random.uniform(low, high) }
         switch self {
@@ -257,7 +258,7 @@ enum Figure {
     static let head: UInt8 = 1, torso: UInt8 = 2, upperArm: UInt8 = 3, lowerArm: UInt8 = 4
     static let upperLeg: UInt8 = 5, lowerLeg: UInt8 = 6
 
-    static func build(_ random: inout SampleRandom) -> PartsBuilder {
+    static func build(_ random: inout SeededRandom) -> PartsBuilder {
         func u(_ low: Float, _ high: Float) -> Float { random.uniform(low, high) }
         let child = random.chance(0.25)
         let height = child ? u(1.0, 1.4) : u(1.5, 1.9)
@@ -266,13 +267,13 @@ enum Figure {
         let longSleeves = random.chance(0.5), shorts = random.chance(0.3)
 
         // Joint angles: swing forward (+) / back about the body's x axis, abduction outward.
-        let pose = random.below(4)
+        let pose = random.nextInt(below: 4)
         let walk = pose == 1 ? u(15, 35) * degrees : u(-8, 8) * degrees
         var armSwing = [-walk * 0.8 + u(-10, 10) * degrees, walk * 0.8 + u(-10, 10) * degrees]
         var armOut = [u(5, 20) * degrees, u(5, 20) * degrees]
         var elbow = [u(0, 40) * degrees, u(0, 40) * degrees]
         if pose == 2 {  // waving: one arm up
-            let side = random.below(2)
+            let side = random.nextInt(below: 2)
             armOut[side] = u(110, 170) * degrees
             elbow[side] = u(0, 60) * degrees
         } else if pose == 3 {  // arms out or reaching forward
@@ -332,15 +333,15 @@ enum Figure {
     }
 
     /// Skin, top, trousers and hair.
-    static func materials(_ random: inout SampleRandom) -> [Material] {
+    static func materials(_ random: inout SeededRandom) -> [Material] {
         let skin = colour(hue: random.uniform(15, 35), saturation: random.uniform(0.25, 0.6),
                           value: random.uniform(0.3, 0.95))
-        func cloth(_ random: inout SampleRandom) -> Material {
+        func cloth(_ random: inout SeededRandom) -> Material {
             let base = colour(hue: random.uniform(0, 360), saturation: random.uniform(0.1, 0.9),
                               value: random.uniform(0.15, 0.9))
             let accent = colour(hue: random.uniform(0, 360), saturation: random.uniform(0.1, 0.9),
                                 value: random.uniform(0.15, 0.9))
-            let pattern: Pattern = random.chance(0.6) ? .plain : [.stripes, .checker, .dots][random.below(3)]
+            let pattern: Pattern = random.chance(0.6) ? .plain : [.stripes, .checker, .dots][random.nextInt(below: 3)]
             return Material(base: base, accent: accent, pattern: pattern, frequency: random.uniform(5, 12))
         }
         let hair = colour(hue: random.uniform(10, 40), saturation: random.uniform(0.2, 0.7), value: random.uniform(0.05, 0.6))

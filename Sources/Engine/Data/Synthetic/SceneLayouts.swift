@@ -1,4 +1,5 @@
 import Foundation
+import Tensors
 
 /// Random scene compositions: an outdoor street-like scene with figures (the PASCAL-Context
 /// analogue), a furnished room (the NYUD-v2 analogue) and one object in view (the pretraining
@@ -9,7 +10,7 @@ enum SceneLayouts {
                                                .globe, .tower, .disc, .egg]
 
     static func outdoor(width: Int, height: Int, classOf: (ObjectFamily) -> UInt8,
-                        random: inout SampleRandom) -> Scene {
+                        random: inout SeededRandom) -> Scene {
         func u(_ low: Float, _ high: Float) -> Float { random.uniform(low, high) }
         let focal = Float(width) * u(0.9, 1.4)
         let eye = Vector3(0, u(0.8, 2.2), 0)
@@ -19,7 +20,7 @@ enum SceneLayouts {
         let lighting = outdoorLighting(&random)
 
         var objects: [SceneObject] = []
-        let ground = Appearance(hue: [95, 35, 30, 210][random.below(4)], hueSpread: 20, saturation: 0.1...0.6,
+        let ground = Appearance(hue: [95, 35, 30, 210][random.nextInt(below: 4)], hueSpread: 20, saturation: 0.1...0.6,
                                 value: 0.25...0.7, patterns: [(.noise, 0.5), (.checker, 0.2), (.bricks, 0.15), (.plain, 0.15)],
                                 frequency: 0.3...1.2, gloss: 0...0.05)
         objects.append(surface(normal: Vector3(0, 1, 0), through: .zero, material: ground.draw(&random), semanticClass: 0))
@@ -48,7 +49,7 @@ enum SceneLayouts {
 
         let things = ObjectFamily.allCases.filter { $0 != .person }
         for _ in 0..<random.integer(2...7) {
-            let family = things[random.below(things.count)]
+            let family = things[random.nextInt(below: things.count)]
             if let object = placedObject(family, camera: camera, width: width, depth: 2...14,
                                          semanticClass: classOf(family), footprints: &footprints, random: &random) {
                 objects.append(object)
@@ -66,7 +67,7 @@ enum SceneLayouts {
     }
 
     /// Room surfaces take classes 0 (wall), 1 (floor), 2 (ceiling), 3 (picture); objects follow.
-    static func room(width: Int, height: Int, random: inout SampleRandom) -> Scene {
+    static func room(width: Int, height: Int, random: inout SeededRandom) -> Scene {
         func u(_ low: Float, _ high: Float) -> Float { random.uniform(low, high) }
         let roomHeight = u(2.4, 3.2), back = u(4, 9), left = u(1.5, 3.5), right = u(1.5, 3.5)
         let eye = Vector3(u(-0.5, 0.5), u(1.1, 1.7), 0)
@@ -108,7 +109,7 @@ enum SceneLayouts {
         }
         var footprints: [(x: Float, z: Float, r: Float)] = []
         for _ in 0..<random.integer(2...7) {
-            let index = random.below(roomFamilies.count)
+            let index = random.nextInt(below: roomFamilies.count)
             let family = roomFamilies[index]
             let candidate = placedObject(family, camera: camera, width: width, depth: 1.2...(back - 0.4),
                                          semanticClass: UInt8(4 + index), footprints: &footprints, random: &random)
@@ -124,7 +125,7 @@ enum SceneLayouts {
     /// One object of `family` with the appearance `look`, filling a good part of the view, on a
     /// random outdoor or indoor background.
     static func portrait(of family: ObjectFamily, look: Appearance, width: Int, height: Int,
-                         random: inout SampleRandom) -> Scene {
+                         random: inout SeededRandom) -> Scene {
         func u(_ low: Float, _ high: Float) -> Float { random.uniform(low, high) }
         let (parts, materialCount) = family.build(&random)
         var materials = family == .person ? Figure.materials(&random) : [look.draw(&random)]
@@ -157,7 +158,7 @@ enum SceneLayouts {
 
     // MARK: pieces
 
-    static func outdoorLighting(_ random: inout SampleRandom) -> Lighting {
+    static func outdoorLighting(_ random: inout SeededRandom) -> Lighting {
         func u(_ low: Float, _ high: Float) -> Float { random.uniform(low, high) }
         let azimuth = u(0, 2 * .pi), elevation = u(0.25, 1.3)
         let direction = Vector3(cos(azimuth) * cos(elevation), sin(elevation), sin(azimuth) * cos(elevation))
@@ -173,7 +174,7 @@ enum SceneLayouts {
                     origin: .zero, yaw: Yaw(0), boundCentre: point, boundRadius: .infinity)
     }
 
-    static func freeMaterial(_ random: inout SampleRandom) -> Material {
+    static func freeMaterial(_ random: inout SeededRandom) -> Material {
         Appearance(hue: random.uniform(0, 360), hueSpread: 0, saturation: 0...0.5, value: 0.1...0.7,
                    patterns: [(.plain, 0.7), (.noise, 0.3)], frequency: 3...10, gloss: 0...0.3).draw(&random)
     }
@@ -182,7 +183,7 @@ enum SceneLayouts {
     /// no free spot was found.
     static func placedObject(_ family: ObjectFamily, camera: Camera, width: Int, depth: ClosedRange<Float>,
                              semanticClass: UInt8, footprints: inout [(x: Float, z: Float, r: Float)],
-                             random: inout SampleRandom) -> SceneObject? {
+                             random: inout SeededRandom) -> SceneObject? {
         let (parts, materialCount) = family.build(&random)
         var materials = family == .person ? Figure.materials(&random) : [family.appearance.draw(&random)]
         while materials.count < materialCount { materials.append(freeMaterial(&random)) }
@@ -198,7 +199,7 @@ enum SceneLayouts {
 
     /// A ground point in the camera's view, nearer points more likely, not overlapping earlier footprints.
     static func placement(camera: Camera, width: Int, depth: ClosedRange<Float>, radius: Float,
-                          footprints: inout [(x: Float, z: Float, r: Float)], random: inout SampleRandom) -> Vector3? {
+                          footprints: inout [(x: Float, z: Float, r: Float)], random: inout SeededRandom) -> Vector3? {
         let forward = normalized(Vector3(camera.forward.x, 0, camera.forward.z))
         let side = Vector3(forward.z, 0, -forward.x)
         for _ in 0..<12 {

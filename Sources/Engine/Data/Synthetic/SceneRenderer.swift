@@ -1,4 +1,5 @@
 import Foundation
+import Tensors
 
 /// A pinhole camera. Camera-frame axes follow the label convention: x right, y up, z toward the viewer.
 struct Camera: Sendable {
@@ -66,7 +67,7 @@ struct RenderedScene: Sendable {
 }
 
 enum SceneRenderer {
-    static func render(_ scene: Scene, width: Int, height: Int, random: inout SampleRandom) -> RenderedScene {
+    static func render(_ scene: Scene, width: Int, height: Int, random: inout SeededRandom) -> RenderedScene {
         let plane = width * height
         var output = RenderedScene(
             width: width, height: height, rgb: [Float](repeating: 0, count: 3 * plane),

@@ -1,3 +1,4 @@
+import Tensors
 /// The upstream pretraining sets, analogues of ImageNet-1k and ImageNet-22k: one object of the
 /// scenes' visual world per image, class = shape family x appearance variant, with pose,
 /// framing, lighting and background varying. Variant 0 of a family is the scene category's own
@@ -40,7 +41,7 @@ public struct SyntheticObjects: ClassificationDataset {
         let families = ObjectFamily.allCases
         let family = families[label % families.count]
         let look = Self.appearance(family: family, variant: label / families.count)
-        var random = SampleRandom(stream: seed, 0x1A6E, split.streamTag, UInt64(index))
+        var random = SeededRandom(stream: seed, 0x1A6E, split.streamTag, UInt64(index))
         let scene = SceneLayouts.portrait(of: family, look: look, width: width, height: height, random: &random)
         let rendered = SceneRenderer.render(scene, width: width, height: height, random: &random)
         return ClassificationSample(height: height, width: width, rgb: rendered.rgb, label: label)
@@ -50,11 +51,11 @@ public struct SyntheticObjects: ClassificationDataset {
     /// class looks the same in every split.
     static func appearance(family: ObjectFamily, variant: Int) -> Appearance {
         guard variant > 0 else { return family.appearance }
-        var random = SampleRandom(stream: 0xC1A55, UInt64(family.rawValue), UInt64(variant))
+        var random = SeededRandom(stream: 0xC1A55, UInt64(family.rawValue), UInt64(variant))
         var look = family.appearance
         look.hue = random.uniform(0, 360)
         look.hueSpread = 30
-        let signature = Pattern.allCases[random.below(Pattern.allCases.count)]
+        let signature = Pattern.allCases[random.nextInt(below: Pattern.allCases.count)]
         look.patterns = [(signature, 0.6)] + Pattern.allCases.filter { $0 != signature }.map { ($0, Float(0.4) / 6) }
         return look
     }

@@ -1,3 +1,4 @@
+import Tensors
 /// Which part of a data set: splits draw from disjoint seed streams.
 public enum DataSplit: String, Sendable, Codable, CaseIterable {
     case train, val
@@ -53,7 +54,7 @@ public struct SyntheticScenes: MultiTaskDataset {
 
     public func sample(at index: Int) -> MultiTaskSample {
         precondition(index >= 0 && index < count, "index \(index) outside 0..<\(count)")
-        var random = SampleRandom(stream: seed, dataset == .pascal ? 0x9A5C : 0x4E7D, split.streamTag, UInt64(index))
+        var random = SeededRandom(stream: seed, dataset == .pascal ? 0x9A5C : 0x4E7D, split.streamTag, UInt64(index))
         let scene: Scene
         switch dataset {
         case .pascal:
