@@ -37,7 +37,7 @@ public struct CheckTimmCommand: ParsableCommand {
         let (batch, size) = (input.shape[0], input.shape[2])
         let backbone = SwinBackbone(shape: shape, imageSize: size, seed: 0)
         try backbone.load(file, path: weights)
-        let (features, _) = backbone.forward(channelsLast(input.values, batch: batch, size: size), batch: batch,
+        let (features, _) = backbone.forward(channelsLastImages(input.values, batch: batch, height: size, width: size), batch: batch,
                                              ForwardContext(training: false))
         print("shape: C=\(shape.embedDim) depths=\(shape.depths) heads=\(shape.heads) window=\(shape.window), "
               + "input \(batch)x3x\(size)x\(size)")
@@ -57,16 +57,4 @@ public struct CheckTimmCommand: ParsableCommand {
         precondition(a.count == b.count, "feature sizes differ: \(a.count) vs \(b.count)")
         return zip(a, b).map { abs(Double($0) - Double($1)) }.max() ?? 0
     }
-}
-
-/// NCHW images to the engine's channels-last rows.
-func channelsLast(_ nchw: [Float], batch: Int, size: Int) -> Matrix {
-    let plane = size * size
-    var rows = Matrix(zeros: batch * plane, 3)
-    for b in 0..<batch {
-        for c in 0..<3 {
-            for p in 0..<plane { rows.values[(b * plane + p) * 3 + c] = nchw[(b * 3 + c) * plane + p] }
-        }
-    }
-    return rows
 }

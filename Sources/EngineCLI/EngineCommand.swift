@@ -15,7 +15,7 @@ public struct EngineCommand: ParsableCommand {
             Config keys, profiles and checkpoints: docs/engine.md.
             """,
         version: EngineVersion.current,
-        subcommands: [TrainCommand.self, BenchCommand.self, CheckTimmCommand.self],
+        subcommands: [TrainCommand.self, SamplesCommand.self, BenchCommand.self, CheckTimmCommand.self],
         defaultSubcommand: TrainCommand.self)
 
     public init() {}

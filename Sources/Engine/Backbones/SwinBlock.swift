@@ -99,7 +99,7 @@ public final class SwinBlock {
 func permuteRows(_ x: Matrix, order: [Int32], batch: Int, inverse: Bool) -> Matrix {
     let perImage = order.count, c = x.columns
     precondition(x.rows == batch * perImage)
-    var y = Matrix(zeros: x.rows, c)
+    var y = Matrix(uninitialized: x.rows, c)
     x.values.withUnsafeBufferPointer { x in
         y.values.withUnsafeMutableBufferPointer { y in
             for b in 0..<batch {

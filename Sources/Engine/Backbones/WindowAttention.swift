@@ -57,11 +57,11 @@ public final class WindowAttention {
             for p in 0..<(n * n) { bias[h * n * n + p] = relativePositionBias.values[Int(relativeIndex[p]) * heads + h] }
         }
         var probabilities = [Float](repeating: 0, count: windows * heads * n * n)
-        var attended = Matrix(zeros: x.rows, c)
+        var attended = Matrix(uninitialized: x.rows, c)
         qkvOut.values.withUnsafeBufferPointer { qkv in
             probabilities.withUnsafeMutableBufferPointer { probabilities in
                 attended.values.withUnsafeMutableBufferPointer { out in
-                    for w in 0..<windows {
+                    parallelChunks(windows) { _, range in for w in range {
                         let tokens = qkv.baseAddress! + w * n * 3 * c
                         let windowMask = mask.map { ($0, (w % windowsPerImage) * n * n) }
                         for h in 0..<heads {
@@ -87,7 +87,7 @@ public final class WindowAttention {
                             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(n), Int32(headDim), Int32(n),
                                         1, p, Int32(n), v, Int32(3 * c), 0, out.baseAddress! + w * n * c + h * headDim, Int32(c))
                         }
-                    }
+                    } }
                 }
             }
         }
@@ -95,15 +95,21 @@ public final class WindowAttention {
 
         return (projected, { [relativePositionBias, relativeIndex, heads] dy in
             let dAttended = projPullback(dy)
-            var dQKV = Matrix(zeros: x.rows, 3 * c)
-            var dBias = [Float](repeating: 0, count: heads * n * n)
-            var dScores = [Float](repeating: 0, count: n * n)
+            var dQKV = Matrix(uninitialized: x.rows, 3 * c)
+            // One bias-gradient accumulator and one score scratch per chunk, summed in chunk order.
+            let chunks = max(1, min(ComputeSetup.threads, windows))
+            var chunkBias = [Float](repeating: 0, count: chunks * heads * n * n)
+            var scratch = [Float](repeating: 0, count: chunks * n * n)
             qkvOut.values.withUnsafeBufferPointer { qkv in
                 probabilities.withUnsafeBufferPointer { probabilities in
                     dAttended.values.withUnsafeBufferPointer { dOut in
                         dQKV.values.withUnsafeMutableBufferPointer { dQKV in
-                            dScores.withUnsafeMutableBufferPointer { dS in
-                                for w in 0..<windows {
+                          chunkBias.withUnsafeMutableBufferPointer { chunkBias in
+                            scratch.withUnsafeMutableBufferPointer { scratch in
+                              parallelChunks(windows) { chunk, range in
+                                let dS = scratch.baseAddress! + chunk * n * n
+                                let dBias = chunkBias.baseAddress! + chunk * heads * n * n
+                                for w in range {
                                     let tokens = qkv.baseAddress! + w * n * 3 * c
                                     let dTokens = dQKV.baseAddress! + w * n * 3 * c
                                     for h in 0..<heads {
@@ -112,7 +118,7 @@ public final class WindowAttention {
                                         let dO = dOut.baseAddress! + w * n * c + h * headDim
                                         // dP = dO Vᵀ, dV = Pᵀ dO
                                         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(n), Int32(n), Int32(headDim),
-                                                    1, dO, Int32(c), v, Int32(3 * c), 0, dS.baseAddress, Int32(n))
+                                                    1, dO, Int32(c), v, Int32(3 * c), 0, dS, Int32(n))
                                         cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(n), Int32(headDim), Int32(n),
                                                     1, p, Int32(n), dO, Int32(c), 0, dTokens + 2 * c + h * headDim, Int32(3 * c))
                                         // Softmax: dS = P ⊙ (dP − Σⱼ dP P)
@@ -127,19 +133,25 @@ public final class WindowAttention {
                                         }
                                         // dQ = scale dS K, dK = scale dSᵀ Q
                                         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(n), Int32(headDim), Int32(n),
-                                                    scale, dS.baseAddress, Int32(n), k, Int32(3 * c), 0, dTokens + h * headDim, Int32(3 * c))
+                                                    scale, dS, Int32(n), k, Int32(3 * c), 0, dTokens + h * headDim, Int32(3 * c))
                                         cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(n), Int32(headDim), Int32(n),
-                                                    scale, dS.baseAddress, Int32(n), q, Int32(3 * c), 0, dTokens + c + h * headDim, Int32(3 * c))
+                                                    scale, dS, Int32(n), q, Int32(3 * c), 0, dTokens + c + h * headDim, Int32(3 * c))
                                     }
                                 }
+                              }
                             }
+                          }
                         }
                     }
                 }
             }
             if let table = relativePositionBias.gradient {
-                for h in 0..<heads {
-                    for pair in 0..<(n * n) { table[Int(relativeIndex[pair]) * heads + h] += dBias[h * n * n + pair] }
+                for chunk in 0..<chunks {
+                    for h in 0..<heads {
+                        for pair in 0..<(n * n) {
+                            table[Int(relativeIndex[pair]) * heads + h] += chunkBias[(chunk * heads + h) * n * n + pair]
+                        }
+                    }
                 }
             }
             return qkvPullback(dQKV)

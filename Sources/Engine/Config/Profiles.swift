@@ -99,7 +99,7 @@ public enum Profile: String, CaseIterable, Sendable, Codable {
             return Values(backbone: "swin_nano", imageSize: 32, epochs: 2, batchSize: 4, trainImages: 8,
                           valImages: 4, lr: 1e-3, warmupEpochs: 0.5)
         case .default:
-            return Values(backbone: "swin_mini", imageSize: 64, epochs: 6, batchSize: 16, trainImages: 192,
+            return Values(backbone: "swin_mini", imageSize: 64, epochs: 10, batchSize: 16, trainImages: 256,
                           valImages: 64, lr: 1e-3, warmupEpochs: 1)
         case .paper:
             // PASCAL-Context's split sizes; the papers' schedule (300 epochs, 20 of warm-up, batch 32).

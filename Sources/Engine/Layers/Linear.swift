@@ -35,7 +35,7 @@ public final class Linear: LinearLayer {
         precondition(x.columns == inFeatures, "\(weight.name): input has \(x.columns) columns, expected \(inFeatures)")
         let rows = x.rows, n = outFeatures, k = inFeatures
         context.count(rows * n * k)
-        var y = Matrix(zeros: rows, n)
+        var y = Matrix(uninitialized: rows, n)
         if let bias {
             y.values.withUnsafeMutableBufferPointer { y in
                 for r in 0..<rows { (y.baseAddress! + r * n).update(from: bias.values.baseAddress!, count: n) }
@@ -58,7 +58,7 @@ public final class Linear: LinearLayer {
                 }
             }
             if let gradient = bias?.gradient { addColumnSums(of: dy, into: gradient) }
-            var dx = Matrix(zeros: rows, k)
+            var dx = Matrix(uninitialized: rows, k)
             dy.values.withUnsafeBufferPointer { dy in
                 dx.values.withUnsafeMutableBufferPointer { dx in
                     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(rows), Int32(k), Int32(n),

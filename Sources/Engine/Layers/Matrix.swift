@@ -16,6 +16,12 @@ public struct Matrix: Sendable {
         self.init(rows: rows, columns: columns, values: [Float](repeating: 0, count: rows * columns))
     }
 
+    /// A matrix whose every entry the caller overwrites before reading; skips zero-filling.
+    init(uninitialized rows: Int, _ columns: Int) {
+        self.rows = rows; self.columns = columns
+        values = [Float](unsafeUninitializedCapacity: rows * columns) { _, count in count = rows * columns }
+    }
+
     public static func + (a: Matrix, b: Matrix) -> Matrix {
         precondition(a.rows == b.rows && a.columns == b.columns)
         var sum = a

@@ -18,14 +18,15 @@ public final class LayerNorm {
         let rows = x.rows, n = x.columns
         precondition(n == weight.count, "\(weight.name): \(n) channels, expected \(weight.count)")
         context.count(rows * n)
-        var normalized = Matrix(zeros: rows, n)
-        var y = Matrix(zeros: rows, n)
+        var normalized = Matrix(uninitialized: rows, n)
+        var y = Matrix(uninitialized: rows, n)
         var inverseDeviations = [Float](repeating: 0, count: rows)
         let gamma = weight.values, beta = bias.values
         x.values.withUnsafeBufferPointer { x in
             normalized.values.withUnsafeMutableBufferPointer { xHat in
                 y.values.withUnsafeMutableBufferPointer { y in
-                    for r in 0..<rows {
+                  inverseDeviations.withUnsafeMutableBufferPointer { inverseDeviations in
+                    parallelChunks(rows, minimumChunk: 64) { _, range in for r in range {
                         let row = x.baseAddress! + r * n
                         var mean: Float = 0
                         for c in 0..<n { mean += row[c] }
@@ -40,17 +41,18 @@ public final class LayerNorm {
                             xHat[base + c] = h
                             y[base + c] = h * gamma[c] + beta[c]
                         }
-                    }
+                    } }
+                  }
                 }
             }
         }
         return (y, { [weight, bias] dy in
-            var dx = Matrix(zeros: rows, n)
+            var dx = Matrix(uninitialized: rows, n)
             let gamma = weight.values
             normalized.values.withUnsafeBufferPointer { xHat in
                 dy.values.withUnsafeBufferPointer { dy in
                     dx.values.withUnsafeMutableBufferPointer { dx in
-                        for r in 0..<rows {
+                        parallelChunks(rows, minimumChunk: 64) { _, range in for r in range {
                             let base = r * n
                             var sumG: Float = 0, sumGH: Float = 0
                             for c in 0..<n {
@@ -63,7 +65,7 @@ public final class LayerNorm {
                                 let g = dy[base + c] * gamma[c]
                                 dx[base + c] = inverse * (g - meanG - xHat[base + c] * meanGH)
                             }
-                        }
+                        } }
                         if let dGamma = weight.gradient, let dBeta = bias.gradient {
                             for r in 0..<rows {
                                 let base = r * n
@@ -129,7 +131,7 @@ public final class BatchNorm {
                 inverse[c] = 1 / (runningVariance.values[c] + epsilon).squareRoot()
             }
         }
-        var normalized = Matrix(zeros: rows, n), y = Matrix(zeros: rows, n)
+        var normalized = Matrix(uninitialized: rows, n), y = Matrix(uninitialized: rows, n)
         let gamma = weight.values, beta = bias.values
         x.values.withUnsafeBufferPointer { x in
             normalized.values.withUnsafeMutableBufferPointer { xHat in
@@ -148,7 +150,7 @@ public final class BatchNorm {
         let training = context.training
         return (y, { [weight, bias] dy in
             var sumG = [Float](repeating: 0, count: n), sumGH = [Float](repeating: 0, count: n)
-            var dx = Matrix(zeros: rows, n)
+            var dx = Matrix(uninitialized: rows, n)
             normalized.values.withUnsafeBufferPointer { xHat in
                 dy.values.withUnsafeBufferPointer { dy in
                     for r in 0..<rows {

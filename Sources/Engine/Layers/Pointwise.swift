@@ -3,20 +3,26 @@ import Foundation
 /// GELU, the exact form 0.5 x (1 + erf(x / √2)) that PyTorch's nn.GELU uses by default.
 func gelu(_ x: Matrix, _ context: ForwardContext) -> (Matrix, Pullback) {
     context.count(x.values.count)
-    var y = x
-    y.values.withUnsafeMutableBufferPointer { y in
-        for i in y.indices { let v = y[i]; y[i] = 0.5 * v * (1 + erf(v * 0.70710678)) }
+    var y = Matrix(uninitialized: x.rows, x.columns)
+    // The derivative Φ(x) + x φ(x), kept from the forward pass so erf runs once per element.
+    var slope = [Float](unsafeUninitializedCapacity: x.values.count) { _, count in count = x.values.count }
+    x.values.withUnsafeBufferPointer { x in
+        y.values.withUnsafeMutableBufferPointer { y in
+            slope.withUnsafeMutableBufferPointer { slope in
+                parallelChunks(x.count, minimumChunk: 4096) { _, range in for i in range {
+                    let v = x[i]
+                    let cdf = 0.5 * (1 + erf(v * 0.70710678))
+                    y[i] = v * cdf
+                    slope[i] = cdf + v * 0.39894228 * exp(-0.5 * v * v)
+                } }
+            }
+        }
     }
     return (y, { dy in
         var dx = dy
         dx.values.withUnsafeMutableBufferPointer { dx in
-            x.values.withUnsafeBufferPointer { x in
-                for i in dx.indices {
-                    let v = x[i]
-                    let cdf = 0.5 * (1 + erf(v * 0.70710678))
-                    let density = 0.39894228 * exp(-0.5 * v * v)
-                    dx[i] *= cdf + v * density
-                }
+            slope.withUnsafeBufferPointer { slope in
+                for i in dx.indices { dx[i] *= slope[i] }
             }
         }
         return dx
@@ -44,7 +50,7 @@ func concatenateColumns(_ parts: [Matrix]) -> (Matrix, Pullback) {
     let rows = parts[0].rows
     let widths = parts.map(\.columns)
     let total = widths.reduce(0, +)
-    var y = Matrix(zeros: rows, total)
+    var y = Matrix(uninitialized: rows, total)
     y.values.withUnsafeMutableBufferPointer { y in
         var offset = 0
         for part in parts {
@@ -67,7 +73,7 @@ func concatenateColumns(_ parts: [Matrix]) -> (Matrix, Pullback) {
 func splitColumns(_ matrix: Matrix, widths: [Int]) -> [Matrix] {
     var offset = 0
     return widths.map { width in
-        var part = Matrix(zeros: matrix.rows, width)
+        var part = Matrix(uninitialized: matrix.rows, width)
         part.values.withUnsafeMutableBufferPointer { p in
             matrix.values.withUnsafeBufferPointer { m in
                 for r in 0..<matrix.rows {
@@ -97,49 +103,51 @@ func resizeBilinear(_ x: Matrix, batch: Int, from source: (height: Int, width: I
         }
     }
     let rowTaps = taps(source.height, target.height), columnTaps = taps(source.width, target.width)
+    /// Weights and element offsets of the four source pixels of one output pixel.
+    func corners(_ b: Int, _ rt: Tap, _ ct: Tap) -> ((Float, Float, Float, Float), (Int, Int, Int, Int)) {
+        let (h, v) = (ct.weightHigh, rt.weightHigh)
+        func offset(_ row: Int, _ column: Int) -> Int { ((b * source.height + row) * source.width + column) * channels }
+        return (((1 - v) * (1 - h), (1 - v) * h, v * (1 - h), v * h),
+                (offset(rt.low, ct.low), offset(rt.low, ct.high), offset(rt.high, ct.low), offset(rt.high, ct.high)))
+    }
     let outRows = batch * target.height * target.width
     context.count(outRows * channels * 4)
-    var y = Matrix(zeros: outRows, channels)
+    var y = Matrix(uninitialized: outRows, channels)
     x.values.withUnsafeBufferPointer { x in
         y.values.withUnsafeMutableBufferPointer { y in
-            for b in 0..<batch {
-                for (i, rt) in rowTaps.enumerated() {
+            parallelChunks(batch * target.height, minimumChunk: 8) { _, range in for line in range {
+                let b = line / target.height, i = line % target.height, rt = rowTaps[i]
+                do {
                     for (j, ct) in columnTaps.enumerated() {
                         let out = y.baseAddress! + ((b * target.height + i) * target.width + j) * channels
-                        let w00 = (1 - rt.weightHigh) * (1 - ct.weightHigh), w01 = (1 - rt.weightHigh) * ct.weightHigh
-                        let w10 = rt.weightHigh * (1 - ct.weightHigh), w11 = rt.weightHigh * ct.weightHigh
-                        let p00 = x.baseAddress! + ((b * source.height + rt.low) * source.width + ct.low) * channels
-                        let p01 = x.baseAddress! + ((b * source.height + rt.low) * source.width + ct.high) * channels
-                        let p10 = x.baseAddress! + ((b * source.height + rt.high) * source.width + ct.low) * channels
-                        let p11 = x.baseAddress! + ((b * source.height + rt.high) * source.width + ct.high) * channels
+                        let (w, p) = corners(b, rt, ct)
+                        let (p00, p01, p10, p11) = (x.baseAddress! + p.0, x.baseAddress! + p.1,
+                                                    x.baseAddress! + p.2, x.baseAddress! + p.3)
                         for c in 0..<channels {
-                            out[c] = w00 * p00[c] + w01 * p01[c] + w10 * p10[c] + w11 * p11[c]
+                            out[c] = w.0 * p00[c] + w.1 * p01[c] + w.2 * p10[c] + w.3 * p11[c]
                         }
                     }
                 }
-            }
+            } }
         }
     }
     return (y, { dy in
         var dx = Matrix(zeros: x.rows, channels)
         dy.values.withUnsafeBufferPointer { dy in
             dx.values.withUnsafeMutableBufferPointer { dx in
-                for b in 0..<batch {
+                parallelChunks(batch) { _, images in for b in images {
                     for (i, rt) in rowTaps.enumerated() {
                         for (j, ct) in columnTaps.enumerated() {
                             let g = dy.baseAddress! + ((b * target.height + i) * target.width + j) * channels
-                            let w00 = (1 - rt.weightHigh) * (1 - ct.weightHigh), w01 = (1 - rt.weightHigh) * ct.weightHigh
-                            let w10 = rt.weightHigh * (1 - ct.weightHigh), w11 = rt.weightHigh * ct.weightHigh
-                            let p00 = dx.baseAddress! + ((b * source.height + rt.low) * source.width + ct.low) * channels
-                            let p01 = dx.baseAddress! + ((b * source.height + rt.low) * source.width + ct.high) * channels
-                            let p10 = dx.baseAddress! + ((b * source.height + rt.high) * source.width + ct.low) * channels
-                            let p11 = dx.baseAddress! + ((b * source.height + rt.high) * source.width + ct.high) * channels
+                            let (w, p) = corners(b, rt, ct)
+                            let (p00, p01, p10, p11) = (dx.baseAddress! + p.0, dx.baseAddress! + p.1,
+                                                        dx.baseAddress! + p.2, dx.baseAddress! + p.3)
                             for c in 0..<channels {
-                                p00[c] += w00 * g[c]; p01[c] += w01 * g[c]; p10[c] += w10 * g[c]; p11[c] += w11 * g[c]
+                                p00[c] += w.0 * g[c]; p01[c] += w.1 * g[c]; p10[c] += w.2 * g[c]; p11[c] += w.3 * g[c]
                             }
                         }
                     }
-                }
+                } }
             }
         }
         return dx

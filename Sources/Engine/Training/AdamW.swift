@@ -43,11 +43,12 @@ public final class AdamW {
             var v = secondMoments.removeValue(forKey: parameter.name) ?? [Float](repeating: 0, count: count)
             precondition(m.count == count, "\(parameter.name): optimizer state has \(m.count) values, parameter \(count)")
             let x = parameter.values, g = parameter.gradient
-            let decays = parameter.decays
+            if parameter.decays {
+                for i in 0..<count { x[i] *= decayFactor }
+            }
             m.withUnsafeMutableBufferPointer { m in
                 v.withUnsafeMutableBufferPointer { v in
                     for i in 0..<count {
-                        if decays { x[i] *= decayFactor }
                         m[i] = b1 * m[i] + (1 - b1) * g[i]
                         v[i] = b2 * v[i] + (1 - b2) * g[i] * g[i]
                         x[i] -= stepSize * m[i] / ((v[i] / correction2).squareRoot() + eps)

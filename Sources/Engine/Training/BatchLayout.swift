@@ -20,7 +20,7 @@ func batchIndices(step: Int, batchSize: Int, count: Int, seed: Int, epoch: Int) 
 }
 
 /// [batch, 3, height, width] images (the data sets' layout) as the model's channels-last rows.
-func channelsLastImages(_ nchw: [Float], batch: Int, height: Int, width: Int) -> Matrix {
+public func channelsLastImages(_ nchw: [Float], batch: Int, height: Int, width: Int) -> Matrix {
     let plane = height * width
     var rows = Matrix(zeros: batch * plane, 3)
     rows.values.withUnsafeMutableBufferPointer { rows in

@@ -45,7 +45,7 @@ public final class ClassificationModel {
 }
 
 /// Pretraining on the upstream classification set; its artifact is the backbone in timm's names.
-public final class PretrainObjective: TrainingObjective {
+public final class PretrainObjective: ParameterizedObjective {
     public static let artifactName = "backbone.safetensors"
 
     public let config: RunConfig
@@ -65,9 +65,7 @@ public final class PretrainObjective: TrainingObjective {
         batch = ClassificationBatch(size: config.batchSize, height: train.height, width: train.width)
     }
 
-    public func trainableSlots() -> [ParameterSlot] { model.parameters.compactMap(\.slot) }
-
-    public func zeroGradients() { for parameter in model.parameters { parameter.zeroGradient() } }
+    public var modelParameters: [Parameter] { model.parameters }
 
     public func trainStep(epoch: Int, step: Int) -> Double {
         let indices = batchIndices(step: step, batchSize: config.batchSize, count: train.count, seed: config.seed,
@@ -79,8 +77,6 @@ public final class PretrainObjective: TrainingObjective {
         pullback(gradient)
         return loss
     }
-
-    public func epochEnded(epoch: Int) -> [String: Int] { [:] }
 
     /// Top-1 accuracy on the validation split, in %.
     public func evaluate() -> (tasks: [String: TaskMetric], extra: [String: Double]) {
@@ -105,10 +101,6 @@ public final class PretrainObjective: TrainingObjective {
         return (["upstream": TaskMetric(name: "top1", value: top1, direction: .higher)],
                 ["top1": top1, "val_loss": loss / Double(max(1, validation.count))])
     }
-
-    public func state() -> [String: StoredTensor] { model.parameters.state }
-
-    public func restore(_ state: [String: StoredTensor]) throws { try model.parameters.restore(from: state) }
 
     /// The pretrained backbone is the product of this run: counts are the backbone's.
     public var parameterCounts: ParameterCounts {

@@ -24,3 +24,18 @@ public protocol TrainingObjective: AnyObject {
     /// Writes the run's artifacts into `directory`; returns them by name, as relative paths.
     func writeArtifacts(to directory: URL) throws -> [String: String]
 }
+
+/// An objective whose state is exactly a list of parameters (every objective of this issue):
+/// slots, gradient reset, checkpoint state and restore follow from the list.
+public protocol ParameterizedObjective: TrainingObjective {
+    /// Every parameter of the model, BatchNorm statistics included, in a fixed order.
+    var modelParameters: [Parameter] { get }
+}
+
+extension ParameterizedObjective {
+    public func trainableSlots() -> [ParameterSlot] { modelParameters.compactMap(\.slot) }
+    public func zeroGradients() { for parameter in modelParameters { parameter.zeroGradient() } }
+    public func state() -> [String: StoredTensor] { modelParameters.state }
+    public func restore(_ state: [String: StoredTensor]) throws { try modelParameters.restore(from: state) }
+    public func epochEnded(epoch: Int) -> [String: Int] { [:] }
+}

@@ -76,3 +76,10 @@ private func error(_ json: String) -> ConfigError? {
     #expect(a.fingerprint == b.fingerprint)
     #expect(a.fingerprint != c.fingerprint)
 }
+
+@Test func everyConfigKeyIsDocumented() throws {
+    let docs = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("docs/engine.md")
+    let text = try String(contentsOf: docs, encoding: .utf8)
+    for key in ConfigSchema.coreKeys { #expect(text.contains("`\(key.name)`"), "docs/engine.md lacks \(key.name)") }
+}

@@ -12,7 +12,7 @@ final class LeastSquaresObjective: TrainingObjective {
     init(seed: Int) { self.seed = seed }
 
     func sample(_ epoch: Int, _ step: Int, _ i: Int) -> (x: [Float], y: Float) {
-        var generator = SplitMix(seed: UInt64(seed * 1_000_003 + epoch * 10_007 + step * 101 + i))
+        var generator = SplitMix64(seed: UInt64(seed * 1_000_003 + epoch * 10_007 + step * 101 + i))
         let x = (0..<4).map { _ in Float(generator.unit()) - 0.5 }
         return (x, 2 * x[0] - x[1] + 0.5 * x[3])
     }
@@ -40,19 +40,6 @@ final class LeastSquaresObjective: TrainingObjective {
     var parameterCounts: ParameterCounts { ParameterCounts(trainable: 4, total: 4, decoder: 0, backbone: 4) }
     func forwardGMACs() -> Double { 4e-9 }
     func writeArtifacts(to directory: URL) throws -> [String: String] { [:] }
-}
-
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    mutating func unit() -> Double { Double(next() >> 11) / Double(1 << 53) }
 }
 
 func temporaryRunDirectory() -> URL {

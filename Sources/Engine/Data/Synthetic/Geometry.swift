@@ -113,12 +113,6 @@ struct Primitive: Sendable {
                                     minimum: minimum)
         }
     }
-
-    /// Any hit between `minimum` and `maximum` (shadow rays).
-    @inline(__always) func blocks(origin: Vector3, direction: Vector3, minimum: Float, maximum: Float) -> Bool {
-        guard let hit = intersect(origin: origin, direction: direction, minimum: minimum) else { return false }
-        return hit.t < maximum
-    }
 }
 
 /// Frustum along local y from -h/2 (radius r0) to +h/2 (radius r1), with both caps.

@@ -21,7 +21,7 @@ enum SceneLayouts {
         var objects: [SceneObject] = []
         let ground = Appearance(hue: [95, 35, 30, 210][random.below(4)], hueSpread: 20, saturation: 0.1...0.6,
                                 value: 0.25...0.7, patterns: [(.noise, 0.5), (.checker, 0.2), (.bricks, 0.15), (.plain, 0.15)],
-                                frequency: 0.3...2, gloss: 0...0.05)
+                                frequency: 0.3...1.2, gloss: 0...0.05)
         objects.append(surface(normal: Vector3(0, 1, 0), through: .zero, material: ground.draw(&random), semanticClass: 0))
         if random.chance(0.5) {
             let facade = Appearance(hue: u(0, 360), hueSpread: 30, saturation: 0.05...0.5, value: 0.3...0.85,
@@ -47,22 +47,22 @@ enum SceneLayouts {
         }
 
         let things = ObjectFamily.allCases.filter { $0 != .person }
-        for _ in 0..<random.integer(1...6) {
+        for _ in 0..<random.integer(2...7) {
             let family = things[random.below(things.count)]
-            if let object = placedObject(family, camera: camera, width: width, depth: 2.5...16,
+            if let object = placedObject(family, camera: camera, width: width, depth: 2...14,
                                          semanticClass: classOf(family), footprints: &footprints, random: &random) {
                 objects.append(object)
             }
         }
         if random.chance(0.55) {
             for _ in 0..<random.integer(1...3) {
-                if let figure = placedObject(.person, camera: camera, width: width, depth: 2.5...11,
+                if let figure = placedObject(.person, camera: camera, width: width, depth: 2...8,
                                              semanticClass: classOf(.person), footprints: &footprints, random: &random) {
                     objects.append(figure)
                 }
             }
         }
-        return Scene(camera: camera, objects: objects, lighting: lighting, noise: u(0.005, 0.04), exposure: u(0.8, 1.25))
+        return Scene(camera: camera, objects: objects, lighting: lighting, noise: u(0.005, 0.03), exposure: u(0.8, 1.25))
     }
 
     /// Room surfaces take classes 0 (wall), 1 (floor), 2 (ceiling), 3 (picture); objects follow.
@@ -126,11 +126,10 @@ enum SceneLayouts {
     static func portrait(of family: ObjectFamily, look: Appearance, width: Int, height: Int,
                          random: inout SampleRandom) -> Scene {
         func u(_ low: Float, _ high: Float) -> Float { random.uniform(low, high) }
-        var (parts, materialCount) = family.build(&random)
+        let (parts, materialCount) = family.build(&random)
         var materials = family == .person ? Figure.materials(&random) : [look.draw(&random)]
         while materials.count < materialCount { materials.append(freeMaterial(&random)) }
         let subject = parts.placed(at: .zero, yaw: u(0, 2 * .pi), materials: materials, semanticClass: 1)
-        parts = PartsBuilder()
 
         // Frame the subject: its bounding sphere spans 45-90 % of the view.
         let focal = Float(width) * u(0.9, 1.3)

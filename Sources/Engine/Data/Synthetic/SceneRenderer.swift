@@ -74,16 +74,16 @@ enum SceneRenderer {
             instance: [Int32](repeating: -1, count: plane), normals: [Float](repeating: 0, count: 3 * plane),
             depth: [Float](repeating: 0, count: plane))
         let camera = scene.camera, light = scene.lighting
-        let shadowCasters = scene.objects.filter(\.isBounded)
+        let solids = FlatScene(scene.objects)
 
         for y in 0..<height {
             for x in 0..<width {
                 let i = y * width + x
                 let d = camera.ray(x, y)
                 var colour: Vector3
-                if let hit = nearestHit(scene.objects, origin: camera.position, direction: d) {
+                if let hit = solids.nearestHit(origin: camera.position, direction: d) {
                     let object = scene.objects[hit.object]
-                    let primitive = object.primitives[hit.primitive]
+                    let primitive = solids.primitives[hit.primitive]
                     let p = camera.position + hit.t * d
                     let n = hit.normal
                     let local = object.isBounded ? object.yaw.inverse(p - object.origin) : p
@@ -92,17 +92,11 @@ enum SceneRenderer {
 
                     let facing = dot(n, light.direction)
                     var lit: Float = 0
-                    if facing > 0 {
-                        let start = p + n * 2e-3
-                        let shadowed = shadowCasters.contains { caster in
-                            caster.primitives.contains {
-                                $0.blocks(origin: start, direction: light.direction, minimum: 1e-4, maximum: .infinity)
-                            }
-                        }
-                        lit = shadowed ? 0 : facing
+                    if facing > 0 && !solids.shadowed(origin: p + n * 2e-3, direction: light.direction) {
+                        lit = facing
                     }
                     let halfway = normalized(light.direction - d)
-                    let highlight = lit > 0 ? material.gloss * pow(max(dot(n, halfway), 0), 24) : 0
+                    let highlight = lit > 0 && material.gloss > 0 ? material.gloss * pow(max(dot(n, halfway), 0), 24) : 0
                     colour = albedo * (light.ambient + light.colour * lit) + light.colour * highlight
                     if light.haze > 0 {
                         let fog = 1 - exp(-light.haze * hit.t)
@@ -128,29 +122,61 @@ enum SceneRenderer {
         }
         return output
     }
+}
+
+/// The scene's primitives in one contiguous array with per-object ranges and bounding spheres,
+/// so the per-pixel loops touch flat memory only.
+struct FlatScene {
+    var primitives: [Primitive] = []
+    /// Per object: first primitive, end, bounding centre and radius (infinite for planes).
+    var ranges: [(start: Int, end: Int, centre: Vector3, radius: Float, castsShadow: Bool)] = []
+
+    init(_ objects: [SceneObject]) {
+        for object in objects {
+            let start = primitives.count
+            primitives += object.primitives
+            ranges.append((start, primitives.count, object.boundCentre,
+                           object.isBounded ? object.boundRadius : .infinity, object.isBounded))
+        }
+    }
 
     /// The closest surface along a ray: object and primitive indices, distance and world normal.
-    static func nearestHit(_ objects: [SceneObject], origin: Vector3, direction: Vector3)
-        -> (object: Int, primitive: Int, t: Float, normal: Vector3)? {
-        var best: (object: Int, primitive: Int, t: Float, normal: Vector3)?
-        for (o, object) in objects.enumerated() {
-            if object.isBounded {
-                // Skip objects whose bounding sphere the ray misses or that lie behind the best hit.
-                let toCentre = object.boundCentre - origin
-                let along = dot(toCentre, direction)
-                let r = object.boundRadius
-                if along < -r { continue }
-                let miss = dot(toCentre, toCentre) - along * along
-                if miss > r * r { continue }
-                if let best, along - r > best.t { continue }
-            }
-            for (k, primitive) in object.primitives.enumerated() {
-                if let hit = primitive.intersect(origin: origin, direction: direction, minimum: 1e-4),
-                   best == nil || hit.t < best!.t {
-                    best = (o, k, hit.t, hit.normal)
+    func nearestHit(origin: Vector3, direction: Vector3) -> (object: Int, primitive: Int, t: Float, normal: Vector3)? {
+        var bestT = Float.infinity, bestObject = -1, bestPrimitive = -1, bestNormal = Vector3.zero
+        primitives.withUnsafeBufferPointer { primitives in
+            for o in ranges.indices {
+                let range = ranges[o]
+                if range.radius.isFinite {
+                    // Skip objects whose bounding sphere the ray misses or that lie beyond the best hit.
+                    let toCentre = range.centre - origin
+                    let along = dot(toCentre, direction)
+                    if along < -range.radius || along - range.radius > bestT { continue }
+                    if dot(toCentre, toCentre) - along * along > range.radius * range.radius { continue }
+                }
+                for k in range.start..<range.end {
+                    if let hit = primitives[k].intersect(origin: origin, direction: direction, minimum: 1e-4), hit.t < bestT {
+                        bestT = hit.t; bestObject = o; bestPrimitive = k; bestNormal = hit.normal
+                    }
                 }
             }
         }
-        return best
+        return bestObject < 0 ? nil : (bestObject, bestPrimitive, bestT, bestNormal)
+    }
+
+    /// Whether any bounded solid blocks the ray (planes cast no shadows: the light is above them).
+    func shadowed(origin: Vector3, direction: Vector3) -> Bool {
+        primitives.withUnsafeBufferPointer { primitives in
+            for range in ranges where range.castsShadow {
+                let toCentre = range.centre - origin
+                let along = dot(toCentre, direction)
+                if along < -range.radius { continue }
+                if dot(toCentre, toCentre) - along * along > range.radius * range.radius { continue }
+                for k in range.start..<range.end
+                where primitives[k].intersect(origin: origin, direction: direction, minimum: 1e-4) != nil {
+                    return true
+                }
+            }
+            return false
+        }
     }
 }

@@ -1,0 +1,49 @@
+import ArgumentParser
+import Engine
+import Foundation
+
+/// Writes a few synthetic images with their labels as PNG, so a person can look at the data.
+public struct SamplesCommand: ParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "samples",
+        abstract: "Write synthetic images and their labels as PNG files.",
+        discussion: """
+            Examples:
+              mtl-engine samples --out /tmp/scenes
+              mtl-engine samples --out /tmp/rooms --set nyud --count 4 --augment
+              mtl-engine samples --out /tmp/objects --set upstream-22k --count 32
+            """)
+
+    @Option(help: "Where to write the PNG files.")
+    public var out: String
+    @Option(help: "Data set: pascal, nyud, upstream-1k or upstream-22k.")
+    public var set: String = "pascal"
+    @Option(help: "How many images.")
+    public var count: Int = 8
+    @Option(help: "Image side in pixels.")
+    public var size: Int = 64
+    @Flag(help: "Apply the training augmentation (flip, scale, rotation) to scenes.")
+    public var augment = false
+
+    public init() {}
+
+    public func run() throws {
+        let directory = URL(fileURLWithPath: out)
+        let augmentation = augment ? Augmentation.papers(seed: 0) : nil
+        let written: [URL]
+        switch set {
+        case "pascal", "nyud":
+            let scenes = SyntheticScenes(dataset: DatasetName(rawValue: set)!, split: .train, count: count,
+                                         height: size, width: size)
+            written = try SampleGallery.write(scenes, count: count, to: directory, augmentation: augmentation)
+        case "upstream-1k", "upstream-22k":
+            let objects = SyntheticObjects(variant: set == "upstream-1k" ? .imagenet1k : .imagenet22k, split: .train,
+                                           count: count, height: size, width: size)
+            written = try SampleGallery.write(objects, count: count, to: directory,
+                                              classNames: SyntheticObjects.className)
+        default:
+            throw ValidationError("unknown set '\(set)'; expected pascal, nyud, upstream-1k or upstream-22k")
+        }
+        print("wrote \(written.count) files to \(directory.path)")
+    }
+}
