@@ -8,16 +8,16 @@ struct PlanCommand: AsyncParsableCommand {
         commandName: "plan",
         abstract: "Expand a manifest and show what would run, without running anything.",
         discussion: """
-            Shows the number of runs, how they spread over the grid's axes, each run's state in
-            the workspace's ledger (new, succeeded, failed, interrupted, ...), which groups need
-            which, and an estimate of the time left from the runs this workspace has finished.
+            Shows the number of runs, how they spread over the grid's axes, each run's state in \
+            the workspace's ledger (new, succeeded, failed, interrupted, ...), which groups need \
+            which, and an estimate of the time left from the runs this workspace has finished. \
             A malformed manifest is reported with its file, line and key; nothing is written.
 
             Examples:
               sweep plan experiments/ablation.yaml
               sweep plan experiments/ablation.yaml epochs=5 seeds=[0,1,2]
               sweep plan experiments/ablation.yaml --profile smoke --all
-              sweep plan experiments/ablation.yaml --json | jq '.runs[] | select(.state == "new") | .id'
+              sweep plan experiments/ablation.yaml --json | jq '.states'
             """
     )
 

@@ -8,14 +8,14 @@ struct ReportCommand: AsyncParsableCommand {
         commandName: "report",
         abstract: "Write a manifest's tables from the ledger, running nothing.",
         discussion: """
-            Regenerates every table the manifest declares (Markdown, LaTeX, CSV) from the runs
-            recorded in the workspace's ledger. Runs without results yet show as "—". The same
+            Regenerates every table the manifest declares (Markdown, LaTeX, CSV) from the runs \
+            recorded in the workspace's ledger. Runs without results yet show as "—". The same \
             ledger always gives byte-identical files, so regenerated tables diff cleanly.
 
             Examples:
               sweep report experiments/ablation.yaml
               sweep report experiments/ablation.yaml --results /tmp/tables
-              sweep report experiments/main.yaml seeds=[0,1,2]   # the runs of that variant
+              sweep report experiments/main.yaml seeds=[0,1,2]  # that variant's runs
             """
     )
 

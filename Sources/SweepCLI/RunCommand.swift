@@ -9,28 +9,28 @@ struct RunCommand: AsyncParsableCommand {
         commandName: "run",
         abstract: "Run (or resume) every run of a manifest that is not done, then write its tables.",
         discussion: """
-            Runs start as soon as the runs they need have succeeded, at most --slots at a time,
-            each with --threads threads (slots x threads <= cores unless both are given). Every
-            run is recorded in the workspace's ledger, so running the same command again resumes:
-            succeeded runs are skipped, interrupted ones continue from their checkpoint, failed
-            ones are tried again while their failures are within the retry budget. Two `sweep run`
+            Runs start as soon as the runs they need have succeeded, at most --slots at a time, \
+            each with --threads threads (slots x threads <= cores unless both are given). Every \
+            run is recorded in the workspace's ledger, so running the same command again resumes: \
+            succeeded runs are skipped, interrupted ones continue from their checkpoint, failed \
+            ones are tried again while their failures are within the retry budget. Two `sweep run` \
             processes on one workspace share the work: no run is executed twice.
 
-            Ctrl-C (or SIGTERM) stops launching, stops the running engines gracefully and records
+            Ctrl-C (or SIGTERM) stops launching, stops the running engines gracefully and records \
             them as interrupted; a second Ctrl-C kills them at once.
 
-            A failed run's dependents are skipped with the reason and the rest of the grid goes
-            on (--fail-fast stops launching instead). Exit status: 0 when every run succeeded,
-            1 when some failed, were skipped or did not start, 2 for a malformed manifest
+            A failed run's dependents are skipped with the reason and the rest of the grid goes \
+            on (--fail-fast stops launching instead). Exit status: 0 when every run succeeded, \
+            1 when some failed, were skipped or did not start, 2 for a malformed manifest \
             (nothing starts), 128+N when stopped by signal N (130 for Ctrl-C).
 
             Examples:
               sweep run experiments/ablation.yaml
               sweep run experiments/ablation.yaml --slots 2 --threads 1
               sweep run experiments/ablation.yaml epochs=1 seeds=[0] --profile smoke
-              sweep run experiments/ablation.yaml --dry-run      # what would launch now
-              sweep run experiments/ablation.yaml --retry-failed # failed runs get a fresh budget
-              sweep run experiments/ablation.yaml --rerun        # everything again, from scratch
+              sweep run experiments/ablation.yaml --dry-run       # what would start
+              sweep run experiments/ablation.yaml --retry-failed  # fresh budget
+              sweep run experiments/ablation.yaml --rerun         # all, from scratch
               sweep run experiments/ablation.yaml --timeout 3600 --fail-fast
             """
     )

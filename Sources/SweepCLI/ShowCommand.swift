@@ -46,7 +46,7 @@ struct ShowCommand: AsyncParsableCommand {
 
 /// Everything `sweep show` knows about one run, from the ledger and the run directory.
 struct RunDetails {
-    var registration: RegisteredRun
+    var registration: Registration
     var record: RunRecord
     var directory: URL
     var dependencies: [(name: String, id: RunID, state: RunState)]
@@ -61,8 +61,8 @@ struct RunDetails {
         self.registration = registration
         self.record = record
         directory = ledger.workspace.runDirectory(id)
-        let needed = try ledger.records(Array(registration.needs.values))
-        dependencies = registration.needs.sorted { $0.key < $1.key }.map { name, dependency in
+        let needed = try ledger.records(Array(registration.run.needs.values))
+        dependencies = registration.run.needs.sorted { $0.key < $1.key }.map { name, dependency in
             (name, dependency, RunState(needed[dependency]?.status))
         }
         progress = ContractJSON.readProgress(at: directory.appendingPathComponent(RunFiles.progress)).last
@@ -71,12 +71,12 @@ struct RunDetails {
     }
 
     func text() -> String {
-        let run = registration
+        let run = registration.run
         var out = "run \(run.id)  \(run.group)"
         if let label = run.label { out += " / \(label)" }
         out += "  seed \(run.seed)\n"
         var facts = TextTable()
-        facts.append(["sweeps", run.sweeps.isEmpty ? "-" : run.sweeps.joined(separator: ", ")])
+        facts.append(["sweeps", registration.sweeps.isEmpty ? "-" : registration.sweeps.joined(separator: ", ")])
         var state = RunState(record.status).rawValue
         if record.attempts > 0 { state += " (attempt \(record.attempts))" }
         if let code = record.exitCode { state += ", exit code \(code)" }
@@ -147,13 +147,13 @@ struct RunDetails {
             var directory: String, needs: [Dependency], config: JSONValue, metrics: RunMetrics?
             var stderr_tail: String?, progress: ProgressEvent?
         }
+        let run = registration.run
         let document = Document(
-            id: registration.id.rawValue, group: registration.group, label: registration.label, seed: registration.seed,
-            sweeps: registration.sweeps, state: RunState(record.status), attempts: record.attempts,
+            id: run.id.rawValue, group: run.group, label: run.label, seed: run.seed, sweeps: registration.sweeps, state: RunState(record.status), attempts: record.attempts,
             exit_code: record.exitCode, reason: record.reason, started_at: record.startedAt, finished_at: record.finishedAt,
             owner_pid: record.ownerPID, host: record.host, directory: directory.path,
             needs: dependencies.map { Dependency(name: $0.name, id: $0.id.rawValue, state: $0.state) },
-            config: registration.config, metrics: record.metrics, stderr_tail: record.stderrTail, progress: progress)
+            config: run.config, metrics: record.metrics, stderr_tail: record.stderrTail, progress: progress)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         encoder.dateEncodingStrategy = .iso8601

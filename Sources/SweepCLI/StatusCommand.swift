@@ -8,8 +8,8 @@ struct StatusCommand: AsyncParsableCommand {
         commandName: "status",
         abstract: "List runs and their states from the workspace's ledger.",
         discussion: """
-            Without FILE: every sweep registered in the workspace, each with its state counts and
-            one line per run. With FILE: the runs that manifest plans now (runs the ledger has
+            Without FILE: every sweep registered in the workspace, each with its state counts and \
+            one line per run. With FILE: the runs that manifest plans now (runs the ledger has \
             never seen are "new"). Nothing is run or changed.
 
             States: new, running, succeeded, failed, interrupted, skipped.
@@ -43,12 +43,13 @@ struct StatusCommand: AsyncParsableCommand {
     func run() async throws {
         let workspace = workspace.value
         let ledger = try Ledger.existing(workspace: workspace)
+        // A run whose `sweep` died shows as interrupted, not as running forever.
+        try ledger?.recoverOrphans(host: Ledger.currentHost)
         var listing: StatusListing
         if let file {
             let plan = try ManifestInput(file: file, overrides: overrides, profile: profile).plan()
             listing = try StatusListing.plan(plan, ledger: ledger, workspace: workspace)
         } else if let ledger {
-            try ledger.recoverOrphans(host: Ledger.currentHost)
             listing = try StatusListing.workspace(ledger)
         } else {
             listing = StatusListing(workspace: workspace, sections: [])

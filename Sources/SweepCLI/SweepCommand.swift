@@ -6,19 +6,19 @@ public struct SweepCommand: AsyncParsableCommand {
         commandName: "sweep",
         abstract: "Plan, run, resume and tabulate experiment sweeps.",
         discussion: """
-            A manifest (YAML) describes a grid of training runs. `sweep` expands it into runs,
-            remembers every run in a ledger under the workspace (.sweep/ by default), runs what
+            A manifest (YAML) describes a grid of training runs. `sweep` expands it into runs, \
+            remembers every run in a ledger under the workspace (.sweep/ by default), runs what \
             is not done yet and writes the tables.
 
             Examples:
-              sweep plan experiments/ablation.yaml            # what would run, what is done
-              sweep run experiments/ablation.yaml --slots 2   # run (or resume) the grid
+              sweep plan experiments/ablation.yaml           # what would run
+              sweep run experiments/ablation.yaml --slots 2  # run or resume
               sweep run experiments/ablation.yaml epochs=1 --profile smoke
-              sweep status                                    # every run in the workspace
-              sweep show 3fa2c1                               # one run: config, metrics, logs
-              sweep report experiments/ablation.yaml          # rewrite the tables, run nothing
+              sweep status                                   # every run
+              sweep show 3fa2c1                              # one run in full
+              sweep report experiments/ablation.yaml         # tables only
 
-            Resuming is running the same command again: finished runs are skipped, interrupted
+            Resuming is running the same command again: finished runs are skipped, interrupted \
             ones continue from their checkpoint, failed ones retry within their budget.
             """,
         version: "0.1.0",

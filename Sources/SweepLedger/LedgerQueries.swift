@@ -32,15 +32,9 @@ public struct RunEntry: Sendable, Equatable {
     }
 }
 
-/// What the manifest asked for, as the ledger stored it at registration.
-public struct RegisteredRun: Sendable, Equatable {
-    public var id: RunID
-    public var group: String
-    public var label: String?
-    public var seed: Int
-    public var config: JSONValue
-    public var needs: [String: RunID]
-    public var axes: [String: JSONValue]
+/// A run as the last plan that included it registered it, and the sweeps that include it.
+public struct Registration: Sendable, Equatable {
+    public var run: PlannedRun
     /// The sweeps (manifest names) that include this run.
     public var sweeps: [String]
 }
@@ -169,7 +163,7 @@ extension Ledger {
     }
 
     /// The configuration and place in the grid the ledger stored for `id`.
-    public func registration(_ id: RunID) throws -> RegisteredRun? {
+    public func registration(_ id: RunID) throws -> Registration? {
         try database.read { db in
             guard let row = try Row.fetchOne(db, sql: """
                 SELECT id, run_group, label, seed, config, needs, axes FROM run WHERE id = ?
@@ -183,9 +177,9 @@ extension Ledger {
                 }
             }
             let needs = (try decode("needs").objectValue ?? [:]).compactMapValues { $0.stringValue.map(RunID.init(rawValue:)) }
-            return RegisteredRun(id: id, group: row["run_group"], label: row["label"], seed: row["seed"],
-                                 config: try decode("config"), needs: needs,
-                                 axes: try decode("axes").objectValue ?? [:], sweeps: sweeps)
+            let run = PlannedRun(id: id, group: row["run_group"], label: row["label"], seed: row["seed"],
+                                 config: try decode("config"), needs: needs, axes: try decode("axes").objectValue ?? [:])
+            return Registration(run: run, sweeps: sweeps)
         }
     }
 

@@ -8,14 +8,7 @@ enum Manifests {
                      slots: Int = 2, retries: Int = 1) -> String {
         let rowLines = (0 ..< rows).map { "      - {label: \"R\($0)\", score: \(40 + 5 * $0)}" }.joined(separator: "\n")
         let tableRows = (0 ..< rows).map { "      - {label: \"R\($0)\", group: grid}" }.joined(separator: "\n")
-        return """
-            name: \(name)
-            engine:
-              command: [./engine.sh, --config, "{config}", --out, "{out}"]
-            executor:
-              slots: \(slots)
-              threads: 1
-              retries: \(retries)
+        return header(name: name, slots: slots, retries: retries) + """
             defaults:
               epochs: \(epochs)
               epoch_seconds: \(epochSeconds)
@@ -46,14 +39,7 @@ enum Manifests {
     /// Two pretraining runs (backbones a and b; b fails with "CUDA out of memory") and a grid
     /// of two methods on each backbone that needs the matching pretraining.
     static func failingDependency(slots: Int = 2, retries: Int = 1) -> String {
-        """
-        name: e2e-failure
-        engine:
-          command: [./engine.sh, --config, "{config}", --out, "{out}"]
-        executor:
-          slots: \(slots)
-          threads: 1
-          retries: \(retries)
+        header(name: "e2e-failure", slots: slots, retries: retries) + """
         defaults:
           epochs: 2
           epoch_seconds: 0.05
@@ -69,6 +55,20 @@ enum Manifests {
             needs:
               pretrain: {group: pretrain, match: [backbone]}
             set: {needs_file: "${needs.pretrain}/weights.bin"}
+
+        """
+    }
+
+    /// The sweep's name, the engine stand-in as its engine, and the executor settings.
+    private static func header(name: String, slots: Int, retries: Int) -> String {
+        """
+        name: \(name)
+        engine:
+          command: [./engine.sh, --config, "{config}", --out, "{out}"]
+        executor:
+          slots: \(slots)
+          threads: 1
+          retries: \(retries)
 
         """
     }

@@ -7,7 +7,7 @@ extension EndToEnd {
         /// had succeeded is executed again, none is lost, and the table is the one an
         /// uninterrupted sweep writes.
         @Test func killingSweepThenRunningItAgainResumes() async throws {
-            let manifest = Manifests.grid(rows: 4, seeds: 2, epochs: 3, epochSeconds: 0.15)
+            let manifest = Manifests.grid(rows: 3, seeds: 2, epochs: 3, epochSeconds: 0.15)
             let reference = try Scratch()
             _ = try reference.write("grid.yaml", manifest)
             let uninterrupted = try await reference.sweep(["run", "grid.yaml"])
@@ -16,11 +16,12 @@ extension EndToEnd {
             let scratch = try Scratch()
             _ = try scratch.write("grid.yaml", manifest)
             let sweep = try scratch.start(["run", "grid.yaml"])
-            // Kill it once a few runs have finished, while others are under way.
+            // Kill it once the ledger holds two finished runs, while others are under way.
             let clock = ContinuousClock()
-            let deadline = clock.now.advanced(by: .seconds(20))
-            while scratch.count("done").count < 3, clock.now < deadline, sweep.process.isRunning {
-                try await Task.sleep(for: .milliseconds(20))
+            let deadline = clock.now.advanced(by: .seconds(30))
+            while clock.now < deadline, sweep.process.isRunning {
+                if try await scratch.status().values.filter({ $0.state == "succeeded" }).count >= 2 { break }
+                try await Task.sleep(for: .milliseconds(50))
             }
             #expect(sweep.process.isRunning, "sweep ended before it could be killed")
             kill(sweep.pid, SIGKILL)
@@ -29,7 +30,7 @@ extension EndToEnd {
 
             let before = try await scratch.status()
             let succeededBefore = Set(before.values.filter { $0.state == "succeeded" }.map(\.id))
-            #expect(succeededBefore.count >= 3)
+            #expect(succeededBefore.count >= 2 && succeededBefore.count < 7)
             #expect(!before.values.contains { $0.state == "running" }, "a dead sweep's runs must not stay running")
             let logged = scratch.executions().count
 
@@ -38,7 +39,7 @@ extension EndToEnd {
             let startedAgain = scratch.executions().dropFirst(logged).filter { $0.event == "start" }.map(\.run)
             #expect(Set(startedAgain).isDisjoint(with: succeededBefore), "succeeded runs executed again: \(startedAgain)")
             let after = try await scratch.status()
-            #expect(after.count == 9 && after.values.allSatisfy { $0.state == "succeeded" })
+            #expect(after.count == 7 && after.values.allSatisfy { $0.state == "succeeded" })
             #expect(Set(scratch.count("done").keys) == Set(after.keys))
             #expect(Set(after.keys) == Set(try await reference.status().keys))
 

@@ -95,10 +95,8 @@ let me = getpid()
         plan.runs.insert(pretrain.runs[0], at: 0)
         try ledger.register(plan)
         let registered = try #require(try ledger.registration(plan.runs[2].id))
-        #expect(registered.config == plan.runs[2].config)
-        #expect(registered.needs == ["pretrain": pretrain.runs[0].id])
-        #expect(registered.axes == ["i": .int(1)])
-        #expect(registered.group == "grid" && registered.label == "row 1" && registered.seed == 1)
+        #expect(registered.run == plan.runs[2])
+        #expect(registered.sweeps == ["m"])
         #expect(try ledger.registration(RunID(rawValue: "0000000000000000")) == nil)
     }
 
