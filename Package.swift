@@ -72,9 +72,11 @@ let package = Package(
                     resources: [.copy("Malformed")]),
         .testTarget(name: "SweepLedgerTests", dependencies: ["SweepLedger"]),
         .testTarget(name: "SweepExecuteTests", dependencies: ["SweepExecute"]),
+        .testTarget(name: "SweepCLITests", dependencies: ["SweepCLI", "SweepLedger", "SweepExecute"]),
         .testTarget(name: "SweepReportTests", dependencies: ["SweepReport"],
                     resources: [.copy("Golden")]),
         // Runs the built `sweep` and `mtl-engine` binaries end to end.
-        .testTarget(name: "EndToEndTests", dependencies: ["SweepCore", "RunContract"]),
+        // Depending on `sweep` makes `swift test` build the binary these tests run.
+        .testTarget(name: "EndToEndTests", dependencies: ["SweepCore", "RunContract", "sweep"]),
     ]
 )

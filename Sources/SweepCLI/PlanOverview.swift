@@ -1,5 +1,6 @@
 import Foundation
 import SweepCore
+import SweepExecute
 import SweepLedger
 
 /// What `sweep plan` shows before anything runs: the expanded grid, how its runs spread over
@@ -71,7 +72,11 @@ struct PlanOverview {
         for run in runs {
             for (axis, value) in run.axes.sorted(by: { $0.key < $1.key }) { count(axis, value.description) }
         }
-        // Seeds are repeats, not an axis of the manifest's grid, but users ask "how many seeds".
+        // A group's labelled rows (a paper table's rows) and its seeds are not grid axes of the
+        // manifest, but users ask "how many runs per row, how many seeds".
+        if runs.contains(where: { $0.label != nil }), !runs.contains(where: { $0.axes["row"] != nil }) {
+            for run in runs { if let label = run.label { count("row", label) } }
+        }
         if !runs.contains(where: { $0.axes["seed"] != nil }) {
             for run in runs { count("seed", String(run.seed)) }
         }
@@ -135,7 +140,7 @@ struct PlanOverview {
             let needs = run.needs.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value.rawValue.prefix(8))" }
             let axes = run.axes.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value.description)" }
             runs.append([run.id.rawValue, states[index].rawValue, run.group, run.label ?? "-", String(run.seed),
-                         runSeconds[index].map(humanDuration) ?? "-", needs.isEmpty ? "-" : needs.joined(separator: " "),
+                         runSeconds[index].map(ProgressText.duration) ?? "-", needs.isEmpty ? "-" : needs.joined(separator: " "),
                          axes.joined(separator: " ")])
         }
         runs.render(into: &out)
@@ -148,10 +153,10 @@ struct PlanOverview {
     private func estimateText() -> String {
         guard let estimate else { return "none yet: no run has finished in this workspace" }
         if estimate.runsToDo == 0 { return "nothing left to run" }
-        var text = "\(humanDuration(estimate.seconds)) of training for \(estimate.runsEstimated) of the "
+        var text = "\(ProgressText.duration(estimate.seconds)) of training for \(estimate.runsEstimated) of the "
             + "\(estimate.runsToDo) runs to do (from \(estimate.timedRuns) finished run\(estimate.timedRuns == 1 ? "" : "s"))"
         if let slots = plan.executor.slots, slots > 1 {
-            text += ", about \(humanDuration(estimate.seconds / Double(slots))) on \(slots) slots"
+            text += ", about \(ProgressText.duration(estimate.seconds / Double(slots))) on \(slots) slots"
         }
         if estimate.runsEstimated < estimate.runsToDo { text += "; groups with no finished run are not counted" }
         return text

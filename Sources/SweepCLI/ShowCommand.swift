@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import RunContract
 import SweepCore
+import SweepExecute
 import SweepLedger
 
 struct ShowCommand: AsyncParsableCommand {
@@ -84,7 +85,7 @@ struct RunDetails {
         if let started = record.startedAt {
             var when = "started \(timestamp(started))"
             if let finished = record.finishedAt, finished >= started {
-                when += ", finished \(timestamp(finished)) after \(humanDuration(finished.timeIntervalSince(started)))"
+                when += ", finished \(timestamp(finished)) after \(ProgressText.duration(finished.timeIntervalSince(started)))"
             }
             facts.append(["time", when])
         }
@@ -95,7 +96,7 @@ struct RunDetails {
         }
         if let progress, record.status != .succeeded {
             facts.append(["progress", "epoch \(progress.epoch)/\(progress.epochs), step \(progress.step)/\(progress.steps), "
-                + "loss \(String(format: "%.4g", progress.loss)), \(humanDuration(progress.elapsed)) in"])
+                + "loss \(String(format: "%.4g", progress.loss)), \(ProgressText.duration(progress.elapsed)) in"])
         }
         facts.render(into: &out)
         out += "\nconfig:\n" + indented(prettyJSON(run.config))
@@ -120,8 +121,8 @@ struct RunDetails {
             + "(decoder \(millions(p.decoder)), backbone \(millions(p.backbone)))\n"
         out += "forward: \(String(format: "%.3g", metrics.gmacs)) GMACs\n"
         let epochs = metrics.epochSeconds
-        out += "epochs: \(epochs.count), \(humanDuration(epochs.reduce(0, +))) in all"
-        if !epochs.isEmpty { out += ", \(humanDuration(epochs.reduce(0, +) / Double(epochs.count))) each on average" }
+        out += "epochs: \(epochs.count), \(ProgressText.duration(epochs.reduce(0, +))) in all"
+        if !epochs.isEmpty { out += ", \(ProgressText.duration(epochs.reduce(0, +) / Double(epochs.count))) each on average" }
         out += "\n"
         if let ranks = metrics.ranks, !ranks.isEmpty {
             let final = ranks.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value.last.map(String.init) ?? "-")" }

@@ -1,5 +1,6 @@
 import Foundation
 import SweepCore
+import SweepExecute
 import SweepLedger
 
 /// What `sweep status` prints: for each sweep, its state counts and one line per run.
@@ -53,9 +54,9 @@ struct StatusListing {
 
     private func time(_ run: RunEntry) -> String {
         guard let started = run.startedAt else { return "-" }
-        if run.status == .running { return humanDuration(now.timeIntervalSince(started)) }
+        if run.status == .running { return ProgressText.duration(now.timeIntervalSince(started)) }
         guard let finished = run.finishedAt else { return "-" }
-        return humanDuration(finished.timeIntervalSince(started))
+        return ProgressText.duration(finished.timeIntervalSince(started))
     }
 
     private func note(_ run: RunEntry) -> String {

@@ -57,7 +57,8 @@ struct GridScheduler<Launcher: RunLauncher>: Sendable {
                 return .stopRequested
             }
             while true {
-                if !launchesClosed.isSet {
+                // The stop request itself may be set before its event is handled below.
+                if !launchesClosed.isSet && !stop.isRequested {
                     while book.running < budget.slots, let run = book.popReady() {
                         try start(run, threads: budget.threadsPerRun, in: &book, group: &group)
                     }
@@ -120,8 +121,8 @@ struct GridScheduler<Launcher: RunLauncher>: Sendable {
             if book.heldElsewhere.insert(run.id).inserted { progress?.handle(.waitingElsewhere(run)) }
         case .failed?:
             let why = record.map(Self.failureText) ?? "failed"
-            let detail = wasWatched ? why : "\(why); retry budget of \(options.retries) spent (--retry-failed to try again)"
-            try failed(run, why: detail, in: &book)
+            try failed(run, why: why, note: wasWatched ? nil : "retry budget of \(options.retries) spent (--retry-failed to try again)",
+                       in: &book)
         case .planned?, .interrupted?, .skipped?:
             // Claimable, so another process took and released it between our two statements: look again shortly.
             book.state[run.id] = .watching
@@ -149,7 +150,7 @@ struct GridScheduler<Launcher: RunLauncher>: Sendable {
                 try ledger.finish(run.id, status: .failed, exitCode: exitCode, stderrTail: stderrTail,
                                   metrics: nil, reason: reason)
                 let why = outcome.summary ?? "failed"
-                guard number <= options.retries, !launchesClosed.isSet,
+                guard number <= options.retries, !launchesClosed.isSet, !stop.isRequested,
                       try ledger.claim(run.id, pid: options.pid, host: options.host, retries: claimBudget, rerun: false)
                 else { return .failed(why) }
                 number += 1
@@ -187,9 +188,10 @@ struct GridScheduler<Launcher: RunLauncher>: Sendable {
         }
     }
 
-    private func failed(_ run: PlannedRun, why: String, in book: inout RunBook) throws {
+    /// `note` adds to what the progress shows, not to what dependents' skip reasons say.
+    private func failed(_ run: PlannedRun, why: String, note: String? = nil, in book: inout RunBook) throws {
         book.state[run.id] = .failed
-        progress?.handle(.finished(run, status: .failed, detail: why))
+        progress?.handle(.finished(run, status: .failed, detail: note.map { "\(why); \($0)" } ?? why))
         for dependent in book.dependents[run.id, default: []] {
             try skip(dependent, reason: Self.needsText(dependent: dependent, on: run.id, plan: plan) + ", which failed: \(why)",
                      in: &book)

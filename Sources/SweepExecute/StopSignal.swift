@@ -78,36 +78,89 @@ public final class StopSignal: Sendable {
     public var isRequested: Bool { stopping.isSet }
 }
 
-/// Turns SIGINT and SIGTERM into stop requests while it lives. The signals' default actions are
-/// ignored meanwhile: the engines run in their own process groups, so the terminal's Ctrl-C reaches
-/// only `sweep`, which then stops them itself and records them as interrupted.
-public final class SignalTrap: @unchecked Sendable {
-    // Immutable after init; DispatchSource handles are thread-safe to cancel.
-    private let sources: [any DispatchSourceSignal]
-    private let signals: [Int32]
+/// Turns SIGINT, SIGTERM and SIGHUP (the terminal closed) into stop requests while it lives.
+/// The engines run in their own process groups, so the terminal's Ctrl-C reaches only `sweep`,
+/// which then stops them itself and records them as interrupted. A signal that was already
+/// ignored when it was first trapped (`nohup` ignores SIGHUP, a shell ignores SIGINT for
+/// background jobs) stays ignored. After `cancel`, the signals act as they did before again.
+public final class SignalTrap: Sendable {
+    /// The signals actually trapped (those not ignored on entry).
+    public let signals: [Int32]
+    private let stop: StopSignal
     private let cancelled = Mutex(false)
 
-    public init(signals: [Int32] = [SIGINT, SIGTERM], stop: StopSignal) {
-        self.signals = signals
-        sources = signals.map { signalNumber in
-            signal(signalNumber, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
-            source.setEventHandler { stop.request(.signal(signalNumber)) }
-            source.resume()
-            return source
-        }
+    public init(signals: [Int32] = [SIGINT, SIGTERM, SIGHUP], stop: StopSignal) {
+        self.stop = stop
+        self.signals = SignalRouter.shared.route(signals, to: stop)
     }
 
-    /// Restores the default actions; `sweep` is interruptible in the ordinary way again.
     public func cancel() {
         let first = cancelled.withLock { done in
             defer { done = true }
             return !done
         }
-        guard first else { return }
-        sources.forEach { $0.cancel() }
-        signals.forEach { signal($0, SIG_DFL) }
+        if first { SignalRouter.shared.unroute(signals, from: stop) }
     }
 
     deinit { cancel() }
+}
+
+/// One dispatch signal source per signal for the life of the process. libdispatch on Linux
+/// installs its own handler the first time a signal gets a source and never again, so sources
+/// are not torn down and rebuilt per trap: the router sends each signal to the newest trap, and
+/// with no trap it restores the default action and delivers the signal again.
+final class SignalRouter: Sendable {
+    static let shared = SignalRouter()
+
+    private struct State {
+        var sources: [Int32: any DispatchSourceSignal] = [:]
+        var ignoredOnEntry: Set<Int32> = []
+        /// Traps by signal, newest last.
+        var targets: [Int32: [StopSignal]] = [:]
+    }
+    private let state = Mutex(State())
+
+    /// Returns the signals routed (those not ignored on entry).
+    func route(_ signals: [Int32], to stop: StopSignal) -> [Int32] {
+        state.withLock { state in
+            signals.filter { number in
+                if state.ignoredOnEntry.contains(number) { return false }
+                if state.sources[number] == nil {
+                    // Ignored until libdispatch's handler is in place, so an early signal cannot kill us.
+                    let previous = signal(number, SIG_IGN)
+                    // SIG_IGN is the handler value 1 (SIG_DFL is 0, seen from Swift as nil).
+                    if let previous, unsafeBitCast(previous, to: Int.self) == 1 {
+                        state.ignoredOnEntry.insert(number)
+                        return false
+                    }
+                    let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+                    source.setEventHandler { [unowned self] in self.deliver(number) }
+                    source.resume()
+                    state.sources[number] = source
+                }
+                state.targets[number, default: []].append(stop)
+                return true
+            }
+        }
+    }
+
+    func unroute(_ signals: [Int32], from stop: StopSignal) {
+        state.withLock { state in
+            for number in signals {
+                if let index = state.targets[number]?.lastIndex(where: { $0 === stop }) {
+                    state.targets[number]?.remove(at: index)
+                }
+            }
+        }
+    }
+
+    private func deliver(_ number: Int32) {
+        if let stop = state.withLock({ $0.targets[number]?.last }) {
+            stop.request(.signal(number))
+        } else {
+            // Nobody is trapping it now: act as if it had never been trapped.
+            signal(number, SIG_DFL)
+            kill(getpid(), number)
+        }
+    }
 }

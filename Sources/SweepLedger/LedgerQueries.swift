@@ -51,6 +51,10 @@ public struct GroupTiming: Sendable, Equatable {
     public var runs: Int
     public var meanTrainSeconds: Double
     public var meanEpochSeconds: Double
+
+    public init(group: String, runs: Int, meanTrainSeconds: Double, meanEpochSeconds: Double) {
+        self.group = group; self.runs = runs; self.meanTrainSeconds = meanTrainSeconds; self.meanEpochSeconds = meanEpochSeconds
+    }
 }
 
 public enum LedgerError: Error, Equatable, CustomStringConvertible {

@@ -15,6 +15,8 @@ struct ManifestDocument {
     var conditionals: [Conditional]
     var groups: [GroupDefinition]
     var tables: ManifestNode?
+    /// The whole manifest (after includes and overrides), to point errors at values found late.
+    var root: ManifestNode
     /// Every config key (and its parents) the manifest sets somewhere; overrides must name one.
     var knownConfigKeys: Set<String>
 }
@@ -82,6 +84,13 @@ struct GroupDefinition {
     var conditionals: [Conditional]
     var seeds: [Int]
     var needs: [NeedDefinition]
+    /// Runs before `exclude` drops any and before identical runs merge.
+    var runCountBeforeExclusion: Int {
+        let points = (rows?.count ?? 1) * axes.reduce(1) { $0 * $1.values.count }
+            * zips.reduce(1) { $0 * $1[0].values.count } + includes.count
+        return points * seeds.count
+    }
+
     /// Labels of rows and include entries, in order.
     var labels: [String] {
         (rows ?? []).compactMap(\.label) + includes.compactMap(\.label)
@@ -128,6 +137,7 @@ extension ManifestDocument {
         self.groups = groups
         tables = root["tables"]
         knownConfigKeys = known
+        self.root = root
     }
 
     // MARK: engine and executor
@@ -281,7 +291,8 @@ extension ManifestDocument {
                                          suggestion: Spelling.closest(to: base, among: names))
                 }
                 if chain.contains(base) {
-                    throw baseNode.error("presets build on each other in a cycle: " + (chain + [base]).joined(separator: " -> "))
+                    throw baseNode.error("presets build on each other in a cycle: " + (chain + [base]).joined(separator: " -> "),
+                                         expected: "presets that build on others without a cycle")
                 }
                 result += try flatten(base, chain: chain + [base])
             }

@@ -115,6 +115,19 @@ struct ManifestNode: Sendable {
         }
     }
 
+    /// The first node, depth first, that satisfies `predicate`.
+    func first(where predicate: (ManifestNode) -> Bool) -> ManifestNode? {
+        if predicate(self) { return self }
+        switch content {
+        case .scalar: return nil
+        case .sequence(let items):
+            for item in items { if let found = item.first(where: predicate) { return found } }
+        case .mapping(let entries):
+            for entry in entries { if let found = entry.value.first(where: predicate) { return found } }
+        }
+        return nil
+    }
+
     /// The value as JSON, for configuration values.
     var json: JSONValue {
         switch content {
@@ -206,8 +219,10 @@ extension ManifestNode {
         func place(_ mark: Mark?) -> SourceLocation {
             let line = mark?.line ?? 1, column = mark?.column ?? 1
             guard let origin else { return SourceLocation(file: file, line: line, column: column) }
+            // An override is one line: a problem found past it (an unclosed list) is at its end.
+            let firstLineLength = text.prefix { $0 != "\n" }.count
             return SourceLocation(file: origin.file, line: origin.line,
-                                  column: line == 1 ? origin.column + column - 1 : column)
+                                  column: origin.column + (line == 1 ? column - 1 : firstLineLength))
         }
         let root: Node?
         do {

@@ -27,13 +27,18 @@ struct Planner {
 
     func expand() throws(ManifestError) -> Expansion {
         var expansion = Expansion(runs: [], groupRuns: [:], groupOrder: [])
+        let expected = document.groups.reduce(0) { $0 + $1.runCountBeforeExclusion }
+        expansion.runs.reserveCapacity(expected)
         var index: [RunID: Int] = [:]
+        index.reserveCapacity(expected)
+        let interner = ReferenceInterner()
         for group in try dependencyOrder() {
             let dependencies = try group.needs.map { need throws(ManifestError) in
                 try DependencyIndex(need: need, runs: expansion.groupRuns[need.group]!, all: expansion.runs)
             }
             var groupRuns: [GroupRun] = []
-            try forEachRun(of: group, dependencies: dependencies) { run, label in
+            groupRuns.reserveCapacity(group.runCountBeforeExclusion)
+            try forEachRun(of: group, dependencies: dependencies, interner: interner) { run, label in
                 if let existing = index[run.id] {
                     groupRuns.append(GroupRun(runIndex: existing, label: label))
                 } else {
@@ -43,7 +48,7 @@ struct Planner {
                 }
             }
             if groupRuns.isEmpty {
-                throw group.node.error("every run of group '\(group.name)' is excluded",
+                throw (group.node["exclude"] ?? group.node).error("every run of group '\(group.name)' is excluded",
                                        expected: "exclude rules that leave at least one run")
             }
             expansion.groupRuns[group.name] = groupRuns
@@ -94,7 +99,7 @@ struct Planner {
 
     /// Calls `body` for each run of `group`, in order: rows (outermost), grid axes (first
     /// axis slowest), zip blocks, then include entries; seeds innermost.
-    private func forEachRun(of group: GroupDefinition, dependencies: [DependencyIndex],
+    private func forEachRun(of group: GroupDefinition, dependencies: [DependencyIndex], interner: ReferenceInterner,
                             _ body: (PlannedRun, String?) throws(ManifestError) -> Void) throws(ManifestError) {
         var base = JSONValue.object([:])
         for assignment in document.defaults + group.set { base.assign(assignment.path[...], assignment.value) }
@@ -113,7 +118,7 @@ struct Planner {
         for _ in 0..<combinations {
             var point = dimensions[0][digits[0]]
             for dimension in 1..<dimensions.count { point = point.combined(with: dimensions[dimension][digits[dimension]]) }
-            try forEachSeed(of: point, base: base, group: group, dependencies: dependencies, body)
+            try forEachSeed(of: point, base: base, group: group, dependencies: dependencies, interner: interner, body)
             // Odometer: the last dimension turns fastest.
             var position = dimensions.count - 1
             while position >= 0 {
@@ -124,12 +129,12 @@ struct Planner {
             }
         }
         for include in group.includes {
-            try forEachSeed(of: include, base: base, group: group, dependencies: dependencies, body)
+            try forEachSeed(of: include, base: base, group: group, dependencies: dependencies, interner: interner, body)
         }
     }
 
     private func forEachSeed(of point: Point, base: JSONValue, group: GroupDefinition, dependencies: [DependencyIndex],
-                             _ body: (PlannedRun, String?) throws(ManifestError) -> Void) throws(ManifestError) {
+                             interner: ReferenceInterner, _ body: (PlannedRun, String?) throws(ManifestError) -> Void) throws(ManifestError) {
         var pointConfig = base
         for name in point.presets {
             for assignment in document.presets[name]! { pointConfig.assign(assignment.path[...], assignment.value) }
@@ -137,13 +142,15 @@ struct Planner {
         for assignment in point.assignments { pointConfig.assign(assignment.path[...], assignment.value) }
         if let profile { pointConfig.assign([ReservedKey.profile], .string(profile)) }
         let axes = Dictionary(point.axes, uniquingKeysWith: { _, last in last })
+        let conditionals = document.conditionals + group.conditionals
+        let dependencyNames = dependencies.map(\.need.name)
 
         for seed in group.seeds {
             var config = pointConfig
             config.assign([ReservedKey.seed], .int(seed))
             for assignment in overrides { config.assign(assignment.path[...], assignment.value) }
             var conditioned = false
-            for rule in document.conditionals + group.conditionals where rule.when.matches(config) {
+            for rule in conditionals where rule.when.matches(config) {
                 for assignment in rule.set { config.assign(assignment.path[...], assignment.value) }
                 conditioned = true
             }
@@ -152,15 +159,14 @@ struct Planner {
 
             var needs: [String: RunID] = [:]
             if !dependencies.isEmpty {
-                var references: [String: JSONValue] = [:]
-                for dependency in dependencies {
-                    let id = try dependency.select(for: config, in: group)
-                    needs[dependency.need.name] = id
-                    references[dependency.need.name] = .string(RunReference.make(id))
-                }
-                config.assign([ReservedKey.needs], .object(references))
+                var selected: [RunID] = []
+                selected.reserveCapacity(dependencies.count)
+                for dependency in dependencies { selected.append(try dependency.select(for: config, in: group)) }
+                let shared = interner.needs(dependencyNames, selected)
+                needs = shared.byName
+                config.assign([ReservedKey.needs], shared.references)
             }
-            if config.mentionsNeeds { config = try substitutingNeeds(in: config, needs: needs, group: group) }
+            if config.mentionsNeeds { try substituteNeeds(in: &config, needs: needs, group: group, interner: interner) }
             let id = RunID(config: config, engine: engine)
             try body(PlannedRun(id: id, group: group.name, label: point.label, seed: seed, config: config,
                                 needs: needs, axes: axes), point.label)
@@ -168,21 +174,41 @@ struct Planner {
     }
 
     static let needsPrefix = "${needs."
+    private static let needsPrefixBytes = Array(needsPrefix.utf8)
+
+    /// Byte search: Foundation's `contains` is far too slow for every string of 100,000 configs.
+    static func containsNeedsPrefix(_ text: String) -> Bool {
+        let bytes = text.utf8
+        guard bytes.count >= needsPrefixBytes.count else { return false }
+        var index = bytes.startIndex
+        while let dollar = bytes[index...].firstIndex(of: UInt8(ascii: "$")) {
+            if bytes[dollar...].starts(with: needsPrefixBytes) { return true }
+            index = bytes.index(after: dollar)
+        }
+        return false
+    }
+
+    /// The manifest node a config string came from (the group's own first, then anywhere).
+    private func origin(of text: String, in group: GroupDefinition) -> ManifestNode {
+        let isText = { (node: ManifestNode) in node.scalar == .string(text) }
+        return group.node.first(where: isText) ?? document.root.first(where: isText) ?? group.node
+    }
 
     /// `${needs.NAME}/file` -> `run://<id>/file`; the executor turns those into paths at launch.
-    private func substitutingNeeds(in value: JSONValue, needs: [String: RunID],
-                                   group: GroupDefinition) throws(ManifestError) -> JSONValue {
-        switch value {
+    /// Edits in place: the config is already this run's own copy.
+    private func substituteNeeds(in config: inout JSONValue, needs: [String: RunID], group: GroupDefinition,
+                                 interner: ReferenceInterner) throws(ManifestError) {
+        switch config {
         case .string(let text):
-            guard text.contains(Self.needsPrefix) else { return value }
+            guard Self.containsNeedsPrefix(text) else { return }
             guard text.hasPrefix(Self.needsPrefix), let close = text.firstIndex(of: "}") else {
-                throw group.node.error("'\(text)': a ${needs.NAME} reference must start the value",
-                                       expected: "${needs.NAME} or ${needs.NAME}/path/inside/its/run/directory")
+                throw origin(of: text, in: group).error("'\(text)': a ${needs.NAME} reference must start the value",
+                                                        expected: "${needs.NAME} or ${needs.NAME}/path/inside/its/run/directory")
             }
             let name = String(text[text.index(text.startIndex, offsetBy: Self.needsPrefix.count)..<close])
             guard let id = needs[name] else {
                 let declared = group.needs.map(\.name)
-                throw (group.node["needs"] ?? group.node).error(
+                throw origin(of: text, in: group).error(
                     "'\(text)' refers to dependency '\(name)', which group '\(group.name)' does not declare",
                     expected: declared.isEmpty ? "a `needs:` entry named '\(name)' in group '\(group.name)'"
                                                : "one of: " + declared.joined(separator: ", "),
@@ -190,21 +216,48 @@ struct Planner {
             }
             var rest = String(text[text.index(after: close)...])
             if rest.hasPrefix("/") { rest.removeFirst() }
-            return .string(RunReference.make(id, path: rest))
-        case .array(let values):
-            var result: [JSONValue] = []
-            result.reserveCapacity(values.count)
-            for item in values { result.append(try substitutingNeeds(in: item, needs: needs, group: group)) }
-            return .array(result)
-        case .object(let members):
-            var result = members
-            for (key, member) in members where member.mentionsNeeds {
-                result[key] = try substitutingNeeds(in: member, needs: needs, group: group)
+            config = interner.string(RunReference.make(id, path: rest))
+        case .array(var values):
+            config = .null // release the enum's reference so `values` is edited in place
+            for index in values.indices where values[index].mentionsNeeds {
+                try substituteNeeds(in: &values[index], needs: needs, group: group, interner: interner)
             }
-            return .object(result)
+            config = .array(values)
+        case .object(var members):
+            config = .null
+            for key in members.keys.filter({ members[$0]!.mentionsNeeds }) {
+                try substituteNeeds(in: &members[key]!, needs: needs, group: group, interner: interner)
+            }
+            config = .object(members)
         default:
-            return value
+            return
         }
+    }
+}
+
+/// Runs that depend on the same runs share one copy of their dependency maps and reference
+/// strings; 100,000 runs would otherwise hold 100,000 copies of each.
+final class ReferenceInterner {
+    private var needs: [[RunID]: (byName: [String: RunID], references: JSONValue)] = [:]
+    private var strings: [String: JSONValue] = [:]
+
+    func needs(_ names: [String], _ ids: [RunID]) -> (byName: [String: RunID], references: JSONValue) {
+        if let shared = needs[ids] { return shared }
+        var byName: [String: RunID] = [:]
+        var references: [String: JSONValue] = [:]
+        for (name, id) in zip(names, ids) {
+            byName[name] = id
+            references[name] = string(RunReference.make(id))
+        }
+        let shared = (byName, JSONValue.object(references))
+        needs[ids] = shared
+        return shared
+    }
+
+    func string(_ text: String) -> JSONValue {
+        if let shared = strings[text] { return shared }
+        strings[text] = .string(text)
+        return .string(text)
     }
 }
 
@@ -212,7 +265,7 @@ extension JSONValue {
     /// Whether a `${needs.NAME}` reference is somewhere inside (checked without copying anything).
     var mentionsNeeds: Bool {
         switch self {
-        case .string(let text): return text.contains(Planner.needsPrefix)
+        case .string(let text): return Planner.containsNeedsPrefix(text)
         case .array(let values): return values.contains { $0.mentionsNeeds }
         case .object(let members): return members.values.contains { $0.mentionsNeeds }
         default: return false

@@ -102,8 +102,8 @@ struct TableReader {
                                           suggestion: Spelling.closest(to: label, among: labels))
             }
             reference = label
-        } else if columnKeys.contains("delta_m") {
-            throw node.error("table '\(name)' shows delta_m but names no reference row",
+        } else if let deltaColumn = columnKeys.firstIndex(of: "delta_m") {
+            throw columnItems[deltaColumn].error("table '\(name)' shows delta_m but names no reference row",
                              expected: "reference: <label of the single-task row>")
         }
         return TableSpec(name: name, title: title, layout: layout, columns: columns, rows: rows,

@@ -5,6 +5,7 @@ public enum ReportError: Error, Equatable, CustomStringConvertible {
     case unknownColumnKey(table: String, key: String)
     case missingReferenceRow(table: String)
     case unknownReferenceRow(table: String, label: String, rows: [String])
+    case unknownRow(table: String, label: String, rows: [String])
     case missingTemplate(table: String, layout: String, file: String, available: [String])
     case unreadableTemplates(directory: String, reason: String)
     case malformedTemplate(file: String, line: Int, column: Int, reason: String)
@@ -19,6 +20,8 @@ public enum ReportError: Error, Equatable, CustomStringConvertible {
         case .unknownReferenceRow(let table, let label, let rows):
             return "table '\(table)': reference row '\(label)' is not one of its rows ("
                 + rows.map { "'\($0)'" }.joined(separator: ", ") + ")"
+        case .unknownRow(let table, let label, let rows):
+            return "table '\(table)': no row '\(label)' (rows: " + rows.map { "'\($0)'" }.joined(separator: ", ") + ")"
         case .missingTemplate(let table, let layout, let file, let available):
             return "table '\(table)': layout '\(layout)' needs the template \(file); available layouts: "
                 + (available.isEmpty ? "none" : available.joined(separator: ", "))

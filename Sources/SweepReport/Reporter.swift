@@ -24,7 +24,7 @@ public struct Reporter: Sendable {
         var written: [URL] = []
         for spec in plan.tables {
             let table = try Table(spec: spec, plan: plan, records: records)
-            let figures = Figures.all(for: table, spec: spec, plan: plan, records: records)
+            let figures = Figures.all(for: table, spec: spec, records: records)
             var files = try render(table, plan: plan.name, figures: figures, library: library)
             files += figures.map { ("\($0.slug).svg", $0.svg) }
             for (suffix, text) in files {
@@ -67,7 +67,9 @@ public struct Reporter: Sendable {
     func loadTemplates() throws -> TemplateLibrary {
         _ = TextEscaping.registered
         let manager = FileManager.default
-        guard let paths = manager.enumerator(atPath: templates.path) else {
+        var isDirectory: ObjCBool = false
+        guard manager.fileExists(atPath: templates.path, isDirectory: &isDirectory), isDirectory.boolValue,
+              let paths = manager.enumerator(atPath: templates.path) else {
             throw ReportError.unreadableTemplates(directory: templates.path, reason: "no such directory")
         }
         var library = TemplateLibrary()

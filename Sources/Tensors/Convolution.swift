@@ -119,30 +119,42 @@ struct Im2col {
         }
     }
 
+    /// Output columns whose input column `ox * stride + offset` lies inside a row,
+    /// so the copy loops need no per-element bounds test.
+    @inline(__always)
+    private func validColumns(offset: Int) -> Range<Int> {
+        let s = geometry.stride
+        let low = offset >= 0 ? 0 : (-offset + s - 1) / s
+        let high = offset > width - 1 ? 0 : min(outWidth, (width - 1 - offset) / s + 1)
+        return low..<max(low, high)
+    }
+
     func gather(_ image: UnsafePointer<Float>, into columns: UnsafeMutablePointer<Float>) {
         let stride = geometry.stride, pad = geometry.padding, dilation = geometry.dilation
-        let outWidth = outWidth, width = width
+        let outWidth = outWidth
         forEachSpan { column, inputRow, kx in
             let dst = columns + column
             guard let inputRow else { dst.update(repeating: 0, count: outWidth); return }
-            let src = image + inputRow
-            for ox in 0..<outWidth {
-                let ix = ox * stride - pad + kx * dilation
-                dst[ox] = ix >= 0 && ix < width ? src[ix] : 0
+            let offset = kx * dilation - pad
+            let valid = validColumns(offset: offset)
+            let src = image + inputRow + offset
+            dst.update(repeating: 0, count: valid.lowerBound)
+            if stride == 1 {
+                (dst + valid.lowerBound).update(from: src + valid.lowerBound, count: valid.count)
+            } else {
+                for ox in valid { dst[ox] = src[ox * stride] }
             }
+            (dst + valid.upperBound).update(repeating: 0, count: outWidth - valid.upperBound)
         }
     }
 
     func scatterAdd(_ columns: UnsafePointer<Float>, into image: UnsafeMutablePointer<Float>) {
         let stride = geometry.stride, pad = geometry.padding, dilation = geometry.dilation
-        let outWidth = outWidth, width = width
         forEachSpan { column, inputRow, kx in
             guard let inputRow else { return }
-            let src = columns + column, dst = image + inputRow
-            for ox in 0..<outWidth {
-                let ix = ox * stride - pad + kx * dilation
-                if ix >= 0 && ix < width { dst[ix] += src[ox] }
-            }
+            let offset = kx * dilation - pad
+            let src = columns + column, dst = image + inputRow + offset
+            for ox in validColumns(offset: offset) { dst[ox * stride] += src[ox] }
         }
     }
 }

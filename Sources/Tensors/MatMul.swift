@@ -23,14 +23,15 @@ func sgemm(transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
 }
 
 /// Matrix product over the last two dimensions: op(a) [..., M, K] x op(b) [..., K, N],
-/// where op transposes when asked, plus an optional `bias` [N] added to every row.
+/// where op transposes when asked, times `scale`, plus an optional `bias` [N] added
+/// to every row. (`scale` folds attention's 1/sqrt(d) into the GEMM.)
 ///
 /// - If `b` is a matrix (rank 2) and `a` is not transposed, a's leading dimensions
 ///   fold into M: one GEMM (this is `linear`).
 /// - Otherwise `a` and `b` carry the same leading (batch) dimensions and each batch
 ///   is one GEMM (attention: [B, heads, N, d] x [B, heads, d, N]).
 public func matmul(_ a: Tensor, _ b: Tensor, transposeA: Bool = false, transposeB: Bool = false,
-                   bias: Tensor? = nil) -> Tensor {
+                   scale: Float = 1, bias: Tensor? = nil) -> Tensor {
     precondition(a.rank >= 2 && b.rank >= 2, "matmul needs matrices, got \(a.shape) and \(b.shape)")
     let aRows = a.shape[a.rank - 2], aCols = a.shape[a.rank - 1]
     let bRows = b.shape[b.rank - 2], bCols = b.shape[b.rank - 1]
@@ -56,7 +57,7 @@ public func matmul(_ a: Tensor, _ b: Tensor, transposeA: Bool = false, transpose
         for row in 0..<(batches * m) { (y.data + row * n).update(from: bias.data, count: n) }
     }
     for i in 0..<batches {
-        sgemm(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k,
+        sgemm(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: scale,
               a: a.data + i * strideA, b: b.data + i * strideB,
               beta: bias == nil ? 0 : 1, c: y.data + i * strideC)
     }
@@ -66,10 +67,10 @@ public func matmul(_ a: Tensor, _ b: Tensor, transposeA: Bool = false, transpose
         if let ga = a.gradSink() {
             for i in 0..<batches {
                 if transposeA {  // dA [K, M] = op(B) dY^T
-                    sgemm(transposeA: transposeB, transposeB: true, m: k, n: m, k: n,
+                    sgemm(transposeA: transposeB, transposeB: true, m: k, n: m, k: n, alpha: scale,
                           a: b.data + i * strideB, b: gy + i * strideC, beta: 1, c: ga + i * strideA)
                 } else {  // dA [M, K] = dY op(B)^T
-                    sgemm(transposeA: false, transposeB: !transposeB, m: m, n: k, k: n,
+                    sgemm(transposeA: false, transposeB: !transposeB, m: m, n: k, k: n, alpha: scale,
                           a: gy + i * strideC, b: b.data + i * strideB, beta: 1, c: ga + i * strideA)
                 }
             }
@@ -77,10 +78,10 @@ public func matmul(_ a: Tensor, _ b: Tensor, transposeA: Bool = false, transpose
         if let gb = b.gradSink() {
             for i in 0..<batches {
                 if transposeB {  // dB [N, K] = dY^T op(A)
-                    sgemm(transposeA: true, transposeB: transposeA, m: n, n: k, k: m,
+                    sgemm(transposeA: true, transposeB: transposeA, m: n, n: k, k: m, alpha: scale,
                           a: gy + i * strideC, b: a.data + i * strideA, beta: 1, c: gb + i * strideB)
                 } else {  // dB [K, N] = op(A)^T dY
-                    sgemm(transposeA: !transposeA, transposeB: false, m: k, n: n, k: m,
+                    sgemm(transposeA: !transposeA, transposeB: false, m: k, n: n, k: m, alpha: scale,
                           a: a.data + i * strideA, b: gy + i * strideC, beta: 1, c: gb + i * strideB)
                 }
             }

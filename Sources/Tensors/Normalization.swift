@@ -8,23 +8,28 @@ import Darwin
 public func softmax(_ x: Tensor) -> Tensor {
     let width = x.shape.last ?? 1, rows = x.count / max(width, 1)
     let y = Tensor(uninitialized: x.shape)
-    for r in 0..<rows {
-        let src = x.data + r * width, dst = y.data + r * width
-        var peak = -Float.infinity
-        for j in 0..<width { peak = max(peak, src[j]) }
-        var total: Float = 0
-        for j in 0..<width { dst[j] = expf(src[j] - peak); total += dst[j] }
-        let inv = 1 / total
-        for j in 0..<width { dst[j] *= inv }
+    forEachChunk(rows, minimumChunk: max(1, (1 << 15) / max(width, 1))) { chunk in
+        for r in chunk {
+            let src = x.data + r * width, dst = y.data + r * width
+            var peak = -Float.infinity
+            for j in 0..<width { peak = max(peak, src[j]) }
+            var total: Float = 0
+            forEachLanes(0..<width) { j, valid in store8(fastExp(load8(src, j, valid) - peak), dst, j, valid) }
+            for j in 0..<width { total += dst[j] }
+            let inv = 1 / total
+            for j in 0..<width { dst[j] *= inv }
+        }
     }
     y.record(x) { y in
         guard let gx = x.gradSink() else { return }
         let gy = y.grad!
-        for r in 0..<rows {  // dx = y * (dy - <dy, y>)
-            let p = y.data + r * width, g = gy + r * width, d = gx + r * width
-            var dot: Float = 0
-            for j in 0..<width { dot += g[j] * p[j] }
-            for j in 0..<width { d[j] += p[j] * (g[j] - dot) }
+        forEachChunk(rows, minimumChunk: max(1, (1 << 15) / max(width, 1))) { chunk in
+            for r in chunk {  // dx = y * (dy - <dy, y>)
+                let p = y.data + r * width, g = gy + r * width, d = gx + r * width
+                var dot: Float = 0
+                for j in 0..<width { dot += g[j] * p[j] }
+                for j in 0..<width { d[j] += p[j] * (g[j] - dot) }
+            }
         }
     }
     return y
@@ -35,49 +40,58 @@ public func layerNorm(_ x: Tensor, weight: Tensor?, bias: Tensor?, epsilon: Floa
     let c = x.shape.last ?? 1, rows = x.count / max(c, 1)
     if let weight { precondition(weight.count == c, "LayerNorm weight \(weight.shape) for \(c) features") }
     if let bias { precondition(bias.count == c, "LayerNorm bias \(bias.shape) for \(c) features") }
+    // Absent affine parameters act as ones and zeros, so the loops need no branches.
+    let scale = weight ?? Tensor.ones([c]), shift = bias ?? Tensor.zeros([c])
     let y = Tensor(uninitialized: x.shape)
-    var means = [Float](repeating: 0, count: rows), rstds = [Float](repeating: 0, count: rows)
-    for r in 0..<rows {
-        let src = x.data + r * c, dst = y.data + r * c
-        var sum: Float = 0
-        for j in 0..<c { sum += src[j] }
-        let mean = sum / Float(c)
-        var squares: Float = 0
-        for j in 0..<c { let d = src[j] - mean; squares += d * d }
-        let rstd = 1 / (squares / Float(c) + epsilon).squareRoot()
-        means[r] = mean
-        rstds[r] = rstd
-        for j in 0..<c {
-            let w = weight?.data[j] ?? 1, b = bias?.data[j] ?? 0
-            dst[j] = (src[j] - mean) * rstd * w + b
+    // Per-row statistics for the backward, in tensors so parallel chunks write through pointers.
+    let statistics = Tensor(uninitialized: [2, rows])
+    let means = statistics.data, rstds = statistics.data + rows
+    let px = x.data, py = y.data, pw = scale.data, pb = shift.data
+    let rowsPerChunk = max(1, (1 << 15) / max(c, 1))
+    forEachChunk(rows, minimumChunk: rowsPerChunk) { chunk in
+        for r in chunk {
+            let src = px + r * c, dst = py + r * c
+            var sum: Float = 0
+            for j in 0..<c { sum += src[j] }
+            let mean = sum / Float(c)
+            var squares: Float = 0
+            for j in 0..<c { let d = src[j] - mean; squares += d * d }
+            let rstd = 1 / (squares / Float(c) + epsilon).squareRoot()
+            means[r] = mean
+            rstds[r] = rstd
+            for j in 0..<c { dst[j] = (src[j] - mean) * rstd * pw[j] + pb[j] }
         }
     }
     y.record(inputs: [x] + [weight, bias].compactMap { $0 }) { y in
-        let gy = y.grad!
-        let gx = x.gradSink(), gw = weight?.gradSink(), gb = bias?.gradSink()
-        for r in 0..<rows {
-            let src = x.data + r * c, g = gy + r * c
-            let mean = means[r], rstd = rstds[r]
-            // dnorm = dy * w; dx = rstd * (dnorm - mean(dnorm) - norm * mean(dnorm * norm))
-            var meanD: Float = 0, meanDN: Float = 0
-            for j in 0..<c {
-                let norm = (src[j] - mean) * rstd
-                let dnorm = g[j] * (weight?.data[j] ?? 1)
-                meanD += dnorm
-                meanDN += dnorm * norm
-                gw?[j] += g[j] * norm
-                gb?[j] += g[j]
-            }
-            meanD /= Float(c)
-            meanDN /= Float(c)
-            if let gx {
-                let d = gx + r * c
-                for j in 0..<c {
-                    let norm = (src[j] - mean) * rstd
-                    let dnorm = g[j] * (weight?.data[j] ?? 1)
-                    d[j] += rstd * (dnorm - meanD - norm * meanDN)
+        let gy = y.grad!, px = x.data, pw = scale.data, means = statistics.data, rstds = statistics.data + rows
+        if let gx = x.gradSink() {
+            forEachChunk(rows, minimumChunk: rowsPerChunk) { chunk in
+                for r in chunk {
+                    let src = px + r * c, g = gy + r * c, d = gx + r * c
+                    let mean = means[r], rstd = rstds[r]
+                    // dnorm = dy * w; dx = rstd * (dnorm - mean(dnorm) - norm * mean(dnorm * norm))
+                    var meanD: Float = 0, meanDN: Float = 0
+                    for j in 0..<c {
+                        let norm = (src[j] - mean) * rstd, dnorm = g[j] * pw[j]
+                        meanD += dnorm
+                        meanDN += dnorm * norm
+                    }
+                    meanD /= Float(c)
+                    meanDN /= Float(c)
+                    for j in 0..<c {
+                        let norm = (src[j] - mean) * rstd
+                        d[j] += rstd * (g[j] * pw[j] - meanD - norm * meanDN)
+                    }
                 }
             }
+        }
+        // Parameter gradients sum over rows: serial, in row order.
+        let gw = weight?.gradSink(), gb = bias?.gradSink()
+        guard gw != nil || gb != nil else { return }
+        for r in 0..<rows {
+            let src = px + r * c, g = gy + r * c, mean = means[r], rstd = rstds[r]
+            if let gw { for j in 0..<c { gw[j] += g[j] * (src[j] - mean) * rstd } }
+            if let gb { for j in 0..<c { gb[j] += g[j] } }
         }
     }
     return y

@@ -9,9 +9,15 @@ extension Tensor {
     public func mean() -> Tensor { scaledTotal(1 / Float(count)) }
 
     private func scaledTotal(_ factor: Float) -> Tensor {
-        var total = 0.0
-        let px = data
-        for i in 0..<count { total += Double(px[i]) }
+        // Four interleaved partial sums: vectorisable, and still one fixed order.
+        var lanes = (0.0, 0.0, 0.0, 0.0)
+        let px = data, body = count - count % 4
+        for i in stride(from: 0, to: body, by: 4) {
+            lanes.0 += Double(px[i]); lanes.1 += Double(px[i + 1])
+            lanes.2 += Double(px[i + 2]); lanes.3 += Double(px[i + 3])
+        }
+        var total = (lanes.0 + lanes.1) + (lanes.2 + lanes.3)
+        for i in body..<count { total += Double(px[i]) }
         let y = Tensor(scalar: Float(total) * factor)
         let n = count
         y.record(self) { y in

@@ -38,10 +38,13 @@ extension Tensor {
 
     /// Back-propagates from this tensor. The seed gradient is 1 for every element
     /// (so for a scalar loss, d loss / d loss = 1) unless `seed` is given.
-    /// Afterwards the graph is released: intermediate tensors drop their history and
-    /// gradients (unless `retainIntermediateGradients`); leaves keep their gradients,
-    /// accumulated on top of what they held (call `zeroGrad()` between steps).
-    public func backward(seed: Tensor? = nil, retainIntermediateGradients: Bool = false) {
+    /// Leaves keep their gradients, accumulated on top of what they held (call
+    /// `zeroGrad()` between steps). Intermediate tensors drop their gradients (unless
+    /// `retainIntermediateGradients`) and their history (unless `retainGraph`, which
+    /// allows another backward through the same graph, e.g. one per task loss to
+    /// compare per-task gradients of shared parameters).
+    public func backward(seed: Tensor? = nil, retainGraph: Bool = false,
+                         retainIntermediateGradients: Bool = false) {
         let order = topologicalOrder()
         let g = gradAllocatingIfNeeded()
         if let seed {
@@ -53,8 +56,10 @@ extension Tensor {
         for node in order.reversed() {
             guard let function = node.backwardFunction else { continue }
             if node.grad != nil { function(node) }
-            node.backwardFunction = nil
-            node.parents = []
+            if !retainGraph {
+                node.backwardFunction = nil
+                node.parents = []
+            }
             if !retainIntermediateGradients { node.releaseGrad() }
         }
     }

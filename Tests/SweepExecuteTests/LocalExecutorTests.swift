@@ -84,6 +84,24 @@ import Testing
         #expect(tail.first == "line 21" && tail.last == "line 60")
     }
 
+    @Test func anEngineKilledByASignalOrUnableToStartFailsWithTheReason() async throws {
+        let space = try TemporaryWorkspace()
+        let crashing = try engine("echo 'about to crash' >&2; kill -SEGV $$", in: space)
+        _ = try await executor(space).execute(plan([run("crash")], engine: crashing))
+        let crash = try #require(try space.ledger.record(id("crash")))
+        #expect(crash.status == .failed && crash.exitCode == nil && crash.reason == "killed by SIGSEGV")
+        #expect(crash.stderrTail == "about to crash")
+
+        let script = space.root.appendingPathComponent("no-interpreter.sh")
+        try Data("#!/no/such/interpreter\n".utf8).write(to: script)
+        chmod(script.path, 0o755)
+        let spec = EngineSpec(command: [script.path], identity: "test")
+        _ = try await executor(space).execute(plan([run("unstartable")], engine: spec))
+        let unstartable = try #require(try space.ledger.record(id("unstartable")))
+        #expect(unstartable.status == .failed && unstartable.exitCode == nil)
+        #expect(unstartable.reason?.hasPrefix("could not start \(script.path)") == true)
+    }
+
     @Test func exitZeroWithoutValidMetricsIsAFailureThatSaysWhy() async throws {
         let space = try TemporaryWorkspace()
         let silent = try engine("exit 0", in: space)
@@ -113,67 +131,62 @@ import Testing
         #expect(record.stderrTail == "started")
     }
 
+    /// Starts `script` as the run `name`, waits until it has written started.txt, sends the stop
+    /// requests (200 ms apart) and returns the summary and how long the stop took.
+    func stopWhileRunning(_ script: String, name: String, grace: Duration, requests: [StopReason],
+                          in space: TemporaryWorkspace) async throws -> (SweepExecute.RunSummary, Duration) {
+        let spec = try engine(script, in: space)
+        let stop = StopSignal()
+        async let summary = executor(space) { $0.grace = grace }
+            .execute(plan([run(name)], engine: spec), progress: nil, stop: stop)
+        try await waitFor("started.txt", of: name, in: space)
+        let clock = ContinuousClock()
+        let stopped = clock.now
+        for (index, reason) in requests.enumerated() {
+            if index > 0 { try await Task.sleep(for: .milliseconds(200)) }
+            stop.request(reason)
+        }
+        let result = try await summary
+        return (result, clock.now - stopped)
+    }
+
     @Test func aStopSendsSIGTERMFirst() async throws {
         let space = try TemporaryWorkspace()
-        let spec = try engine("""
+        let (summary, waited) = try await stopWhileRunning("""
             trap 'echo term > term.txt; exit 143' TERM
             touch started.txt
             while true; do sleep 0.05; done
-            """, in: space)
-        let stop = StopSignal()
-        async let summary = executor(space) { $0.grace = .seconds(20) }
-            .execute(plan([run("polite")], engine: spec), progress: nil, stop: stop)
-        try await waitFor("started.txt", of: "polite", in: space)
-        let clock = ContinuousClock()
-        let stopped = clock.now
-        stop.request(.signal(SIGTERM))
-        let result = try await summary
-        #expect(clock.now - stopped < .seconds(10), "it should not have waited for the grace period")
+            """, name: "polite", grace: .seconds(20), requests: [.signal(SIGTERM)], in: space)
+        #expect(waited < .seconds(10), "it should not have waited for the grace period")
         #expect(read("term.txt", of: "polite", in: space) == "term\n")
-        #expect(result.interrupted == [id("polite")] && result.exitCode == 143)
+        #expect(summary.interrupted == [id("polite")] && summary.exitCode == 143)
         #expect(try space.ledger.record(id("polite"))?.reason == "stopped by SIGTERM")
     }
 
     @Test func anEngineThatIgnoresSIGTERMIsKilledAfterTheGracePeriod() async throws {
         let space = try TemporaryWorkspace()
         // Ignored signals stay ignored across exec, so the sleeps ignore SIGTERM too.
-        let spec = try engine("""
+        let (summary, waited) = try await stopWhileRunning("""
             trap '' TERM
             echo $$ > pid.txt
+            touch started.txt
             while true; do sleep 0.05; done
-            """, in: space)
-        let stop = StopSignal()
-        async let summary = executor(space) { $0.grace = .milliseconds(600) }
-            .execute(plan([run("stubborn")], engine: spec), progress: nil, stop: stop)
-        try await waitFor("pid.txt", of: "stubborn", in: space)
-        let clock = ContinuousClock()
-        let stopped = clock.now
-        stop.request(.signal(SIGINT))
-        let result = try await summary
-        let waited = clock.now - stopped
+            """, name: "stubborn", grace: .milliseconds(600), requests: [.signal(SIGINT)], in: space)
         #expect(waited >= .milliseconds(600) && waited < .seconds(8))
-        #expect(result.interrupted == [id("stubborn")] && result.exitCode == 130)
+        #expect(summary.interrupted == [id("stubborn")] && summary.exitCode == 130)
         let pid = try #require(read("pid.txt", of: "stubborn", in: space).flatMap {
             pid_t($0.trimmingCharacters(in: .whitespacesAndNewlines))
         })
-        #expect(kill(-pid, 0) != 0, "a process of the engine's group survived")
+        #expect(livingMembers(ofGroup: pid).isEmpty, "a process of the engine's group survived")
     }
 
     @Test func aSecondStopKillsAtOnce() async throws {
         let space = try TemporaryWorkspace()
-        let spec = try engine("trap '' TERM; touch started.txt; while true; do sleep 0.05; done", in: space)
-        let stop = StopSignal()
-        async let summary = executor(space) { $0.grace = .seconds(30) }
-            .execute(plan([run("stubborn")], engine: spec), progress: nil, stop: stop)
-        try await waitFor("started.txt", of: "stubborn", in: space)
-        let clock = ContinuousClock()
-        let stopped = clock.now
-        stop.request(.signal(SIGINT))
-        try await Task.sleep(for: .milliseconds(200))
-        stop.request(.signal(SIGINT))
-        let result = try await summary
-        #expect(clock.now - stopped < .seconds(10))
-        #expect(result.interrupted == [id("stubborn")])
+        let (summary, waited) = try await stopWhileRunning(
+            "trap '' TERM; touch started.txt; while true; do sleep 0.05; done", name: "stubborn",
+            grace: .seconds(30), requests: [.signal(SIGINT), .signal(SIGINT)], in: space)
+        #expect(waited < .seconds(10))
+        #expect(summary.interrupted == [id("stubborn")])
     }
 
     @Test func ctrlCIsTrappedAndEndsTheRunAsInterrupted() async throws {
@@ -230,10 +243,27 @@ import Testing
         })
         EngineProcessFile.write(pid: pid, in: directory)
 
-        let spec = try engine(Self.writeMetrics, in: space)
+        let spec = try engine("echo 'cannot resume' >&2; exit 4", in: space)
         let summary = try await executor(space).execute(plan([run("resumed")], engine: spec))
-        #expect(summary.succeeded == [id("resumed")])
+        #expect(summary.failed == [id("resumed")])
+        #expect(try space.ledger.record(id("resumed"))?.stderrTail == "cannot resume")
         #expect(!EngineProcessFile.isRunning(pid), "the stray engine still runs")
         #expect(!FileManager.default.fileExists(atPath: directory.appendingPathComponent(EngineProcessFile.name).path))
+        #expect(read(RunFiles.stderr, of: "resumed", in: space)?
+            .contains("stopped engine process group \(pid), left running here by a sweep that ended") == true)
+    }
+}
+
+/// Processes of a process group that are alive (not zombies waiting for a parent that is gone).
+func livingMembers(ofGroup group: pid_t) -> [pid_t] {
+    let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+    return entries.compactMap { entry -> pid_t? in
+        guard let pid = pid_t(entry),
+              let stat = try? String(contentsOfFile: "/proc/\(entry)/stat", encoding: .utf8),
+              let close = stat.lastIndex(of: ")") else { return nil }
+        // After the name: state, ppid, pgrp.
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        guard fields.count > 2, fields[0] != "Z", pid_t(fields[2]) == group else { return nil }
+        return pid
     }
 }

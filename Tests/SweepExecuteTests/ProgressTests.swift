@@ -68,17 +68,20 @@ import Testing
 
     @Test func aPlainLogGetsALinePerStartAndFinish() {
         let output = Captured()
-        let renderer = ProgressRenderer(model: SweepProgress(workspace: nil), style: .plain, write: output.append)
+        let clock = ManualClock()
+        let renderer = ProgressRenderer(model: SweepProgress(workspace: nil, now: clock.read), style: .plain,
+                                        write: output.append)
         let lora = run("lora")
         renderer.handle(.began(runs: 2, alreadyDone: 0, budget: ResourceBudget(slots: 1, threadsPerRun: 2, cores: 2)))
         renderer.handle(.started(lora, attempt: 1))
+        clock.advance(95)
         renderer.handle(.finished(lora, status: .failed, detail: "exit code 3"))
         renderer.handle(.skipped(run("dora"), reason: "needs `lora` (run run-lora), which failed: exit code 3"))
         renderer.finish()
         #expect(output.text == """
             sweep: 2 runs, 0 already done, 2 to run (1 slot x 2 threads on 2 cores)
             start    grid/lora [run-lora]
-            FAILED   grid/lora [run-lora]: exit code 3
+            FAILED   grid/lora [run-lora] in 1m35s: exit code 3
             skipped  grid/dora [run-dora]: needs `lora` (run run-lora), which failed: exit code 3
             sweep: 0 succeeded, 0 already done, 1 failed, 1 skipped
 

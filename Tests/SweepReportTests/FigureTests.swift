@@ -23,6 +23,31 @@ import Testing
         #expect(chart.series[2].points.map(\.y) == [8, 6, 5])
     }
 
+    @Test func epochTimesAreMeansOverSeeds() throws {
+        let runs = [Fixture.metrics([:], epochs: [10, 12, 9]), Fixture.metrics([:], epochs: [12, 10])]
+        let chart = try #require(Figures.epochTimes(rows: [(label: "FAAR", runs: runs)], title: "t"))
+        #expect(chart.series[0].points.map(\.y) == [11, 11, 9])
+    }
+
+    /// Every adapter of a small model: more lines than a legend can name, coloured by role.
+    @Test func crowdedRankChartGolden() throws {
+        var ranks: [String: [Int]] = [:]
+        for stage in 1...3 {
+            for layer in ["qkv", "proj", "fc1", "fc2"] {
+                for (offset, role) in ["shared", "semseg", "normals"].enumerated() {
+                    let start = 32 >> (offset == 0 ? 0 : 1)
+                    ranks["stage\(stage).\(layer).\(role)"] = (0..<12).map { epoch in
+                        max(1 + stage, start - epoch * (stage + offset + layer.count % 3))
+                    }
+                }
+            }
+        }
+        var chart = try #require(Figures.adapterRanks(Fixture.metrics([:], ranks: ranks), title: "Rank of every adapter per epoch"))
+        chart.subtitle = "36 adapters, coloured by role"
+        #expect(chart.series.count == 36 && chart.series.count > LineChart.legendLimit)
+        try GoldenTests.expectGolden(chart.svg, named: "adapter-ranks.svg")
+    }
+
     @Test func paretoFrontKeepsTheUnbeatenPoints() {
         let points = [ParetoChart.Point(label: "big", x: 10, y: 5), .init(label: "small", x: 1, y: 2),
                       .init(label: "dominated", x: 5, y: 1), .init(label: "middle", x: 3, y: 4),

@@ -75,6 +75,14 @@ import Testing
         }
     }
 
+    @Test func aMissingTemplatesFolderIsNamed() {
+        let folder = URL(fileURLWithPath: "/nonexistent/Templates")
+        #expect(throws: ReportError.unreadableTemplates(directory: "/nonexistent/Templates", reason: "no such directory")) {
+            _ = try Reporter(templates: folder).write(plan: Fixture.demoPlan, records: [:],
+                                                      to: FileManager.default.temporaryDirectory)
+        }
+    }
+
     @Test func malformedTemplateNamesFileAndLine() throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("sweep-templates-\(getpid())")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
@@ -133,5 +141,25 @@ import Testing
         let second = try reporter.write(plan: Fixture.demoPlan, records: Fixture.records, to: output)
             .map { try Data(contentsOf: $0) }
         #expect(first == second)
+    }
+}
+
+@Suite struct FooterTests {
+    @Test func footerMentionsOnlyWhatTheTableShows() throws {
+        // Every run succeeded: no "—", no (n=k) marks, no notes.
+        var records = Fixture.records
+        records[Fixture.id("faar-1")] = RunRecord(id: Fixture.id("faar-1"), status: .succeeded,
+                                                  metrics: records[Fixture.id("faar-0")]!.metrics)
+        var spec = Fixture.table()
+        spec.rows[2].note = nil
+        let footer = TableView.footer(of: try Table(spec: spec, plan: Fixture.demoPlan, records: records))
+        #expect(footer.first == "Mean ± sample std over 2 seeds (no ± where the seeds agree exactly).")
+        #expect(!footer.contains { $0.hasPrefix("—") })
+        #expect(footer.last == "Runs: 8 of 8 succeeded; engine 0.1.0, 0.1.1.")
+
+        let partial = TableView.footer(of: try Table(spec: Fixture.table(), plan: Fixture.demoPlan,
+                                                     records: Fixture.records))
+        #expect(partial.first!.hasSuffix("; (n=k): a cell from k seeds."))
+        #expect(partial.contains("FAAR_1+2: seed 1 failed"))
     }
 }

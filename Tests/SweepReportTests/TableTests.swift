@@ -211,3 +211,40 @@ import Testing
         #expect(Measure(key: "extra.") == nil)
     }
 }
+
+@Suite struct ComparisonTests {
+    @Test func pairedBySeedWithATTest() throws {
+        let table = try Table(spec: Fixture.table(), plan: Fixture.demoPlan, records: Fixture.records)
+        let comparison = try table.compare("MTLoRA (r=64)", with: "Single Task")
+        let semseg = comparison.differences[0]
+        // Seed 0: 67.1 - 60, seed 1: 59.78 - 62.
+        #expect(semseg.summary!.n == 2)
+        #expect(abs(semseg.summary!.mean - (7.1 + -2.22) / 2) < 1e-9)
+        // |2.44| against 12.706 · std / √2 with std = 9.32 / √2: far inside the noise.
+        #expect(semseg.exceedsNoise == false)
+        // FAAR has one seed: a difference, but no spread to judge it by.
+        let faar = try table.compare("FAAR_1+2", with: "MTLoRA (r=64)")
+        let delta = try #require(faar.differences[2].summary)
+        #expect(abs(delta.mean - (5 - 10)) < 1e-9 && delta.std == nil && delta.n == 1)
+        #expect(faar.differences[2].exceedsNoise == nil)
+        #expect(faar.differences[2].isImprovement == false)
+        #expect(throws: ReportError.self) { try table.compare("FAAR", with: "MTLoRA (r=64)") }
+    }
+
+    @Test func aConsistentDifferenceExceedsTheNoise() {
+        // Differences 1.0, 1.1, 0.9: mean 1, std 0.1, t = 4.303 · 0.1 / √3 = 0.248 < 1.
+        let consistent = Summary([1.0, 1.1, 0.9])!
+        #expect(RowComparison.exceedsNoise(consistent) == true)
+        let noisy = Summary([1.0, -0.8, 2.5])!
+        #expect(RowComparison.exceedsNoise(noisy) == false)
+        #expect(RowComparison.exceedsNoise(Summary([1.0])!) == nil)
+    }
+
+    @Test func markdownSaysWhichWayAndWhetherItCounts() throws {
+        let table = try Table(spec: Fixture.table(), plan: Fixture.demoPlan, records: Fixture.records)
+        let text = try table.compare("MTLoRA (r=64)", with: "Single Task").markdown
+        #expect(text.contains("| SemSeg ↑ | +2.44 ± 6.59 | 2 | no |"))
+        // Parameter counts do not vary over seeds: any difference is beyond noise, and has no direction.
+        #expect(text.contains("| Params (M) | -1.00 ± 0.00 | 2 | yes |"))
+    }
+}

@@ -4,15 +4,11 @@
 public final class AdaptedLinear: LinearLayer {
     public let base: Linear
     public let module: LowRankModule
-    /// Draws PDRS prefixes; keyed by seed and layer name, so a run repeats exactly.
-    private var generator: SplitMix64
-
-    public init(base: Linear, module: LowRankModule, seed: UInt64) {
+    public init(base: Linear, module: LowRankModule) {
         precondition(module.inputs == base.inFeatures && module.outputs == base.outFeatures,
                      "\(base.weight.name): the module must match the frozen layer's shape")
         self.base = base
         self.module = module
-        generator = SplitMix64(seed: seed ^ stableHash(base.weight.name + ".prefix"))
     }
 
     public var inFeatures: Int { base.inFeatures }
@@ -21,7 +17,7 @@ public final class AdaptedLinear: LinearLayer {
 
     public func forward(_ x: Matrix, _ context: ForwardContext) -> (Matrix, Pullback) {
         let (frozenOutput, basePullback) = base.forward(x, context)
-        let active = module.activeRank(training: context.training, generator: &generator)
+        let active = module.activeRank(training: context.training)
         context.count(module.multiplyAccumulates(tokens: x.rows))
         var y = Matrix(zeros: x.rows, outFeatures)
         let pass = base.bias.withOptionalPointer { bias in
@@ -47,9 +43,7 @@ public final class TaskStreamLinear: LinearLayer {
     public let base: Linear
     public let shared: LowRankModule?
     public let tasks: [LowRankModule]
-    private var generator: SplitMix64
-
-    public init(base: Linear, shared: LowRankModule?, tasks: [LowRankModule], seed: UInt64) {
+    public init(base: Linear, shared: LowRankModule?, tasks: [LowRankModule]) {
         for module in (shared.map { [$0] } ?? []) + tasks {
             precondition(module.inputs == base.inFeatures && module.outputs == base.outFeatures,
                          "\(base.weight.name): every module must match the frozen layer's shape")
@@ -57,7 +51,6 @@ public final class TaskStreamLinear: LinearLayer {
         self.base = base
         self.shared = shared
         self.tasks = tasks
-        generator = SplitMix64(seed: seed ^ stableHash(base.weight.name + ".prefix"))
     }
 
     public var inFeatures: Int { base.inFeatures }
@@ -93,7 +86,7 @@ public final class TaskStreamLinear: LinearLayer {
             var sharedOutput = frozenOutput
             var sharedPass: LowRankModule.Pass?
             if let shared {
-                let active = shared.activeRank(training: context.training, generator: &generator)
+                let active = shared.activeRank(training: context.training)
                 context.count(shared.multiplyAccumulates(tokens: rows))
                 sharedPass = shared.forward(frozenOutput: frozenOutput.values, input: x.values, rows: rows, weight: weight,
                                             bias: bias, active: active, output: &sharedOutput.values)
@@ -101,7 +94,7 @@ public final class TaskStreamLinear: LinearLayer {
             var taskOutputs: [Matrix] = []
             var taskPasses: [LowRankModule.Pass] = []
             for (t, module) in taskModules.enumerated() {
-                let active = module.activeRank(training: context.training, generator: &generator)
+                let active = module.activeRank(training: context.training)
                 context.count(module.multiplyAccumulates(tokens: rows))
                 var y = Matrix(zeros: rows, outFeatures)
                 taskPasses.append(module.forward(frozenOutput: frozenOutput.values, input: (taskInputs?[t] ?? x).values,
@@ -144,11 +137,9 @@ public final class GroupedLinear: LinearLayer {
     /// The group whose module the next forward pass uses.
     public var selectedGroup = 0
 
-    public init(base: Linear, modules: [LowRankModule], seed: UInt64) {
+    public init(base: Linear, modules: [LowRankModule]) {
         precondition(!modules.isEmpty, "\(base.weight.name): a grouped layer needs at least one group")
-        groups = modules.enumerated().map { g, module in
-            AdaptedLinear(base: base, module: module, seed: seed &+ UInt64(g))
-        }
+        groups = modules.map { AdaptedLinear(base: base, module: $0) }
     }
 
     public var inFeatures: Int { groups[0].inFeatures }

@@ -28,6 +28,12 @@ public final class LowRankModule {
     public private(set) var shrinker: RankShrinker?
     /// The largest prefix a training forward pass used since the last importance update.
     private var activeThisStep = 0
+    /// The prefix of the latest forward pass.
+    public private(set) var lastActive = 0
+    /// PDRS prefix draws so far; draw k depends only on (seed, name, k), so a resumed run that
+    /// restores the count draws what the uninterrupted run would have.
+    public private(set) var draws = 0
+    private let drawSeed: UInt64
 
     /// `name` is the adapted layer's (e.g. `layers.0.blocks.0.attn.qkv`); the module's parameters
     /// are `name.lora_A`, `name.lora_B` and `name.lora_magnitude`. A is Kaiming-uniform with
@@ -59,6 +65,7 @@ public final class LowRankModule {
             weightMagnitude = Parameter(name: name + ".lora_magnitude", shape: [outputs], role: .adapter, initialValues: norms)
         }
         shrinker = shrinking.map { RankShrinker(rank: rank, options: $0) }
+        drawSeed = seed ^ stableHash(name + ".prefix")
     }
 
     public var parameters: [Parameter] { [weightA, weightB] + (weightMagnitude.map { [$0] } ?? []) }
@@ -141,8 +148,10 @@ public final class LowRankModule {
 
     /// How many components the next forward pass uses: a PDRS prefix draw while training, all
     /// of them otherwise.
-    public func activeRank(training: Bool, generator: inout some RandomNumberGenerator) -> Int {
+    public func activeRank(training: Bool) -> Int {
         guard training, let shrinker else { return rank }
+        var generator = SplitMix64(seed: drawSeed &+ UInt64(draws) &* 0xD1B5_4A32_D192_ED03)
+        draws += 1
         return shrinker.sampleActiveRank(using: &generator)
     }
 
@@ -154,6 +163,7 @@ public final class LowRankModule {
         let factors = self.factors
         let effectiveScale = scale * (shrinker?.prefixScale(active: active) ?? 1)
         activeThisStep = max(activeThisStep, active)
+        lastActive = active
         var hidden = [Float](repeating: 0, count: rows * active)
         switch kind {
         case .lora:
@@ -225,16 +235,18 @@ public final class LowRankModule {
         return shrink
     }
 
-    /// PDRS state for a checkpoint: the live components in order, then the shrinker's EMA and counts.
-    public var shrinkingState: (live: [Int], importance: [Double], observations: [Int])? {
-        shrinker.map { (live, $0.importance, $0.observations) }
+    /// PDRS state for a checkpoint: the live components in order, the shrinker's EMA and counts,
+    /// and the number of prefix draws.
+    public var shrinkingState: (live: [Int], importance: [Double], observations: [Int], draws: Int)? {
+        shrinker.map { (live, $0.importance, $0.observations, draws) }
     }
 
-    public func restoreShrinking(live newLive: [Int], importance: [Double], observations: [Int]) {
+    public func restoreShrinking(live newLive: [Int], importance: [Double], observations: [Int], draws newDraws: Int) {
         guard let options = shrinker?.options else { return }
         precondition(newLive.allSatisfy { (0..<storedRank).contains($0) } && importance.count == newLive.count
                      && observations.count == newLive.count, "PDRS state of a different shape")
         live = newLive
+        draws = newDraws
         shrinker = RankShrinker(restoring: options, importance: importance, observations: observations)
     }
 }

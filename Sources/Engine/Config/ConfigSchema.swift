@@ -148,8 +148,5 @@ public enum ConfigSchema {
         ConfigKey("progress_every", .integer(0...1_000_000), "also log progress every N steps (0: per epoch only)"),
     ]
 
-    /// Keys added by the adapter methods; empty until they land.
-    public static let methodKeys: [ConfigKey] = []
-
     public static var keys: [ConfigKey] { coreKeys + methodKeys }
 }

@@ -155,7 +155,7 @@ public struct RunConfig: Sendable {
         let minLR = number("min_lr") ?? lr * 0.01
         if minLR > lr { throw fail("min_lr", "must not exceed lr (\(lr)), got \(minLR)") }
 
-        return RunConfig(
+        let config = RunConfig(
             kind: kind, profile: profile, seed: integer("seed") ?? 0, dataset: dataset,
             dataRoot: string("data_root"), tasks: tasks, pretrainSet: string("pretrain_set") ?? "1k",
             pretrained: string("pretrained"), backbone: backbone, imageSize: imageSize,
@@ -168,6 +168,9 @@ public struct RunConfig: Sendable {
             warmupEpochs: number("warmup_epochs") ?? scale.warmupEpochs,
             clipGrad: number("clip_grad") ?? 5.0, lossWeights: lossWeights,
             progressEvery: integer("progress_every") ?? 0, values: values)
+        // The method keys' own rules (which keys go with which method), with the key's line.
+        _ = try MethodOptions(config: config, file: file, text: text)
+        return config
     }
 
     /// Steps per epoch: the last partial batch is dropped so every step sees `batchSize` images.

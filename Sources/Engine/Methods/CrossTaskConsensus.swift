@@ -13,14 +13,12 @@ public final class CrossTaskConsensus {
     public let spectra: ChannelSpectra
     public let lowCutoff: Double
     public let highCutoff: Double
-    public private(set) var alphaLow: Float = 0
-    public private(set) var alphaHigh: Float = 0
-    public private(set) var alphaLowGradient: Float = 0
-    public private(set) var alphaHighGradient: Float = 0
+    /// (alpha_low, alpha_high), a decoder parameter `name.alpha`.
+    public let alphaWeight: Parameter
     let lowMask: [Float]
     let highMask: [Float]
 
-    public init(channels: Int, height: Int, width: Int, lowCutoff: Double = 0.25, highCutoff: Double = 0.5) {
+    public init(name: String, channels: Int, height: Int, width: Int, lowCutoff: Double = 0.25, highCutoff: Double = 0.5) {
         precondition(lowCutoff >= 0 && lowCutoff <= highCutoff, "expected 0 <= low cut-off <= high cut-off")
         self.channels = channels
         self.lowCutoff = lowCutoff
@@ -37,19 +35,21 @@ public final class CrossTaskConsensus {
         }
         lowMask = low
         highMask = high
+        alphaWeight = Parameter(name: name + ".alpha", shape: [2], role: .decoder)
     }
 
-    public var parameterCount: Int { 2 }
+    public var parameters: [Parameter] { [alphaWeight] }
+    public var alphaLow: Float { alphaWeight.values[0] }
+    public var alphaHigh: Float { alphaWeight.values[1] }
+    public var alphaLowGradient: Float { alphaWeight.gradient![0] }
+    public var alphaHighGradient: Float { alphaWeight.gradient![1] }
 
     public func setParameters(alphaLow newLow: Float, alphaHigh newHigh: Float) {
-        alphaLow = newLow
-        alphaHigh = newHigh
+        alphaWeight.values[0] = newLow
+        alphaWeight.values[1] = newHigh
     }
 
-    public func zeroGradients() {
-        alphaLowGradient = 0
-        alphaHighGradient = 0
-    }
+    public func zeroGradients() { alphaWeight.zeroGradient() }
 
     /// The band-passed maps of `x` (maps x H x W) through `mask`.
     func bandPass(spectrum: [Float], mask: [Float], maps: Int) -> [Float] {
@@ -100,8 +100,8 @@ public final class CrossTaskConsensus {
             alongLow += Double(dy[k]) * Double(pass.low[k])
             alongHigh += Double(dy[k]) * Double(pass.high[k])
         }
-        alphaLowGradient += Float(alongLow)
-        alphaHighGradient += Float(alongHigh)
+        alphaWeight.gradient?[0] += Float(alongLow)
+        alphaWeight.gradient?[1] += Float(alongHigh)
         let spectrum = spectra.forward(dy, channels: pass.maps)
         let low = bandPass(spectrum: spectrum, mask: lowMask, maps: pass.maps)
         let high = bandPass(spectrum: spectrum, mask: highMask, maps: pass.maps)

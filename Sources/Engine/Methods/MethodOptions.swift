@@ -20,8 +20,6 @@ public struct MethodOptions: Sendable, Equatable {
         case adapter
     }
 
-    public enum Adapter: String, Sendable, CaseIterable { case lora, dora }
-
     /// How the low-rank update is scaled: LoRA's alpha / r, or MTLoRA's code's raw factor.
     public enum Scale: Sendable, Equatable {
         case alphaOverRank(alpha: Double)
@@ -52,7 +50,7 @@ public struct MethodOptions: Sendable, Equatable {
     public enum LinearSite: String, Sendable, CaseIterable { case qkv, proj, fc1, fc2 }
 
     public var method: Method
-    public var adapter: Adapter
+    public var adapter: LowRankModule.Kind
     public var scale: Scale
     /// Rank of shared modules (FAAR: r_init; TGLoRA: the combined rank r of a layer).
     public var rank: Int
@@ -73,6 +71,9 @@ public struct MethodOptions: Sendable, Equatable {
     public var spectralFilter: Bool
     /// FAAR's cross-task consensus inside the spectral filter.
     public var crossTaskConsensus: Bool
+    /// XT-Cons bands: normalised radius at most `low` / above `high`.
+    public var consensusLowCutoff = 0.25
+    public var consensusHighCutoff = 0.5
     /// Bottleneck width of `adapter` (Houlsby) modules.
     public var bottleneck: Int
 
@@ -98,7 +99,7 @@ public struct MethodOptions: Sendable, Equatable {
         }
     }
 
-    public init(method: Method, adapter: Adapter = .lora, scale: Scale = .raw(4), rank: Int = 16,
+    public init(method: Method, adapter: LowRankModule.Kind = .lora, scale: Scale = .raw(4), rank: Int = 16,
                 taskRank: Int = 4, locations: Locations = .attnMLP, taskSpecificStages: [Int] = [1, 2, 3, 4],
                 othersTrain: Bool = true, adaptPatchMerging: Bool = false, groupsPerStage: [Int]? = nil,
                 rankShrinking: RankShrinking? = nil, spectralFilter: Bool = false,

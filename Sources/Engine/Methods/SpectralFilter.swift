@@ -7,46 +7,52 @@
 /// mirror (kx = 0, and W/2 for even W) the filter applied at ky is the mean of its values at ky
 /// and -ky: the filtered spectrum then stays the spectrum of a real map, the filter acts as a
 /// real even convolution kernel, and its gradients are exact.
+///
+/// The filter is stored flat (C·H·(W/2+1) values): like a norm's scale it is a gain, and 1-D
+/// parameters take no weight decay, which would pull it from 1 (the identity) toward 0.
 public final class SpectralFilter {
     public let channels: Int
     public let spectra: ChannelSpectra
-    public private(set) var filter: [Float]
-    public private(set) var gamma: [Float]
-    public private(set) var beta: [Float]
-    public private(set) var filterGradient: [Float]
-    public private(set) var gammaGradient: [Float]
-    public private(set) var betaGradient: [Float]
+    public let filterWeight: Parameter
+    public let gammaWeight: Parameter
+    public let betaWeight: Parameter
 
-    public init(channels: Int, height: Int, width: Int) {
+    /// Parameters are `name.filter`, `name.gamma`, `name.beta`, decoder parameters.
+    public init(name: String, channels: Int, height: Int, width: Int) {
         self.channels = channels
         spectra = ChannelSpectra(height: height, width: width)
         let size = channels * spectra.spectrumSize
-        filter = Array(repeating: 1, count: size)
-        gamma = Array(repeating: 1, count: channels)
-        beta = Array(repeating: 0, count: channels)
-        filterGradient = Array(repeating: 0, count: size)
-        gammaGradient = Array(repeating: 0, count: channels)
-        betaGradient = Array(repeating: 0, count: channels)
+        filterWeight = Parameter(name: name + ".filter", shape: [size], role: .decoder,
+                                 initialValues: Array(repeating: 1, count: size))
+        gammaWeight = Parameter(name: name + ".gamma", shape: [channels], role: .decoder,
+                                initialValues: Array(repeating: 1, count: channels))
+        betaWeight = Parameter(name: name + ".beta", shape: [channels], role: .decoder)
     }
 
-    public var parameterCount: Int { filter.count + gamma.count + beta.count }
+    public var parameters: [Parameter] { [filterWeight, gammaWeight, betaWeight] }
+    public var parameterCount: Int { parameters.map(\.count).reduce(0, +) }
     private var planeSize: Int { spectra.height * spectra.width }
 
+    public var filter: [Float] { Array(filterWeight.values) }
+    public var gamma: [Float] { Array(gammaWeight.values) }
+    public var beta: [Float] { Array(betaWeight.values) }
+    public var filterGradient: [Float] { Array(filterWeight.gradient!) }
+    public var gammaGradient: [Float] { Array(gammaWeight.gradient!) }
+    public var betaGradient: [Float] { Array(betaWeight.gradient!) }
+
     public func setParameters(filter newFilter: [Float], gamma newGamma: [Float], beta newBeta: [Float]) {
-        precondition(newFilter.count == filter.count && newGamma.count == channels && newBeta.count == channels,
+        precondition(newFilter.count == filterWeight.count && newGamma.count == channels && newBeta.count == channels,
                      "spectral filter parameters of a different shape")
-        filter = newFilter
-        gamma = newGamma
-        beta = newBeta
+        _ = filterWeight.values.update(from: newFilter)
+        _ = gammaWeight.values.update(from: newGamma)
+        _ = betaWeight.values.update(from: newBeta)
     }
 
-    public func zeroGradients() {
-        for k in filterGradient.indices { filterGradient[k] = 0 }
-        for c in 0..<channels { gammaGradient[c] = 0; betaGradient[c] = 0 }
-    }
+    public func zeroGradients() { for parameter in parameters { parameter.zeroGradient() } }
 
     /// The filter as applied: self-mirrored columns averaged over ky and -ky.
     func effectiveFilter() -> [Float] {
+        let filter = self.filter
         var applied = filter
         let (height, half) = (spectra.height, spectra.halfWidth)
         for c in 0..<channels {
@@ -91,6 +97,7 @@ public final class SpectralFilter {
         var filtered = [Float](repeating: 0, count: x.count)
         spectra.inverse(&product, channels: maps, into: &filtered)
         var y = filtered
+        let (gamma, beta) = (self.gamma, self.beta)
         for m in 0..<maps {
             let c = m % channels
             for k in (m * planeSize)..<((m + 1) * planeSize) { y[k] = gamma[c] * filtered[k] + beta[c] }
@@ -102,13 +109,17 @@ public final class SpectralFilter {
     public func backward(_ pass: Pass, outputGradient dy: [Float]) -> [Float] {
         let maps = pass.images * channels
         var dFiltered = dy
+        let gamma = self.gamma
         for m in 0..<maps {
             let c = m % channels
+            var alongBeta: Float = 0, alongGamma: Float = 0
             for k in (m * planeSize)..<((m + 1) * planeSize) {
-                betaGradient[c] += dy[k]
-                gammaGradient[c] += dy[k] * pass.filtered[k]
+                alongBeta += dy[k]
+                alongGamma += dy[k] * pass.filtered[k]
                 dFiltered[k] = gamma[c] * dy[k]
             }
+            betaWeight.gradient?[c] += alongBeta
+            gammaWeight.gradient?[c] += alongGamma
         }
         // The filter is a real even kernel, so the map is its own adjoint.
         let gradientSpectrum = spectra.forward(dFiltered, channels: maps)
@@ -123,6 +134,7 @@ public final class SpectralFilter {
     /// dL/dF: each half-spectrum value stands for itself and its mirror (weight 2), except in
     /// self-mirrored columns, where the averaging splits it between ky and -ky.
     private func accumulateFilterGradient(gradientSpectrum d: [Float], inputSpectrum s: [Float], images: Int) {
+        guard let filterGradient = filterWeight.gradient else { return }
         let (height, half, size) = (spectra.height, spectra.halfWidth, spectra.spectrumSize)
         let norm = 1 / Float(planeSize)
         var perBin = [Float](repeating: 0, count: channels * size)

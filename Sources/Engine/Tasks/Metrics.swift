@@ -144,9 +144,11 @@ public struct NormalsMeter: Sendable, Equatable {
                 let tx = targets[base + i], ty = targets[base + plane + i], tz = targets[base + 2 * plane + i]
                 guard tx != 0 || ty != 0 || tz != 0 else { continue }
                 let px = predictions[base + i], py = predictions[base + plane + i], pz = predictions[base + 2 * plane + i]
-                let norm = (Double(px) * Double(px) + Double(py) * Double(py) + Double(pz) * Double(pz)).squareRoot() + 1e-12
+                let norm = (Double(px) * Double(px) + Double(py) * Double(py) + Double(pz) * Double(pz)).squareRoot()
                 let targetNorm = (Double(tx) * Double(tx) + Double(ty) * Double(ty) + Double(tz) * Double(tz)).squareRoot()
-                let cosine = (Double(px) * Double(tx) + Double(py) * Double(ty) + Double(pz) * Double(tz)) / (norm * targetNorm)
+                // A zero prediction has no direction: 90° from everything, as in MTLoRA's code.
+                let cosine = norm == 0 ? 0
+                    : (Double(px) * Double(tx) + Double(py) * Double(ty) + Double(pz) * Double(tz)) / (norm * targetNorm)
                 let degrees = acos(min(max(cosine, -1), 1)) * 180 / .pi
                 angleSum += degrees
                 pixels += 1
@@ -212,9 +214,21 @@ public enum TaskEvaluator: Sendable, Equatable {
         }
     }
 
-    /// Adds the head's output `[B, C, H, W]` for a batch: logits for segmentation and saliency,
-    /// raw vectors for normals, metres for depth.
-    public mutating func add(output: [Float], labels: DenseLabels, pixelsPerImage plane: Int) {
+    /// How a head's output is laid out: `[B, C, H, W]`, or pixel-major `[B, H, W, C]` (a
+    /// `[B*H*W, C]` matrix, as the engine's heads produce).
+    public enum OutputLayout: Sendable {
+        case channelsFirst, channelsLast
+    }
+
+    /// Adds the head's output for a batch: logits for segmentation and saliency, raw vectors for
+    /// normals, metres for depth.
+    public mutating func add(output: [Float], layout: OutputLayout = .channelsFirst, labels: DenseLabels,
+                             pixelsPerImage plane: Int) {
+        var output = output
+        if layout == .channelsLast {
+            let pixels = labels.classes(task)?.count ?? labels.values(task)!.count / task.labelChannels
+            output = Self.channelsFirst(output, channels: output.count / pixels, pixelsPerImage: plane)
+        }
         switch self {
         case .segmentation(let task, var matrix):
             matrix.add(logits: output, targets: labels.classes(task)!, pixelsPerImage: plane)
@@ -229,6 +243,19 @@ public enum TaskEvaluator: Sendable, Equatable {
             meter.add(predictions: output, targets: labels.depth!)
             self = .depth(meter)
         }
+    }
+
+    /// `[B, H*W, C]` -> `[B, C, H*W]`.
+    static func channelsFirst(_ values: [Float], channels: Int, pixelsPerImage plane: Int) -> [Float] {
+        guard channels > 1 else { return values }
+        var out = [Float](repeating: 0, count: values.count)
+        for b in 0..<(values.count / (channels * plane)) {
+            let base = b * channels * plane
+            for p in 0..<plane {
+                for c in 0..<channels { out[base + c * plane + p] = values[base + p * channels + c] }
+            }
+        }
+        return out
     }
 
     /// The headline metric in the papers' units.

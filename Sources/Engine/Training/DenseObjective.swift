@@ -6,6 +6,8 @@ import RunContract
 public final class DenseObjective: ParameterizedObjective {
     public let config: RunConfig
     public let model: MultiTaskModel
+    /// The method's frozen parts, low-rank modules and PDRS (Methods/BackboneAdaptation.swift).
+    public let adaptation: BackboneAdaptation
     let train: any MultiTaskDataset
     let validation: any MultiTaskDataset
     let augmentation: Augmentation
@@ -25,11 +27,13 @@ public final class DenseObjective: ParameterizedObjective {
         if let path = config.pretrained {
             try model.backbone.loadPretrained(from: path)
         }
-        if config.kind == .mtlDecoders { model.freezeBackbone() }
+        adaptation = BackboneAdaptation(options: try MethodOptions(config: config, file: "config.json"),
+                                        model: model, seed: config.seed)
         batch = MultiTaskBatch(size: config.batchSize, height: train.height, width: train.width, tasks: config.tasks)
     }
 
-    public var modelParameters: [Parameter] { model.parameters }
+    /// The model's parameters and those the method adds beside it (TS-PD).
+    public var modelParameters: [Parameter] { model.parameters + adaptation.parameters }
 
     public func trainStep(epoch: Int, step: Int) -> Double {
         let indices = batchIndices(step: step, batchSize: config.batchSize, count: train.count, seed: config.seed,
@@ -39,7 +43,7 @@ public final class DenseObjective: ParameterizedObjective {
         try! train.fill(&batch, indices: indices, augmentation: augmentation, epoch: epoch, threads: threads)
         let size = indices.count, plane = batch.height * batch.width
         let images = channelsLastImages(batch.images, batch: size, height: batch.height, width: batch.width)
-        let (predictions, pullback) = model.forward(images, batch: size, ForwardContext(training: true))
+        let (predictions, pullback) = adaptation.forward(model, images, batch: size, ForwardContext(training: true))
         var total = 0.0
         var gradients: [TaskName: Matrix] = [:]
         for task in config.tasks {
@@ -52,8 +56,11 @@ public final class DenseObjective: ParameterizedObjective {
             gradients[task] = gradient
         }
         pullback(gradients)
+        adaptation.recordImportance()
         return total
     }
+
+    public func epochEnded(epoch: Int) -> [String: Int] { adaptation.epochEnded() }
 
     public func evaluate() -> (tasks: [String: TaskMetric], extra: [String: Double]) {
         var evaluation = DenseEvaluation(tasks: config.tasks, outputs: model.tasks.map { model.heads[$0]!.outputs })
@@ -65,7 +72,7 @@ public final class DenseObjective: ParameterizedObjective {
             try! validation.fill(&evalBatch, indices: indices, threads: threads)
             let images = channelsLastImages(evalBatch.images, batch: indices.count, height: evalBatch.height,
                                             width: evalBatch.width)
-            let (predictions, _) = model.forward(images, batch: indices.count, ForwardContext(training: false))
+            let (predictions, _) = adaptation.forward(model, images, batch: indices.count, ForwardContext(training: false))
             evaluation.add(predictions: predictions, labels: evalBatch.labels, batch: indices.count,
                            height: evalBatch.height, width: evalBatch.width)
             start += config.batchSize
@@ -73,7 +80,24 @@ public final class DenseObjective: ParameterizedObjective {
         return evaluation.results()
     }
 
-    public var parameterCounts: ParameterCounts { model.parameterCounts }
+    public func state() -> [String: StoredTensor] { modelParameters.state.merging(adaptation.state()) { kept, _ in kept } }
+
+    public func restore(_ state: [String: StoredTensor]) throws {
+        try modelParameters.restore(from: state)
+        try adaptation.restore(state)
+    }
+
+    /// Components PDRS erased stay in their buffers but count nowhere.
+    public var parameterCounts: ParameterCounts {
+        var counts = model.parameterCounts
+        counts.trainable -= adaptation.erasedParameterCount
+        counts.total -= adaptation.erasedParameterCount
+        let spectral = adaptation.parameters.map(\.count).reduce(0, +)
+        counts.trainable += spectral
+        counts.total += spectral
+        counts.decoder += spectral
+        return counts
+    }
 
     public func forwardGMACs() -> Double { Double(model.forwardMACs()) / 1e9 }
 

@@ -9,9 +9,12 @@ public struct RunID: Hashable, Comparable, Codable, Sendable, CustomStringConver
 
     /// 16 hex digits of SHA-256 over the canonical config and the engine identity.
     public init(config: JSONValue, engine: EngineSpec) {
-        let text = config.canonical + "\n" + engine.identity
-        let digest = SHA256.hash(data: Data(text.utf8))
-        rawValue = digest.prefix(8).map { String(format: "%02x", $0) }.joined()
+        var text = config.canonicalUTF8
+        text.append(UInt8(ascii: "\n"))
+        text += engine.identity.utf8
+        let digest = SHA256.hash(data: text)
+        let hex = Array("0123456789abcdef".utf8)
+        rawValue = String(decoding: digest.prefix(8).flatMap { [hex[Int($0 >> 4)], hex[Int($0 & 15)]] }, as: UTF8.self)
     }
 
     public var description: String { rawValue }

@@ -11,16 +11,16 @@ enum EngineProcessFile {
     }
 
     /// Stops the engine recorded in `directory` if it still runs there: SIGTERM to its group,
-    /// SIGKILL after `grace`. Returns whether there was one.
+    /// SIGKILL after `grace`. Returns its pid when there was one.
     @discardableResult
-    static func stopStray(in directory: URL, grace: Duration) async -> Bool {
+    static func stopStray(in directory: URL, grace: Duration) async -> pid_t? {
         let file = directory.appendingPathComponent(name)
         guard let text = try? String(contentsOf: file, encoding: .utf8),
               let pid = pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines)), pid > 1,
               isEngine(pid, in: directory)
         else {
             try? FileManager.default.removeItem(at: file)
-            return false
+            return nil
         }
         kill(-pid, SIGTERM)
         let clock = ContinuousClock()
@@ -30,7 +30,7 @@ enum EngineProcessFile {
         }
         if isRunning(pid) { kill(-pid, SIGKILL) }
         try? FileManager.default.removeItem(at: file)
-        return true
+        return pid
     }
 
     /// Exists and is not a zombie (a stray's parent is gone, so whoever reaps it may be slow).

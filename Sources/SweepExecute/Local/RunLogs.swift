@@ -12,6 +12,7 @@ struct RunLogs: Sendable {
     let stdout: FileDescriptor
     let stderr: FileDescriptor
     let stderrURL: URL
+    static let headerPrefix = "==== sweep "
     /// Where this attempt's stderr starts, so its tail never shows an older attempt's lines.
     private let stderrStart: Int64
 
@@ -32,7 +33,7 @@ struct RunLogs: Sendable {
 
     func writeHeader(_ text: String) {
         let stamp = ISO8601DateFormatter().string(from: Date())
-        let line = "==== sweep \(stamp) \(text)\n"
+        let line = "\(Self.headerPrefix)\(stamp) \(text)\n"
         _ = try? stdout.writeAll(line.utf8)
         _ = try? stderr.writeAll(line.utf8)
     }
@@ -47,12 +48,13 @@ struct RunLogs: Sendable {
         let from = max(headerEnd, end > limit ? end - limit : 0)
         guard (try? handle.seek(toOffset: from)) != nil, let data = try? handle.readToEnd() else { return nil }
         var text = String(decoding: data, as: UTF8.self)
-        // Drop the attempt's header line, or the partial line the 8 KB window cut.
-        if from > headerEnd || text.hasPrefix("==== sweep "), let newline = text.firstIndex(of: "\n") {
+        // Drop the partial line the 8 KB window cut, and the attempt's own header lines.
+        if from > headerEnd, let newline = text.firstIndex(of: "\n") {
             text = String(text[text.index(after: newline)...])
         }
-        let kept = text.split(separator: "\n", omittingEmptySubsequences: false)
-            .reversed().drop { $0.isEmpty }.prefix(lines).reversed()
+        let written = text.split(separator: "\n", omittingEmptySubsequences: false)
+            .drop { from == headerEnd && $0.hasPrefix(Self.headerPrefix) }
+        let kept = written.reversed().drop { $0.isEmpty }.prefix(lines).reversed()
         let tail = kept.joined(separator: "\n")
         return tail.isEmpty ? nil : tail
     }

@@ -22,12 +22,14 @@ struct SubprocessLauncher: RunLauncher {
     func launch(_ attempt: RunAttempt, stop: StopSignal) async -> AttemptOutcome {
         let directory = workspace.runDirectory(attempt.run.id)
         let logs: RunLogs
+        let stray: pid_t?
         do {
-            try await prepare(directory, for: attempt)
+            stray = try await prepare(directory, for: attempt)
             logs = try RunLogs(directory: directory)
         } catch {
             return .failed(exitCode: nil, stderrTail: nil, reason: "could not prepare \(directory.path): \(error)")
         }
+        if let stray { logs.writeHeader("stopped engine process group \(stray), left running here by a sweep that ended") }
         let arguments = command.arguments(config: directory.appendingPathComponent(RunFiles.config), out: directory)
         logs.writeHeader("attempt \(attempt.number), \(attempt.threads) thread\(attempt.threads == 1 ? "" : "s"): "
                          + ([command.executable] + arguments).joined(separator: " "))
@@ -57,16 +59,18 @@ struct SubprocessLauncher: RunLauncher {
 
     // MARK: preparing
 
-    private func prepare(_ directory: URL, for attempt: RunAttempt) async throws {
+    /// Returns the pid of a stray engine it had to stop first.
+    private func prepare(_ directory: URL, for attempt: RunAttempt) async throws -> pid_t? {
         let files = FileManager.default
         // An engine left running by a `sweep` that was killed would write into the same directory.
-        await EngineProcessFile.stopStray(in: directory, grace: grace)
+        let stray = await EngineProcessFile.stopStray(in: directory, grace: grace)
         if attempt.startFresh { try? files.removeItem(at: directory) }
         try files.createDirectory(at: directory, withIntermediateDirectories: true)
         let config = attempt.run.config.resolvingRunReferences(in: workspace).canonical
         try ContractJSON.writeAtomically(Data(config.utf8), to: directory.appendingPathComponent(RunFiles.config))
         // This attempt must write its own; a stale one from an earlier run would pass for success.
         try? files.removeItem(at: directory.appendingPathComponent(RunFiles.metrics))
+        return stray
     }
 
     // MARK: running

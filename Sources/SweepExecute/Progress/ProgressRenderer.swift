@@ -39,8 +39,10 @@ public final class ProgressRenderer: ProgressSink {
     }
 
     public func handle(_ event: ExecutionEvent) {
+        var took: Double?
+        if case .finished(let run, _, _) = event { took = model.runningTime(of: run.id) }
         model.handle(event)
-        let lines = ProgressText.lines(for: event, style: style)
+        let lines = ProgressText.lines(for: event, style: style, took: took)
         switch style {
         case .live:
             redraw(printing: lines)
@@ -58,7 +60,11 @@ public final class ProgressRenderer: ProgressSink {
                 self.tick()
             }
         }
-        screen.withLock { $0.refresher = task }
+        screen.withLock { screen in
+            screen.refresher = task
+            // The start lines say enough at first; the first status line comes one interval later.
+            screen.lastStatus = Date()
+        }
     }
 
     /// Stops refreshing and leaves the final totals on screen.
@@ -124,8 +130,8 @@ func terminalWidth(_ descriptor: Int32) -> Int {
 
 /// The words of the progress display; pure functions of events and snapshots.
 public enum ProgressText {
-    /// The permanent lines an event adds to the output.
-    public static func lines(for event: ExecutionEvent, style: ProgressRenderer.Style) -> [String] {
+    /// The permanent lines an event adds to the output; `took` is a finished run's wall time.
+    public static func lines(for event: ExecutionEvent, style: ProgressRenderer.Style, took: Double? = nil) -> [String] {
         switch event {
         case .began(let runs, let alreadyDone, let budget):
             let toRun = runs - alreadyDone
@@ -142,7 +148,7 @@ public enum ProgressText {
             case .interrupted: word = "stopped"
             default: word = status.rawValue
             }
-            return ["\(word)  \(name(run))\(detail.map { ": \($0)" } ?? "")"]
+            return ["\(word)  \(name(run))\(took.map { " in \(duration($0))" } ?? "")\(detail.map { ": \($0)" } ?? "")"]
         case .retrying(let run, let attempt, let after):
             return ["retry    \(name(run)) (attempt \(attempt)) after \(after)"]
         case .skipped(let run, let reason):
@@ -152,8 +158,9 @@ public enum ProgressText {
         case .finishedElsewhere(let run, let status):
             return ["\(status == .succeeded ? "done   " : status.rawValue)  \(name(run)) (by another sweep process)"]
         case .stopping(let reason):
-            if case .signal = reason {
-                return ["\(reason): stopping the running runs (they resume next time); press Ctrl-C again to kill them now"]
+            if case .signal(let signal) = reason {
+                let again = signal == SIGINT ? "press Ctrl-C again" : "send \(signalName(signal)) again"
+                return ["\(reason): stopping the running runs (they resume next time); \(again) to kill them now"]
             }
             return ["\(reason): no new runs start; the running ones finish"]
         }

@@ -72,6 +72,12 @@ public final class SweepProgress: ProgressSink {
         }
     }
 
+    /// Seconds since a running run started in this invocation.
+    public func runningTime(of id: RunID) -> Double? {
+        let time = now()
+        return state.withLock { $0.running[id].map { time.timeIntervalSince($0.startedAt) } }
+    }
+
     public func snapshot() -> ProgressSnapshot {
         let time = now()
         refreshTraining()

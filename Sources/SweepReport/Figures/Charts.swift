@@ -90,7 +90,7 @@ public struct LineChart: Sendable {
     public var svg: String {
         let points = series.flatMap(\.points)
         let frame = PlotFrame(title: title, subtitle: subtitle, xLabel: xLabel, yLabel: yLabel,
-                              x: Axis(values: points.map(\.x), integral: true),
+                              x: Axis(values: points.map(\.x), integral: true, targetTicks: 8),
                               y: Axis(values: points.map(\.y), includeZero: true, padded: true))
         var canvas = frame.canvas()
         var groups: [String] = []

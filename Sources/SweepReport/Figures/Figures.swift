@@ -15,7 +15,7 @@ public struct Figure: Sendable {
 /// - Δm against trainable parameters when the table has both columns (a Pareto plot);
 /// - a task-similarity heat map when a run reports `extra` values named `similarity.<a>.<b>`.
 enum Figures {
-    static func all(for table: Table, spec: TableSpec, plan: Plan, records: [RunID: RunRecord]) -> [Figure] {
+    static func all(for table: Table, spec: TableSpec, records: [RunID: RunRecord]) -> [Figure] {
         var figures: [Figure] = []
         let rows = spec.rows.filter { !$0.paperOnly }.map { row in
             (label: row.label, runs: row.runs.compactMap { records[$0]?.succeededMetrics })
@@ -32,6 +32,11 @@ enum Figures {
             let slug = unique("ranks-" + slugged(row.label), in: &slugs)
             figures.append(Figure(slug: slug, title: "\(chart.title): \(row.label)", svg: chart.svg))
         }
+        if table.columns.contains(where: { $0.measure == .epochSeconds || $0.measure == .trainSeconds }),
+           var chart = epochTimes(rows: rows, title: "Time per epoch") {
+            chart.subtitle = table.title
+            figures.append(Figure(slug: "epoch-seconds", title: chart.title, svg: chart.svg))
+        }
         if let chart = pareto(table) {
             figures.append(Figure(slug: "pareto", title: chart.title, svg: chart.svg))
         }
@@ -45,25 +50,36 @@ enum Figures {
 
     /// One line per row: at each epoch, the mean rank over the run's adapters, then over the row's runs.
     static func averageRanks(rows: [(label: String, runs: [RunMetrics])], title: String) -> LineChart? {
-        let series = rows.compactMap { row -> LineChart.Series? in
-            let perRun = row.runs.compactMap { run -> [Double]? in
-                guard let ranks = run.ranks?.sorted(by: { $0.key < $1.key }).map(\.value), !ranks.isEmpty
-                else { return nil }
-                let epochs = ranks.map(\.count).max() ?? 0
-                return (0..<epochs).map { epoch in
-                    let values = ranks.compactMap { $0.indices.contains(epoch) ? Double($0[epoch]) : nil }
-                    return values.reduce(0, +) / Double(values.count)
-                }
+        perEpochMeans(rows: rows, title: title, yLabel: "average rank") { run in
+            guard let ranks = run.ranks?.sorted(by: { $0.key < $1.key }).map(\.value), !ranks.isEmpty else { return nil }
+            let epochs = ranks.map(\.count).max() ?? 0
+            return (0..<epochs).map { epoch in
+                let values = ranks.compactMap { $0.indices.contains(epoch) ? Double($0[epoch]) : nil }
+                return values.reduce(0, +) / Double(values.count)
             }
-            guard let epochs = perRun.map(\.count).max(), epochs > 0 else { return nil }
+        }
+    }
+
+    /// One line per row: each epoch's wall time, the mean over the row's runs (FAAR's Fig. 3: time
+    /// falls as PDRS shrinks the ranks).
+    static func epochTimes(rows: [(label: String, runs: [RunMetrics])], title: String) -> LineChart? {
+        perEpochMeans(rows: rows, title: title, yLabel: "seconds") { $0.epochSeconds.isEmpty ? nil : $0.epochSeconds }
+    }
+
+    /// One line per row: at each epoch, the mean over the row's runs of what `perRun` gives.
+    private static func perEpochMeans(rows: [(label: String, runs: [RunMetrics])], title: String, yLabel: String,
+                                      perRun: (RunMetrics) -> [Double]?) -> LineChart? {
+        let series = rows.compactMap { row -> LineChart.Series? in
+            let curves = row.runs.compactMap(perRun)
+            guard let epochs = curves.map(\.count).max(), epochs > 0 else { return nil }
             let points = (0..<epochs).map { epoch in
-                let values = perRun.compactMap { $0.indices.contains(epoch) ? $0[epoch] : nil }
+                let values = curves.compactMap { $0.indices.contains(epoch) ? $0[epoch] : nil }
                 return LineChart.Point(x: Double(epoch + 1), y: values.reduce(0, +) / Double(values.count))
             }
             return LineChart.Series(name: row.label, points: points)
         }
         guard !series.isEmpty else { return nil }
-        return LineChart(title: title, xLabel: "epoch", yLabel: "average rank", series: series)
+        return LineChart(title: title, xLabel: "epoch", yLabel: yLabel, series: series)
     }
 
     /// Every adapter's rank per epoch, coloured by its role: the last part of a dotted name

@@ -46,6 +46,9 @@ public struct Table: Sendable {
     public struct Cell: Sendable, Hashable {
         /// nil: no finished run gives this value (or the row is paper-only).
         public var measured: Summary?
+        /// The value of each seed behind `measured`, for comparisons paired by seed (runs the plan
+        /// does not know have no seed and are left out here).
+        public var bySeed: [Int: Double] = [:]
         public var paper: Double?
         /// Best of its column at the displayed precision (ties are all best).
         public var isBest: Bool
@@ -84,9 +87,11 @@ extension Table {
         }
         rows = zip(spec.rows, rowSamples).map { row, samples in
             let cells = zip(spec.columns, measures).map { column, measure in
-                Cell(measured: row.paperOnly ? nil
-                        : Summary(samples.compactMap { $0.value(of: measure, reference: reference) }),
-                     paper: row.paper[column.key], isBest: false)
+                let values = samples.map { ($0.seed, $0.value(of: measure, reference: reference)) }
+                var bySeed: [Int: Double] = [:]
+                for case let (seed?, value?) in values { bySeed[seed] = value }
+                return Cell(measured: row.paperOnly ? nil : Summary(values.compactMap(\.1)), bySeed: bySeed,
+                            paper: row.paper[column.key], isBest: false)
             }
             let runs = Set(row.paperOnly ? [] : row.runs)
             return Row(label: row.label, note: row.note, paperOnly: row.paperOnly,
@@ -152,6 +157,8 @@ extension RunRecord {
 /// The runs of one row that share a seed: one multi-task run, or one single-task run per task.
 /// A seed is one sample of every cell in the row, so single-task rows are combined per seed.
 struct SeedSample {
+    /// nil for a run the plan does not know.
+    var seed: Int?
     var runs: [RunMetrics]
     /// Every run of the seed succeeded: costs and Δm describe the whole configuration and need all.
     var complete: Bool
@@ -163,7 +170,10 @@ struct SeedSample {
         var samples: [Key: SeedSample] = [:]
         for id in ids {
             let key = plan.run(id).map { Key.seed($0.seed) } ?? .run(id)
-            if samples[key] == nil { order.append(key); samples[key] = SeedSample(runs: [], complete: true) }
+            if samples[key] == nil {
+                order.append(key)
+                samples[key] = SeedSample(seed: plan.run(id)?.seed, runs: [], complete: true)
+            }
             if let metrics = records[id]?.succeededMetrics {
                 samples[key]!.runs.append(metrics)
             } else {

@@ -48,10 +48,7 @@ struct TableView {
     }
 
     struct MeasureLine {
-        var header: String
-        var higher: Bool
-        var lower: Bool
-        var paper: Bool
+        var heading: Header
         var cells: [CellText]
     }
 
@@ -121,13 +118,15 @@ extension TableView {
 
         columnLabels = table.rows.map { Label(label: $0.label, paperOnly: $0.paperOnly) }
         var lines: [MeasureLine] = []
+        var headerIndex = 0
         for (index, column) in table.columns.enumerated() {
-            let higher = column.direction == .higher, lower = column.direction == .lower
-            lines.append(MeasureLine(header: column.header, higher: higher, lower: lower, paper: false,
+            lines.append(MeasureLine(heading: headers[headerIndex],
                                      cells: table.rows.map { measured($0.cells[index], row: $0, column: column) }))
+            headerIndex += 1
             if column.hasPaper {
-                lines.append(MeasureLine(header: column.header, higher: higher, lower: lower, paper: true,
+                lines.append(MeasureLine(heading: headers[headerIndex],
                                          cells: table.rows.map { paper($0.cells[index], column: column) }))
+                headerIndex += 1
             }
         }
         self.lines = lines
@@ -137,12 +136,13 @@ extension TableView {
     /// Plain sentences that say how to read the table and where its numbers come from.
     static func footer(of table: Table) -> [String] {
         var lines: [String] = []
-        if let n = table.typicalN {
-            lines.append(n > 1
-                ? "Mean ± sample std over \(n) seeds (no ± where the seeds agree exactly); (n=k): a cell from k seeds."
-                : "One seed per cell; (n=k): a cell from k seeds.")
-        }
         let measuredCells = table.rows.filter { !$0.paperOnly }.flatMap(\.cells)
+        if let n = table.typicalN {
+            let marked = measuredCells.contains { $0.measured.map { $0.n != n } ?? false }
+                ? "; (n=k): a cell from k seeds." : "."
+            lines.append(n > 1 ? "Mean ± sample std over \(n) seeds (no ± where the seeds agree exactly)" + marked
+                               : "One seed per cell" + marked)
+        }
         if measuredCells.contains(where: { $0.measured == nil }) {
             lines.append("—: no finished run gives this value.")
         }

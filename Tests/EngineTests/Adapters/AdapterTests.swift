@@ -14,7 +14,7 @@ import Testing
         factors.b = generator.floats(outputs * rank)
         module.setParameters(factors: factors,
                              magnitude: kind == .dora ? module.magnitude.map { $0 * Float(generator.uniform(0.5...1.5)) } : nil)
-        return AdaptedLinear(base: base, module: module, seed: 1)
+        return AdaptedLinear(base: base, module: module)
     }
 
     /// The layer's output for the given parameters, with DoRA's norms held at `norms` (the
@@ -44,9 +44,7 @@ import Testing
         let lossWeights = generator.floats(rows * outputs)
 
         let (y, pullback) = layer.forward(Matrix(rows: rows, columns: inputs, values: x), ForwardContext(training: true))
-        // The prefix this pass drew shows in which components got gradient; recompute it the same way.
-        var draws = SplitMix64(seed: 1 ^ stableHash("layer.weight.prefix"))
-        let active = module.activeRank(training: true, generator: &draws)
+        let active = module.lastActive
         #expect(prefixMasking || active == rank)
         let norms: [Float]? = kind == .dora
             ? WeightDecomposition.rowNorms(weight: layer.base.weight.values.baseAddress!, factors: module.factors,
@@ -80,7 +78,7 @@ import Testing
         let base = frozenLinear(inputs: inputs, outputs: outputs, &generator)
         let module = LowRankModule(name: "layer", kind: kind, inputs: inputs, outputs: outputs, rank: rank, scale: 4,
                                    weight: UnsafeBufferPointer(base.weight.values), seed: 2)
-        let layer = AdaptedLinear(base: base, module: module, seed: 2)
+        let layer = AdaptedLinear(base: base, module: module)
         let x = Matrix(rows: rows, columns: inputs, values: generator.floats(rows * inputs))
         let (y, _) = layer.forward(x, ForwardContext(training: true))
         let (frozen, _) = base.forward(x, ForwardContext(training: false))
@@ -129,10 +127,10 @@ import Testing
     @Test func prefixDrawsStayInRangeAndEvaluationUsesEveryComponent() {
         var generator = SplitMix64(seed: 10)
         let layer = trainedLayer(.lora, shrinking: .init(coverage: 0.9), &generator)
-        var draws = SplitMix64(seed: 5)
-        let seen = Set((0..<200).map { _ in layer.module.activeRank(training: true, generator: &draws) })
+        let seen = Set((0..<200).map { _ in layer.module.activeRank(training: true) })
         #expect(seen == Set(1...rank))
-        #expect(layer.module.activeRank(training: false, generator: &draws) == rank)
+        #expect(layer.module.activeRank(training: false) == rank)
+        #expect(layer.module.draws == 200)
     }
 
     @Test func importanceAfterBackwardScoresTheComponentsUsed() {
@@ -142,8 +140,7 @@ import Testing
         let (_, pullback) = layer.forward(Matrix(rows: rows, columns: inputs, values: generator.floats(rows * inputs)),
                                           ForwardContext(training: true))
         _ = pullback(Matrix(rows: rows, columns: outputs, values: generator.floats(rows * outputs)))
-        var draws = SplitMix64(seed: 1 ^ stableHash("layer.weight.prefix"))
-        let active = module.activeRank(training: true, generator: &draws)
+        let active = module.lastActive
         let expected = RankShrinker.componentScores(a: module.factors.a, gradA: module.gradient.a, b: module.factors.b,
                                                     gradB: module.gradient.b, inputs: inputs, outputs: outputs,
                                                     rank: rank, active: active)
@@ -204,10 +201,14 @@ import Testing
         _ = pullback(Matrix(rows: rows, columns: outputs, values: generator.floats(rows * outputs)))
         module.recordImportance()
         module.shrinkRank()
+        for _ in 0..<7 { _ = module.activeRank(training: true) }
         let state = module.shrinkingState!
         let fresh = trainedLayer(.lora, shrinking: .init(coverage: 0.5, emaStart: .firstObservation), &generator).module
-        fresh.restoreShrinking(live: state.live, importance: state.importance, observations: state.observations)
-        #expect(fresh.live == module.live && fresh.rank == module.rank)
+        fresh.restoreShrinking(live: state.live, importance: state.importance, observations: state.observations,
+                               draws: state.draws)
+        #expect(fresh.live == module.live && fresh.rank == module.rank && fresh.draws == module.draws)
+        // Draws continue as the uninterrupted module's would.
+        #expect((0..<20).map { _ in fresh.activeRank(training: true) } == (0..<20).map { _ in module.activeRank(training: true) })
         #expect(fresh.shrinker == module.shrinker)
     }
 }

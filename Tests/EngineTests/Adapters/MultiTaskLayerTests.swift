@@ -45,7 +45,7 @@ import Testing
         let base = frozenLinear(inputs: inputs, outputs: outputs, &generator)
         let shared = module("shared", rank: 3, scale: 4, base: base, &generator)
         let tasks = (0..<taskCount).map { t in module("task\(t)", rank: 2, scale: Float(t + 1), base: base, &generator) }
-        return TaskStreamLinear(base: base, shared: shared, tasks: tasks, seed: 3)
+        return TaskStreamLinear(base: base, shared: shared, tasks: tasks)
     }
 
     @Test func taskStreamsFollowMatrixSemantics() {
@@ -120,7 +120,7 @@ import Testing
         let base = frozenLinear(inputs: inputs, outputs: outputs, &generator)
         let modules = [module("group0", rank: 3, scale: 2, base: base, &generator),
                        module("group1", rank: 1, scale: 2, base: base, &generator)]
-        let layer = GroupedLinear(base: base, modules: modules, seed: 4)
+        let layer = GroupedLinear(base: base, modules: modules)
         #expect(layer.parameters.count == 2 + 2 * 2)
         let inputsPerGroup = [generator.floats(rows * inputs), generator.floats(rows * inputs)]
         for g in 0..<2 {

@@ -18,7 +18,7 @@ import Testing
 
     @Test func spectralFilterIsTheIdentityAtInitialisation() {
         var generator = SplitMix64(seed: 42)
-        let filter = SpectralFilter(channels: 3, height: 4, width: 6)
+        let filter = SpectralFilter(name: "f", channels: 3, height: 4, width: 6)
         let x = generator.floats(2 * 3 * 4 * 6)
         let (y, _) = filter.forward(x, images: 2)
         #expect(zip(x, y).allSatisfy { abs($0 - $1) < 1e-5 })
@@ -27,7 +27,7 @@ import Testing
 
     @Test func aFilterKeepingOnlyDCAveragesEachChannel() {
         var generator = SplitMix64(seed: 43)
-        let filter = SpectralFilter(channels: 2, height: 4, width: 4)
+        let filter = SpectralFilter(name: "f", channels: 2, height: 4, width: 4)
         let size = 4 * 3
         let dcOnly = (0..<(2 * size)).map { $0 % size == 0 ? Float(1) : 0 }
         filter.setParameters(filter: dcOnly, gamma: [2, 1], beta: [0, 0.5])
@@ -44,7 +44,7 @@ import Testing
     func spectralFilterGradientsMatchFiniteDifferences(height: Int, width: Int) {
         var generator = SplitMix64(seed: 44)
         let channels = 2, images = 2
-        let layer = SpectralFilter(channels: channels, height: height, width: width)
+        let layer = SpectralFilter(name: "f", channels: channels, height: height, width: width)
         let filterValues = generator.floats(layer.filter.count, in: 0.2...1.8)
         let gamma = generator.floats(channels, in: 0.5...1.5), beta = generator.floats(channels)
         layer.setParameters(filter: filterValues, gamma: gamma, beta: beta)
@@ -55,7 +55,7 @@ import Testing
         let dx = layer.backward(pass, outputGradient: weights)
 
         func loss(x: [Float] = x, filter: [Float] = filterValues, gamma: [Float] = gamma, beta: [Float] = beta) -> Double {
-            let probe = SpectralFilter(channels: channels, height: height, width: width)
+            let probe = SpectralFilter(name: "f", channels: channels, height: height, width: width)
             probe.setParameters(filter: filter, gamma: gamma, beta: beta)
             return weightedSum(probe.forward(x, images: images).output, weights)
         }
@@ -67,7 +67,7 @@ import Testing
 
     @Test func consensusDoesNothingWhileItsWeightsAreZero() {
         var generator = SplitMix64(seed: 45)
-        let consensus = CrossTaskConsensus(channels: 2, height: 4, width: 4)
+        let consensus = CrossTaskConsensus(name: "x", channels: 2, height: 4, width: 4)
         let main = generator.floats(2 * 2 * 16)
         let others = [generator.floats(main.count), generator.floats(main.count)]
         let (y, pass) = consensus.forward(main: main, others: others, images: 2)
@@ -78,14 +78,14 @@ import Testing
     }
 
     @Test func masksSplitTheSpectrumByRadius() {
-        let consensus = CrossTaskConsensus(channels: 1, height: 8, width: 8)
+        let consensus = CrossTaskConsensus(name: "x", channels: 1, height: 8, width: 8)
         let spectra = consensus.spectra
         #expect(consensus.lowMask[0] == 1 && consensus.highMask[0] == 0)                 // DC is low
         let corner = 4 * spectra.halfWidth + 4                                            // (ky, kx) = (H/2, W/2)
         #expect(consensus.lowMask[corner] == 0 && consensus.highMask[corner] == 1)
         #expect(zip(consensus.lowMask, consensus.highMask).allSatisfy { $0 * $1 == 0 })   // disjoint
         // With both weights 1 and no middle band, the main task becomes the others' mean.
-        let full = CrossTaskConsensus(channels: 1, height: 8, width: 8, lowCutoff: 0.5, highCutoff: 0.5)
+        let full = CrossTaskConsensus(name: "x", channels: 1, height: 8, width: 8, lowCutoff: 0.5, highCutoff: 0.5)
         full.setParameters(alphaLow: 1, alphaHigh: 1)
         var generator = SplitMix64(seed: 46)
         let main = generator.floats(64), a = generator.floats(64), b = generator.floats(64)
@@ -96,7 +96,7 @@ import Testing
     @Test func consensusGradientsMatchFiniteDifferences() {
         var generator = SplitMix64(seed: 47)
         let (channels, height, width, images) = (2, 6, 5, 2)
-        let layer = CrossTaskConsensus(channels: channels, height: height, width: width, lowCutoff: 0.3, highCutoff: 0.45)
+        let layer = CrossTaskConsensus(name: "x", channels: channels, height: height, width: width, lowCutoff: 0.3, highCutoff: 0.45)
         layer.setParameters(alphaLow: 0.7, alphaHigh: -0.4)
         let count = images * channels * height * width
         let main = generator.floats(count)
@@ -106,7 +106,7 @@ import Testing
         let grads = layer.backward(pass, outputGradient: weights)
 
         func loss(main: [Float] = main, others: [[Float]] = others, alphas: [Float] = [0.7, -0.4]) -> Double {
-            let probe = CrossTaskConsensus(channels: channels, height: height, width: width, lowCutoff: 0.3, highCutoff: 0.45)
+            let probe = CrossTaskConsensus(name: "x", channels: channels, height: height, width: width, lowCutoff: 0.3, highCutoff: 0.45)
             probe.setParameters(alphaLow: alphas[0], alphaHigh: alphas[1])
             return weightedSum(probe.forward(main: main, others: others, images: images).output, weights)
         }
@@ -121,5 +121,72 @@ import Testing
         }
         expectGradientsMatch([layer.alphaLowGradient, layer.alphaHighGradient],
                              numericGradient([0.7, -0.4]) { loss(alphas: $0) }, "dL/dalpha")
+    }
+}
+
+@Suite struct TaskSpectralInputsTests {
+    let tasks: [TaskName] = [.semseg, .normals, .depth]
+    let shapes = [(channels: 3, side: 4), (channels: 2, side: 2)]
+
+    func features(_ generator: inout SplitMix64, batch: Int) -> [FeatureMap] {
+        shapes.map { shape in
+            FeatureMap(values: Matrix(rows: batch * shape.side * shape.side, columns: shape.channels,
+                                      values: generator.floats(batch * shape.side * shape.side * shape.channels)),
+                       height: shape.side, width: shape.side)
+        }
+    }
+
+    @Test func everyTaskSeesTheSharedFeaturesAtInitialisation() {
+        var generator = SplitMix64(seed: 51)
+        let inputs = TaskSpectralInputs(tasks: tasks, features: shapes, crossTaskConsensus: true, lowCutoff: 0.25, highCutoff: 0.5)
+        let shared = features(&generator, batch: 2)
+        let (perTask, _) = inputs.forward(shared, batch: 2)
+        for t in tasks.indices {
+            for (index, feature) in shared.enumerated() {
+                #expect(zip(perTask[t][index].values.values, feature.values.values).allSatisfy { abs($0 - $1) < 1e-5 })
+            }
+        }
+        // Per task and resolution: C*H*(W/2+1) filter values, gamma and beta, two alphas.
+        let perTaskCount = shapes.map { $0.channels * $0.side * ($0.side / 2 + 1) + 2 * $0.channels + 2 }.reduce(0, +)
+        #expect(inputs.parameters.map(\.count).reduce(0, +) == tasks.count * perTaskCount)
+    }
+
+    @Test func gradientsOfTheSharedFeaturesAndTheWeightsMatchFiniteDifferences() {
+        var generator = SplitMix64(seed: 52)
+        let inputs = TaskSpectralInputs(tasks: tasks, features: shapes, crossTaskConsensus: true, lowCutoff: 0.3, highCutoff: 0.45)
+        for parameter in inputs.parameters {
+            _ = parameter.values.update(from: generator.floats(parameter.count, in: 0.3...1.5))
+        }
+        let batch = 2
+        let shared = features(&generator, batch: batch)
+        let weights = tasks.map { _ in shapes.map { generator.floats(batch * $0.side * $0.side * $0.channels) } }
+        func loss(_ features: [FeatureMap]) -> Double {
+            let (perTask, _) = inputs.forward(features, batch: batch)
+            return tasks.indices.map { t in
+                shapes.indices.map { weightedSum(perTask[t][$0].values.values, weights[t][$0]) }.reduce(0, +)
+            }.reduce(0, +)
+        }
+        let (_, pullback) = inputs.forward(shared, batch: batch)
+        for parameter in inputs.parameters { parameter.zeroGradient() }
+        let gradients = pullback(tasks.indices.map { t in
+            shapes.indices.map { Matrix(rows: shared[$0].values.rows, columns: shapes[$0].channels, values: weights[t][$0]) }
+        })
+        for index in shapes.indices {
+            let numeric = numericGradient(shared[index].values.values, step: 0.02) { values in
+                var changed = shared
+                changed[index].values.values = values
+                return loss(changed)
+            }
+            expectGradientsMatch(gradients[index].values, numeric, "dL/dfeature\(index)")
+        }
+        for parameter in inputs.parameters where parameter.name.hasSuffix(".alpha") || parameter.name.hasSuffix(".gamma") {
+            let saved = Array(parameter.values)
+            let numeric = numericGradient(saved, step: 0.02) { values in
+                _ = parameter.values.update(from: values)
+                defer { _ = parameter.values.update(from: saved) }
+                return loss(shared)
+            }
+            expectGradientsMatch(Array(parameter.gradient!), numeric, parameter.name)
+        }
     }
 }

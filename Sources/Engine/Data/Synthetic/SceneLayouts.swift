@@ -126,11 +126,10 @@ enum SceneLayouts {
     static func portrait(of family: ObjectFamily, look: Appearance, width: Int, height: Int,
                          random: inout SampleRandom) -> Scene {
         func u(_ low: Float, _ high: Float) -> Float { random.uniform(low, high) }
-        var (parts, materialCount) = family.build(&random)
+        let (parts, materialCount) = family.build(&random)
         var materials = family == .person ? Figure.materials(&random) : [look.draw(&random)]
         while materials.count < materialCount { materials.append(freeMaterial(&random)) }
         let subject = parts.placed(at: .zero, yaw: u(0, 2 * .pi), materials: materials, semanticClass: 1)
-        parts = PartsBuilder()
 
         // Frame the subject: its bounding sphere spans 45-90 % of the view.
         let focal = Float(width) * u(0.9, 1.3)

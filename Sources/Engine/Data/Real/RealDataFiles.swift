@@ -1,0 +1,113 @@
+import Foundation
+
+/// Errors of the real-data loaders; each names the file and what was expected.
+public struct DataFileError: Error, Equatable, CustomStringConvertible {
+    public var file: String
+    public var reason: String
+
+    public init(file: String, reason: String) { self.file = file; self.reason = reason }
+
+    public var description: String { "\(file): \(reason)" }
+}
+
+/// Reading and resampling the files of the real layouts.
+enum RealDataFiles {
+    static func checkTasks(_ tasks: [TaskName], of dataset: DatasetName, named name: String, root: URL) throws {
+        if let foreign = tasks.first(where: { !dataset.tasks.contains($0) }) {
+            throw DataFileError(file: root.path, reason: "\(name) has no task \(foreign.rawValue); its tasks are "
+                                + dataset.tasks.map(\.rawValue).joined(separator: ", "))
+        }
+    }
+
+    /// Split list: one image id per line, blank lines skipped.
+    static func ids(in url: URL) throws -> [String] {
+        guard let text = try? String(contentsOf: url, encoding: .utf8) else {
+            throw DataFileError(file: url.path, reason: "split list missing or unreadable (expected one image id per line)")
+        }
+        return text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+    }
+
+    /// The image of `id` in `directory` as `[3, H, W]` in [0, 1]. PNG is decoded here; JPEG needs
+    /// libjpeg, which the engine does not link yet, so a `.jpg` without a `.png` beside it is an error
+    /// that says how to convert.
+    static func readRGB(directory: URL, id: String) throws -> (rgb: [Float], height: Int, width: Int) {
+        let png = directory.appendingPathComponent(id + ".png")
+        if FileManager.default.fileExists(atPath: png.path) {
+            let image = try PNG.read(png)
+            return (image.rgbPlanes(), image.height, image.width)
+        }
+        let jpeg = directory.appendingPathComponent(id + ".jpg")
+        if FileManager.default.fileExists(atPath: jpeg.path) {
+            throw DataFileError(file: jpeg.path, reason: "JPEG decoding is not built in; convert the images to PNG "
+                                + "next to the JPEGs (e.g. `mogrify -format png *.jpg`)")
+        }
+        throw DataFileError(file: png.path, reason: "image missing (looked for \(id).png and \(id).jpg)")
+    }
+
+    /// A single-channel 8-bit label map (grey or palette indices).
+    static func readIndices(_ url: URL) throws -> (map: [UInt8], height: Int, width: Int) {
+        guard FileManager.default.fileExists(atPath: url.path) else {
+            throw DataFileError(file: url.path, reason: "label map missing")
+        }
+        let image = try PNG.read(url)
+        guard image.channels == 1 || image.channels == 2, image.bitDepth == 8 else {
+            throw DataFileError(file: url.path, reason: "expected an 8-bit grey or palette label map, found "
+                                + "\(image.channels) channels at \(image.bitDepth) bits")
+        }
+        let map = (0..<(image.width * image.height)).map { UInt8(image.samples[$0 * image.channels]) }
+        return (map, image.height, image.width)
+    }
+
+    /// Bilinear resampling of `[C, H, W]` planes (align_corners = false), for images.
+    static func resizeBilinear(_ planes: [Float], channels: Int, from source: (Int, Int), to target: (Int, Int)) -> [Float] {
+        let (sh, sw) = source, (th, tw) = target
+        if sh == th && sw == tw { return planes }
+        var out = [Float](repeating: 0, count: channels * th * tw)
+        let scaleY = Float(sh) / Float(th), scaleX = Float(sw) / Float(tw)
+        for y in 0..<th {
+            let fy = max((Float(y) + 0.5) * scaleY - 0.5, 0)
+            let y0 = min(Int(fy), sh - 1), y1 = min(y0 + 1, sh - 1), wy = fy - Float(y0)
+            for x in 0..<tw {
+                let fx = max((Float(x) + 0.5) * scaleX - 0.5, 0)
+                let x0 = min(Int(fx), sw - 1), x1 = min(x0 + 1, sw - 1), wx = fx - Float(x0)
+                for c in 0..<channels {
+                    let base = c * sh * sw
+                    let top = planes[base + y0 * sw + x0] * (1 - wx) + planes[base + y0 * sw + x1] * wx
+                    let bottom = planes[base + y1 * sw + x0] * (1 - wx) + planes[base + y1 * sw + x1] * wx
+                    out[c * th * tw + y * tw + x] = top * (1 - wy) + bottom * wy
+                }
+            }
+        }
+        return out
+    }
+
+    /// Nearest-neighbour resampling of `[C, H, W]` planes, for label maps.
+    static func resizeNearest<T>(_ planes: [T], channels: Int, from source: (Int, Int), to target: (Int, Int)) -> [T] {
+        let (sh, sw) = source, (th, tw) = target
+        if sh == th && sw == tw { return planes }
+        var out: [T] = []
+        out.reserveCapacity(channels * th * tw)
+        for c in 0..<channels {
+            for y in 0..<th {
+                let sy = min(Int((Float(y) + 0.5) * Float(sh) / Float(th)), sh - 1)
+                for x in 0..<tw {
+                    let sx = min(Int((Float(x) + 0.5) * Float(sw) / Float(tw)), sw - 1)
+                    out.append(planes[c * sh * sw + sy * sw + sx])
+                }
+            }
+        }
+        return out
+    }
+
+    /// Unit normals from raw vectors `[3, H, W]`; vectors of (near) zero length become invalid (0).
+    static func unitNormals(_ raw: [Float], pixels: Int) -> [Float] {
+        var out = [Float](repeating: 0, count: 3 * pixels)
+        for i in 0..<pixels {
+            let x = raw[i], y = raw[pixels + i], z = raw[2 * pixels + i]
+            let norm = (x * x + y * y + z * z).squareRoot()
+            guard norm > 1e-3 else { continue }
+            out[i] = x / norm; out[pixels + i] = y / norm; out[2 * pixels + i] = z / norm
+        }
+        return out
+    }
+}

@@ -1,0 +1,150 @@
+import Foundation
+
+/// A method applied to a multi-task model: what it freezes, the low-rank modules it wraps around
+/// the backbone's linears, and the PDRS bookkeeping the training loop calls into.
+///
+/// Apply it after loading pretrained weights: the modules' parameters are not in a backbone file.
+public final class BackboneAdaptation {
+    public let options: MethodOptions
+    /// Every low-rank module, by the name of the layer it adapts.
+    public let modules: [(layer: String, module: LowRankModule)]
+    /// FAAR's TS-PD (and XT-Cons) in front of the decoders, when on.
+    public let spectral: TaskSpectralInputs?
+
+    public init(options: MethodOptions, model: MultiTaskModel, seed: Int) {
+        self.options = options
+        let backbone = model.backbone
+        var modules: [(String, LowRankModule)] = []
+        if options.usesLowRankAdapters {
+            let adapt = { (linear: any LinearLayer) -> any LinearLayer in
+                guard let base = linear as? Linear else { return linear }
+                let name = String(base.weight.name.dropLast(".weight".count))
+                let module = LowRankModule(
+                    name: name, kind: options.adapter, inputs: base.inFeatures, outputs: base.outFeatures,
+                    rank: options.rank, scale: Float(options.scale.factor(rank: options.rank)),
+                    weight: UnsafeBufferPointer(base.weight.values),
+                    shrinking: options.rankShrinking?.options(taskSpecific: false), seed: UInt64(seed))
+                modules.append((name, module))
+                return AdaptedLinear(base: base, module: module)
+            }
+            let mlp = options.locations == .attnMLP
+            for stage in backbone.stages {
+                if options.adaptPatchMerging, let merging = stage.downsample { merging.reduction = adapt(merging.reduction) }
+                for block in stage.blocks {
+                    block.attention.qkv = adapt(block.attention.qkv)
+                    block.attention.proj = adapt(block.attention.proj)
+                    if mlp {
+                        block.fc1 = adapt(block.fc1)
+                        block.fc2 = adapt(block.fc2)
+                    }
+                }
+            }
+        }
+        self.modules = modules
+        if options.spectralFilter {
+            let sides = backbone.stages.dropFirst().map(\.side) + [backbone.stages.last!.side]
+            spectral = TaskSpectralInputs(
+                tasks: model.tasks, features: Array(zip(backbone.featureChannels, sides)),
+                crossTaskConsensus: options.crossTaskConsensus,
+                lowCutoff: options.consensusLowCutoff, highCutoff: options.consensusHighCutoff)
+        } else {
+            spectral = nil
+        }
+
+        switch options.method {
+        case .full:
+            break
+        case .decoders:
+            model.freezeBackbone()
+        case .bitfit:
+            for parameter in backbone.parameters where parameter.role == .backbone {
+                parameter.setTrainable(parameter.name.hasSuffix(".bias") || (options.othersTrain && Self.isOther(parameter)))
+            }
+        case .lora, .mtlora, .tglora, .faar, .adapter:
+            for parameter in backbone.parameters where parameter.role == .backbone {
+                parameter.setTrainable(options.othersTrain && Self.isOther(parameter))
+            }
+        }
+    }
+
+    /// MTLoRA's "others": patch embedding, LayerNorms, relative position bias tables and the
+    /// patch-merging reductions (the frozen base of an adapted reduction stays frozen).
+    static func isOther(_ parameter: Parameter) -> Bool {
+        let name = parameter.name
+        return name.hasPrefix("patch_embed.") || name.hasPrefix("norm.") || name.contains(".norm")
+            || name.hasSuffix("relative_position_bias_table") || name.contains(".downsample.reduction.")
+    }
+
+    /// Parameters the method adds outside the model's layers (TS-PD's), all decoder-side.
+    public var parameters: [Parameter] { spectral?.parameters ?? [] }
+
+    /// The model's forward pass as the method runs it.
+    public func forward(_ model: MultiTaskModel, _ images: Matrix, batch: Int, _ context: ForwardContext)
+        -> (predictions: [TaskName: Matrix], pullback: ([TaskName: Matrix]) -> Void) {
+        guard let spectral else { return model.forward(images, batch: batch, context) }
+        return model.forward(images, batch: batch, context, spectral: spectral)
+    }
+
+    // MARK: PDRS, as the training loop drives it
+
+    /// After each backward pass, before clipping and the optimizer step.
+    public func recordImportance() {
+        for (_, module) in modules { module.recordImportance() }
+    }
+
+    /// At each epoch end: applies the coverage rule and returns every module's rank (empty
+    /// without PDRS, whose ranks never change).
+    public func epochEnded() -> [String: Int] {
+        guard options.rankShrinking != nil else { return [:] }
+        for (_, module) in modules { module.shrinkRank() }
+        return ranks
+    }
+
+    public var ranks: [String: Int] {
+        Dictionary(uniqueKeysWithValues: modules.map { ($0.layer, $0.module.rank) })
+    }
+
+    /// Stored values of erased components: in the parameters' buffers, out of every count.
+    public var erasedParameterCount: Int {
+        modules.map { $0.module.parameters.map(\.count).reduce(0, +) - $0.module.parameterCount }.reduce(0, +)
+    }
+
+    // MARK: checkpoints
+
+    static let statePrefix = "pdrs."
+
+    /// PDRS state by module: live component order, EMA scores and observation counts.
+    public func state() -> [String: StoredTensor] {
+        var tensors: [String: StoredTensor] = [:]
+        for (layer, module) in modules {
+            guard let state = module.shrinkingState else { continue }
+            let key = Self.statePrefix + layer
+            tensors[key + ".live"] = StoredTensor(shape: [state.live.count], values: state.live.map(Float.init))
+            // Checkpoints hold Floats; each EMA score travels as its 64 bits in four 16-bit pieces.
+            tensors[key + ".importance"] = StoredTensor(
+                shape: [state.importance.count, 4],
+                values: state.importance.flatMap { value in (0..<4).map { Float((value.bitPattern >> (16 * $0)) & 0xFFFF) } })
+            tensors[key + ".observations"] = StoredTensor(shape: [state.observations.count],
+                                                          values: state.observations.map(Float.init))
+            // Counts as two Floats (high and low 24 bits), exact far beyond any run's length.
+            tensors[key + ".draws"] = StoredTensor(shape: [2], values: [Float(state.draws >> 24), Float(state.draws & 0xFF_FFFF)])
+        }
+        return tensors
+    }
+
+    public func restore(_ tensors: [String: StoredTensor]) throws {
+        for (layer, module) in modules where module.shrinker != nil {
+            let key = Self.statePrefix + layer
+            guard let live = tensors[key + ".live"], let importance = tensors[key + ".importance"],
+                  let observations = tensors[key + ".observations"], let draws = tensors[key + ".draws"] else {
+                throw WeightsError.missing(names: [key + ".live"], file: Checkpoint.fileName)
+            }
+            let scores = stride(from: 0, to: importance.values.count, by: 4).map { start in
+                Double(bitPattern: (0..<4).reduce(UInt64(0)) { $0 | UInt64(importance.values[start + $1]) << (16 * $1) })
+            }
+            module.restoreShrinking(live: live.values.map { Int($0) }, importance: scores,
+                                    observations: observations.values.map { Int($0) },
+                                    draws: Int(draws.values[0]) << 24 + Int(draws.values[1]))
+        }
+    }
+}

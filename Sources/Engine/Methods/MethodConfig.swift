@@ -1,0 +1,152 @@
+import Foundation
+
+/// The run-config keys of the adapter methods, checked by `RunConfig.parse` like the core's.
+extension ConfigSchema {
+    public static let methodKeys: [ConfigKey] = [
+        ConfigKey("method", .choice(MethodOptions.Method.allCases.map(\.rawValue)),
+                  "how the backbone adapts (default: full; decoders for kind mtl_decoders)"),
+        ConfigKey("adapter", .choice(LowRankModule.Kind.allCases.map(\.rawValue)),
+                  "low-rank module kind (default: lora; dora for faar)"),
+        ConfigKey("lora_scale_convention", .choice(["raw", "alpha_over_r"]),
+                  "raw: a fixed factor lora_scale (MTLoRA's code, default); alpha_over_r: lora_alpha / r"),
+        ConfigKey("lora_scale", .real(0...1e6), "the raw scale factor (default 4)"),
+        ConfigKey("lora_alpha", .real(0...1e6), "alpha of the alpha / r convention (default: r)"),
+        ConfigKey("rank", .integer(1...4096),
+                  "rank of shared modules (FAAR: r_init; TGLoRA: the combined rank of a layer; default 16, faar 32)"),
+        ConfigKey("task_rank", .integer(1...4096), "rank of task-specific modules (default 4)"),
+        ConfigKey("adapter_locations", .choice(MethodOptions.Locations.allCases.map(\.rawValue)),
+                  "which linears of a block carry modules: attn (qkv, proj) or attn_mlp (and fc1, fc2; default)"),
+        ConfigKey("others_trainable", .bool,
+                  "patch embedding, LayerNorms, relative position tables and patch merging train too (default true)"),
+        ConfigKey("adapt_patch_merging", .bool, "low-rank modules on the patch-merging reductions (MTLoRA+)"),
+        ConfigKey("task_specific_stages", .choice(["4", "3", "4,3", "4,3,2,1"]),
+                  "stages whose last block has task-specific modules, as the supplementary's TS-blocks (default 4,3,2,1)"),
+        ConfigKey("groups_per_stage", .integers(count: 4, each: 1...64),
+                  "TGLoRA task groups per stage, first to last (default: one fewer per stage away from the decoders)"),
+        ConfigKey("task_similarity", .file, "TGLoRA: the similarity.json a task_similarity run wrote"),
+        ConfigKey("pdrs", .bool, "FAAR's rank shrinking (default: true for faar, false otherwise)"),
+        ConfigKey("rho_shared", .real(0.000001...1), "PDRS coverage of shared modules (default 0.95)"),
+        ConfigKey("rho_task", .real(0.000001...1), "PDRS coverage of task-specific modules (default 0.95)"),
+        ConfigKey("pdrs_ema_decay", .real(0...1), "PDRS importance EMA decay beta (default 0.9)"),
+        ConfigKey("pdrs_ema_start", .choice(RankShrinker.EMAStart.allCases.map(\.rawValue)),
+                  "where a component's EMA starts: zero (default) or first_observation"),
+        ConfigKey("pdrs_prefix_rescale", .bool, "DyLoRA's sqrt(r / b) rescaling of an active prefix (default false)"),
+        ConfigKey("ts_pd", .bool, "FAAR's channel-wise spectral filter before each decoder input (default: true for faar)"),
+        ConfigKey("xt_cons", .bool, "FAAR's cross-task consensus inside TS-PD (default: true for faar; needs ts_pd)"),
+        ConfigKey("xt_cons_low_cutoff", .real(0...1), "XT-Cons low band: normalised radius at most this (default 0.25)"),
+        ConfigKey("xt_cons_high_cutoff", .real(0...1), "XT-Cons high band: normalised radius above this (default 0.5)"),
+        ConfigKey("bottleneck", .integer(1...4096), "width of the bottleneck adapters of method adapter (default 16)"),
+    ]
+}
+
+extension MethodOptions {
+    /// The method a validated run config selects, with the paper's defaults for every key it
+    /// leaves out. Keys that make no sense for the method are errors, naming the key.
+    /// `text`, the config file's contents, lets errors give the key's line.
+    public init(config: RunConfig, file: String, text: String? = nil) throws {
+        let values = config.values
+        func fail(_ key: String, _ message: String) -> ConfigError {
+            ConfigError(file: file, line: text.flatMap { lineOfKey(key, in: $0) }, key: key, message: message)
+        }
+        func string(_ key: String) -> String? { if case .string(let s) = values[key] { return s }; return nil }
+        func number(_ key: String) -> Double? { if case .number(let n) = values[key] { return n }; return nil }
+        func bool(_ key: String) -> Bool? { if case .bool(let b) = values[key] { return b }; return nil }
+
+        let implied: Method = config.kind == .mtlDecoders ? .decoders : .full
+        let method = string("method").flatMap(Method.init(rawValue:)) ?? implied
+        if config.kind == .mtlDecoders, method != .decoders {
+            throw fail("method", "kind mtl_decoders trains the decoders only; method \(method.rawValue) needs kind mtl_full")
+        }
+        if config.kind == .pretrain, values["method"] != nil {
+            throw fail("method", "pretrain runs train the whole backbone; they take no method")
+        }
+        if config.kind == .singleTask, [.mtlora, .tglora, .faar].contains(method) {
+            throw fail("method", "\(method.rawValue) is a multi-task method; use kind mtl_full")
+        }
+        self = MethodOptions.defaults(for: method)
+
+        let lowRankKeys = ["adapter", "lora_scale_convention", "lora_scale", "lora_alpha", "rank", "task_rank",
+                           "adapter_locations", "adapt_patch_merging", "task_specific_stages", "pdrs", "rho_shared",
+                           "rho_task", "pdrs_ema_decay", "pdrs_ema_start", "pdrs_prefix_rescale"]
+        if !usesLowRankAdapters, let key = lowRankKeys.first(where: { values[$0] != nil }) {
+            throw fail(key, "only the low-rank methods (lora, mtlora, tglora, faar) take it; method is \(method.rawValue)")
+        }
+        if method != .tglora, let key = ["groups_per_stage", "task_similarity"].first(where: { values[$0] != nil }) {
+            throw fail(key, "only method tglora takes it")
+        }
+        if method != .adapter, values["bottleneck"] != nil { throw fail("bottleneck", "only method adapter takes it") }
+        if ![Method.mtlora, .faar].contains(method), values["task_specific_stages"] != nil {
+            throw fail("task_specific_stages", "only methods mtlora and faar have task-specific blocks")
+        }
+
+        if let name = string("adapter") { adapter = LowRankModule.Kind(rawValue: name)! }
+        if let r = number("rank") { rank = Int(r) }
+        if let r = number("task_rank") { taskRank = Int(r) }
+        switch string("lora_scale_convention") ?? "raw" {
+        case "alpha_over_r":
+            if values["lora_scale"] != nil { throw fail("lora_scale", "the alpha_over_r convention takes lora_alpha instead") }
+            scale = .alphaOverRank(alpha: number("lora_alpha") ?? Double(rank))
+        default:
+            if values["lora_alpha"] != nil {
+                throw fail("lora_alpha", "the raw convention takes lora_scale; set lora_scale_convention to alpha_over_r")
+            }
+            scale = .raw(number("lora_scale") ?? 4)
+        }
+        if let name = string("adapter_locations") { locations = Locations(rawValue: name)! }
+        if let trainable = bool("others_trainable") { othersTrain = trainable }
+        if let adapt = bool("adapt_patch_merging") { adaptPatchMerging = adapt }
+        if let stages = string("task_specific_stages") {
+            taskSpecificStages = stages.split(separator: ",").map { Int($0)! }.sorted()
+        }
+        if case .array(let counts) = values["groups_per_stage"] {
+            let groups = counts.compactMap { if case .number(let n) = $0 { return Int(n) } else { return nil } }
+            if let bad = groups.first(where: { $0 > config.tasks.count }) {
+                throw fail("groups_per_stage", "\(bad) groups is more than the run's \(config.tasks.count) tasks")
+            }
+            if zip(groups, groups.dropFirst()).contains(where: { $0 > $1 }) {
+                throw fail("groups_per_stage", "groups may only split going deeper; got \(groups)")
+            }
+            groupsPerStage = groups
+        }
+        if method == .tglora, groupsPerStage == nil {
+            groupsPerStage = TaskGrouping.defaultSchedule(taskCount: config.tasks.count, stages: 4)
+        }
+
+        let shrinks = bool("pdrs") ?? (rankShrinking != nil)
+        if shrinks {
+            var shrinking = rankShrinking ?? RankShrinking()
+            if let rho = number("rho_shared") { shrinking.rhoShared = rho }
+            if let rho = number("rho_task") { shrinking.rhoTask = rho }
+            if let decay = number("pdrs_ema_decay") { shrinking.decay = decay }
+            if let start = string("pdrs_ema_start") { shrinking.emaStart = RankShrinker.EMAStart(rawValue: start)! }
+            if let rescale = bool("pdrs_prefix_rescale") { shrinking.rescalesPrefix = rescale }
+            rankShrinking = shrinking
+        } else {
+            if let key = ["rho_shared", "rho_task", "pdrs_ema_decay", "pdrs_ema_start", "pdrs_prefix_rescale"]
+                .first(where: { values[$0] != nil }) {
+                throw fail(key, "PDRS is off; set pdrs to true to use it")
+            }
+            rankShrinking = nil
+        }
+
+        if let on = bool("ts_pd") { spectralFilter = on }
+        if let on = bool("xt_cons") { crossTaskConsensus = on }
+        if crossTaskConsensus, !spectralFilter {
+            throw fail("xt_cons", "XT-Cons lives inside TS-PD; set ts_pd to true or xt_cons to false")
+        }
+        if crossTaskConsensus, config.tasks.count < 2 {
+            throw fail("xt_cons", "XT-Cons needs at least two tasks")
+        }
+        let low = number("xt_cons_low_cutoff") ?? 0.25, high = number("xt_cons_high_cutoff") ?? 0.5
+        if low > high { throw fail("xt_cons_low_cutoff", "must not exceed xt_cons_high_cutoff (\(high)), got \(low)") }
+        consensusLowCutoff = low
+        consensusHighCutoff = high
+        if let width = number("bottleneck") { bottleneck = Int(width) }
+
+        // Built and tested as layers, not yet wired into the backbone and decoders of a run.
+        if hasTaskStreams || method == .adapter {
+            throw fail("method", "method \(method.rawValue) is not wired into training runs yet; runs support "
+                       + "full, decoders, lora (with adapter lora or dora, pdrs, ts_pd and xt_cons) and bitfit")
+        }
+    }
+}

@@ -1,0 +1,40 @@
+import ArgumentParser
+import Foundation
+import SweepCore
+import SweepLedger
+
+struct PlanCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "plan",
+        abstract: "Expand a manifest and show what would run, without running anything.",
+        discussion: """
+            Shows the number of runs, how they spread over the grid's axes, each run's state in
+            the workspace's ledger (new, succeeded, failed, interrupted, ...), which groups need
+            which, and an estimate of the time left from the runs this workspace has finished.
+            A malformed manifest is reported with its file, line and key; nothing is written.
+
+            Examples:
+              sweep plan experiments/ablation.yaml
+              sweep plan experiments/ablation.yaml epochs=5 seeds=[0,1,2]
+              sweep plan experiments/ablation.yaml --profile smoke --all
+              sweep plan experiments/ablation.yaml --json | jq '.runs[] | select(.state == "new") | .id'
+            """
+    )
+
+    @OptionGroup var manifest: ManifestArguments
+    @OptionGroup var workspace: WorkspaceOption
+
+    @Flag(help: "List every run (by default the first 200 are listed).")
+    var all = false
+
+    @Flag(help: "Print JSON for machines (every run, with its resolved config).")
+    var json = false
+
+    func run() async throws {
+        let plan = try ManifestInput(manifest).plan()
+        let overview = try PlanOverview(plan: plan, ledger: Ledger.existing(workspace: workspace.value))
+        let output = json ? try overview.json(manifest: manifest.file)
+                          : overview.text(manifest: manifest.file, listLimit: all ? nil : 200)
+        FileHandle.standardOutput.write(Data(output.utf8))
+    }
+}

@@ -1,0 +1,42 @@
+import ArgumentParser
+import Foundation
+import SweepCore
+import SweepLedger
+
+struct ReportCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "report",
+        abstract: "Write a manifest's tables from the ledger, running nothing.",
+        discussion: """
+            Regenerates every table the manifest declares (Markdown, LaTeX, CSV) from the runs
+            recorded in the workspace's ledger. Runs without results yet show as "—". The same
+            ledger always gives byte-identical files, so regenerated tables diff cleanly.
+
+            Examples:
+              sweep report experiments/ablation.yaml
+              sweep report experiments/ablation.yaml --results /tmp/tables
+              sweep report experiments/main.yaml seeds=[0,1,2]   # the runs of that variant
+            """
+    )
+
+    @OptionGroup var manifest: ManifestArguments
+    @OptionGroup var workspace: WorkspaceOption
+    @OptionGroup var tables: TableOutputOptions
+
+    func run() async throws {
+        let plan = try ManifestInput(manifest).plan()
+        guard !plan.tables.isEmpty else {
+            throw ValidationError("\(manifest.file) declares no tables (add a `tables:` section)")
+        }
+        guard let ledger = try Ledger.existing(workspace: workspace.value) else {
+            throw ValidationError("no ledger at \(workspace.value.ledger.path): run `sweep run \(manifest.file)` first")
+        }
+        let done = try ledger.entries(plan.runs.map(\.id)).values.filter { $0.status == .succeeded }.count
+        for file in try tables.write(plan: plan, ledger: ledger, manifest: manifest.url) {
+            print("wrote \(file.relativePathFromCurrentDirectory)")
+        }
+        if done < plan.runs.count {
+            print("\(plan.runs.count - done) of \(plan.runs.count) runs have no results yet; their cells show —")
+        }
+    }
+}

@@ -1,0 +1,138 @@
+import ArgumentParser
+import Foundation
+import SweepCore
+import SweepExecute
+import SweepLedger
+
+struct RunCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Run (or resume) every run of a manifest that is not done, then write its tables.",
+        discussion: """
+            Runs start as soon as the runs they need have succeeded, at most --slots at a time,
+            each with --threads threads (slots x threads <= cores unless both are given). Every
+            run is recorded in the workspace's ledger, so running the same command again resumes:
+            succeeded runs are skipped, interrupted ones continue from their checkpoint, failed
+            ones are tried again while their failures are within the retry budget. Two `sweep run`
+            processes on one workspace share the work: no run is executed twice.
+
+            Ctrl-C (or SIGTERM) stops launching, stops the running engines gracefully and records
+            them as interrupted; a second Ctrl-C kills them at once.
+
+            A failed run's dependents are skipped with the reason and the rest of the grid goes
+            on (--fail-fast stops launching instead). Exit status: 0 when every run succeeded,
+            1 when some failed, were skipped or did not start, 2 for a malformed manifest
+            (nothing starts), 128+N when stopped by signal N (130 for Ctrl-C).
+
+            Examples:
+              sweep run experiments/ablation.yaml
+              sweep run experiments/ablation.yaml --slots 2 --threads 1
+              sweep run experiments/ablation.yaml epochs=1 seeds=[0] --profile smoke
+              sweep run experiments/ablation.yaml --dry-run      # what would launch now
+              sweep run experiments/ablation.yaml --retry-failed # failed runs get a fresh budget
+              sweep run experiments/ablation.yaml --rerun        # everything again, from scratch
+              sweep run experiments/ablation.yaml --timeout 3600 --fail-fast
+            """
+    )
+
+    @OptionGroup var manifest: ManifestArguments
+    @OptionGroup var workspace: WorkspaceOption
+
+    @Option(help: "Runs at the same time (default: from the cores and --threads).")
+    var slots: Int?
+
+    @Option(help: "Threads per run, passed as MTL_THREADS and OPENBLAS_NUM_THREADS (default: cores / slots).")
+    var threads: Int?
+
+    @Option(help: ArgumentHelp("Seconds one attempt may take before it is stopped and counted failed.", valueName: "seconds"))
+    var timeout: Double?
+
+    @Option(help: "Extra attempts after a failure (default: the manifest's executor.retries, else 1).")
+    var retries: Int?
+
+    @Flag(help: "Run every run again from scratch, including succeeded ones.")
+    var rerun = false
+
+    @Flag(help: "Give failed runs whose retry budget is spent a fresh budget.")
+    var retryFailed = false
+
+    @Flag(help: "Stop launching after the first run that fails for good.")
+    var failFast = false
+
+    @Flag(help: "Show what would launch now, and the slots x threads budget; run nothing.")
+    var dryRun = false
+
+    @OptionGroup var tables: TableOutputOptions
+
+
+    func validate() throws {
+        if let slots, slots < 1 { throw ValidationError("--slots must be at least 1, not \(slots)") }
+        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1, not \(threads)") }
+        if let timeout, !(timeout > 0) { throw ValidationError("--timeout must be a positive number of seconds") }
+        if let retries, retries < 0 { throw ValidationError("--retries must be 0 or more, not \(retries)") }
+    }
+
+    func run() async throws {
+        let plan = try ManifestInput(manifest).plan()
+        let options = runOptions(plan)
+        if dryRun {
+            let preview = try LaunchPreview(plan: plan, ledger: Ledger.existing(workspace: workspace.value), options: options)
+            print(preview.text(), terminator: "")
+            return
+        }
+        let ledger = try Ledger(workspace: workspace.value)
+        let executor = LocalExecutor(workspace: workspace.value, ledger: ledger, options: options)
+        let progress = ProgressRenderer.standardError(workspace: workspace.value)
+        progress.start()
+        let summary: RunSummary
+        do {
+            summary = try await executor.execute(plan, progress: progress)
+        } catch let error as ExecuteError {
+            throw ValidationError(error.description)
+        }
+        progress.finish()
+        print(Self.closingText(summary, plan: plan), terminator: "")
+        // A stopped grid is resumed, not reported: its tables would show runs as missing.
+        if !plan.tables.isEmpty, summary.stoppedBy == nil {
+            for file in try tables.write(plan: plan, ledger: ledger, manifest: manifest.url) {
+                print("wrote \(file.relativePathFromCurrentDirectory)")
+            }
+        }
+        if summary.exitCode != 0 { throw ExitCode(summary.exitCode) }
+    }
+
+    /// The manifest's executor settings, overridden by the flags given.
+    func runOptions(_ plan: Plan) -> RunOptions {
+        var options = RunOptions(plan.executor)
+        if let slots { options.slots = slots }
+        if let threads { options.threadsPerRun = threads }
+        if let timeout { options.timeout = .milliseconds(Int64((timeout * 1000).rounded())) }
+        if let retries { options.retries = retries }
+        options.rerun = rerun
+        options.retryFailed = retryFailed
+        options.failFast = failFast
+        return options
+    }
+
+    /// The last lines of `sweep run`: what happened, what is left and how to continue.
+    static func closingText(_ summary: RunSummary, plan: Plan) -> String {
+        var out = "\n"
+        if let stop = summary.stoppedBy { out += "\(stop)\n" }
+        let parts: [(Int, String)] = [
+            (summary.succeeded.count, "succeeded"), (summary.alreadyDone.count, "already done"),
+            (summary.failed.count, "failed"), (summary.skipped.count, "skipped"),
+            (summary.interrupted.count, "interrupted"), (summary.notStarted.count, "not started"),
+            (summary.runningElsewhere.count, "still running in another sweep process"),
+        ]
+        out += "sweep \"\(plan.name)\": " + parts.filter { $0.0 > 0 }.map { "\($0.0) \($0.1)" }.joined(separator: ", ") + "\n"
+        if !summary.recoveredOrphans.isEmpty {
+            out += "\(summary.recoveredOrphans.count) run(s) left running by a sweep that ended were resumed\n"
+        }
+        for id in summary.failed.prefix(10) { out += "  failed: \(id)  (sweep show \(id.rawValue.prefix(8)))\n" }
+        if summary.failed.count > 10 { out += "  ... \(summary.failed.count - 10) more: sweep status --state failed\n" }
+        if !summary.interrupted.isEmpty || !summary.notStarted.isEmpty {
+            out += "run the same command again to resume\n"
+        }
+        return out
+    }
+}

@@ -1,0 +1,59 @@
+import ArgumentParser
+import Foundation
+import SweepCore
+import SweepLedger
+
+struct StatusCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "status",
+        abstract: "List runs and their states from the workspace's ledger.",
+        discussion: """
+            Without FILE: every sweep registered in the workspace, each with its state counts and
+            one line per run. With FILE: the runs that manifest plans now (runs the ledger has
+            never seen are "new"). Nothing is run or changed.
+
+            States: new, running, succeeded, failed, interrupted, skipped.
+
+            Examples:
+              sweep status
+              sweep status experiments/ablation.yaml
+              sweep status --state failed --state interrupted
+              sweep status --json | jq '.sweeps[].counts'
+            """
+    )
+
+    @Argument(help: ArgumentHelp("A manifest: list only the runs it plans.", valueName: "file"))
+    var file: String?
+
+    @Argument(help: ArgumentHelp("Overrides for FILE, as for `sweep run`.", valueName: "overrides"))
+    var overrides: [String] = []
+
+    @Option(help: ArgumentHelp("The manifest profile, as for `sweep run`.", valueName: "name"))
+    var profile: String?
+
+    @OptionGroup var workspace: WorkspaceOption
+
+    @Option(help: ArgumentHelp("List only runs in this state (repeatable); the counts still cover every run.",
+                               valueName: "state"))
+    var state: [RunState] = []
+
+    @Flag(help: "Print JSON for machines.")
+    var json = false
+
+    func run() async throws {
+        let workspace = workspace.value
+        let ledger = try Ledger.existing(workspace: workspace)
+        var listing: StatusListing
+        if let file {
+            let plan = try ManifestInput(file: file, overrides: overrides, profile: profile).plan()
+            listing = try StatusListing.plan(plan, ledger: ledger, workspace: workspace)
+        } else if let ledger {
+            try ledger.recoverOrphans(host: Ledger.currentHost)
+            listing = try StatusListing.workspace(ledger)
+        } else {
+            listing = StatusListing(workspace: workspace, sections: [])
+        }
+        listing.only = Set(state)
+        print(json ? try listing.json() : listing.text(), terminator: "")
+    }
+}

@@ -1,0 +1,69 @@
+import ArgumentParser
+import Foundation
+import SweepCore
+import SweepLedger
+import SweepReport
+
+/// Where `sweep run` and `sweep report` write tables, and which templates lay them out.
+struct TableOutputOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("Tables go to DIR/<sweep name>/<table>.{md,tex,csv}.", valueName: "dir"))
+    var results = "results"
+
+    @Option(help: ArgumentHelp("The table templates (default: the Templates/ folder found above the manifest, "
+                               + "in the current directory, or beside the sweep binary's package).", valueName: "dir"))
+    var templates: String?
+
+    /// Writes every table of `plan` from the ledger; returns the files written.
+    func write(plan: Plan, ledger: Ledger, manifest: URL) throws -> [URL] {
+        let templates = try templatesDirectory(manifest: manifest)
+        var ids = plan.runs.map(\.id)
+        ids += plan.tables.flatMap { $0.rows.flatMap(\.runs) }
+        let records = try ledger.records(ids)
+        let directory = URL(fileURLWithPath: results, relativeTo: currentDirectory).standardizedFileURL
+        do {
+            return try Reporter(templates: templates).write(plan: plan, records: records, to: directory)
+        } catch let error as ReportError {
+            throw ValidationError(error.description)
+        }
+    }
+
+    func templatesDirectory(manifest: URL) throws -> URL {
+        if let templates { return URL(fileURLWithPath: templates, relativeTo: currentDirectory).standardizedFileURL }
+        var candidates: [URL] = []
+        for start in [manifest.deletingLastPathComponent(), currentDirectory] {
+            var folder = start.standardizedFileURL
+            while true {
+                candidates.append(folder.appendingPathComponent("Templates"))
+                let parent = folder.deletingLastPathComponent()
+                if parent.path == folder.path { break }
+                folder = parent
+            }
+        }
+        // A development build lives in <package>/.build/<triple>/<configuration>/sweep.
+        if let binary = Bundle.main.executableURL?.resolvingSymlinksInPath() {
+            var folder = binary.deletingLastPathComponent()
+            for _ in 0 ..< 4 {
+                folder = folder.deletingLastPathComponent()
+                candidates.append(folder.appendingPathComponent("Templates"))
+            }
+        }
+        var isDirectory: ObjCBool = false
+        guard let found = candidates.first(where: {
+            FileManager.default.fileExists(atPath: $0.path, isDirectory: &isDirectory) && isDirectory.boolValue
+        }) else {
+            throw ValidationError("no Templates/ folder found above \(manifest.deletingLastPathComponent().path), "
+                                  + "in the current directory or beside the sweep binary; give --templates DIR")
+        }
+        return found
+    }
+
+    private var currentDirectory: URL { URL(fileURLWithPath: FileManager.default.currentDirectoryPath) }
+}
+
+extension URL {
+    /// The path relative to the current directory when it lies below it, else absolute.
+    var relativePathFromCurrentDirectory: String {
+        let current = FileManager.default.currentDirectoryPath + "/"
+        return path.hasPrefix(current) ? String(path.dropFirst(current.count)) : path
+    }
+}

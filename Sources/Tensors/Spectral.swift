@@ -1,0 +1,156 @@
+import CFFTW
+import Synchronization
+
+// Complex tensors are real tensors with a trailing dimension of 2 holding
+// (real, imaginary) interleaved: the layout of fftwf_complex, so FFTW reads and
+// writes tensor storage directly. A half spectrum of an H x W real image is
+// [..., H, W/2 + 1, 2].
+
+/// 2-D real FFT over the last two dimensions: x [..., H, W] -> [..., H, W/2+1, 2],
+/// unnormalised (torch.fft.rfft2 with norm="backward"). Every leading index (batch,
+/// channel) is one transform of a single batched FFTW plan.
+public func rfft2(_ x: Tensor) -> Tensor {
+    precondition(x.rank >= 2, "rfft2 needs [..., H, W], got \(x.shape)")
+    let h = x.shape[x.rank - 2], w = x.shape[x.rank - 1], half = w / 2 + 1
+    let transforms = x.count / (h * w)
+    let y = Tensor(uninitialized: Array(x.shape.dropLast()) + [half, 2])
+    let plans = FFTPlans.shared.plans(height: h, width: w, transforms: transforms)
+    plans.forward(x.data, y.data)
+    y.record(x) { y in
+        guard let gx = x.gradSink() else { return }
+        // x -> Y is linear; its adjoint is an unnormalised c2r of the gradient with
+        // the columns that c2r counts twice (all but DC and Nyquist) halved.
+        let spectrum = Storage(count: y.count), image = Storage(count: x.count)
+        spectrum.pointer.update(from: y.grad!, count: y.count)
+        halveDoubledColumns(spectrum.pointer, rows: transforms * h, width: w)
+        plans.inverse(spectrum.pointer, image.pointer)
+        for i in 0..<x.count { gx[i] += image.pointer[i] }
+    }
+    return y
+}
+
+/// Inverse of `rfft2`: a half spectrum [..., H, W/2+1, 2] -> real [..., H, W],
+/// normalised by 1/(H W) (torch.fft.irfft2 with norm="backward"). As in FFTW and
+/// PyTorch, the imaginary parts of the DC and Nyquist columns do not reach the output.
+public func irfft2(_ spectrum: Tensor, width w: Int) -> Tensor {
+    precondition(spectrum.rank >= 3 && spectrum.shape.last == 2 && spectrum.shape[spectrum.rank - 2] == w / 2 + 1,
+                 "irfft2 to width \(w) needs [..., H, \(w / 2 + 1), 2], got \(spectrum.shape)")
+    let h = spectrum.shape[spectrum.rank - 3], half = w / 2 + 1
+    let transforms = spectrum.count / (h * half * 2)
+    let y = Tensor(uninitialized: Array(spectrum.shape.dropLast(2)) + [w])
+    let plans = FFTPlans.shared.plans(height: h, width: w, transforms: transforms)
+    let scratch = Storage(count: spectrum.count)  // c2r overwrites its input
+    scratch.pointer.update(from: spectrum.data, count: spectrum.count)
+    plans.inverse(scratch.pointer, y.data)
+    let scale = 1 / Float(h * w)
+    for i in 0..<y.count { y.data[i] *= scale }
+    y.record(spectrum) { y in
+        guard let gs = spectrum.gradSink() else { return }
+        // Adjoint: r2c of the gradient, scaled by 1/(HW) and by the column weight
+        // c2r applies (1 for DC and Nyquist, 2 elsewhere).
+        let transformed = Storage(count: spectrum.count)
+        plans.forward(y.grad!, transformed.pointer)
+        let t = transformed.pointer
+        for row in 0..<(transforms * h) {
+            for l in 0..<half {
+                let weight = (l == 0 || (w % 2 == 0 && l == w / 2)) ? scale : 2 * scale
+                let i = (row * half + l) * 2
+                gs[i] += weight * t[i]
+                gs[i + 1] += weight * t[i + 1]
+            }
+        }
+    }
+    return y
+}
+
+/// Complex spectrum [..., H, Wf, 2] times a real `filter` whose shape is a suffix of
+/// [..., H, Wf] (e.g. [C, H, Wf] per channel, shared across the batch): both parts
+/// of each coefficient are scaled by the filter value. FAAR's spectral filters.
+public func multiplySpectrum(_ spectrum: Tensor, by filter: Tensor) -> Tensor {
+    let coefficients = spectrum.count / 2
+    precondition(spectrum.shape.last == 2 && Array(spectrum.shape.dropLast().suffix(filter.rank)) == filter.shape,
+                 "filter \(filter.shape) does not match spectrum \(spectrum.shape)")
+    let f = filter.count
+    let y = Tensor(uninitialized: spectrum.shape)
+    let ps = spectrum.data, pf = filter.data, py = y.data
+    for k in 0..<coefficients {
+        let v = pf[k % f]
+        py[2 * k] = ps[2 * k] * v
+        py[2 * k + 1] = ps[2 * k + 1] * v
+    }
+    y.record(spectrum, filter) { y in
+        let gy = y.grad!, ps = spectrum.data, pf = filter.data
+        let gs = spectrum.gradSink(), gf = filter.gradSink()
+        for k in 0..<coefficients {
+            let v = pf[k % f]
+            if let gs {
+                gs[2 * k] += gy[2 * k] * v
+                gs[2 * k + 1] += gy[2 * k + 1] * v
+            }
+            gf?[k % f] += gy[2 * k] * ps[2 * k] + gy[2 * k + 1] * ps[2 * k + 1]
+        }
+    }
+    return y
+}
+
+/// Halves every column of a half spectrum except DC (and Nyquist for even widths).
+private func halveDoubledColumns(_ spectrum: UnsafeMutablePointer<Float>, rows: Int, width w: Int) {
+    let half = w / 2 + 1
+    for row in 0..<rows {
+        for l in 1..<half where !(w % 2 == 0 && l == w / 2) {
+            spectrum[(row * half + l) * 2] *= 0.5
+            spectrum[(row * half + l) * 2 + 1] *= 0.5
+        }
+    }
+}
+
+/// A forward (r2c) and inverse (c2r) FFTW plan pair for `transforms` images of
+/// H x W, laid out back to back. Executed with FFTW's new-array interface, which is
+/// thread-safe; tensor storage is 64-byte aligned, as the plans assume.
+struct FFTPlanPair: @unchecked Sendable {
+    let r2c: OpaquePointer
+    let c2r: OpaquePointer
+
+    func forward(_ input: UnsafeMutablePointer<Float>, _ output: UnsafeMutablePointer<Float>) {
+        fftwf_execute_dft_r2c(r2c, input, complex(output))
+    }
+
+    /// Overwrites `input` (FFTW's multi-dimensional c2r cannot preserve it).
+    func inverse(_ input: UnsafeMutablePointer<Float>, _ output: UnsafeMutablePointer<Float>) {
+        fftwf_execute_dft_c2r(c2r, complex(input), output)
+    }
+}
+
+private func complex(_ p: UnsafeMutablePointer<Float>) -> UnsafeMutablePointer<fftwf_complex> {
+    UnsafeMutableRawPointer(p).assumingMemoryBound(to: fftwf_complex.self)
+}
+
+/// Plans cached per (H, W, transforms). Planning is not thread-safe in FFTW, so it
+/// happens under a lock; FFTW_ESTIMATE picks the algorithm without timing runs, so
+/// the same shape always gets the same plan and bit-identical results.
+final class FFTPlans: Sendable {
+    static let shared = FFTPlans()
+
+    private struct Key: Hashable { let height, width, transforms: Int }
+    private let cache = Mutex<[Key: FFTPlanPair]>([:])
+
+    private static let estimate: UInt32 = 1 << 6  // FFTW_ESTIMATE
+
+    func plans(height h: Int, width w: Int, transforms: Int) -> FFTPlanPair {
+        let key = Key(height: h, width: w, transforms: transforms)
+        return cache.withLock { cache in
+            if let found = cache[key] { return found }
+            let half = w / 2 + 1
+            let real = Storage(count: transforms * h * w), spectrum = Storage(count: transforms * h * half * 2)
+            var dims: [Int32] = [Int32(h), Int32(w)]
+            let r2c = fftwf_plan_many_dft_r2c(2, &dims, Int32(transforms), real.pointer, nil, 1, Int32(h * w),
+                                              complex(spectrum.pointer), nil, 1, Int32(h * half), Self.estimate)
+            let c2r = fftwf_plan_many_dft_c2r(2, &dims, Int32(transforms), complex(spectrum.pointer), nil, 1, Int32(h * half),
+                                              real.pointer, nil, 1, Int32(h * w), Self.estimate)
+            guard let r2c, let c2r else { fatalError("FFTW could not plan \(transforms) transforms of \(h)x\(w)") }
+            let pair = FFTPlanPair(r2c: r2c, c2r: c2r)
+            cache[key] = pair
+            return pair
+        }
+    }
+}
