@@ -107,13 +107,15 @@ def main():
 
     for _ in range(args.warmup):
         step()
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     for _ in range(args.steps):
         step()
     seconds = time.perf_counter() - start
+    cpu_seconds = time.process_time() - cpu_start
     print(json.dumps({"shape": args.shape, "threads": args.threads, "batch": batch, "steps": args.steps,
                       "images_per_second": batch * args.steps / seconds,
-                      "seconds_per_step": seconds / args.steps, "torch": torch.__version__}))
+                      "seconds_per_step": seconds / args.steps,
+                      "cpu_seconds_per_step": cpu_seconds / args.steps, "torch": torch.__version__}))
 
 
 if __name__ == "__main__":

@@ -37,6 +37,7 @@ public struct BenchCommand: ParsableCommand {
         let fields: [(String, Any)] = [
             ("backbone", backbone), ("image_size", imageSize), ("batch", batch), ("threads", threads),
             ("images_per_second", result.imagesPerSecond), ("seconds_per_step", result.secondsPerStep),
+            ("cpu_seconds_per_step", result.cpuSecondsPerStep),
             ("forward_gmacs_per_image", result.forwardGMACs), ("achieved_gflops", result.achievedGFLOPS),
             ("sgemm_peak_gflops", result.sgemmPeakGFLOPS),
             ("fraction_of_peak", result.achievedGFLOPS / result.sgemmPeakGFLOPS),

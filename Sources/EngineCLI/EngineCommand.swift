@@ -11,7 +11,7 @@ public struct EngineCommand: ParsableCommand {
             Examples:
               mtl-engine --config runs/a1/config.json --out runs/a1
               mtl-engine samples --out /tmp/scenes
-              mtl-engine bench --profile default
+              mtl-engine bench --backbone swin_t --image-size 224 --batch 8 --threads 2
             Config keys, profiles and checkpoints: docs/engine.md.
             """,
         version: EngineVersion.current,

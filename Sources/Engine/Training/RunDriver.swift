@@ -30,6 +30,10 @@ public struct RunDriver {
     /// The objective a config asks for.
     public static func objective(for config: RunConfig, threads: Int) throws -> any TrainingObjective {
         let size = config.imageSize
+        if config.dataRoot != nil {
+            throw ConfigError(file: RunFiles.config, key: "data_root", message: "real data sets are not wired into "
+                              + "this engine yet; remove the key to train on the synthetic scenes")
+        }
         switch config.kind {
         case .pretrain:
             let variant: SyntheticObjects.Variant = config.pretrainSet == "22k" ? .imagenet22k : .imagenet1k

@@ -8,6 +8,8 @@ public struct ThroughputBenchmark {
     public struct Result: Sendable {
         public var imagesPerSecond: Double
         public var secondsPerStep: Double
+        /// Processor time (all threads) per step: on a shared machine, less disturbed by other load.
+        public var cpuSecondsPerStep: Double
         /// Forward MACs per image, counted by the layers.
         public var forwardGMACs: Double
         /// Training FLOPs per second, taking a step as 3x the forward (forward + two backward GEMMs).
@@ -64,13 +66,22 @@ public struct ThroughputBenchmark {
             optimizer.update(slots, learningRate: 1e-4)
         }
         for _ in 0..<warmup { step() }
-        let start = Date()
+        let start = Date(), cpuStart = processorSeconds()
         for _ in 0..<steps { step() }
         let seconds = Date().timeIntervalSince(start) / Double(steps)
+        let cpuSeconds = (processorSeconds() - cpuStart) / Double(steps)
         let macs = Double(model.forwardMACs())
-        return Result(imagesPerSecond: Double(batch) / seconds, secondsPerStep: seconds, forwardGMACs: macs / 1e9,
+        return Result(imagesPerSecond: Double(batch) / seconds, secondsPerStep: seconds, cpuSecondsPerStep: cpuSeconds,
+                      forwardGMACs: macs / 1e9,
                       achievedGFLOPS: 3 * 2 * macs * Double(batch) / seconds / 1e9,
                       sgemmPeakGFLOPS: Self.sgemmPeak())
+    }
+
+    private func processorSeconds() -> Double {
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec)
+            + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
     }
 
     /// The best of a few square sgemm runs (n = 1024), in GFLOP/s.
