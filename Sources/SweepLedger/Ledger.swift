@@ -21,6 +21,10 @@ public final class Ledger: Sendable {
         // Another `sweep` may hold the write lock for a moment; wait instead of failing.
         configuration.busyMode = .timeout(30)
         configuration.label = "sweep-ledger"
+        // Two `sweep` processes opening a new workspace at once would both see an empty schema
+        // and both create the tables; a file lock makes creation and migration one at a time.
+        let lock = try FileLock(path: workspace.root.appendingPathComponent("ledger.lock").path)
+        defer { lock.release() }
         database = try DatabasePool(path: workspace.ledger.path, configuration: configuration)
         try LedgerSchema.migrator.migrate(database)
     }
@@ -183,5 +187,27 @@ public final class Ledger: Sendable {
 extension Array {
     func chunked(into size: Int) -> [ArraySlice<Element>] {
         stride(from: 0, to: count, by: size).map { self[$0 ..< Swift.min($0 + size, count)] }
+    }
+}
+
+/// An exclusive advisory lock (flock) on a file, held until `release`.
+struct FileLock {
+    private let descriptor: Int32
+
+    init(path: String) throws {
+        descriptor = open(path, O_CREAT | O_RDWR | O_CLOEXEC, 0o644)
+        guard descriptor >= 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
+        while flock(descriptor, LOCK_EX) != 0 {
+            guard errno == EINTR else {
+                let code = errno
+                close(descriptor)
+                throw POSIXError(POSIXErrorCode(rawValue: code) ?? .EIO)
+            }
+        }
+    }
+
+    func release() {
+        flock(descriptor, LOCK_UN)
+        close(descriptor)
     }
 }
