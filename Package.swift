@@ -77,6 +77,7 @@ let package = Package(
                     resources: [.copy("Golden")]),
         // Runs the built `sweep` and `mtl-engine` binaries end to end.
         // Depending on `sweep` makes `swift test` build the binary these tests run.
-        .testTarget(name: "EndToEndTests", dependencies: ["SweepCore", "RunContract", "sweep"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["SweepCore", "RunContract", "sweep"],
+                    exclude: ["Fixtures"]),
     ]
 )
