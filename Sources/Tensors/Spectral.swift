@@ -125,8 +125,20 @@ private func complex(_ p: UnsafeMutablePointer<Float>) -> UnsafeMutablePointer<f
     UnsafeMutableRawPointer(p).assumingMemoryBound(to: fftwf_complex.self)
 }
 
-/// Plans cached per (H, W, transforms). Planning is not thread-safe in FFTW, so it
-/// happens under a lock; FFTW_ESTIMATE picks the algorithm without timing runs, so
+/// FFTW's planner (making and destroying plans) is not thread-safe, and it is one
+/// planner per process: every caller in the process, this library and the engine's
+/// layers alike, must plan under this one lock. Executing a plan with the new-array
+/// interface needs no lock.
+public enum FFTWPlanner {
+    private static let lock = Mutex<Void>(())
+
+    public static func withLock<T>(_ body: () throws -> T) rethrows -> T {
+        try lock.withLock { _ in try body() }
+    }
+}
+
+/// Plans cached per (H, W, transforms). Planning happens under `FFTWPlanner`'s
+/// lock; FFTW_ESTIMATE picks the algorithm without timing runs, so
 /// the same shape always gets the same plan and bit-identical results.
 final class FFTPlans: Sendable {
     static let shared = FFTPlans()
@@ -143,10 +155,12 @@ final class FFTPlans: Sendable {
             let half = w / 2 + 1
             let real = Storage(count: transforms * h * w), spectrum = Storage(count: transforms * h * half * 2)
             var dims: [Int32] = [Int32(h), Int32(w)]
-            let r2c = fftwf_plan_many_dft_r2c(2, &dims, Int32(transforms), real.pointer, nil, 1, Int32(h * w),
-                                              complex(spectrum.pointer), nil, 1, Int32(h * half), Self.estimate)
-            let c2r = fftwf_plan_many_dft_c2r(2, &dims, Int32(transforms), complex(spectrum.pointer), nil, 1, Int32(h * half),
-                                              real.pointer, nil, 1, Int32(h * w), Self.estimate)
+            let (r2c, c2r) = FFTWPlanner.withLock {
+                (fftwf_plan_many_dft_r2c(2, &dims, Int32(transforms), real.pointer, nil, 1, Int32(h * w),
+                                         complex(spectrum.pointer), nil, 1, Int32(h * half), Self.estimate),
+                 fftwf_plan_many_dft_c2r(2, &dims, Int32(transforms), complex(spectrum.pointer), nil, 1, Int32(h * half),
+                                         real.pointer, nil, 1, Int32(h * w), Self.estimate))
+            }
             guard let r2c, let c2r else { fatalError("FFTW could not plan \(transforms) transforms of \(h)x\(w)") }
             let pair = FFTPlanPair(r2c: r2c, c2r: c2r)
             cache[key] = pair

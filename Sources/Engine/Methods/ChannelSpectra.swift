@@ -1,15 +1,13 @@
 import CFFTW
 import Foundation
-
-/// FFTW's planner is not thread-safe: every plan in the process is made (and destroyed) under this lock.
-private let fftwPlanner = NSLock()
+import Tensors
 
 /// Batched 2-D real FFTs of `count` channels of H x W values each (contiguous, channel after
 /// channel), on FFTW. A spectrum holds H x (W/2 + 1) complex values per channel, interleaved
 /// (re, im). The inverse is normalised by 1 / (H W), so inverse(forward(x)) = x.
 ///
 /// Plans are made once per channel count with FFTW_ESTIMATE | FFTW_UNALIGNED, so they run on any
-/// buffer; executing a plan is thread-safe, planning happens under a process-wide lock. One
+/// buffer; executing a plan is thread-safe, planning happens under Tensors' `FFTWPlanner` lock. One
 /// instance belongs to one layer.
 public final class ChannelSpectra {
     public let height: Int
@@ -27,11 +25,11 @@ public final class ChannelSpectra {
     }
 
     deinit {
-        fftwPlanner.lock()
-        defer { fftwPlanner.unlock() }
-        for plan in plans.values {
-            fftwf_destroy_plan(plan.forward)
-            fftwf_destroy_plan(plan.inverse)
+        FFTWPlanner.withLock {
+            for plan in plans.values {
+                fftwf_destroy_plan(plan.forward)
+                fftwf_destroy_plan(plan.inverse)
+            }
         }
     }
 
@@ -42,16 +40,14 @@ public final class ChannelSpectra {
         // FFTW_ESTIMATE plans without touching the buffers, so scratch buffers serve for planning.
         var real = [Float](repeating: 0, count: channels * height * width)
         var complex = [Float](repeating: 0, count: 2 * channels * spectrumSize)
-        fftwPlanner.lock()
-        defer { fftwPlanner.unlock() }
-        let made = complex.withUnsafeMutableBufferPointer { c in
+        let made = FFTWPlanner.withLock { complex.withUnsafeMutableBufferPointer { c in
             c.baseAddress!.withMemoryRebound(to: fftwf_complex.self, capacity: channels * spectrumSize) { c in
                 (fftwf_plan_many_dft_r2c(2, &shape, Int32(channels), &real, nil, 1, Int32(height * width),
                                          c, nil, 1, Int32(spectrumSize), flags)!,
                  fftwf_plan_many_dft_c2r(2, &shape, Int32(channels), c, nil, 1, Int32(spectrumSize),
                                          &real, nil, 1, Int32(height * width), flags)!)
             }
-        }
+        } }
         plans[channels] = made
         return made
     }
