@@ -11,18 +11,20 @@ public final class HRNetHead {
     public let classify: Linear
     public let outputs: Int
 
-    public init(name: String, featureChannels: [Int], channels: [Int], outputs: Int, seed: Int) {
+    public init(name: String, featureChannels: [Int], channels: [Int], outputs: Int, seed: Int,
+                initialization: LinearInitialization = .pytorchConvolution) {
         let initializer = ParameterInitializer(seed: UInt64(seed))
         self.outputs = outputs
         projections = zip(featureChannels, channels).enumerated().map { index, pair in
             Linear(name: "\(name).project.\(index)", inFeatures: pair.0, outFeatures: pair.1, bias: false,
-                   role: .decoder, initializer: initializer)
+                   role: .decoder, initializer: initializer, initialization: initialization)
         }
         let total = channels.reduce(0, +)
-        fuse = Linear(name: name + ".fuse", inFeatures: total, outFeatures: total, role: .decoder, initializer: initializer)
+        fuse = Linear(name: name + ".fuse", inFeatures: total, outFeatures: total, role: .decoder, initializer: initializer,
+                      initialization: initialization)
         norm = BatchNorm(name: name + ".norm", features: total, role: .decoder)
         classify = Linear(name: name + ".classify", inFeatures: total, outFeatures: outputs, role: .decoder,
-                          initializer: initializer)
+                          initializer: initializer, initialization: initialization)
     }
 
     public var parameters: [Parameter] {

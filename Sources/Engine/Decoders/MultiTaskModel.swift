@@ -10,14 +10,15 @@ public final class MultiTaskModel {
 
     /// `outputs`: channels each task predicts (classes, 1, 3).
     public init(shape: BackboneShape, imageSize: Int, tasks: [TaskName], outputs: [TaskName: Int],
-                decoderChannels: [Int], seed: Int) {
+                decoderChannels: [Int], seed: Int, decoderInitialization: LinearInitialization = .pytorchConvolution) {
         backbone = SwinBackbone(shape: shape, imageSize: imageSize, seed: seed)
         self.tasks = tasks
         self.imageSize = imageSize
         var heads: [TaskName: HRNetHead] = [:]
         for (index, task) in tasks.enumerated() {
             heads[task] = HRNetHead(name: "decoders.\(task.rawValue)", featureChannels: backbone.featureChannels,
-                                    channels: decoderChannels, outputs: outputs[task]!, seed: seed &+ 1000 * (index + 1))
+                                    channels: decoderChannels, outputs: outputs[task]!, seed: seed &+ 1000 * (index + 1),
+                                    initialization: decoderInitialization)
         }
         self.heads = heads
     }
