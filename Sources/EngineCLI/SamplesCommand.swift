@@ -40,7 +40,7 @@ public struct SamplesCommand: ParsableCommand {
             let objects = SyntheticObjects(variant: set == "upstream-1k" ? .imagenet1k : .imagenet22k, split: .train,
                                            count: count, height: size, width: size)
             written = try SampleGallery.write(objects, count: count, to: directory,
-                                              classNames: SyntheticObjects.className)
+                                              classNames: objects.className)
         default:
             throw ValidationError("unknown set '\(set)'; expected pascal, nyud, upstream-1k or upstream-22k")
         }

@@ -123,14 +123,17 @@ import Testing
     @Test func pretrainingSetsAreDeterministicAndNested() throws {
         let small = SyntheticObjects(variant: .imagenet1k, split: .train, count: 30, height: 32, width: 32, seed: 1)
         let large = SyntheticObjects(variant: .imagenet22k, split: .train, count: 30, height: 32, width: 32, seed: 1)
-        #expect(small.classes == 100 && large.classes == 400)
+        #expect(small.classes == 20 && large.classes == 400)
         #expect(small.sample(at: 7) == small.sample(at: 7))
         #expect(small.sample(at: 7).label == 7 && large.sample(at: 29).label == 29)
+        // 1k: image 27 is family 7 in its second appearance, the 22k class 27.
+        #expect(small.sample(at: 27).label == 7 && small.className(7) == "tree" && large.className(27) == "tree/1")
+        #expect(small.sample(at: 27).rgb != small.sample(at: 7).rgb)
         #expect(SyntheticObjects.appearance(family: .barrel, variant: 3).hue
                 == SyntheticObjects.appearance(family: .barrel, variant: 3).hue)
         let val = SyntheticObjects(variant: .imagenet1k, split: .val, count: 30, height: 32, width: 32, seed: 1)
         #expect(val.sample(at: 7).rgb != small.sample(at: 7).rgb)
-        let batch = try small.batch(indices: [0, 101 % 30, 5], augmentation: .papers(seed: 1), epoch: 1, threads: 2)
+        let batch = try small.batch(indices: [0, 101 % 30, 25], augmentation: .papers(seed: 1), epoch: 1, threads: 2)
         #expect(batch.labels == [0, 11, 5])
     }
 
