@@ -99,7 +99,7 @@ public final class DenseObjective: ParameterizedObjective {
         return counts
     }
 
-    public func forwardGMACs() -> Double { Double(model.forwardMACs()) / 1e9 }
+    public func forwardGMACs() -> Double { Double(adaptation.forwardMACs(model)) / 1e9 }
 
     public func writeArtifacts(to directory: URL) throws -> [String: String] { [:] }
 }
