@@ -12,6 +12,7 @@ public final class BackboneAdaptation {
     public let modules: [(layer: String, module: LowRankModule)]
     /// Which backbone stream each task's decoder reads.
     public let layout: StreamLayout
+    public let tasks: [TaskName]
     /// FAAR's TS-PD (and XT-Cons) in front of the decoders, when on.
     public let spectral: TaskSpectralInputs?
 
@@ -19,6 +20,7 @@ public final class BackboneAdaptation {
         self.options = options
         let backbone = model.backbone
         let tasks = model.tasks
+        self.tasks = tasks
         let layout: StreamLayout
         switch options.method {
         case .mtlora, .faar:
@@ -123,6 +125,18 @@ public final class BackboneAdaptation {
 
     /// Parameters the method adds outside the model's layers (TS-PD's), all decoder-side.
     public var parameters: [Parameter] { spectral?.parameters ?? [] }
+
+    /// What metrics.json's `extra` records of the method: TGLoRA's groups, as
+    /// `groups.stage<k>.<task>` = the index of the task's group in stage k (1-based stages,
+    /// groups in order of their first task).
+    public var summary: [String: Double] {
+        guard case .taskGroups(let partitions) = layout else { return [:] }
+        var entries: [String: Double] = [:]
+        for (stage, partition) in partitions.enumerated() {
+            for (t, task) in tasks.enumerated() { entries["groups.stage\(stage + 1).\(task.rawValue)"] = Double(partition.group(of: t)) }
+        }
+        return entries
+    }
 
     /// A group's module name: `shared` for all tasks, `task.<task>` for one, else
     /// `group.<task>+<task>...`.

@@ -26,6 +26,8 @@ extension ConfigSchema {
         ConfigKey("groups_per_stage", .integers(count: 4, each: 1...64),
                   "TGLoRA task groups per stage, first to last (default: one fewer per stage away from the decoders)"),
         ConfigKey("task_similarity", .file, "TGLoRA: the similarity.json a task_similarity run wrote"),
+        ConfigKey("similarity_examples", .integer(1...1_000_000),
+                  "kind task_similarity: training images N the gradient similarity averages over (default 32)"),
         ConfigKey("pdrs", .bool, "FAAR's rank shrinking (default: true for faar, false otherwise)"),
         ConfigKey("rho_shared", .real(0.000001...1), "PDRS coverage of shared modules (default 0.95)"),
         ConfigKey("rho_task", .real(0.000001...1), "PDRS coverage of task-specific modules (default 0.95)"),
@@ -41,6 +43,14 @@ extension ConfigSchema {
     ]
 }
 
+extension RunConfig {
+    /// N of a task_similarity run: the first N training images, unaugmented.
+    public var similarityExamples: Int {
+        if case .number(let n) = values["similarity_examples"] { return Int(n) }
+        return min(32, trainImages)
+    }
+}
+
 extension MethodOptions {
     /// The method a validated run config selects, with the paper's defaults for every key it
     /// leaves out. Keys that make no sense for the method are errors, naming the key.
@@ -54,10 +64,19 @@ extension MethodOptions {
         func number(_ key: String) -> Double? { if case .number(let n) = values[key] { return n }; return nil }
         func bool(_ key: String) -> Bool? { if case .bool(let b) = values[key] { return b }; return nil }
 
-        let implied: Method = config.kind == .mtlDecoders ? .decoders : .full
-        let method = string("method").flatMap(Method.init(rawValue:)) ?? implied
-        if config.kind == .mtlDecoders, method != .decoders {
-            throw fail("method", "kind mtl_decoders trains the decoders only; method \(method.rawValue) needs kind mtl_full")
+        let headsOnly = config.kind == .mtlDecoders || config.kind == .taskSimilarity
+        let method = string("method").flatMap(Method.init(rawValue:)) ?? (headsOnly ? .decoders : .full)
+        if headsOnly, method != .decoders {
+            throw fail("method", "kind \(config.kind.rawValue) trains the decoders only; method \(method.rawValue) needs kind mtl_full")
+        }
+        if let examples = number("similarity_examples") {
+            if config.kind != .taskSimilarity { throw fail("similarity_examples", "only kind task_similarity takes it") }
+            if Int(examples) > config.trainImages {
+                throw fail("similarity_examples", "at most train_images (\(config.trainImages)), got \(Int(examples))")
+            }
+        }
+        if config.kind == .taskSimilarity, config.tasks.count < 2 {
+            throw fail("tasks", "a task similarity needs at least two tasks")
         }
         if config.kind == .pretrain, values["method"] != nil {
             throw fail("method", "pretrain runs train the whole backbone; they take no method")
