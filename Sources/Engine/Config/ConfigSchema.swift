@@ -19,6 +19,9 @@ public struct ConfigKey: Sendable {
         case weights([String], ClosedRange<Double>)
         /// An object mapping any names to paths of existing directories.
         case directories
+        /// A list of `stages` stages, each a non-empty list of groups, each a non-empty list of
+        /// names from the set (TGLoRA's explicit task groups).
+        case nameGroups(stages: Int, names: [String])
     }
 
     public var name: String
@@ -45,6 +48,9 @@ public struct ConfigKey: Sendable {
             return "an object mapping \(names.joined(separator: ", ")) to numbers in "
                 + "\(range.lowerBound)...\(range.upperBound)"
         case .directories: return "an object mapping names to paths of existing directories"
+        case .nameGroups(let stages, let names):
+            return "a list of \(stages) stages, each a list of groups, each a list of names from "
+                + names.joined(separator: ", ") + #" (e.g. [[["semseg", "normals"]], [["semseg"], ["normals"]], ...])"#
         }
     }
 
@@ -63,6 +69,24 @@ public struct ConfigKey: Sendable {
             if names.contains(name) { return nil }
             let hint = closestMatch(to: name, in: names).map { " (did you mean '\($0)'?)" } ?? ""
             return "expected \(expectation), \(got)\(hint)"
+        case (.nameGroups(let stages, let names), .array(let items)):
+            guard items.count == stages else { return "expected \(expectation), got \(items.count) stages" }
+            for (index, stage) in items.enumerated() {
+                guard case .array(let groups) = stage, !groups.isEmpty else {
+                    return "stage \(index + 1) must be a non-empty list of groups, got \(stage.rendered)"
+                }
+                for group in groups {
+                    guard case .array(let members) = group, !members.isEmpty else {
+                        return "stage \(index + 1): a group must be a non-empty list of names, got \(group.rendered)"
+                    }
+                    for member in members {
+                        guard case .string(let name) = member, names.contains(name) else {
+                            return "stage \(index + 1): unknown name \(member.rendered); expected one of " + names.joined(separator: ", ")
+                        }
+                    }
+                }
+            }
+            return nil
         case (.names(let names), .array(let items)):
             var seen = Set<String>()
             for item in items {

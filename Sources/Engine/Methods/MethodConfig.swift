@@ -26,6 +26,8 @@ extension ConfigSchema {
         ConfigKey("groups_per_stage", .integers(count: 4, each: 1...64),
                   "TGLoRA task groups per stage, first to last (default: one fewer per stage away from the decoders)"),
         ConfigKey("task_similarity", .file, "TGLoRA: the similarity.json a task_similarity run wrote"),
+        ConfigKey("task_groups", .nameGroups(stages: 4, names: ConfigSchema.taskNames),
+                  "TGLoRA: every stage's task groups, first to last, instead of deriving them from task_similarity"),
         ConfigKey("similarity_examples", .integer(1...1_000_000),
                   "kind task_similarity: training images N the gradient similarity averages over (default 32)"),
         ConfigKey("pdrs", .bool, "FAAR's rank shrinking (default: true for faar, false otherwise)"),
@@ -48,6 +50,42 @@ extension RunConfig {
     public var similarityExamples: Int {
         if case .number(let n) = values["similarity_examples"] { return Int(n) }
         return min(32, trainImages)
+    }
+}
+
+/// A partition of the run's tasks written with their names, as `{semseg,normals} {depth}`.
+private func describe(_ partition: TaskPartition, _ tasks: [TaskName]) -> String {
+    partition.groups.map { "{" + $0.map { tasks[$0].rawValue }.joined(separator: ",") + "}" }.joined(separator: " ")
+}
+
+extension MethodOptions {
+    struct GroupsError: Error, CustomStringConvertible { let description: String }
+
+    /// One stage of `task_groups`: every task of the run in exactly one group.
+    static func partition(_ stage: ConfigValue, stage index: Int, tasks: [TaskName]) -> Result<TaskPartition, GroupsError> {
+        guard case .array(let groups) = stage else { return .failure(GroupsError(description: "stage \(index) is not a list of groups")) }
+        var placed: [TaskName: Int] = [:]
+        var partition: [[Int]] = []
+        for (g, group) in groups.enumerated() {
+            guard case .array(let members) = group else { return .failure(GroupsError(description: "stage \(index): a group is not a list")) }
+            var indices: [Int] = []
+            for member in members {
+                guard case .string(let name) = member, let task = TaskName(rawValue: name), let t = tasks.firstIndex(of: task) else {
+                    return .failure(GroupsError(description: "stage \(index): \(member.rendered) is not a task of this run ("
+                                                + tasks.map(\.rawValue).joined(separator: ", ") + ")"))
+                }
+                if placed[task] != nil {
+                    return .failure(GroupsError(description: "stage \(index): task \(name) is in two groups"))
+                }
+                placed[task] = g
+                indices.append(t)
+            }
+            partition.append(indices)
+        }
+        if let missing = tasks.first(where: { placed[$0] == nil }) {
+            return .failure(GroupsError(description: "stage \(index): task \(missing.rawValue) is in no group"))
+        }
+        return .success(TaskPartition(partition))
     }
 }
 
@@ -92,7 +130,7 @@ extension MethodOptions {
         if !usesLowRankAdapters, let key = lowRankKeys.first(where: { values[$0] != nil }) {
             throw fail(key, "only the low-rank methods (lora, mtlora, tglora, faar) take it; method is \(method.rawValue)")
         }
-        if method != .tglora, let key = ["groups_per_stage", "task_similarity"].first(where: { values[$0] != nil }) {
+        if method != .tglora, let key = ["groups_per_stage", "task_similarity", "task_groups"].first(where: { values[$0] != nil }) {
             throw fail(key, "only method tglora takes it")
         }
         if method != .adapter, values["bottleneck"] != nil { throw fail("bottleneck", "only method adapter takes it") }
@@ -141,7 +179,19 @@ extension MethodOptions {
             }
             groupsPerStage = groups
         }
-        if method == .tglora {
+        if method == .tglora, case .array(let stages) = values["task_groups"] {
+            if values["groups_per_stage"] != nil {
+                throw fail("groups_per_stage", "task_groups gives the groups, and so their number per stage; remove one of the two")
+            }
+            taskGroups = try stages.enumerated().map { index, stage in
+                try Self.partition(stage, stage: index + 1, tasks: config.tasks).mapError { fail("task_groups", $0.description) }.get()
+            }
+            for (index, (shallow, deep)) in zip(taskGroups!, taskGroups!.dropFirst()).enumerated() where !deep.refines(shallow) {
+                throw fail("task_groups", "groups may only split going deeper, but stage \(index + 2) (\(describe(deep, config.tasks))) "
+                           + "merges tasks that stage \(index + 1) (\(describe(shallow, config.tasks))) keeps apart")
+            }
+            groupsPerStage = taskGroups!.map(\.count)
+        } else if method == .tglora {
             let schedule = groupsPerStage ?? TaskGrouping.defaultSchedule(taskCount: config.tasks.count, stages: 4)
             groupsPerStage = schedule
             var similarity: TaskSimilarity?

@@ -167,6 +167,18 @@ import Testing
         #expect(missing?.key == "task_similarity" && missing?.message.contains("human_parts") == true)
         #expect(error(#"{"kind": "mtl_full", "method": "tglora", "tasks": ["semseg", "normals"], "task_similarity": "\#(partial.path)"}"#) == nil)
         #expect(error(#"{"kind": "mtl_full", "similarity_examples": 4}"#)?.key == "similarity_examples")
+
+        // Explicit groups (TGLoRA's Table 4 swaps tasks between groups) need no similarity.
+        let explicit = #"{"kind": "mtl_full", "method": "tglora", "tasks": ["semseg", "depth", "normals"], "dataset": "nyud", "task_groups": "#
+        let options = try MethodOptions(config: RunConfig.parse(Data((explicit + #"[[["semseg", "depth", "normals"]], [["semseg"], ["normals", "depth"]], [["semseg"], ["normals", "depth"]], [["semseg"], ["depth"], ["normals"]]]}"#).utf8), file: "config.json"), file: "config.json")
+        #expect(options.groupsPerStage == [1, 2, 2, 3])
+        #expect(options.taskGroups?[1] == TaskPartition([[0], [1, 2]]) && options.taskGroups?[3] == .singletons(taskCount: 3))
+        let merging = error(explicit + #"[[["semseg", "depth", "normals"]], [["semseg"], ["depth", "normals"]], [["semseg", "depth"], ["normals"]], [["semseg"], ["depth"], ["normals"]]]}"#)
+        #expect(merging?.key == "task_groups" && merging?.message.contains("stage 3") == true)
+        #expect(error(explicit + #"[[["semseg", "depth"]], [["semseg", "depth", "normals"]], [["semseg", "depth", "normals"]], [["semseg"], ["depth"], ["normals"]]]}"#)?
+            .message.contains("normals is in no group") == true)
+        #expect(error(explicit + #"[[["semseg", "depth", "normals"]]]}"#)?.message.contains("got 1 stages") == true)
+        #expect(error(explicit + #"[[["semseg", "depth", "normals"]], [["semseg", "depth", "normals"]], [["semseg", "depth", "normals"]], [["semseg", "depth", "normals"]]], "groups_per_stage": [1, 1, 1, 1]}"#)?.key == "groups_per_stage")
         #expect(error(#"{"kind": "task_similarity"}"#)?.key == "pretrained")
     }
 }
