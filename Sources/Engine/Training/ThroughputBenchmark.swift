@@ -1,8 +1,8 @@
 import CBLAS
 import Foundation
 
-/// Measures training throughput of the multi-task model (forward, the four PASCAL losses,
-/// backward, clipping, AdamW) on random batches, and the sgemm peak of this machine in the same
+/// Measures training throughput of the multi-task model under a method (forward, the four PASCAL
+/// losses, backward, PDRS's importance step, clipping, AdamW) on random batches, and the sgemm peak of this machine in the same
 /// process, so the achieved fraction of peak is comparable across machines.
 public struct ThroughputBenchmark {
     public struct Result: Sendable {
@@ -23,10 +23,13 @@ public struct ThroughputBenchmark {
     public var steps: Int
     public var warmup: Int
     public var threads: Int
+    /// How the backbone adapts (full fine-tuning unless told).
+    public var method: MethodOptions
 
-    public init(shape: BackboneShape, imageSize: Int, batch: Int, steps: Int, warmup: Int = 2, threads: Int) {
+    public init(shape: BackboneShape, imageSize: Int, batch: Int, steps: Int, warmup: Int = 2, threads: Int,
+                method: MethodOptions = MethodOptions(method: .full)) {
         self.shape = shape; self.imageSize = imageSize; self.batch = batch; self.steps = steps
-        self.warmup = warmup; self.threads = threads
+        self.warmup = warmup; self.threads = threads; self.method = method
     }
 
     public func run() -> Result {
@@ -36,6 +39,8 @@ public struct ThroughputBenchmark {
         let channels = [18, 36, 72, 144].map { max(4, ($0 * shape.embedDim + 48) / 96) }
         let model = MultiTaskModel(shape: shape, imageSize: imageSize, tasks: tasks, outputs: outputs,
                                    decoderChannels: channels, seed: 0)
+        let adaptation = BackboneAdaptation(options: method, model: model, seed: 0)
+        let parameters = model.parameters + adaptation.parameters
         let pixels = batch * imageSize * imageSize
         var generator = SplitMix64(seed: 1)
         let images = Matrix(rows: pixels, columns: 3, values: (0..<(3 * pixels)).map { _ in Float(generator.normal()) })
@@ -49,11 +54,11 @@ public struct ThroughputBenchmark {
             return v.map { $0 / n }
         }
         let optimizer = AdamW(weightDecay: 0.05)
-        let slots = model.parameters.compactMap(\.slot)
+        let slots = parameters.compactMap(\.slot)
 
         func step() {
-            for parameter in model.parameters { parameter.zeroGradient() }
-            let (predictions, pullback) = model.forward(images, batch: batch, ForwardContext(training: true))
+            for parameter in parameters { parameter.zeroGradient() }
+            let (predictions, pullback) = adaptation.forward(model, images, batch: batch, ForwardContext(training: true))
             var gradients: [TaskName: Matrix] = [:]
             for task in tasks {
                 var (_, gradient) = TaskLoss.loss(for: task, predictions[task]!, labels: labels[task]!)
@@ -62,6 +67,7 @@ public struct ThroughputBenchmark {
                 gradients[task] = gradient
             }
             pullback(gradients)
+            adaptation.recordImportance()
             clipGradientNorm(slots, maxNorm: 5)
             optimizer.update(slots, learningRate: 1e-4)
         }
@@ -70,7 +76,7 @@ public struct ThroughputBenchmark {
         for _ in 0..<steps { step() }
         let seconds = Date().timeIntervalSince(start) / Double(steps)
         let cpuSeconds = (processorSeconds() - cpuStart) / Double(steps)
-        let macs = Double(model.forwardMACs())
+        let macs = Double(adaptation.forwardMACs(model))
         return Result(imagesPerSecond: Double(batch) / seconds, secondsPerStep: seconds, cpuSecondsPerStep: cpuSeconds,
                       forwardGMACs: macs / 1e9,
                       achievedGFLOPS: 3 * 2 * macs * Double(batch) / seconds / 1e9,
