@@ -11,6 +11,9 @@ public struct BenchCommand: ParsableCommand {
             Examples:
               mtl-engine bench --backbone swin_mini --image-size 64 --batch 16 --threads 2
               mtl-engine bench --backbone swin_t --image-size 224 --batch 8 --steps 3 --threads 2
+              mtl-engine bench --decoders hrnet,segformer,aspp --threads 1
+            With several decoders, each prints one line, with ratios against the first measured in the
+            same process (time of the whole step, of the heads alone, and decoder parameters).
             The same model in PyTorch: python bench/torch_reference.py --shape default --threads 2
             """)
 
@@ -24,6 +27,8 @@ public struct BenchCommand: ParsableCommand {
     public var steps: Int = 10
     @Option(help: "OpenBLAS threads.")
     public var threads: Int = 1
+    @Option(help: "Decoder heads to measure, comma-separated: \(DecoderKind.allCases.map(\.rawValue).joined(separator: ", ")).")
+    public var decoders: String = "hrnet"
 
     public init() {}
 
@@ -32,17 +37,42 @@ public struct BenchCommand: ParsableCommand {
             throw ValidationError("unknown backbone '\(backbone)'; expected one of "
                                   + BackboneShape.named.map(\.name).joined(separator: ", "))
         }
-        let result = ThroughputBenchmark(shape: shape, imageSize: imageSize, batch: batch, steps: steps,
-                                         threads: threads).run()
-        let fields: [(String, Any)] = [
-            ("backbone", backbone), ("image_size", imageSize), ("batch", batch), ("threads", threads),
-            ("images_per_second", result.imagesPerSecond), ("seconds_per_step", result.secondsPerStep),
-            ("cpu_seconds_per_step", result.cpuSecondsPerStep),
-            ("forward_gmacs_per_image", result.forwardGMACs), ("achieved_gflops", result.achievedGFLOPS),
-            ("sgemm_peak_gflops", result.sgemmPeakGFLOPS),
-            ("fraction_of_peak", result.achievedGFLOPS / result.sgemmPeakGFLOPS),
-        ]
-        print("{" + fields.map { "\"\($0.0)\": " + ($0.1 is String ? "\"\($0.1)\"" : "\($0.1)") }
-            .joined(separator: ", ") + "}")
+        let kinds = try decoders.split(separator: ",").map { name in
+            guard let kind = DecoderKind(rawValue: String(name)) else {
+                throw ValidationError("unknown decoder '\(name)'; expected one of "
+                                      + DecoderKind.allCases.map(\.rawValue).joined(separator: ", "))
+            }
+            return kind
+        }
+        var reference: ThroughputBenchmark.Result?
+        for kind in kinds {
+            let result = ThroughputBenchmark(shape: shape, imageSize: imageSize, batch: batch, steps: steps,
+                                             threads: threads, decoder: kind).run()
+            var fields: [(String, Any)] = [
+                ("backbone", backbone), ("decoder", kind.rawValue), ("image_size", imageSize), ("batch", batch),
+                ("threads", threads),
+                ("images_per_second", result.imagesPerSecond), ("seconds_per_step", result.secondsPerStep),
+                ("cpu_seconds_per_step", result.cpuSecondsPerStep),
+                ("forward_gmacs_per_image", result.forwardGMACs), ("achieved_gflops", result.achievedGFLOPS),
+                ("sgemm_peak_gflops", result.sgemmPeakGFLOPS),
+                ("fraction_of_peak", result.achievedGFLOPS / result.sgemmPeakGFLOPS),
+                ("decoder_seconds_per_step", result.decoderSecondsPerStep),
+                ("decoder_cpu_seconds_per_step", result.decoderCPUSecondsPerStep),
+                ("decoder_gmacs_per_image", result.decoderGMACs),
+                ("decoder_parameters", result.parameters.decoder), ("total_parameters", result.parameters.total),
+            ]
+            if let reference {
+                let first = kinds[0].rawValue
+                fields += [
+                    ("cpu_seconds_per_step_vs_\(first)", result.cpuSecondsPerStep / reference.cpuSecondsPerStep),
+                    ("decoder_cpu_seconds_vs_\(first)", result.decoderCPUSecondsPerStep / reference.decoderCPUSecondsPerStep),
+                    ("decoder_parameters_vs_\(first)", Double(result.parameters.decoder) / Double(reference.parameters.decoder)),
+                ]
+            } else {
+                reference = result
+            }
+            print("{" + fields.map { "\"\($0.0)\": " + ($0.1 is String ? "\"\($0.1)\"" : "\($0.1)") }
+                .joined(separator: ", ") + "}")
+        }
     }
 }

@@ -13,6 +13,8 @@ public final class BackboneAdaptation {
     /// Which backbone stream each task's decoder reads.
     public let layout: StreamLayout
     public let tasks: [TaskName]
+    /// Houlsby adapters behind every block's attention and MLP (method adapter).
+    public let bottlenecks: [BottleneckAdapter]
     /// FAAR's TS-PD (and XT-Cons) in front of the decoders, when on.
     public let spectral: TaskSpectralInputs?
 
@@ -89,6 +91,23 @@ public final class BackboneAdaptation {
             }
         }
         self.modules = modules
+        var bottlenecks: [BottleneckAdapter] = []
+        if options.method == .adapter {
+            let wrap = { (linear: any LinearLayer, name: String) -> any LinearLayer in
+                let adapter = BottleneckAdapter(wrapping: linear, name: name, bottleneck: options.bottleneck,
+                                                seed: UInt64(seed))
+                bottlenecks.append(adapter)
+                return adapter
+            }
+            for (s, stage) in backbone.stages.enumerated() {
+                for (b, block) in stage.blocks.enumerated() {
+                    let name = "layers.\(s).blocks.\(b)"
+                    block.attention.proj = wrap(block.attention.proj, name + ".attn.proj")
+                    block.fc2 = wrap(block.fc2, name + ".mlp.fc2")
+                }
+            }
+        }
+        self.bottlenecks = bottlenecks
         if options.spectralFilter {
             let sides = backbone.stages.dropFirst().map(\.side) + [backbone.stages.last!.side]
             spectral = TaskSpectralInputs(

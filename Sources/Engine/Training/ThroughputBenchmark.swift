@@ -1,9 +1,12 @@
 import CBLAS
 import Foundation
+import RunContract
 
 /// Measures training throughput of the multi-task model (forward, the four PASCAL losses,
 /// backward, clipping, AdamW) on random batches, and the sgemm peak of this machine in the same
-/// process, so the achieved fraction of peak is comparable across machines.
+/// process, so the achieved fraction of peak is comparable across machines. Also times the four
+/// decoder heads alone (forward and backward on fixed backbone features), so decoders compare
+/// without the backbone's share of a step.
 public struct ThroughputBenchmark {
     public struct Result: Sendable {
         public var imagesPerSecond: Double
@@ -15,6 +18,12 @@ public struct ThroughputBenchmark {
         /// Training FLOPs per second, taking a step as 3x the forward (forward + two backward GEMMs).
         public var achievedGFLOPS: Double
         public var sgemmPeakGFLOPS: Double
+        /// Forward and backward of the four heads on fixed features, per step of `batch` images.
+        public var decoderSecondsPerStep: Double
+        public var decoderCPUSecondsPerStep: Double
+        /// The heads' share of `forwardGMACs`.
+        public var decoderGMACs: Double
+        public var parameters: ParameterCounts
     }
 
     public var shape: BackboneShape
@@ -23,19 +32,20 @@ public struct ThroughputBenchmark {
     public var steps: Int
     public var warmup: Int
     public var threads: Int
+    public var decoder: DecoderKind
 
-    public init(shape: BackboneShape, imageSize: Int, batch: Int, steps: Int, warmup: Int = 2, threads: Int) {
+    public init(shape: BackboneShape, imageSize: Int, batch: Int, steps: Int, warmup: Int = 2, threads: Int,
+                decoder: DecoderKind = .hrnet) {
         self.shape = shape; self.imageSize = imageSize; self.batch = batch; self.steps = steps
-        self.warmup = warmup; self.threads = threads
+        self.warmup = warmup; self.threads = threads; self.decoder = decoder
     }
 
     public func run() -> Result {
         ComputeSetup.configure(threads: threads)
         let tasks: [TaskName] = [.semseg, .humanParts, .saliency, .normals]
         let outputs: [TaskName: Int] = [.semseg: 21, .humanParts: 7, .saliency: 1, .normals: 3]
-        let channels = [18, 36, 72, 144].map { max(4, ($0 * shape.embedDim + 48) / 96) }
         let model = MultiTaskModel(shape: shape, imageSize: imageSize, tasks: tasks, outputs: outputs,
-                                   decoderChannels: channels, seed: 0)
+                                   decoder: .defaults(decoder, embedDim: shape.embedDim, imageSize: imageSize), seed: 0)
         let pixels = batch * imageSize * imageSize
         var generator = SplitMix64(seed: 1)
         let images = Matrix(rows: pixels, columns: 3, values: (0..<(3 * pixels)).map { _ in Float(generator.normal()) })
@@ -71,10 +81,34 @@ public struct ThroughputBenchmark {
         let seconds = Date().timeIntervalSince(start) / Double(steps)
         let cpuSeconds = (processorSeconds() - cpuStart) / Double(steps)
         let macs = Double(model.forwardMACs())
+
+        let (features, _) = model.backbone.forward(images, batch: batch, ForwardContext(training: true))
+        let outputGradients = tasks.map { task in
+            Matrix(rows: pixels, columns: outputs[task]!, values: (0..<(pixels * outputs[task]!)).map { _ in
+                Float(generator.normal()) / Float(pixels) })
+        }
+        func decoderStep() {
+            for (task, gradient) in zip(tasks, outputGradients) {
+                let (_, pullback) = model.heads[task]!.forward(features, batch: batch, size: imageSize,
+                                                                ForwardContext(training: true))
+                _ = pullback(gradient)
+            }
+        }
+        for _ in 0..<warmup { decoderStep() }
+        let decoderStart = Date(), decoderCPUStart = processorSeconds()
+        for _ in 0..<steps { decoderStep() }
+        let decoderSeconds = Date().timeIntervalSince(decoderStart) / Double(steps)
+        let decoderCPUSeconds = (processorSeconds() - decoderCPUStart) / Double(steps)
+        let backboneMACs = MACCounter()
+        _ = model.backbone.forward(Matrix(zeros: imageSize * imageSize, 3), batch: 1,
+                                   ForwardContext(training: false, macs: backboneMACs))
+
         return Result(imagesPerSecond: Double(batch) / seconds, secondsPerStep: seconds, cpuSecondsPerStep: cpuSeconds,
                       forwardGMACs: macs / 1e9,
                       achievedGFLOPS: 3 * 2 * macs * Double(batch) / seconds / 1e9,
-                      sgemmPeakGFLOPS: Self.sgemmPeak())
+                      sgemmPeakGFLOPS: Self.sgemmPeak(),
+                      decoderSecondsPerStep: decoderSeconds, decoderCPUSecondsPerStep: decoderCPUSeconds,
+                      decoderGMACs: (macs - Double(backboneMACs.total)) / 1e9, parameters: model.parameterCounts)
     }
 
     private func processorSeconds() -> Double {
