@@ -46,7 +46,7 @@ public enum TaskName: String, CaseIterable, Sendable, Codable, Comparable {
 }
 
 public enum DecoderKind: String, CaseIterable, Sendable, Codable {
-    case hrnet
+    case hrnet, segformer, aspp
 }
 
 /// The shape of a Swin-style backbone.

@@ -137,8 +137,7 @@ public struct RunConfig: Sendable {
                            + "choose image_size and window so each stage side is a multiple of the window or at most it")
             }
         }
-        let decoderChannels = integers("decoder_channels")
-            ?? [18, 36, 72, 144].map { max(4, ($0 * backbone.embedDim + 48) / 96) }
+        let decoderChannels = integers("decoder_channels") ?? DecoderSpec.defaultChannels(embedDim: backbone.embedDim)
 
         var lossWeights = Dictionary(uniqueKeysWithValues: tasks.map { ($0, $0.paperLossWeight) })
         if case .object(let members) = values["loss_weights"] {
@@ -168,8 +167,9 @@ public struct RunConfig: Sendable {
             warmupEpochs: number("warmup_epochs") ?? scale.warmupEpochs,
             clipGrad: number("clip_grad") ?? 5.0, lossWeights: lossWeights,
             progressEvery: integer("progress_every") ?? 0, values: values)
-        // The method keys' own rules (which keys go with which method), with the key's line.
+        // The method and decoder keys' own rules (which keys go with which choice), with the key's line.
         _ = try MethodOptions(config: config, file: file, text: text)
+        _ = try DecoderSpec(config: config, file: file, text: text)
         return config
     }
 

@@ -5,21 +5,31 @@ import RunContract
 public final class MultiTaskModel {
     public let backbone: SwinBackbone
     public let tasks: [TaskName]
-    public let heads: [TaskName: HRNetHead]
+    public let heads: [TaskName: any DecoderHead]
+    public let decoder: DecoderSpec
     public let imageSize: Int
 
     /// `outputs`: channels each task predicts (classes, 1, 3).
     public init(shape: BackboneShape, imageSize: Int, tasks: [TaskName], outputs: [TaskName: Int],
-                decoderChannels: [Int], seed: Int) {
+                decoder: DecoderSpec, seed: Int) {
         backbone = SwinBackbone(shape: shape, imageSize: imageSize, seed: seed)
         self.tasks = tasks
         self.imageSize = imageSize
-        var heads: [TaskName: HRNetHead] = [:]
+        self.decoder = decoder
+        var heads: [TaskName: any DecoderHead] = [:]
         for (index, task) in tasks.enumerated() {
-            heads[task] = HRNetHead(name: "decoders.\(task.rawValue)", featureChannels: backbone.featureChannels,
-                                    channels: decoderChannels, outputs: outputs[task]!, seed: seed &+ 1000 * (index + 1))
+            heads[task] = decoder.head(name: "decoders.\(task.rawValue)", featureChannels: backbone.featureChannels,
+                                       outputs: outputs[task]!, seed: seed &+ 1000 * (index + 1))
         }
         self.heads = heads
+    }
+
+    /// The model with HRNet heads of the given projection widths.
+    public convenience init(shape: BackboneShape, imageSize: Int, tasks: [TaskName], outputs: [TaskName: Int],
+                            decoderChannels: [Int], seed: Int) {
+        var decoder = DecoderSpec.defaults(.hrnet, embedDim: shape.embedDim, imageSize: imageSize)
+        decoder.channels = decoderChannels
+        self.init(shape: shape, imageSize: imageSize, tasks: tasks, outputs: outputs, decoder: decoder, seed: seed)
     }
 
     public var parameters: [Parameter] { backbone.parameters + tasks.flatMap { heads[$0]!.parameters } }

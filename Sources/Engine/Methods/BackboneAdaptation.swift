@@ -1,4 +1,5 @@
 import Foundation
+import RunContract
 
 /// A method applied to a multi-task model: what it freezes, the low-rank modules it wraps around
 /// the backbone's linears, the streams the backbone runs (shared, MTLoRA's task streams, TGLoRA's
@@ -13,6 +14,8 @@ public final class BackboneAdaptation {
     /// Which backbone stream each task's decoder reads.
     public let layout: StreamLayout
     public let tasks: [TaskName]
+    /// Houlsby adapters behind every block's attention and MLP (method adapter).
+    public let bottlenecks: [BottleneckAdapter]
     /// FAAR's TS-PD (and XT-Cons) in front of the decoders, when on.
     public let spectral: TaskSpectralInputs?
 
@@ -89,6 +92,23 @@ public final class BackboneAdaptation {
             }
         }
         self.modules = modules
+        var bottlenecks: [BottleneckAdapter] = []
+        if options.method == .adapter {
+            let wrap = { (linear: any LinearLayer, name: String) -> any LinearLayer in
+                let adapter = BottleneckAdapter(wrapping: linear, name: name, bottleneck: options.bottleneck,
+                                                seed: UInt64(seed))
+                bottlenecks.append(adapter)
+                return adapter
+            }
+            for (s, stage) in backbone.stages.enumerated() {
+                for (b, block) in stage.blocks.enumerated() {
+                    let name = "layers.\(s).blocks.\(b)"
+                    block.attention.proj = wrap(block.attention.proj, name + ".attn.proj")
+                    block.fc2 = wrap(block.fc2, name + ".mlp.fc2")
+                }
+            }
+        }
+        self.bottlenecks = bottlenecks
         if options.spectralFilter {
             let sides = backbone.stages.dropFirst().map(\.side) + [backbone.stages.last!.side]
             spectral = TaskSpectralInputs(
@@ -174,6 +194,19 @@ public final class BackboneAdaptation {
 
     public var ranks: [String: Int] {
         Dictionary(uniqueKeysWithValues: modules.map { ($0.layer, $0.module.rank) })
+    }
+
+    /// The model's counts as the method runs it: components PDRS erased stay in their buffers
+    /// but count nowhere; TS-PD's parameters count as decoder parameters.
+    public func parameterCounts(_ model: MultiTaskModel) -> ParameterCounts {
+        var counts = model.parameterCounts
+        counts.trainable -= erasedParameterCount
+        counts.total -= erasedParameterCount
+        let spectral = parameters.map(\.count).reduce(0, +)
+        counts.trainable += spectral
+        counts.total += spectral
+        counts.decoder += spectral
+        return counts
     }
 
     /// Stored values of erased components: in the parameters' buffers, out of every count.

@@ -244,10 +244,5 @@ extension MethodOptions {
         consensusLowCutoff = low
         consensusHighCutoff = high
         if let width = number("bottleneck") { bottleneck = Int(width) }
-
-        if method == .adapter {
-            throw fail("method", "method adapter is not wired into training runs yet; runs support "
-                       + "full, decoders, lora, mtlora, tglora, faar and bitfit")
-        }
     }
 }

@@ -2,8 +2,8 @@ import Foundation
 import RunContract
 
 /// Dense multi-task fine-tuning (kinds single_task, mtl_full, mtl_decoders, and task_similarity,
-/// which then measures TGLoRA's task similarity): the Swin backbone
-/// with one HRNet head per task, the papers' weighted sum of task losses, augmented batches.
+/// which then measures TGLoRA's task similarity): the Swin backbone with one decoder head per
+/// task, the papers' weighted sum of task losses, augmented batches.
 public final class DenseObjective: ParameterizedObjective {
     public let config: RunConfig
     public let model: MultiTaskModel
@@ -26,7 +26,8 @@ public final class DenseObjective: ParameterizedObjective {
         augmentation = Augmentation.papers(seed: UInt64(config.seed))
         let outputs = Dictionary(uniqueKeysWithValues: config.tasks.map { ($0, train.outputs(of: $0)) })
         model = MultiTaskModel(shape: config.backbone, imageSize: config.imageSize, tasks: config.tasks,
-                               outputs: outputs, decoderChannels: config.decoderChannels, seed: config.seed)
+                               outputs: outputs, decoder: try DecoderSpec(config: config, file: "config.json"),
+                               seed: config.seed)
         if let path = config.pretrained {
             try model.backbone.loadPretrained(from: path)
         }
@@ -101,17 +102,7 @@ public final class DenseObjective: ParameterizedObjective {
         try adaptation.restore(state)
     }
 
-    /// Components PDRS erased stay in their buffers but count nowhere.
-    public var parameterCounts: ParameterCounts {
-        var counts = model.parameterCounts
-        counts.trainable -= adaptation.erasedParameterCount
-        counts.total -= adaptation.erasedParameterCount
-        let spectral = adaptation.parameters.map(\.count).reduce(0, +)
-        counts.trainable += spectral
-        counts.total += spectral
-        counts.decoder += spectral
-        return counts
-    }
+    public var parameterCounts: ParameterCounts { adaptation.parameterCounts(model) }
 
     public func forwardGMACs() -> Double { Double(adaptation.forwardMACs(model)) / 1e9 }
 

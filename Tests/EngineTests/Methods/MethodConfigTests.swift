@@ -48,11 +48,6 @@ import Testing
         #expect(error(#"{"kind": "mtl_full", "method": "lora", "adapter": "lorra"}"#)?.message.contains("did you mean 'lora'?") == true)
     }
 
-    @Test func methodsNotWiredIntoRunsSaySo() {
-        let found = error(#"{"kind": "mtl_full", "method": "adapter"}"#)
-        #expect(found?.key == "method" && found?.message.contains("not wired into training runs yet") == true)
-    }
-
     @Test func taskStreamMethodsAreRead() throws {
         let faar = try options(#"{"kind": "mtl_full", "method": "faar", "task_specific_stages": "4,3", "rho_task": 0.8}"#)
         #expect(faar.adapter == .dora && faar.rank == 32 && faar.taskRank == 4 && faar.taskSpecificStages == [3, 4])
