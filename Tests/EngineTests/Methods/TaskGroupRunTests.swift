@@ -149,6 +149,24 @@ import Testing
         #expect(tglora.parameters.trainable > tglora.parameters.decoder)
     }
 
+    @Test func tgloraWithRankShrinkingResumesBitIdentically() throws {
+        // 1-1-2-2 over two tasks needs no similarity: shared, then one group per task.
+        let json = #"{"kind": "mtl_full", "profile": "smoke", "epochs": 2, "seed": 4, "method": "tglora", "tasks": ["semseg", "normals"], "groups_per_stage": [1, 1, 2, 2], "rank": 4, "task_rank": 2, "pdrs": true, "rho_shared": 0.7, "rho_task": 0.7}"#
+        let whole = temporaryRunDirectory(), interrupted = temporaryRunDirectory()
+        defer { try? FileManager.default.removeItem(at: whole); try? FileManager.default.removeItem(at: interrupted) }
+        try MethodRunTests().run(json, in: whole)
+        let steps = try RunConfig.parse(Data(json.utf8), file: "config.json").stepsPerEpoch
+        #expect(throws: RunStopped.self) { try MethodRunTests().run(json, stopAfter: steps + 1, in: interrupted) }
+        try MethodRunTests().run(json, in: interrupted)
+        let a = try MethodRunTests().metrics(in: whole), b = try MethodRunTests().metrics(in: interrupted)
+        #expect(a.tasks == b.tasks && a.parameters == b.parameters && a.ranks == b.ranks && a.extra == b.extra)
+        let ranks = try #require(a.ranks)
+        // Stage 3 and 4 (one block each in swin_nano) have a module per task on each of 4 linears.
+        #expect(ranks.keys.filter { $0.contains(".task.") }.count == 2 * 4 * 2)
+        #expect(ranks.keys.filter { $0.hasSuffix(".shared") }.count == 2 * 4)
+        #expect(a.extra["groups.stage2.normals"] == 0 && a.extra["groups.stage3.normals"] == 1)
+    }
+
     @Test func tgloraConfigErrorsNameTheKey() throws {
         func error(_ json: String) -> ConfigError? {
             do { _ = try RunConfig.parse(Data(json.utf8), file: "config.json"); return nil } catch let error as ConfigError {
