@@ -46,36 +46,45 @@ public final class MultiTaskModel {
     public func forward(_ images: Matrix, batch: Int, _ context: ForwardContext, layout: StreamLayout = .shared,
                         spectral: TaskSpectralInputs? = nil)
         -> (predictions: [TaskName: Matrix], pullback: ([TaskName: Matrix]) -> Void) {
-        let (backboneFeatures, backbonePullback) = backbone.forward(images, batch: batch, context, layout: layout,
-                                                                    taskCount: tasks.count)
-        var features = backboneFeatures
+        let (features, backbonePullback) = backbone.forward(images, batch: batch, context, layout: layout,
+                                                            taskCount: tasks.count)
+        let (predictions, decoderPullback) = decode(features, batch: batch, context, spectral: spectral)
+        let frozen = backboneIsFrozen
+        return (predictions, { gradients in
+            let featureGradients = decoderPullback(gradients)
+            if !frozen { backbonePullback(featureGradients) }
+        })
+    }
+
+    /// The decoding half of `forward`: each task's head (behind TS-PD when given) on that task's
+    /// features ([task][level]). The pullback returns the features' gradients (nil where none).
+    public func decode(_ features: [[FeatureMap]], batch: Int, _ context: ForwardContext, spectral: TaskSpectralInputs?)
+        -> (predictions: [TaskName: Matrix], pullback: ([TaskName: Matrix]) -> [[Matrix?]]) {
+        var inputs = features
         var spectralPullback: (([[Matrix]]) -> [[Matrix]])?
         if let spectral {
             precondition(spectral.tasks == tasks, "TS-PD must serve the model's tasks in order")
-            (features, spectralPullback) = spectral.forward(backboneFeatures, batch: batch)
+            (inputs, spectralPullback) = spectral.forward(features, batch: batch)
         }
         var predictions: [TaskName: Matrix] = [:]
         var headPullbacks: [(Matrix) -> [Matrix]] = []
         for (t, task) in tasks.enumerated() {
-            let (prediction, pullback) = heads[task]!.forward(features[t], batch: batch, size: imageSize, context)
+            let (prediction, pullback) = heads[task]!.forward(inputs[t], batch: batch, size: imageSize, context)
             predictions[task] = prediction
             headPullbacks.append(pullback)
         }
-        let frozen = backboneIsFrozen
         return (predictions, { gradients in
-            var featureGradients: [[Matrix?]] = self.tasks.enumerated().map { t, task in
-                gradients[task].map { headPullbacks[t]($0) } ?? Array(repeating: nil, count: features[t].count)
+            let featureGradients: [[Matrix?]] = self.tasks.enumerated().map { t, task in
+                gradients[task].map { headPullbacks[t]($0) } ?? Array(repeating: nil, count: inputs[t].count)
             }
-            if let spectralPullback {
-                // TS-PD's pullback wants every task's gradient; a task without one contributes zeros.
-                let complete = featureGradients.enumerated().map { t, perLevel in
-                    perLevel.enumerated().map { level, g in
-                        g ?? Matrix(zeros: features[t][level].values.rows, features[t][level].channels)
-                    }
+            guard let spectralPullback else { return featureGradients }
+            // TS-PD's pullback wants every task's gradient; a task without one contributes zeros.
+            let complete = featureGradients.enumerated().map { t, perLevel in
+                perLevel.enumerated().map { level, g in
+                    g ?? Matrix(zeros: inputs[t][level].values.rows, inputs[t][level].channels)
                 }
-                featureGradients = spectralPullback(complete).map { $0.map(Optional.some) }
             }
-            if !frozen { backbonePullback(featureGradients) }
+            return spectralPullback(complete).map { $0.map(Optional.some) }
         })
     }
 

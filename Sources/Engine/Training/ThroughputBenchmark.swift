@@ -5,8 +5,8 @@ import RunContract
 /// Measures training throughput of the multi-task model under a method (forward, the four PASCAL
 /// losses, backward, PDRS's importance step, clipping, AdamW) on random batches, and the sgemm peak of this machine in the same
 /// process, so the achieved fraction of peak is comparable across machines. Also times the four
-/// decoder heads alone (forward and backward on fixed backbone features), so decoders compare
-/// without the backbone's share of a step.
+/// decoder heads alone (forward and backward on fixed backbone features, behind TS-PD when the
+/// method has it), so decoders compare without the backbone's share of a step.
 public struct ThroughputBenchmark {
     public struct Result: Sendable {
         public var imagesPerSecond: Double
@@ -87,17 +87,17 @@ public struct ThroughputBenchmark {
         let cpuSeconds = (processorSeconds() - cpuStart) / Double(steps)
         let macs = Double(adaptation.forwardMACs(model))
 
-        let (features, _) = model.backbone.forward(images, batch: batch, ForwardContext(training: true))
-        let outputGradients = tasks.map { task in
-            Matrix(rows: pixels, columns: outputs[task]!, values: (0..<(pixels * outputs[task]!)).map { _ in
+        let (features, _) = model.backbone.forward(images, batch: batch, ForwardContext(training: true),
+                                                   layout: adaptation.layout, taskCount: tasks.count)
+        var outputGradients: [TaskName: Matrix] = [:]
+        for task in tasks {
+            outputGradients[task] = Matrix(rows: pixels, columns: outputs[task]!, values: (0..<(pixels * outputs[task]!)).map { _ in
                 Float(generator.normal()) / Float(pixels) })
         }
+        /// The heads, behind TS-PD when the method has it.
         func decoderStep() {
-            for (task, gradient) in zip(tasks, outputGradients) {
-                let (_, pullback) = model.heads[task]!.forward(features, batch: batch, size: imageSize,
-                                                                ForwardContext(training: true))
-                _ = pullback(gradient)
-            }
+            let (_, pullback) = model.decode(features, batch: batch, ForwardContext(training: true), spectral: adaptation.spectral)
+            _ = pullback(outputGradients)
         }
         for _ in 0..<warmup { decoderStep() }
         let decoderStart = Date(), decoderCPUStart = processorSeconds()
