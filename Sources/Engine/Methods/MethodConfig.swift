@@ -146,7 +146,7 @@ extension MethodOptions {
         // Built and tested as layers, not yet wired into the backbone and decoders of a run.
         if hasTaskStreams {
             throw fail("method", "method \(method.rawValue) is not wired into training runs yet; runs support "
-                       + "full, decoders, lora (with adapter lora or dora, pdrs, ts_pd and xt_cons) and bitfit")
+                       + "full, decoders, lora (with adapter lora or dora, pdrs, ts_pd and xt_cons), bitfit and adapter")
         }
     }
 }
