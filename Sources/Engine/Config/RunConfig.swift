@@ -107,8 +107,8 @@ public struct RunConfig: Sendable {
                 throw fail("task", "only single_task runs take 'task'; use 'tasks' for kind \(kind.rawValue)")
             }
         }
-        if kind == .mtlDecoders, values["pretrained"] == nil {
-            throw fail("pretrained", "kind mtl_decoders freezes the backbone, so it needs 'pretrained': "
+        if kind == .mtlDecoders || kind == .taskSimilarity, values["pretrained"] == nil {
+            throw fail("pretrained", "kind \(kind.rawValue) freezes the backbone, so it needs 'pretrained': "
                        + "the path of a backbone.safetensors")
         }
         if kind != .pretrain, values["pretrain_set"] != nil {

@@ -40,35 +40,50 @@ public final class MultiTaskModel {
     var backboneIsFrozen: Bool { !backbone.parameters.contains(where: \.isTrainable) }
 
     /// Predictions per task, channels-last [batch * size², outputs]; the pullback takes each task's
-    /// prediction gradient and accumulates every trainable parameter's gradient.
-    public func forward(_ images: Matrix, batch: Int, _ context: ForwardContext)
+    /// prediction gradient and accumulates every trainable parameter's gradient. `layout` says
+    /// which backbone stream each task's head reads (shared, MTLoRA's task streams, TGLoRA's
+    /// group streams); `spectral`, FAAR's TS-PD, adapts each task's features before its head.
+    public func forward(_ images: Matrix, batch: Int, _ context: ForwardContext, layout: StreamLayout = .shared,
+                        spectral: TaskSpectralInputs? = nil)
         -> (predictions: [TaskName: Matrix], pullback: ([TaskName: Matrix]) -> Void) {
-        let (features, backbonePullback) = backbone.forward(images, batch: batch, context)
+        let (backboneFeatures, backbonePullback) = backbone.forward(images, batch: batch, context, layout: layout,
+                                                                    taskCount: tasks.count)
+        var features = backboneFeatures
+        var spectralPullback: (([[Matrix]]) -> [[Matrix]])?
+        if let spectral {
+            precondition(spectral.tasks == tasks, "TS-PD must serve the model's tasks in order")
+            (features, spectralPullback) = spectral.forward(backboneFeatures, batch: batch)
+        }
         var predictions: [TaskName: Matrix] = [:]
-        var headPullbacks: [TaskName: (Matrix) -> [Matrix]] = [:]
-        for task in tasks {
-            let (prediction, pullback) = heads[task]!.forward(features, batch: batch, size: imageSize, context)
+        var headPullbacks: [(Matrix) -> [Matrix]] = []
+        for (t, task) in tasks.enumerated() {
+            let (prediction, pullback) = heads[task]!.forward(features[t], batch: batch, size: imageSize, context)
             predictions[task] = prediction
-            headPullbacks[task] = pullback
+            headPullbacks.append(pullback)
         }
         let frozen = backboneIsFrozen
         return (predictions, { gradients in
-            var featureGradients: [Matrix?] = Array(repeating: nil, count: features.count)
-            for task in self.tasks {
-                guard let gradient = gradients[task] else { continue }
-                for (index, g) in headPullbacks[task]!(gradient).enumerated() {
-                    featureGradients[index] = featureGradients[index].map { $0 + g } ?? g
+            var featureGradients: [[Matrix?]] = self.tasks.enumerated().map { t, task in
+                gradients[task].map { headPullbacks[t]($0) } ?? Array(repeating: nil, count: features[t].count)
+            }
+            if let spectralPullback {
+                // TS-PD's pullback wants every task's gradient; a task without one contributes zeros.
+                let complete = featureGradients.enumerated().map { t, perLevel in
+                    perLevel.enumerated().map { level, g in
+                        g ?? Matrix(zeros: features[t][level].values.rows, features[t][level].channels)
+                    }
                 }
+                featureGradients = spectralPullback(complete).map { $0.map(Optional.some) }
             }
             if !frozen { backbonePullback(featureGradients) }
         })
     }
 
     /// Forward MACs for one image, counted by the layers themselves.
-    public func forwardMACs() -> Int {
+    public func forwardMACs(layout: StreamLayout = .shared, spectral: TaskSpectralInputs? = nil) -> Int {
         let counter = MACCounter()
         let pixels = Matrix(zeros: imageSize * imageSize, 3)
-        _ = forward(pixels, batch: 1, ForwardContext(training: false, macs: counter))
+        _ = forward(pixels, batch: 1, ForwardContext(training: false, macs: counter), layout: layout, spectral: spectral)
         return counter.total
     }
 

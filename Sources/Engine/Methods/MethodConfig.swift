@@ -15,15 +15,19 @@ extension ConfigSchema {
                   "rank of shared modules (FAAR: r_init; TGLoRA: the combined rank of a layer; default 16, faar 32)"),
         ConfigKey("task_rank", .integer(1...4096), "rank of task-specific modules (default 4)"),
         ConfigKey("adapter_locations", .choice(MethodOptions.Locations.allCases.map(\.rawValue)),
-                  "which linears of a block carry modules: attn (qkv, proj) or attn_mlp (and fc1, fc2; default)"),
+                  "which linears of a block carry modules: attn (qkv, proj), attn_mlp (and fc1, fc2; default) or "
+                  + "attn_mlp_others (and the others train; tglora's default)"),
         ConfigKey("others_trainable", .bool,
-                  "patch embedding, LayerNorms, relative position tables and patch merging train too (default true)"),
+                  "patch embedding, LayerNorms, relative position tables and patch merging train too "
+                  + "(default true; tglora: true only with adapter_locations attn_mlp_others)"),
         ConfigKey("adapt_patch_merging", .bool, "low-rank modules on the patch-merging reductions (MTLoRA+)"),
         ConfigKey("task_specific_stages", .choice(["4", "3", "4,3", "4,3,2,1"]),
                   "stages whose last block has task-specific modules, as the supplementary's TS-blocks (default 4,3,2,1)"),
         ConfigKey("groups_per_stage", .integers(count: 4, each: 1...64),
                   "TGLoRA task groups per stage, first to last (default: one fewer per stage away from the decoders)"),
         ConfigKey("task_similarity", .file, "TGLoRA: the similarity.json a task_similarity run wrote"),
+        ConfigKey("similarity_examples", .integer(1...1_000_000),
+                  "kind task_similarity: training images N the gradient similarity averages over (default 32)"),
         ConfigKey("pdrs", .bool, "FAAR's rank shrinking (default: true for faar, false otherwise)"),
         ConfigKey("rho_shared", .real(0.000001...1), "PDRS coverage of shared modules (default 0.95)"),
         ConfigKey("rho_task", .real(0.000001...1), "PDRS coverage of task-specific modules (default 0.95)"),
@@ -39,6 +43,14 @@ extension ConfigSchema {
     ]
 }
 
+extension RunConfig {
+    /// N of a task_similarity run: the first N training images, unaugmented.
+    public var similarityExamples: Int {
+        if case .number(let n) = values["similarity_examples"] { return Int(n) }
+        return min(32, trainImages)
+    }
+}
+
 extension MethodOptions {
     /// The method a validated run config selects, with the paper's defaults for every key it
     /// leaves out. Keys that make no sense for the method are errors, naming the key.
@@ -52,10 +64,19 @@ extension MethodOptions {
         func number(_ key: String) -> Double? { if case .number(let n) = values[key] { return n }; return nil }
         func bool(_ key: String) -> Bool? { if case .bool(let b) = values[key] { return b }; return nil }
 
-        let implied: Method = config.kind == .mtlDecoders ? .decoders : .full
-        let method = string("method").flatMap(Method.init(rawValue:)) ?? implied
-        if config.kind == .mtlDecoders, method != .decoders {
-            throw fail("method", "kind mtl_decoders trains the decoders only; method \(method.rawValue) needs kind mtl_full")
+        let headsOnly = config.kind == .mtlDecoders || config.kind == .taskSimilarity
+        let method = string("method").flatMap(Method.init(rawValue:)) ?? (headsOnly ? .decoders : .full)
+        if headsOnly, method != .decoders {
+            throw fail("method", "kind \(config.kind.rawValue) trains the decoders only; method \(method.rawValue) needs kind mtl_full")
+        }
+        if let examples = number("similarity_examples") {
+            if config.kind != .taskSimilarity { throw fail("similarity_examples", "only kind task_similarity takes it") }
+            if Int(examples) > config.trainImages {
+                throw fail("similarity_examples", "at most train_images (\(config.trainImages)), got \(Int(examples))")
+            }
+        }
+        if config.kind == .taskSimilarity, config.tasks.count < 2 {
+            throw fail("tasks", "a task similarity needs at least two tasks")
         }
         if config.kind == .pretrain, values["method"] != nil {
             throw fail("method", "pretrain runs train the whole backbone; they take no method")
@@ -93,7 +114,19 @@ extension MethodOptions {
             scale = .raw(number("lora_scale") ?? 4)
         }
         if let name = string("adapter_locations") { locations = Locations(rawValue: name)! }
-        if let trainable = bool("others_trainable") { othersTrain = trainable }
+        // TGLoRA names "others" in its locations; the other methods train them unless told not to.
+        if method == .tglora { othersTrain = locations == .attnMLPOthers }
+        if let trainable = bool("others_trainable") {
+            if !trainable, locations == .attnMLPOthers {
+                throw fail("others_trainable", "adapter_locations attn_mlp_others trains the others; "
+                           + "choose attn_mlp to keep them frozen")
+            }
+            othersTrain = trainable
+        }
+        if hasTaskStreams, method != .tglora, locations == .attn {
+            throw fail("adapter_locations", "\(method.rawValue) puts task-specific modules on proj, fc1 and fc2; "
+                       + "expected attn_mlp or attn_mlp_others")
+        }
         if let adapt = bool("adapt_patch_merging") { adaptPatchMerging = adapt }
         if let stages = string("task_specific_stages") {
             taskSpecificStages = stages.split(separator: ",").map { Int($0)! }.sorted()
@@ -108,8 +141,27 @@ extension MethodOptions {
             }
             groupsPerStage = groups
         }
-        if method == .tglora, groupsPerStage == nil {
-            groupsPerStage = TaskGrouping.defaultSchedule(taskCount: config.tasks.count, stages: 4)
+        if method == .tglora {
+            let schedule = groupsPerStage ?? TaskGrouping.defaultSchedule(taskCount: config.tasks.count, stages: 4)
+            groupsPerStage = schedule
+            var similarity: TaskSimilarity?
+            if let path = string("task_similarity") {
+                do { similarity = try TaskSimilarity.read(from: path, tasks: config.tasks.map(\.rawValue)) } catch {
+                    throw fail("task_similarity", "\(error)")
+                }
+            }
+            // Only stages between one group and one group per task depend on the similarities.
+            if similarity == nil, schedule.contains(where: { $0 != 1 && $0 != config.tasks.count }) {
+                throw fail("task_similarity", "tglora with groups per stage \(schedule.map(String.init).joined(separator: "-")) "
+                           + "needs the similarity.json of a task_similarity run")
+            }
+            do {
+                taskGroups = try TaskGrouping.stages(
+                    groupsPerStage: schedule,
+                    similarity: similarity ?? .unrelated(tasks: config.tasks.map(\.rawValue)))
+            } catch {
+                throw fail(values["groups_per_stage"] != nil ? "groups_per_stage" : "tasks", "\(error)")
+            }
         }
 
         let shrinks = bool("pdrs") ?? (rankShrinking != nil)
@@ -142,11 +194,5 @@ extension MethodOptions {
         consensusLowCutoff = low
         consensusHighCutoff = high
         if let width = number("bottleneck") { bottleneck = Int(width) }
-
-        // Built and tested as layers, not yet wired into the backbone and decoders of a run.
-        if hasTaskStreams {
-            throw fail("method", "method \(method.rawValue) is not wired into training runs yet; runs support "
-                       + "full, decoders, lora (with adapter lora or dora, pdrs, ts_pd and xt_cons), bitfit and adapter")
-        }
     }
 }

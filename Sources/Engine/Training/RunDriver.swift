@@ -43,7 +43,7 @@ public struct RunDriver {
                 train: SyntheticObjects(variant: variant, split: .train, count: config.trainImages, height: size, width: size),
                 validation: SyntheticObjects(variant: variant, split: .val, count: config.valImages, height: size, width: size),
                 threads: threads)
-        case .singleTask, .mtlFull, .mtlDecoders:
+        case .singleTask, .mtlFull, .mtlDecoders, .taskSimilarity:
             return try DenseObjective(
                 config: config,
                 train: SyntheticScenes(dataset: config.dataset, split: .train, count: config.trainImages,
