@@ -214,7 +214,8 @@ private func expectDirectionalDerivative(_ name: String, count: Int, analytic: (
 
     @Test(arguments: [("segformer", false), ("aspp", false), ("aspp", true)])
     func tinyRunTrainsWithTheDecoder(decoder: String, spectral: Bool) throws {
-        let extra = spectral ? #", "method": "lora", "rank": 2, "ts_pd": true"# : ""
+        // FAAR: per-task feature streams, TS-PD and XT-Cons in front of the heads.
+        let extra = spectral ? #", "method": "faar", "rank": 2"# : ""
         let (metrics, config) = try run(#"{"kind": "mtl_full", "profile": "smoke", "epochs": 1, "decoder": ""#
                                         + decoder + "\"" + extra + "}")
         let spec = try DecoderSpec(config: config, file: "config.json")
