@@ -82,7 +82,9 @@ public struct BenchCommand: ParsableCommand {
             ]
             if let (first, reference) = reference {
                 fields += [
+                    ("seconds_per_step_vs_\(first)", result.secondsPerStep / reference.secondsPerStep),
                     ("cpu_seconds_per_step_vs_\(first)", result.cpuSecondsPerStep / reference.cpuSecondsPerStep),
+                    ("decoder_seconds_vs_\(first)", result.decoderSecondsPerStep / reference.decoderSecondsPerStep),
                     ("decoder_cpu_seconds_vs_\(first)", result.decoderCPUSecondsPerStep / reference.decoderCPUSecondsPerStep),
                     ("decoder_parameters_vs_\(first)", Double(result.parameters.decoder) / Double(reference.parameters.decoder)),
                 ]

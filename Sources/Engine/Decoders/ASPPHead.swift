@@ -23,10 +23,8 @@ public final class ASPPHead: DecoderHead {
                 seed: Int) {
         let initializer = ParameterInitializer(seed: UInt64(seed))
         self.outputs = outputs
-        projections = zip(featureChannels, channels).enumerated().map { index, pair in
-            Linear(name: "\(name).project.\(index)", inFeatures: pair.0, outFeatures: pair.1, bias: false,
-                   role: .decoder, initializer: initializer)
-        }
+        projections = taskProjections(name: name, featureChannels: featureChannels, channels: channels,
+                                      initializer: initializer)
         let inputs = channels.reduce(0, +)
         pointwise = ConvNormReLU(name: name + ".aspp.0", inputs: inputs, outputs: width, initializer: initializer)
         atrous = atrousRates.enumerated().map { index, rate in

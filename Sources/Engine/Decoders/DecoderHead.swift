@@ -56,6 +56,15 @@ public struct DecoderSpec: Sendable, Equatable {
     }
 }
 
+/// The per-task 1x1 projections (no bias) of the four features in front of every head
+/// (MTLoRA's "downsampler"), named `name.project.i`.
+func taskProjections(name: String, featureChannels: [Int], channels: [Int], initializer: ParameterInitializer) -> [Linear] {
+    zip(featureChannels, channels).enumerated().map { index, pair in
+        Linear(name: "\(name).project.\(index)", inFeatures: pair.0, outFeatures: pair.1, bias: false, role: .decoder,
+               initializer: initializer)
+    }
+}
+
 /// The fusion every head starts with: each feature through its own chain of 1x1 layers,
 /// bilinear upsampling to the first feature's resolution, concatenation.
 /// Returns the fused map [batch * H1 * W1, sum of the chains' widths].

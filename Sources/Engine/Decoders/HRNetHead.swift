@@ -14,10 +14,8 @@ public final class HRNetHead: DecoderHead {
     public init(name: String, featureChannels: [Int], channels: [Int], outputs: Int, seed: Int) {
         let initializer = ParameterInitializer(seed: UInt64(seed))
         self.outputs = outputs
-        projections = zip(featureChannels, channels).enumerated().map { index, pair in
-            Linear(name: "\(name).project.\(index)", inFeatures: pair.0, outFeatures: pair.1, bias: false,
-                   role: .decoder, initializer: initializer)
-        }
+        projections = taskProjections(name: name, featureChannels: featureChannels, channels: channels,
+                                      initializer: initializer)
         let total = channels.reduce(0, +)
         fuse = Linear(name: name + ".fuse", inFeatures: total, outFeatures: total, role: .decoder, initializer: initializer)
         norm = BatchNorm(name: name + ".norm", features: total, role: .decoder)

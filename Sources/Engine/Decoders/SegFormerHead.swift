@@ -15,10 +15,8 @@ public final class SegFormerHead: DecoderHead {
     public init(name: String, featureChannels: [Int], channels: [Int], width: Int, outputs: Int, seed: Int) {
         let initializer = ParameterInitializer(seed: UInt64(seed))
         self.outputs = outputs
-        projections = zip(featureChannels, channels).enumerated().map { index, pair in
-            Linear(name: "\(name).project.\(index)", inFeatures: pair.0, outFeatures: pair.1, bias: false,
-                   role: .decoder, initializer: initializer)
-        }
+        projections = taskProjections(name: name, featureChannels: featureChannels, channels: channels,
+                                      initializer: initializer)
         embeddings = channels.enumerated().map { index, inputs in
             Linear(name: "\(name).embed.\(index)", inFeatures: inputs, outFeatures: width, role: .decoder,
                    initializer: initializer)

@@ -94,17 +94,14 @@ public final class BackboneAdaptation {
         self.modules = modules
         var bottlenecks: [BottleneckAdapter] = []
         if options.method == .adapter {
-            let wrap = { (linear: any LinearLayer, name: String) -> any LinearLayer in
-                let adapter = BottleneckAdapter(wrapping: linear, name: name, bottleneck: options.bottleneck,
-                                                seed: UInt64(seed))
-                bottlenecks.append(adapter)
-                return adapter
-            }
-            for (s, stage) in backbone.stages.enumerated() {
-                for (b, block) in stage.blocks.enumerated() {
-                    let name = "layers.\(s).blocks.\(b)"
-                    block.attention.proj = wrap(block.attention.proj, name + ".attn.proj")
-                    block.fc2 = wrap(block.fc2, name + ".mlp.fc2")
+            // Behind each sublayer's output projection: attention's proj, the MLP's fc2.
+            for block in backbone.stages.flatMap(\.blocks) {
+                for site in [MethodOptions.LinearSite.proj, .fc2] {
+                    guard let base = block[site] as? Linear else { continue }
+                    let adapter = BottleneckAdapter(wrapping: base, name: String(base.weight.name.dropLast(".weight".count)),
+                                                    bottleneck: options.bottleneck, seed: UInt64(seed))
+                    bottlenecks.append(adapter)
+                    block[site] = adapter
                 }
             }
         }

@@ -98,6 +98,18 @@ private func expectDirectionalDerivative(_ name: String, count: Int, analytic: (
         #expect(Set(learned.map(\.name)).count == learned.count)
     }
 
+    /// The decoder tables of the MTLoRA and FAAR supplementaries: four PASCAL heads on Swin-T
+    /// features hold 2.08 M (SegFormer) and 12.44 M (ASPP) parameters.
+    @Test(arguments: [(DecoderKind.segformer, 2.08), (.aspp, 12.44)])
+    func swinTHeadsHoldThePapersParameterCounts(kind: DecoderKind, millions: Double) {
+        let spec = DecoderSpec.defaults(kind, embedDim: 96, imageSize: 448)
+        let total = [21, 7, 1, 3].map { outputs in
+            spec.head(name: "h", featureChannels: [192, 384, 768, 768], outputs: outputs, seed: 0).parameters
+                .filter { $0.role != .statistic }.map(\.count).reduce(0, +)
+        }.reduce(0, +)
+        #expect(abs(Double(total) / 1e6 - millions) < 0.015, "\(total)")
+    }
+
     @Test(arguments: DecoderKind.allCases)
     func macsGrowWithTheImage(kind: DecoderKind) {
         func macs(_ size: Int) -> Int {
@@ -202,7 +214,8 @@ private func expectDirectionalDerivative(_ name: String, count: Int, analytic: (
 
     @Test(arguments: [("segformer", false), ("aspp", false), ("aspp", true)])
     func tinyRunTrainsWithTheDecoder(decoder: String, spectral: Bool) throws {
-        let extra = spectral ? #", "method": "lora", "rank": 2, "ts_pd": true"# : ""
+        // FAAR: per-task feature streams, TS-PD and XT-Cons in front of the heads.
+        let extra = spectral ? #", "method": "faar", "rank": 2"# : ""
         let (metrics, config) = try run(#"{"kind": "mtl_full", "profile": "smoke", "epochs": 1, "decoder": ""#
                                         + decoder + "\"" + extra + "}")
         let spec = try DecoderSpec(config: config, file: "config.json")
