@@ -28,6 +28,8 @@ extension ConfigSchema {
         ConfigKey("task_similarity", .file, "TGLoRA: the similarity.json a task_similarity run wrote"),
         ConfigKey("task_groups", .nameGroups(stages: 4, names: ConfigSchema.taskNames),
                   "TGLoRA: every stage's task groups, first to last, instead of deriving them from task_similarity"),
+        ConfigKey("swap_tasks", .names(ConfigSchema.taskNames),
+                  "TGLoRA: two tasks that exchange their places in every stage's groups (TGLoRA Table 4: less similar tasks grouped)"),
         ConfigKey("similarity_examples", .integer(1...1_000_000),
                   "kind task_similarity: training images N the gradient similarity averages over (default 32)"),
         ConfigKey("pdrs", .bool, "FAAR's rank shrinking (default: true for faar, false otherwise)"),
@@ -130,7 +132,7 @@ extension MethodOptions {
         if !usesLowRankAdapters, let key = lowRankKeys.first(where: { values[$0] != nil }) {
             throw fail(key, "only the low-rank methods (lora, mtlora, tglora, faar) take it; method is \(method.rawValue)")
         }
-        if method != .tglora, let key = ["groups_per_stage", "task_similarity", "task_groups"].first(where: { values[$0] != nil }) {
+        if method != .tglora, let key = ["groups_per_stage", "task_similarity", "task_groups", "swap_tasks"].first(where: { values[$0] != nil }) {
             throw fail(key, "only method tglora takes it")
         }
         if method != .adapter, values["bottleneck"] != nil { throw fail("bottleneck", "only method adapter takes it") }
@@ -212,6 +214,15 @@ extension MethodOptions {
             } catch {
                 throw fail(values["groups_per_stage"] != nil ? "groups_per_stage" : "tasks", "\(error)")
             }
+        }
+        if method == .tglora, case .array(let names) = values["swap_tasks"] {
+            let swapped = names.compactMap { if case .string(let name) = $0 { return name } else { return nil } }
+            guard swapped.count == 2, let a = config.tasks.map(\.rawValue).firstIndex(of: swapped[0]),
+                  let b = config.tasks.map(\.rawValue).firstIndex(of: swapped[1]) else {
+                throw fail("swap_tasks", "needs two of the run's tasks (\(config.tasks.map(\.rawValue).joined(separator: ", "))), got \(swapped)")
+            }
+            // One permutation applied to every stage keeps the groups nested.
+            taskGroups = taskGroups?.map { $0.swapping(a, b) }
         }
 
         let shrinks = bool("pdrs") ?? (rankShrinking != nil)

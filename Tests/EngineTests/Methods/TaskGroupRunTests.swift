@@ -198,5 +198,23 @@ import Testing
         #expect(error(explicit + #"[[["semseg", "depth", "normals"]]]}"#)?.message.contains("got 1 stages") == true)
         #expect(error(explicit + #"[[["semseg", "depth", "normals"]], [["semseg", "depth", "normals"]], [["semseg", "depth", "normals"]], [["semseg", "depth", "normals"]]], "groups_per_stage": [1, 1, 1, 1]}"#)?.key == "groups_per_stage")
         #expect(error(#"{"kind": "task_similarity"}"#)?.key == "pretrained")
+
+        // swap_tasks exchanges two tasks in every stage's groups; the nesting survives.
+        let given = #"[[["semseg", "depth", "normals"]], [["semseg"], ["depth", "normals"]], [["semseg"], ["depth", "normals"]], [["semseg"], ["depth"], ["normals"]]]"#
+        let swapped = try MethodOptions(config: RunConfig.parse(Data((explicit + given + #", "swap_tasks": ["semseg", "normals"]}"#).utf8),
+                                                                file: "config.json"), file: "config.json")
+        #expect(swapped.taskGroups?[1] == TaskPartition([[2], [0, 1]]) && swapped.taskGroups?[2] == TaskPartition([[2], [0, 1]]))
+        #expect(swapped.taskGroups?[0] == .shared(taskCount: 3) && swapped.taskGroups?[3] == .singletons(taskCount: 3))
+        #expect(zip(swapped.taskGroups!, swapped.taskGroups!.dropFirst()).allSatisfy { $1.refines($0) })
+        #expect(error(explicit + given + #", "swap_tasks": ["semseg"]}"#)?.key == "swap_tasks")
+        #expect(error(explicit + given + #", "swap_tasks": ["semseg", "saliency"]}"#)?.key == "swap_tasks")
+        #expect(error(#"{"kind": "mtl_full", "method": "mtlora", "swap_tasks": ["semseg", "normals"]}"#)?.key == "swap_tasks")
+    }
+
+    @Test func swappingExchangesTwoTasksAndKeepsTheRest() {
+        let partition = TaskPartition([[0, 3], [1, 2]])
+        #expect(partition.swapping(0, 1) == TaskPartition([[1, 3], [0, 2]]))
+        #expect(partition.swapping(0, 3) == partition)
+        #expect(partition.swapping(1, 0).swapping(1, 0) == partition)
     }
 }
