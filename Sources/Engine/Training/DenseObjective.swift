@@ -39,12 +39,10 @@ public final class DenseObjective: ParameterizedObjective {
     /// The model's parameters and those the method adds beside it (TS-PD).
     public var modelParameters: [Parameter] { model.parameters + adaptation.parameters }
 
-    public func trainStep(epoch: Int, step: Int) -> Double {
+    public func trainStep(epoch: Int, step: Int) throws -> Double {
         let indices = batchIndices(step: step, batchSize: config.batchSize, count: train.count, seed: config.seed,
                                    epoch: epoch)
-        // The data sets are generated or read from validated paths; a failure here is a broken
-        // installation, not a user error, so it stops the run loudly.
-        try! train.fill(&batch, indices: indices, augmentation: augmentation, epoch: epoch, threads: threads)
+        try train.fill(&batch, indices: indices, augmentation: augmentation, epoch: epoch, threads: threads)
         let size = indices.count, plane = batch.height * batch.width
         let images = channelsLastImages(batch.images, batch: size, height: batch.height, width: batch.width)
         let (predictions, pullback) = adaptation.forward(model, images, batch: size, ForwardContext(training: true))
@@ -66,14 +64,14 @@ public final class DenseObjective: ParameterizedObjective {
 
     public func epochEnded(epoch: Int) -> [String: Int] { adaptation.epochEnded() }
 
-    public func evaluate() -> (tasks: [String: TaskMetric], extra: [String: Double]) {
+    public func evaluate() throws -> (tasks: [String: TaskMetric], extra: [String: Double]) {
         var evaluation = DenseEvaluation(tasks: config.tasks, outputs: model.tasks.map { model.heads[$0]!.outputs })
         var evalBatch = MultiTaskBatch(size: config.batchSize, height: validation.height, width: validation.width,
                                        tasks: config.tasks)
         var start = 0
         while start < validation.count {
             let indices = Array(start..<min(validation.count, start + config.batchSize))
-            try! validation.fill(&evalBatch, indices: indices, threads: threads)
+            try validation.fill(&evalBatch, indices: indices, threads: threads)
             let images = channelsLastImages(evalBatch.images, batch: indices.count, height: evalBatch.height,
                                             width: evalBatch.width)
             let (predictions, _) = adaptation.forward(model, images, batch: indices.count, ForwardContext(training: false))
