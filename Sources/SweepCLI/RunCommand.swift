@@ -94,7 +94,7 @@ struct RunCommand: AsyncParsableCommand {
         print(Self.closingText(summary, plan: plan), terminator: "")
         // A stopped grid is resumed, not reported: its tables would show runs as missing.
         if !plan.tables.isEmpty, summary.stoppedBy == nil {
-            for file in try tables.write(plan: plan, ledger: ledger, manifest: manifest.url) {
+            for file in try tables.write(plan: plan, ledger: ledger, manifest: manifest) {
                 print("wrote \(file.relativePathFromCurrentDirectory)")
             }
         }

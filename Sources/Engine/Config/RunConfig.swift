@@ -107,8 +107,8 @@ public struct RunConfig: Sendable {
                 throw fail("task", "only single_task runs take 'task'; use 'tasks' for kind \(kind.rawValue)")
             }
         }
-        if kind == .mtlDecoders, values["pretrained"] == nil {
-            throw fail("pretrained", "kind mtl_decoders freezes the backbone, so it needs 'pretrained': "
+        if kind == .mtlDecoders || kind == .taskSimilarity, values["pretrained"] == nil {
+            throw fail("pretrained", "kind \(kind.rawValue) freezes the backbone, so it needs 'pretrained': "
                        + "the path of a backbone.safetensors")
         }
         if kind != .pretrain, values["pretrain_set"] != nil {
@@ -137,8 +137,7 @@ public struct RunConfig: Sendable {
                            + "choose image_size and window so each stage side is a multiple of the window or at most it")
             }
         }
-        let decoderChannels = integers("decoder_channels")
-            ?? [18, 36, 72, 144].map { max(4, ($0 * backbone.embedDim + 48) / 96) }
+        let decoderChannels = integers("decoder_channels") ?? DecoderSpec.defaultChannels(embedDim: backbone.embedDim)
 
         var lossWeights = Dictionary(uniqueKeysWithValues: tasks.map { ($0, $0.paperLossWeight) })
         if case .object(let members) = values["loss_weights"] {
@@ -189,8 +188,9 @@ public struct RunConfig: Sendable {
             warmupEpochs: number("warmup_epochs") ?? scale.warmupEpochs,
             clipGrad: number("clip_grad") ?? 5.0, lossWeights: lossWeights,
             progressEvery: integer("progress_every") ?? 0, values: values)
-        // The method keys' own rules (which keys go with which method), with the key's line.
+        // The method and decoder keys' own rules (which keys go with which choice), with the key's line.
         _ = try MethodOptions(config: config, file: file, text: text)
+        _ = try DecoderSpec(config: config, file: file, text: text)
         return config
     }
 

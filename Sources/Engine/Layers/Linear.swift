@@ -12,16 +12,6 @@ public protocol LinearLayer: AnyObject {
     var parameters: [Parameter] { get }
 }
 
-/// How a `Linear` starts. The backbone follows timm (truncated normal, std 0.02, zero bias); the
-/// decoders are convolution heads, which PyTorch initialises with U(±1/√fan_in) for weight and
-/// bias (kaiming_uniform with a = √5). With std 0.02 on 1x1 convs of ~100 inputs a head's logits
-/// start ~10x smaller and its dense tasks learned nothing beyond the class prior in our step
-/// budget (docs/engine.md, "Training recipe").
-public enum LinearInitialization: Sendable {
-    case timm
-    case pytorchConvolution
-}
-
 /// y = x Wᵀ + b with W stored [out, in] as in PyTorch, so timm weights load unchanged.
 public final class Linear: LinearLayer {
     public let weight: Parameter
@@ -31,22 +21,12 @@ public final class Linear: LinearLayer {
 
     /// `weightShape` keeps a convolution's stored shape ([out, in, kh, kw]) for its file name's sake.
     public init(name: String, inFeatures: Int, outFeatures: Int, bias: Bool = true, role: ParameterRole,
-                initializer: ParameterInitializer, initialization: LinearInitialization = .timm,
-                weightShape: [Int]? = nil) {
+                initializer: ParameterInitializer, weightShape: [Int]? = nil) {
         self.inFeatures = inFeatures; self.outFeatures = outFeatures
-        let weights: [Float], biases: [Float]?
-        switch initialization {
-        case .timm:
-            weights = initializer.truncatedNormal(count: outFeatures * inFeatures, std: 0.02, name: name + ".weight")
-            biases = nil
-        case .pytorchConvolution:
-            let bound = 1 / Float(inFeatures).squareRoot()
-            weights = initializer.uniform(count: outFeatures * inFeatures, bound: bound, name: name + ".weight")
-            biases = initializer.uniform(count: outFeatures, bound: bound, name: name + ".bias")
-        }
         weight = Parameter(name: name + ".weight", shape: weightShape ?? [outFeatures, inFeatures], role: role,
-                           initialValues: weights)
-        self.bias = bias ? Parameter(name: name + ".bias", shape: [outFeatures], role: role, initialValues: biases) : nil
+                           initialValues: initializer.truncatedNormal(count: outFeatures * inFeatures, std: 0.02,
+                                                                      name: name + ".weight"))
+        self.bias = bias ? Parameter(name: name + ".bias", shape: [outFeatures], role: role) : nil
     }
 
     public var parameters: [Parameter] { [weight] + (bias.map { [$0] } ?? []) }

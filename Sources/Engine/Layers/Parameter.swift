@@ -97,8 +97,7 @@ public enum WeightsError: Error, CustomStringConvertible {
 }
 
 /// Deterministic initial values: truncated normal (std 0.02, as timm initialises linears and
-/// the relative position tables) or uniform (PyTorch's convolutions), from a SplitMix64 stream
-/// keyed by seed and parameter name.
+/// the relative position tables), from a SplitMix64 stream keyed by seed and parameter name.
 public struct ParameterInitializer: Sendable {
     public var seed: UInt64
 
@@ -112,12 +111,6 @@ public struct ParameterInitializer: Sendable {
                 if abs(value) <= 2 { return Float(value) * std }
             }
         }
-    }
-
-    /// Uniform in [-bound, bound).
-    public func uniform(count: Int, bound: Float, name: String) -> [Float] {
-        var generator = SplitMix64(seed: seed ^ stableHash(name))
-        return (0..<count).map { _ in Float(2 * generator.unit() - 1) * bound }
     }
 }
 

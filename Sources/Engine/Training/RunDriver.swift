@@ -39,7 +39,7 @@ public struct RunDriver {
                 train: SyntheticObjects(variant: variant, split: .train, count: config.trainImages, height: size, width: size),
                 validation: SyntheticObjects(variant: variant, split: .val, count: config.valImages, height: size, width: size),
                 threads: threads)
-        case .singleTask, .mtlFull, .mtlDecoders:
+        case .singleTask, .mtlFull, .mtlDecoders, .taskSimilarity:
             if let root = config.dataRoot {
                 let url = URL(fileURLWithPath: root)
                 return try DenseObjective(
