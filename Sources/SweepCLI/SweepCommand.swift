@@ -22,7 +22,7 @@ public struct SweepCommand: AsyncParsableCommand {
             Resuming is running the same command again: finished runs are skipped, interrupted \
             ones continue from their checkpoint, failed ones retry within their budget.
             """,
-        version: "0.2.0",
+        version: "0.3.0",
         subcommands: [PlanCommand.self, RunCommand.self, StatusCommand.self, ShowCommand.self, ReportCommand.self,
                       CompareCommand.self]
     )
