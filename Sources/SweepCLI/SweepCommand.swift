@@ -22,7 +22,8 @@ public struct SweepCommand: AsyncParsableCommand {
             ones continue from their checkpoint, failed ones retry within their budget.
             """,
         version: "0.1.0",
-        subcommands: [PlanCommand.self, RunCommand.self, StatusCommand.self, ShowCommand.self, ReportCommand.self]
+        subcommands: [PlanCommand.self, RunCommand.self, StatusCommand.self, ShowCommand.self, ReportCommand.self,
+                      CancelCommand.self]
     )
 
     public init() {}

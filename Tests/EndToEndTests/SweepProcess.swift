@@ -92,6 +92,10 @@ final class Scratch {
     var log: URL { root.appendingPathComponent("executions.log") }
     var engine: URL { root.appendingPathComponent("engine.sh") }
     var workspace: URL { root.appendingPathComponent(".sweep") }
+    /// What every `sweep` started here gets in its environment.
+    var environment: [String: String] { ["ENGINE_FIXTURE_LOG": log.path].merging(extraEnvironment) { $1 } }
+    /// Added by a test, e.g. the test cluster's SLURM_CONF.
+    var extraEnvironment: [String: String] = [:]
 
     init() throws {
         root = FileManager.default.temporaryDirectory.appendingPathComponent("sweep-e2e-\(UUID().uuidString)")
@@ -111,12 +115,12 @@ final class Scratch {
 
     /// `sweep arguments...` run to its end in this folder, the engines logging to `log`.
     func sweep(_ arguments: [String], limit: Duration = .seconds(30)) async throws -> SweepProcess.Result {
-        try await SweepProcess.run(arguments, in: root, environment: ["ENGINE_FIXTURE_LOG": log.path], limit: limit)
+        try await SweepProcess.run(arguments, in: root, environment: environment, limit: limit)
     }
 
     /// Starts `sweep arguments...` in this folder without waiting for it.
     func start(_ arguments: [String]) throws -> SweepProcess {
-        try SweepProcess(arguments, in: root, environment: ["ENGINE_FIXTURE_LOG": log.path])
+        try SweepProcess(arguments, in: root, environment: environment)
     }
 
     /// The workspace's runs as `sweep status --json` reports them, by run id.
@@ -163,4 +167,6 @@ struct StatusRun: Decodable {
     var attempts: Int
     var exit_code: Int32?
     var reason: String?
+    var slurm_job: String?
+    var slurm_state: String?
 }

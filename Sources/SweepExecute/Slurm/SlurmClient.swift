@@ -53,18 +53,26 @@ public struct SlurmClient: Sendable {
 
     // MARK: parsing
 
-    /// Lines "1234_7|RUNNING" (squeue `%i|%T`, sacct `JobID,State` with --parsable2). Job steps
-    /// ("1234_7.batch") and pending ranges ("1234_[8-9]") are not tasks and are left out.
+    /// Lines "1234_7|RUNNING" (squeue `%i|%T`, sacct `JobID,State` with --parsable2), by task.
+    /// Tasks Slurm has not split off their array yet (never started: "1234_[8-9%2]", or "1234"
+    /// once such an array has ended) are under the array job id ("1234"): see `state(of:in:)`.
+    /// Job steps ("1234_7.batch") are left out.
     static func parseStates(_ output: String) -> [String: SlurmJobState] {
         var states: [String: SlurmJobState] = [:]
         for line in output.split(separator: "\n") {
             let fields = line.split(separator: "|", omittingEmptySubsequences: false)
             guard fields.count >= 2 else { continue }
-            let task = fields[0].trimmingCharacters(in: .whitespaces)
+            var task = fields[0].trimmingCharacters(in: .whitespaces)
+            if let bracket = task.range(of: "_[") { task = String(task[..<bracket.lowerBound]) }
             guard !task.isEmpty, task.allSatisfy({ $0.isNumber || $0 == "_" }) else { continue }
             states[task] = SlurmJobState(rawValue: fields[1].trimmingCharacters(in: .whitespaces))
         }
         return states
+    }
+
+    /// The state of array task `task` ("1234_7"): its own line, else its array's unsplit tasks'.
+    static func state(of task: String, in states: [String: SlurmJobState]) -> SlurmJobState? {
+        states[task] ?? states[SlurmReconciler.arrayJob(of: task)]
     }
 
     // MARK: running
@@ -77,9 +85,9 @@ public struct SlurmClient: Sendable {
         } catch {
             throw SlurmError.notAvailable(tool: tool, why: "\(error)")
         }
-        let output = result.standardOutput ?? ""
+        let output = result.standardOutput
         guard case .exited(0) = result.terminationStatus else {
-            let message = (result.standardError ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
+            let message = result.standardError.trimmingCharacters(in: .whitespacesAndNewlines)
             throw SlurmError.failed(tool: tool, arguments: arguments, message: message.isEmpty ? output : message)
         }
         return output

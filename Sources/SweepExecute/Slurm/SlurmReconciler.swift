@@ -48,7 +48,7 @@ public struct SlurmReconciler: Sendable {
         var outcomes: [RunID: Outcome] = [:]
         var unknown: [RunID] = []
         for (id, job) in batch.sorted(by: { $0.key < $1.key }) {
-            let state = states[job]
+            let state = SlurmClient.state(of: job, in: states)
             if state?.isActive == true || (report.queueProblem != nil && !isFinal(id, job: job)) {
                 report.live[id] = (job, state)
                 continue
@@ -64,10 +64,11 @@ public struct SlurmReconciler: Sendable {
             let accounted = await client.accounting(jobs: Set(unknown.compactMap { batch[$0] }.map(Self.arrayJob)).sorted()) ?? [:]
             for id in unknown {
                 guard let job = batch[id] else { continue }
-                if let state = accounted[job], state.isActive {
+                let state = SlurmClient.state(of: job, in: accounted)
+                if let state, state.isActive {
                     report.live[id] = (job, state)
                 } else {
-                    outcomes[id] = decide(id, job: job, state: accounted[job])
+                    outcomes[id] = decide(id, job: job, state: state)
                         ?? .failed(exitCode: nil, reason: "array task \(job) wrote no \(ExitStatusFile.name), and Slurm no "
                                    + "longer knows the job (without accounting it forgets finished jobs after MinJobAge)")
                 }
