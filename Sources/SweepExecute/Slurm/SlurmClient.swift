@@ -10,7 +10,10 @@ import SystemPackage
 /// argument vectors: paths and options are never pasted into a shell line. The tools are found
 /// on PATH; `SLURM_CONF` and the rest of the environment pass through.
 public struct SlurmClient: Sendable {
-    public init() {}
+    /// Where the tools are; nil finds them on PATH. Tests point it at stand-ins.
+    let tools: URL?
+
+    public init(tools: URL? = nil) { self.tools = tools }
 
     /// Submits a batch script; returns the job id sbatch printed (`--parsable`).
     func submit(_ arguments: [String]) async throws -> String {
@@ -80,7 +83,8 @@ public struct SlurmClient: Sendable {
     private func run(_ tool: String, _ arguments: [String]) async throws -> String {
         let result: ExecutionResult<Void, StringOutput<UTF8>, StringOutput<UTF8>>
         do {
-            result = try await Subprocess.run(.name(tool), arguments: Arguments(arguments), input: .none,
+            let executable: Executable = tools.map { .path(FilePath($0.appendingPathComponent(tool).path)) } ?? .name(tool)
+            result = try await Subprocess.run(executable, arguments: Arguments(arguments), input: .none,
                                               output: .string(limit: 64 << 20), error: .string(limit: 1 << 20))
         } catch {
             throw SlurmError.notAvailable(tool: tool, why: "\(error)")
