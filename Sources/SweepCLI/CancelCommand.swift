@@ -21,14 +21,7 @@ struct CancelCommand: AsyncParsableCommand {
             """
     )
 
-    @Argument(help: ArgumentHelp("A manifest: cancel only the runs it plans.", valueName: "file"))
-    var file: String?
-
-    @Argument(help: ArgumentHelp("Overrides for FILE, as for `sweep run`.", valueName: "overrides"))
-    var overrides: [String] = []
-
-    @Option(help: ArgumentHelp("The manifest profile, as for `sweep run`.", valueName: "name"))
-    var profile: String?
+    @OptionGroup var manifest: OptionalManifestArguments
 
     @OptionGroup var workspace: WorkspaceOption
 
@@ -37,7 +30,7 @@ struct CancelCommand: AsyncParsableCommand {
             print("nothing to cancel: \(workspace.value.root.path) has no ledger")
             return
         }
-        let runs = try file.map { try ManifestInput(file: $0, overrides: overrides, profile: profile).plan().runs.map(\.id) }
+        let runs = try manifest.plan()?.runs.map(\.id)
         let cancelled: [RunID]
         do {
             cancelled = try await SlurmExecutor(workspace: workspace.value, ledger: ledger).cancel(runs)
@@ -45,7 +38,7 @@ struct CancelCommand: AsyncParsableCommand {
             throw ValidationError(error.description)
         }
         guard !cancelled.isEmpty else {
-            print("nothing to cancel: no run of \(file ?? "this workspace") is queued or running in Slurm")
+            print("nothing to cancel: no run of \(manifest.file ?? "this workspace") is queued or running in Slurm")
             return
         }
         let records = try ledger.records(cancelled)

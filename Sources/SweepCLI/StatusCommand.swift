@@ -27,14 +27,7 @@ struct StatusCommand: AsyncParsableCommand {
             """
     )
 
-    @Argument(help: ArgumentHelp("A manifest: list only the runs it plans.", valueName: "file"))
-    var file: String?
-
-    @Argument(help: ArgumentHelp("Overrides for FILE, as for `sweep run`.", valueName: "overrides"))
-    var overrides: [String] = []
-
-    @Option(help: ArgumentHelp("The manifest profile, as for `sweep run`.", valueName: "name"))
-    var profile: String?
+    @OptionGroup var manifest: OptionalManifestArguments
 
     @OptionGroup var workspace: WorkspaceOption
 
@@ -58,8 +51,7 @@ struct StatusCommand: AsyncParsableCommand {
             }
         }
         var listing: StatusListing
-        if let file {
-            let plan = try ManifestInput(file: file, overrides: overrides, profile: profile).plan()
+        if let plan = try manifest.plan() {
             listing = try StatusListing.plan(plan, ledger: ledger, workspace: workspace)
         } else if let ledger {
             listing = try StatusListing.workspace(ledger)
