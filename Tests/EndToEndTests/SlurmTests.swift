@@ -94,6 +94,33 @@ import Testing
         #expect(scratch.count("done").values.allSatisfy { $0 == 1 } && scratch.count("done").count == 4)
     }
 
+    @Test func aRequeuedTaskResumesFromItsCheckpoint() async throws {
+        let cluster = try await TestCluster.require()
+        let scratch = try cluster.scratch()
+        _ = try scratch.write("grid.yaml", Manifests.grid(rows: 1, seeds: 1, epochs: 6, epochSeconds: 0.4))
+        #expect(try await scratch.sweep(["run", "grid.yaml", "--executor", "slurm"]).status == 0)
+        let pretrain = try #require(try await scratch.status().values.first { $0.group == "pretrain" })
+        let task = try #require(pretrain.slurm_job)
+        try await scratch.waitFor(limit: .seconds(60)) { scratch.count("epoch-2")[pretrain.id] != nil }
+        // What a preemption with requeue does: the task is stopped and queued again. Slurm
+        // holds a requeued task back for a while; the test lets it start at once.
+        try cluster.scontrol(["requeue", task])
+        try await scratch.waitFor(limit: .seconds(30)) {
+            if scratch.count("start")[pretrain.id] == 2 { return true }
+            _ = try? cluster.scontrol(["update", "jobid=\(task)", "StartTime=now"])
+            return false
+        }
+        let waited = try await scratch.sweep(["run", "grid.yaml", "--executor", "slurm", "--wait", "--poll", "0.3"],
+                                             limit: .seconds(60))
+        #expect(waited.status == 0, "\(waited.output)")
+        #expect(!waited.stdout.contains("submitted Slurm job"), "nothing is submitted twice: \(waited.output)")
+        let runs = try await scratch.status()
+        #expect(runs.values.allSatisfy { $0.state == "succeeded" && $0.attempts == 1 })
+        #expect(scratch.count("terminated")[pretrain.id] == 1)
+        let log = try String(contentsOf: scratch.workspace.appendingPathComponent("runs/\(pretrain.id)/stdout.log"), encoding: .utf8)
+        #expect(log.contains(/attempt 2 from epoch [2-5] of 6/), "\(log)")
+    }
+
     @Test func retriedRunsGoOutAsACompactArray() async throws {
         let cluster = try await TestCluster.require()
         let scratch = try cluster.scratch()
@@ -133,6 +160,21 @@ struct TestCluster {
         let scratch = try Scratch()
         scratch.extraEnvironment["SLURM_CONF"] = conf
         return scratch
+    }
+
+    /// Runs `scontrol arguments...` against this cluster; throws when it fails.
+    @discardableResult
+    func scontrol(_ arguments: [String]) throws -> Int32 {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["scontrol"] + arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(["SLURM_CONF": conf]) { $1 }
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else { throw Unreachable(why: "scontrol \(arguments) exited \(process.terminationStatus)") }
+        return process.terminationStatus
     }
 
     /// The cluster, or the test is skipped (failed when `CI` is set) with the reason.
