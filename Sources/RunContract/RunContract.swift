@@ -5,6 +5,14 @@
 // language only has to produce the same JSON.
 import Foundation
 
+/// The engine this package builds, `mtl-engine`. Its identity is part of the id of every run
+/// that uses it (the manifests' default engine), so a version whose results differ gets new runs
+/// instead of the old ones' results: bump the version with any change to what runs compute.
+public enum BundledEngine {
+    public static let version = "0.2.0"
+    public static var identity: String { "mtl-engine \(version)" }
+}
+
 /// File names inside a run directory.
 public enum RunFiles {
     public static let config = "config.json"

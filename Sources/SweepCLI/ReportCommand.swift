@@ -32,7 +32,7 @@ struct ReportCommand: AsyncParsableCommand {
             throw ValidationError("no ledger at \(workspace.value.ledger.path): run `sweep run \(manifest.file)` first")
         }
         let done = try ledger.entries(plan.runs.map(\.id)).values.filter { $0.status == .succeeded }.count
-        for file in try tables.write(plan: plan, ledger: ledger, manifest: manifest.url) {
+        for file in try tables.write(plan: plan, ledger: ledger, manifest: manifest) {
             print("wrote \(file.relativePathFromCurrentDirectory)")
         }
         if done < plan.runs.count {

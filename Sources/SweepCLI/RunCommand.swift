@@ -124,7 +124,7 @@ struct RunCommand: AsyncParsableCommand {
         // A stopped grid is resumed, not reported: its tables would show runs as missing; nor is
         // one whose runs are still in Slurm's queue.
         if !plan.tables.isEmpty, summary.stoppedBy == nil, summary.submitted.isEmpty {
-            for file in try tables.write(plan: plan, ledger: ledger, manifest: manifest.url) {
+            for file in try tables.write(plan: plan, ledger: ledger, manifest: manifest) {
                 print("wrote \(file.relativePathFromCurrentDirectory)")
             }
         }

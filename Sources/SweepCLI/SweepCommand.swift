@@ -17,13 +17,14 @@ public struct SweepCommand: AsyncParsableCommand {
               sweep status                                   # every run
               sweep show 3fa2c1                              # one run in full
               sweep report experiments/ablation.yaml         # tables only
+              sweep compare experiments/ablation.yaml --row "FAAR (1+2)" --against high
 
             Resuming is running the same command again: finished runs are skipped, interrupted \
             ones continue from their checkpoint, failed ones retry within their budget.
             """,
-        version: "0.1.0",
+        version: "0.2.0",
         subcommands: [PlanCommand.self, RunCommand.self, StatusCommand.self, ShowCommand.self, ReportCommand.self,
-                      CancelCommand.self]
+                      CompareCommand.self, CancelCommand.self]
     )
 
     public init() {}

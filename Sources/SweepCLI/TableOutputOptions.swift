@@ -6,7 +6,8 @@ import SweepReport
 
 /// Where `sweep run` and `sweep report` write tables, and which templates lay them out.
 struct TableOutputOptions: ParsableArguments {
-    @Option(help: ArgumentHelp("Tables go to DIR/<sweep name>/<table>.{md,tex,csv}.", valueName: "dir"))
+    @Option(help: ArgumentHelp("Tables go to DIR/<sweep name>/<table>.{md,tex,csv}; with --profile P, to "
+                               + "DIR/<sweep name>-P/, so a smoke run never overwrites the full tables.", valueName: "dir"))
     var results = "results"
 
     @Option(help: ArgumentHelp("The table templates (default: the Templates/ folder found above the manifest, "
@@ -14,17 +15,23 @@ struct TableOutputOptions: ParsableArguments {
     var templates: String?
 
     /// Writes every table of `plan` from the ledger; returns the files written.
-    func write(plan: Plan, ledger: Ledger, manifest: URL) throws -> [URL] {
-        let templates = try templatesDirectory(manifest: manifest)
+    func write(plan: Plan, ledger: Ledger, manifest: ManifestArguments) throws -> [URL] {
+        let templates = try templatesDirectory(manifest: manifest.url)
         var ids = plan.runs.map(\.id)
         ids += plan.tables.flatMap { $0.rows.flatMap(\.runs) }
         let records = try ledger.records(ids)
         let directory = URL(fileURLWithPath: results, relativeTo: currentDirectory).standardizedFileURL
         do {
-            return try Reporter(templates: templates).write(plan: plan, records: records, to: directory)
+            return try Reporter(templates: templates).write(plan: plan, records: records, to: directory,
+                                                            folder: Self.folder(sweep: plan.name, profile: manifest.profile))
         } catch let error as ReportError {
             throw ValidationError(error.description)
         }
+    }
+
+    /// A profile's tables live apart from the full ones: `ablation` + `smoke` -> `ablation-smoke`.
+    static func folder(sweep: String, profile: String?) -> String {
+        profile.map { "\(sweep)-\($0)" } ?? sweep
     }
 
     func templatesDirectory(manifest: URL) throws -> URL {

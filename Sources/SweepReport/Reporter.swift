@@ -16,10 +16,11 @@ public struct Reporter: Sendable {
     }
 
     /// Computes every table of the plan from the records and writes the files into
-    /// `directory/<plan.name>/` (created if needed); returns the paths written, table by table.
-    public func write(plan: Plan, records: [RunID: RunRecord], to directory: URL) throws -> [URL] {
+    /// `directory/<folder>/` (default: the sweep's name; created if needed); returns the paths
+    /// written, table by table.
+    public func write(plan: Plan, records: [RunID: RunRecord], to directory: URL, folder: String? = nil) throws -> [URL] {
         let library = try loadTemplates()
-        let folder = directory.appendingPathComponent(plan.name, isDirectory: true)
+        let folder = directory.appendingPathComponent(folder ?? plan.name, isDirectory: true)
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         var written: [URL] = []
         for spec in plan.tables {

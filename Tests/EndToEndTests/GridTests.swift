@@ -57,6 +57,36 @@ extension EndToEnd {
             #expect(overridden.stdout.contains("of training for 3 of the 3 runs to do (from 3 finished runs)"))
         }
 
+        @Test func compareSaysWhetherADifferenceExceedsTheSpreadOverSeeds() async throws {
+            let scratch = try Scratch()
+            _ = try scratch.write("grid.yaml", Manifests.grid(rows: 3, seeds: 2))
+            #expect(try await scratch.sweep(["run", "grid.yaml"]).status == 0)
+            // R2 scores 50 and R0 40, each plus seed/10: the paired differences are 10 and 10.
+            let compare = try await scratch.sweep(["compare", "grid.yaml", "--row", "R2", "--against", "R0",
+                                                   "--against", "R1", "--out", "r2.md"])
+            #expect(compare.status == 0, "\(compare.output)")
+            #expect(compare.stdout.hasPrefix("# End-to-end grid\n"))
+            #expect(compare.stdout.contains("| R2 − R0 | difference | n | beyond noise (paired t, 95 %) |"))
+            #expect(compare.stdout.contains("| SemSeg mIoU ↑ | +10.00 ± 0.00 | 2 | yes, better |"))
+            #expect(compare.stdout.contains("| SemSeg mIoU ↑ | +5.00 ± 0.00 | 2 | yes, better |"))
+            #expect(try String(contentsOf: scratch.root.appendingPathComponent("r2.md"), encoding: .utf8)
+                    == compare.stdout.replacingOccurrences(of: "wrote r2.md\n", with: ""))
+
+            let unknown = try await scratch.sweep(["compare", "grid.yaml", "--row", "FAAR", "--against", "R0"])
+            #expect(unknown.status != 0)
+            #expect(unknown.stderr.contains("no table of grid.yaml has rows 'FAAR', 'R0'; the rows are\n  main: R0, R1, R2"),
+                    "\(unknown.output)")
+        }
+
+        @Test func aProfilesTablesGoBesideTheFullOnes() async throws {
+            let scratch = try Scratch()
+            _ = try scratch.write("grid.yaml", Manifests.grid(rows: 1, seeds: 1))
+            let quick = try await scratch.sweep(["run", "grid.yaml", "--profile", "quick"])
+            #expect(quick.status == 0, "\(quick.output)")
+            #expect(quick.stdout.contains("wrote results/e2e-quick/main.md"))
+            #expect(!FileManager.default.fileExists(atPath: scratch.root.appendingPathComponent("results/e2e").path))
+        }
+
         @Test func showFindsARunByItsPrefix() async throws {
             let scratch = try Scratch()
             _ = try scratch.write("grid.yaml", Manifests.grid(rows: 1, seeds: 1))

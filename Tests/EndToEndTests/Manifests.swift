@@ -13,6 +13,8 @@ enum Manifests {
               epochs: \(epochs)
               epoch_seconds: \(epochSeconds)
             seeds: [\((0 ..< seeds).map(String.init).joined(separator: ", "))]
+            profiles:
+              quick: {epochs: 1}
             groups:
               pretrain:
                 seeds: [0]

@@ -1,4 +1,5 @@
 import Foundation
+import RunContract
 import SweepCore
 import Testing
 @testable import SweepManifest
@@ -202,10 +203,13 @@ import Testing
     @Test func idsAreTheHashOfTheCanonicalConfigAndTheEngine() throws {
         // Expected values computed independently: sha256(canonical + "\n" + identity)[:8] in hex.
         let config = JSONValue.object(["a": .array([.double(1), .string("x\"y")]), "b": .int(1), "c": .null])
-        #expect(RunID(config: config, engine: EngineSpec()).rawValue == "df8e5b08d27b42d2")
+        let engine = EngineSpec(identity: "mtl-engine")
+        #expect(RunID(config: config, engine: engine).rawValue == "df8e5b08d27b42d2")
         let escaped = JSONValue.object(["s": .string("é\u{1}\t")])
         #expect(escaped.canonical == #"{"s":"é\u0001\t"}"#)
-        #expect(RunID(config: escaped, engine: EngineSpec()).rawValue == "a8e6acb6bba8ab82")
+        #expect(RunID(config: escaped, engine: engine).rawValue == "a8e6acb6bba8ab82")
+        // The bundled engine's version is part of its identity: a new version plans new runs.
+        #expect(EngineSpec().identity == "mtl-engine \(BundledEngine.version)")
 
         let plan = try fixture.plan(Self.pipeline)
         for run in plan.runs { #expect(run.id == RunID(config: run.config, engine: plan.engine)) }

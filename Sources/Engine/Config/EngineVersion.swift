@@ -1,4 +1,6 @@
-/// The engine's version, recorded in every metrics.json.
+import RunContract
+
+/// The engine's version, recorded in every metrics.json and checkpoint.
 public enum EngineVersion {
-    public static let current = "0.1.0"
+    public static let current = BundledEngine.version
 }

@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import RunContract
 
 /// A run's identity: a hash of its canonical resolved configuration plus the engine's identity.
 public struct RunID: Hashable, Comparable, Codable, Sendable, CustomStringConvertible {
@@ -36,7 +37,7 @@ public struct EngineSpec: Hashable, Sendable, Codable {
     /// Part of every run id: changing the engine changes the runs.
     public var identity: String
 
-    public init(command: [String]? = nil, identity: String = "mtl-engine") {
+    public init(command: [String]? = nil, identity: String = BundledEngine.identity) {
         self.command = command; self.identity = identity
     }
 }
