@@ -95,8 +95,9 @@ public final class Ledger: Sendable {
 
     /// Records how a claimed run ended: the latest attempt's exit code, stderr tail, reason and
     /// metrics replace the previous attempt's; a failure counts against the retry budget.
+    /// `at` is when it ended (a batch task's end is learnt later).
     public func finish(_ id: RunID, status: RunStatus, exitCode: Int32?, stderrTail: String?,
-                       metrics: RunMetrics?, reason: String?) throws {
+                       metrics: RunMetrics?, reason: String?, at end: Date = Date()) throws {
         let metricsJSON = try metrics.map { String(decoding: try ContractJSON.encoder().encode($0), as: UTF8.self) }
         try database.write { db in
             try db.execute(sql: """
@@ -106,7 +107,7 @@ public final class Ledger: Sendable {
                 """, arguments: [
                     status.rawValue, exitCode, stderrTail, reason, metricsJSON,
                     metrics.map { $0.epochSeconds.reduce(0, +) }, metrics?.epochSeconds.count,
-                    status == .failed ? 1 : 0, Date().timeIntervalSince1970, id.rawValue,
+                    status == .failed ? 1 : 0, end.timeIntervalSince1970, id.rawValue,
                 ])
         }
     }

@@ -30,28 +30,23 @@ struct SweepProcess {
         try #require(binary, "the `sweep` binary was not found beside the tests: run `swift build` first or set SWEEP_BINARY")
     }
 
-    let process = Process()
+    let process: ChildProcess
+    private let arguments: [String]
     private let stdoutFile: URL
     private let stderrFile: URL
 
     /// Starts `sweep arguments...` in `directory`, with `environment` added to this process's.
     init(_ arguments: [String], in directory: URL, environment: [String: String] = [:]) throws {
-        process.executableURL = try Self.requireBinary()
-        process.arguments = arguments
-        process.currentDirectoryURL = directory
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         let name = UUID().uuidString
         stdoutFile = FileManager.default.temporaryDirectory.appendingPathComponent("sweep-\(name).out")
         stderrFile = FileManager.default.temporaryDirectory.appendingPathComponent("sweep-\(name).err")
-        FileManager.default.createFile(atPath: stdoutFile.path, contents: nil)
-        FileManager.default.createFile(atPath: stderrFile.path, contents: nil)
-        process.standardOutput = try FileHandle(forWritingTo: stdoutFile)
-        process.standardError = try FileHandle(forWritingTo: stderrFile)
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
+        self.arguments = arguments
+        process = try ChildProcess(try Self.requireBinary().path, arguments, in: directory,
+                                   environment: ProcessInfo.processInfo.environment.merging(environment) { $1 },
+                                   stdout: stdoutFile, stderr: stderrFile)
     }
 
-    var pid: Int32 { process.processIdentifier }
+    var pid: Int32 { process.pid }
 
     /// Waits for the process to end (SIGKILL after `limit`, so a hung sweep fails the test
     /// instead of hanging it) and returns what it printed.
@@ -60,19 +55,18 @@ struct SweepProcess {
         let deadline = clock.now.advanced(by: limit)
         while process.isRunning {
             if clock.now > deadline {
-                kill(process.processIdentifier, SIGKILL)
-                process.waitUntilExit()
-                Issue.record("sweep \(process.arguments ?? []) did not end within \(limit); killed")
+                kill(process.pid, SIGKILL)
+                Issue.record("sweep \(arguments) did not end within \(limit); killed")
                 break
             }
             try await Task.sleep(for: .milliseconds(20))
         }
-        process.waitUntilExit()
+        let status = await process.wait()
         defer {
             try? FileManager.default.removeItem(at: stdoutFile)
             try? FileManager.default.removeItem(at: stderrFile)
         }
-        return Result(status: process.terminationStatus,
+        return Result(status: status,
                       stdout: (try? String(contentsOf: stdoutFile, encoding: .utf8)) ?? "",
                       stderr: (try? String(contentsOf: stderrFile, encoding: .utf8)) ?? "")
     }

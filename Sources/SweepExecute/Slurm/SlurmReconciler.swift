@@ -134,17 +134,20 @@ public struct SlurmReconciler: Sendable {
     private func record(_ outcomes: [RunID: Outcome], into report: inout Report) throws {
         var skips: [RunID: RunID] = [:]
         for (id, outcome) in outcomes.sorted(by: { $0.key < $1.key }) {
+            // The task's end is when it wrote its exit status, not when this pass noticed it.
+            let end = (try? FileManager.default.attributesOfItem(
+                atPath: directory(id).appendingPathComponent(ExitStatusFile.name).path)[.modificationDate]) as? Date ?? Date()
             let tail = { RunLogs.tail(of: directory(id).appendingPathComponent(RunFiles.stderr), from: nil,
                                       lines: SubprocessLauncher.stderrTailLines) }
             switch outcome {
             case .succeeded(let metrics):
-                try ledger.finish(id, status: .succeeded, exitCode: 0, stderrTail: nil, metrics: metrics, reason: nil)
+                try ledger.finish(id, status: .succeeded, exitCode: 0, stderrTail: nil, metrics: metrics, reason: nil, at: end)
                 report.ended.append((id, .succeeded, nil))
             case .failed(let exitCode, let reason):
-                try ledger.finish(id, status: .failed, exitCode: exitCode, stderrTail: tail(), metrics: nil, reason: reason)
+                try ledger.finish(id, status: .failed, exitCode: exitCode, stderrTail: tail(), metrics: nil, reason: reason, at: end)
                 report.ended.append((id, .failed, reason ?? exitCode.map { "exit code \($0)" } ?? "failed"))
             case .interrupted(let reason):
-                try ledger.finish(id, status: .interrupted, exitCode: nil, stderrTail: nil, metrics: nil, reason: reason)
+                try ledger.finish(id, status: .interrupted, exitCode: nil, stderrTail: nil, metrics: nil, reason: reason, at: end)
                 report.ended.append((id, .interrupted, reason))
             case .skipped(let dependency):
                 skips[id] = dependency
