@@ -9,7 +9,8 @@ public struct TrainCommand: ParsableCommand {
         commandName: "train",
         abstract: "Train one run (the default command).",
         discussion: """
-            Exit codes: 0 success (metrics.json written), 2 bad config (nothing written),
+            Exit codes: 0 success (metrics.json written), 2 bad config or a missing / malformed
+            file of the real data set under data_root (no metrics written),
             3 stopped by SIGTERM/SIGINT (checkpoint kept; run the same command to resume),
             1 any other failure. Threads: MTL_THREADS (default 1).
             """)
@@ -38,6 +39,10 @@ public struct TrainCommand: ParsableCommand {
             FileHandle.standardError.write(Data("mtl-engine: \(stopped)\n".utf8))
             throw ExitCode(3)
         } catch let error as ConfigError {
+            FileHandle.standardError.write(Data("mtl-engine: \(error)\n".utf8))
+            throw ExitCode(2)
+        } catch let error as DataFileError {
+            // A file of the real data set (data_root) is missing or not as the layout expects.
             FileHandle.standardError.write(Data("mtl-engine: \(error)\n".utf8))
             throw ExitCode(2)
         }

@@ -124,7 +124,8 @@ import Testing
         let started = clock.now
         let summary = try await executor(space) { $0.timeout = .milliseconds(300) }
             .execute(plan([run("slow")], engine: spec))
-        #expect(clock.now - started < .seconds(5))
+        // Far below the engine's 30 s: it was terminated, not waited for (loaded CI machines are slow).
+        #expect(clock.now - started < .seconds(20))
         #expect(summary.failed == [id("slow")])
         let record = try #require(try space.ledger.record(id("slow")))
         #expect(record.reason == "timeout after 0.3 s (terminated)")
@@ -157,7 +158,7 @@ import Testing
             touch started.txt
             while true; do sleep 0.05; done
             """, name: "polite", grace: .seconds(20), requests: [.signal(SIGTERM)], in: space)
-        #expect(waited < .seconds(10), "it should not have waited for the grace period")
+        #expect(waited < .seconds(15), "it should not have waited for the grace period")
         #expect(read("term.txt", of: "polite", in: space) == "term\n")
         #expect(summary.interrupted == [id("polite")] && summary.exitCode == 143)
         #expect(try space.ledger.record(id("polite"))?.reason == "stopped by SIGTERM")
@@ -172,7 +173,7 @@ import Testing
             touch started.txt
             while true; do sleep 0.05; done
             """, name: "stubborn", grace: .milliseconds(600), requests: [.signal(SIGINT)], in: space)
-        #expect(waited >= .milliseconds(600) && waited < .seconds(8))
+        #expect(waited >= .milliseconds(600) && waited < .seconds(15))
         #expect(summary.interrupted == [id("stubborn")] && summary.exitCode == 130)
         let pid = try #require(read("pid.txt", of: "stubborn", in: space).flatMap {
             pid_t($0.trimmingCharacters(in: .whitespacesAndNewlines))
@@ -185,7 +186,7 @@ import Testing
         let (summary, waited) = try await stopWhileRunning(
             "trap '' TERM; touch started.txt; while true; do sleep 0.05; done", name: "stubborn",
             grace: .seconds(30), requests: [.signal(SIGINT), .signal(SIGINT)], in: space)
-        #expect(waited < .seconds(10))
+        #expect(waited < .seconds(15))
         #expect(summary.interrupted == [id("stubborn")])
     }
 

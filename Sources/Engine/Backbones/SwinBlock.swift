@@ -94,6 +94,52 @@ public final class SwinBlock {
     }
 }
 
+extension SwinBlock {
+    /// MTLoRA's task-specific block: proj, fc1 and fc2 are `TaskStreamLinear`s, and from the
+    /// projection on the block carries one stream per task beside the shared one. Every task
+    /// stream starts from the shared attention output and the shared residual; the frozen paths
+    /// of fc1 and fc2 see the shared stream ('matrix' mode), the task modules the task's own.
+    /// The shared LayerNorm normalises every stream. The pullback takes the gradients of the
+    /// shared and task outputs (nil: none) and returns the gradient of the block's input.
+    func forwardTaskStreams(_ x: Matrix, batch: Int, _ context: ForwardContext)
+        -> (shared: Matrix, tasks: [Matrix], pullback: (Matrix?, [Matrix?]) -> Matrix)
+    {
+        guard let proj = attention.proj as? TaskStreamLinear, let fc1 = fc1 as? TaskStreamLinear,
+              let fc2 = fc2 as? TaskStreamLinear else {
+            preconditionFailure("a task-specific block needs task-stream layers on proj, fc1 and fc2")
+        }
+        let (normalized, norm1Pullback) = norm1.forward(x, context)
+        let windowed = permuteRows(normalized, order: windowOrder, batch: batch, inverse: false)
+        let windowsPerImage = (height / window) * (width / window)
+        let (attendedWindows, attendPullback) = attention.attend(windowed, windowsPerImage: windowsPerImage,
+                                                                 mask: mask, context)
+        let attended = permuteRows(attendedWindows, order: windowOrder, batch: batch, inverse: true)
+        let projected = proj.forward(shared: attended, taskInputs: nil, context)
+        let afterAttention = [x + projected.shared] + projected.tasks.map { x + $0 }
+        let norm2Passes = afterAttention.map { norm2.forward($0, context) }
+        let hidden = fc1.forward(shared: norm2Passes[0].0, taskInputs: norm2Passes.dropFirst().map(\.0), context)
+        let geluPasses = ([hidden.shared] + hidden.tasks).map { gelu($0, context) }
+        let mlp = fc2.forward(shared: geluPasses[0].0, taskInputs: geluPasses.dropFirst().map(\.0), context)
+        let outputs = zip(afterAttention, [mlp.shared] + mlp.tasks).map { $0 + $1 }
+        context.count(2 * x.values.count * outputs.count)
+        let taskCount = proj.tasks.count
+        return (outputs[0], Array(outputs.dropFirst()), { [windowOrder] dShared, dTasks in
+            let zeros = Matrix(zeros: x.rows, x.columns)
+            let dOutputs = [dShared ?? zeros] + (0..<taskCount).map { dTasks[$0] ?? zeros }
+            let dGelu = mlp.pullback(dOutputs[0], Array(dOutputs.dropFirst()))
+            let dHidden = zip([dGelu.shared] + dGelu.tasks, geluPasses).map { $1.1($0) }
+            let dNormalized2 = hidden.pullback(dHidden[0], Array(dHidden.dropFirst()))
+            let dAfterAttention = zip(zip(dOutputs, [dNormalized2.shared] + dNormalized2.tasks), norm2Passes)
+                .map { pair, pass in pair.0 + pass.1(pair.1) }
+            // Every stream's residual and every task module's input lead back to the shared stream.
+            let dAttended = projected.pullback(dAfterAttention[0], Array(dAfterAttention.dropFirst())).shared
+            let dWindows = permuteRows(dAttended, order: windowOrder, batch: batch, inverse: false)
+            let dNormalized = permuteRows(attendPullback(dWindows), order: windowOrder, batch: batch, inverse: true)
+            return dAfterAttention.dropFirst().reduce(dAfterAttention[0], +) + norm1Pullback(dNormalized)
+        })
+    }
+}
+
 /// Gathers rows image by image: out[k] = x[order[k]] (or scatters, out[order[k]] = x[k], when
 /// `inverse`). The two are each other's pullbacks.
 func permuteRows(_ x: Matrix, order: [Int32], batch: Int, inverse: Bool) -> Matrix {

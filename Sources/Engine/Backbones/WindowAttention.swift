@@ -44,6 +44,14 @@ public final class WindowAttention {
     /// `x`: windowed tokens, rows ordered (window, token in window). `mask`, when shifted:
     /// [windows per image, n, n] of 0 / -100, repeated over the images of the batch.
     func forward(_ x: Matrix, windowsPerImage: Int, mask: [Float]?, _ context: ForwardContext) -> (Matrix, Pullback) {
+        let (attended, attendPullback) = attend(x, windowsPerImage: windowsPerImage, mask: mask, context)
+        let (projected, projPullback) = proj.forward(attended, context)
+        return (projected, { attendPullback(projPullback($0)) })
+    }
+
+    /// The attention before its output projection: qkv, then softmax(q kᵀ / √d + bias + mask) v
+    /// per window and head. MTLoRA's task streams branch at the projection that follows.
+    func attend(_ x: Matrix, windowsPerImage: Int, mask: [Float]?, _ context: ForwardContext) -> (Matrix, Pullback) {
         let n = window * window
         let windows = x.rows / n
         let c = dim, headDim = dim / heads
@@ -91,10 +99,7 @@ public final class WindowAttention {
                 }
             }
         }
-        let (projected, projPullback) = proj.forward(attended, context)
-
-        return (projected, { [relativePositionBias, relativeIndex, heads] dy in
-            let dAttended = projPullback(dy)
+        return (attended, { [relativePositionBias, relativeIndex, heads] dAttended in
             var dQKV = Matrix(uninitialized: x.rows, 3 * c)
             // One bias-gradient accumulator and one score scratch per chunk, summed in chunk order.
             let chunks = max(1, min(ComputeSetup.threads, windows))

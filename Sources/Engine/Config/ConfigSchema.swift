@@ -19,6 +19,9 @@ public struct ConfigKey: Sendable {
         case weights([String], ClosedRange<Double>)
         /// An object mapping any names to paths of existing directories.
         case directories
+        /// A list of `stages` stages, each a non-empty list of groups, each a non-empty list of
+        /// names from the set (TGLoRA's explicit task groups).
+        case nameGroups(stages: Int, names: [String])
     }
 
     public var name: String
@@ -45,6 +48,9 @@ public struct ConfigKey: Sendable {
             return "an object mapping \(names.joined(separator: ", ")) to numbers in "
                 + "\(range.lowerBound)...\(range.upperBound)"
         case .directories: return "an object mapping names to paths of existing directories"
+        case .nameGroups(let stages, let names):
+            return "a list of \(stages) stages, each a list of groups, each a list of names from "
+                + names.joined(separator: ", ") + #" (e.g. [[["semseg", "normals"]], [["semseg"], ["normals"]], ...])"#
         }
     }
 
@@ -63,6 +69,24 @@ public struct ConfigKey: Sendable {
             if names.contains(name) { return nil }
             let hint = closestMatch(to: name, in: names).map { " (did you mean '\($0)'?)" } ?? ""
             return "expected \(expectation), \(got)\(hint)"
+        case (.nameGroups(let stages, let names), .array(let items)):
+            guard items.count == stages else { return "expected \(expectation), got \(items.count) stages" }
+            for (index, stage) in items.enumerated() {
+                guard case .array(let groups) = stage, !groups.isEmpty else {
+                    return "stage \(index + 1) must be a non-empty list of groups, got \(stage.rendered)"
+                }
+                for group in groups {
+                    guard case .array(let members) = group, !members.isEmpty else {
+                        return "stage \(index + 1): a group must be a non-empty list of names, got \(group.rendered)"
+                    }
+                    for member in members {
+                        guard case .string(let name) = member, names.contains(name) else {
+                            return "stage \(index + 1): unknown name \(member.rendered); expected one of " + names.joined(separator: ", ")
+                        }
+                    }
+                }
+            }
+            return nil
         case (.names(let names), .array(let items)):
             var seen = Set<String>()
             for item in items {
@@ -143,9 +167,13 @@ public enum ConfigSchema {
         ConfigKey("heads", .integers(count: 4, each: 1...128), "attention heads per stage (overrides the backbone's)"),
         ConfigKey("window", .integer(1...64), "attention window side (overrides the backbone's)"),
         ConfigKey("image_size", .integer(32...2048), "square input side in pixels, a multiple of 32"),
-        ConfigKey("decoder", .choice(DecoderKind.allCases.map(\.rawValue)), "per-task decoder head"),
+        ConfigKey("decoder", .choice(DecoderKind.allCases.map(\.rawValue)), "per-task decoder head (default hrnet)"),
         ConfigKey("decoder_channels", .integers(count: 4, each: 1...4096),
-                  "HRNet projection channels per stage (default: [18, 36, 72, 144] scaled by C/96)"),
+                  "every head's per-task projection channels per feature (default: [18, 36, 72, 144] scaled by C/96)"),
+        ConfigKey("decoder_width", .integer(1...4096),
+                  "SegFormer embedding width / ASPP branch width (default: 256 scaled by C/96, at least 8)"),
+        ConfigKey("aspp_rates", .integers(count: 3, each: 1...256),
+                  "ASPP dilation rates (default: 12, 24, 36 scaled from a 56-pixel stage-1 map to the run's)"),
         ConfigKey("epochs", .integer(1...100_000), "passes over the training set"),
         ConfigKey("batch_size", .integer(1...4096), "images per step"),
         ConfigKey("train_images", .integer(1...10_000_000), "training images (synthetic sets)"),

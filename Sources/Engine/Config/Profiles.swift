@@ -8,6 +8,9 @@ public enum RunKind: String, CaseIterable, Sendable, Codable {
     case mtlFull = "mtl_full"
     /// Frozen pretrained backbone; only the decoders learn.
     case mtlDecoders = "mtl_decoders"
+    /// TGLoRA's task similarity: the decoders learn on a frozen pretrained backbone, then the
+    /// per-task gradients of the backbone give `similarity.json`.
+    case taskSimilarity = "task_similarity"
 }
 
 public enum DatasetName: String, CaseIterable, Sendable, Codable {
@@ -43,7 +46,7 @@ public enum TaskName: String, CaseIterable, Sendable, Codable, Comparable {
 }
 
 public enum DecoderKind: String, CaseIterable, Sendable, Codable {
-    case hrnet
+    case hrnet, segformer, aspp
 }
 
 /// The shape of a Swin-style backbone.

@@ -107,8 +107,8 @@ public struct RunConfig: Sendable {
                 throw fail("task", "only single_task runs take 'task'; use 'tasks' for kind \(kind.rawValue)")
             }
         }
-        if kind == .mtlDecoders, values["pretrained"] == nil {
-            throw fail("pretrained", "kind mtl_decoders freezes the backbone, so it needs 'pretrained': "
+        if kind == .mtlDecoders || kind == .taskSimilarity, values["pretrained"] == nil {
+            throw fail("pretrained", "kind \(kind.rawValue) freezes the backbone, so it needs 'pretrained': "
                        + "the path of a backbone.safetensors")
         }
         if kind != .pretrain, values["pretrain_set"] != nil {
@@ -137,8 +137,7 @@ public struct RunConfig: Sendable {
                            + "choose image_size and window so each stage side is a multiple of the window or at most it")
             }
         }
-        let decoderChannels = integers("decoder_channels")
-            ?? [18, 36, 72, 144].map { max(4, ($0 * backbone.embedDim + 48) / 96) }
+        let decoderChannels = integers("decoder_channels") ?? DecoderSpec.defaultChannels(embedDim: backbone.embedDim)
 
         var lossWeights = Dictionary(uniqueKeysWithValues: tasks.map { ($0, $0.paperLossWeight) })
         if case .object(let members) = values["loss_weights"] {
@@ -151,6 +150,28 @@ public struct RunConfig: Sendable {
                 if case .number(let w) = weight { lossWeights[task] = w }
             }
         }
+        var trainImages = integer("train_images") ?? scale.trainImages
+        var valImages = integer("val_images") ?? scale.valImages
+        if let root = string("data_root") {
+            guard kind != .pretrain else {
+                throw fail("data_root", "pretrain runs use the synthetic upstream set; data_root is for "
+                           + "single_task, mtl_full and mtl_decoders runs")
+            }
+            // A real split's size is its list's; train_images / val_images, when given, take a prefix.
+            func splitSize(_ split: DataSplit, limit key: String) throws -> Int {
+                let listed: Int
+                do { listed = try RealDataSets.count(dataset, root: URL(fileURLWithPath: root), split: split) } catch {
+                    throw fail("data_root", "\(error) (a \(dataset.rawValue) layout, see docs/data.md)")
+                }
+                guard listed > 0 else {
+                    throw fail("data_root", "\(RealDataSets.splitList(dataset, root: URL(fileURLWithPath: root), split: split).path) "
+                               + "lists no image ids")
+                }
+                return min(integer(key) ?? listed, listed)
+            }
+            trainImages = try splitSize(.train, limit: "train_images")
+            valImages = try splitSize(.val, limit: "val_images")
+        }
         let lr = number("lr") ?? scale.lr
         let minLR = number("min_lr") ?? lr * 0.01
         if minLR > lr { throw fail("min_lr", "must not exceed lr (\(lr)), got \(minLR)") }
@@ -162,14 +183,14 @@ public struct RunConfig: Sendable {
             decoder: string("decoder").flatMap(DecoderKind.init(rawValue:)) ?? .hrnet,
             decoderChannels: decoderChannels, epochs: integer("epochs") ?? scale.epochs,
             batchSize: integer("batch_size") ?? scale.batchSize,
-            trainImages: integer("train_images") ?? scale.trainImages,
-            valImages: integer("val_images") ?? scale.valImages,
+            trainImages: trainImages, valImages: valImages,
             lr: lr, minLR: minLR, weightDecay: number("weight_decay") ?? 0.05,
             warmupEpochs: number("warmup_epochs") ?? scale.warmupEpochs,
             clipGrad: number("clip_grad") ?? 5.0, lossWeights: lossWeights,
             progressEvery: integer("progress_every") ?? 0, values: values)
-        // The method keys' own rules (which keys go with which method), with the key's line.
+        // The method and decoder keys' own rules (which keys go with which choice), with the key's line.
         _ = try MethodOptions(config: config, file: file, text: text)
+        _ = try DecoderSpec(config: config, file: file, text: text)
         return config
     }
 

@@ -5,21 +5,31 @@ import RunContract
 public final class MultiTaskModel {
     public let backbone: SwinBackbone
     public let tasks: [TaskName]
-    public let heads: [TaskName: HRNetHead]
+    public let heads: [TaskName: any DecoderHead]
+    public let decoder: DecoderSpec
     public let imageSize: Int
 
     /// `outputs`: channels each task predicts (classes, 1, 3).
     public init(shape: BackboneShape, imageSize: Int, tasks: [TaskName], outputs: [TaskName: Int],
-                decoderChannels: [Int], seed: Int) {
+                decoder: DecoderSpec, seed: Int) {
         backbone = SwinBackbone(shape: shape, imageSize: imageSize, seed: seed)
         self.tasks = tasks
         self.imageSize = imageSize
-        var heads: [TaskName: HRNetHead] = [:]
+        self.decoder = decoder
+        var heads: [TaskName: any DecoderHead] = [:]
         for (index, task) in tasks.enumerated() {
-            heads[task] = HRNetHead(name: "decoders.\(task.rawValue)", featureChannels: backbone.featureChannels,
-                                    channels: decoderChannels, outputs: outputs[task]!, seed: seed &+ 1000 * (index + 1))
+            heads[task] = decoder.head(name: "decoders.\(task.rawValue)", featureChannels: backbone.featureChannels,
+                                       outputs: outputs[task]!, seed: seed &+ 1000 * (index + 1))
         }
         self.heads = heads
+    }
+
+    /// The model with HRNet heads of the given projection widths.
+    public convenience init(shape: BackboneShape, imageSize: Int, tasks: [TaskName], outputs: [TaskName: Int],
+                            decoderChannels: [Int], seed: Int) {
+        var decoder = DecoderSpec.defaults(.hrnet, embedDim: shape.embedDim, imageSize: imageSize)
+        decoder.channels = decoderChannels
+        self.init(shape: shape, imageSize: imageSize, tasks: tasks, outputs: outputs, decoder: decoder, seed: seed)
     }
 
     public var parameters: [Parameter] { backbone.parameters + tasks.flatMap { heads[$0]!.parameters } }
@@ -30,35 +40,59 @@ public final class MultiTaskModel {
     var backboneIsFrozen: Bool { !backbone.parameters.contains(where: \.isTrainable) }
 
     /// Predictions per task, channels-last [batch * size², outputs]; the pullback takes each task's
-    /// prediction gradient and accumulates every trainable parameter's gradient.
-    public func forward(_ images: Matrix, batch: Int, _ context: ForwardContext)
+    /// prediction gradient and accumulates every trainable parameter's gradient. `layout` says
+    /// which backbone stream each task's head reads (shared, MTLoRA's task streams, TGLoRA's
+    /// group streams); `spectral`, FAAR's TS-PD, adapts each task's features before its head.
+    public func forward(_ images: Matrix, batch: Int, _ context: ForwardContext, layout: StreamLayout = .shared,
+                        spectral: TaskSpectralInputs? = nil)
         -> (predictions: [TaskName: Matrix], pullback: ([TaskName: Matrix]) -> Void) {
-        let (features, backbonePullback) = backbone.forward(images, batch: batch, context)
-        var predictions: [TaskName: Matrix] = [:]
-        var headPullbacks: [TaskName: (Matrix) -> [Matrix]] = [:]
-        for task in tasks {
-            let (prediction, pullback) = heads[task]!.forward(features, batch: batch, size: imageSize, context)
-            predictions[task] = prediction
-            headPullbacks[task] = pullback
-        }
+        let (features, backbonePullback) = backbone.forward(images, batch: batch, context, layout: layout,
+                                                            taskCount: tasks.count)
+        let (predictions, decoderPullback) = decode(features, batch: batch, context, spectral: spectral)
         let frozen = backboneIsFrozen
         return (predictions, { gradients in
-            var featureGradients: [Matrix?] = Array(repeating: nil, count: features.count)
-            for task in self.tasks {
-                guard let gradient = gradients[task] else { continue }
-                for (index, g) in headPullbacks[task]!(gradient).enumerated() {
-                    featureGradients[index] = featureGradients[index].map { $0 + g } ?? g
-                }
-            }
+            let featureGradients = decoderPullback(gradients)
             if !frozen { backbonePullback(featureGradients) }
         })
     }
 
+    /// The decoding half of `forward`: each task's head (behind TS-PD when given) on that task's
+    /// features ([task][level]). The pullback returns the features' gradients (nil where none).
+    public func decode(_ features: [[FeatureMap]], batch: Int, _ context: ForwardContext, spectral: TaskSpectralInputs?)
+        -> (predictions: [TaskName: Matrix], pullback: ([TaskName: Matrix]) -> [[Matrix?]]) {
+        var inputs = features
+        var spectralPullback: (([[Matrix]]) -> [[Matrix]])?
+        if let spectral {
+            precondition(spectral.tasks == tasks, "TS-PD must serve the model's tasks in order")
+            (inputs, spectralPullback) = spectral.forward(features, batch: batch)
+        }
+        var predictions: [TaskName: Matrix] = [:]
+        var headPullbacks: [(Matrix) -> [Matrix]] = []
+        for (t, task) in tasks.enumerated() {
+            let (prediction, pullback) = heads[task]!.forward(inputs[t], batch: batch, size: imageSize, context)
+            predictions[task] = prediction
+            headPullbacks.append(pullback)
+        }
+        return (predictions, { gradients in
+            let featureGradients: [[Matrix?]] = self.tasks.enumerated().map { t, task in
+                gradients[task].map { headPullbacks[t]($0) } ?? Array(repeating: nil, count: inputs[t].count)
+            }
+            guard let spectralPullback else { return featureGradients }
+            // TS-PD's pullback wants every task's gradient; a task without one contributes zeros.
+            let complete = featureGradients.enumerated().map { t, perLevel in
+                perLevel.enumerated().map { level, g in
+                    g ?? Matrix(zeros: inputs[t][level].values.rows, inputs[t][level].channels)
+                }
+            }
+            return spectralPullback(complete).map { $0.map(Optional.some) }
+        })
+    }
+
     /// Forward MACs for one image, counted by the layers themselves.
-    public func forwardMACs() -> Int {
+    public func forwardMACs(layout: StreamLayout = .shared, spectral: TaskSpectralInputs? = nil) -> Int {
         let counter = MACCounter()
         let pixels = Matrix(zeros: imageSize * imageSize, 3)
-        _ = forward(pixels, batch: 1, ForwardContext(training: false, macs: counter))
+        _ = forward(pixels, batch: 1, ForwardContext(training: false, macs: counter), layout: layout, spectral: spectral)
         return counter.total
     }
 

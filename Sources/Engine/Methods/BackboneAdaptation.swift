@@ -1,46 +1,111 @@
 import Foundation
+import RunContract
 
 /// A method applied to a multi-task model: what it freezes, the low-rank modules it wraps around
-/// the backbone's linears, and the PDRS bookkeeping the training loop calls into.
+/// the backbone's linears, the streams the backbone runs (shared, MTLoRA's task streams, TGLoRA's
+/// group streams), and the PDRS bookkeeping the training loop calls into.
 ///
 /// Apply it after loading pretrained weights: the modules' parameters are not in a backbone file.
 public final class BackboneAdaptation {
     public let options: MethodOptions
-    /// Every low-rank module, by the name of the layer it adapts.
+    /// Every low-rank module, by its name (the adapted layer's, and in the multi-task layouts
+    /// `.shared`, `.task.<task>` or `.group.<task>+<task>` after it): the keys of the rank logs.
     public let modules: [(layer: String, module: LowRankModule)]
+    /// Which backbone stream each task's decoder reads.
+    public let layout: StreamLayout
+    public let tasks: [TaskName]
+    /// Houlsby adapters behind every block's attention and MLP (method adapter).
+    public let bottlenecks: [BottleneckAdapter]
     /// FAAR's TS-PD (and XT-Cons) in front of the decoders, when on.
     public let spectral: TaskSpectralInputs?
 
     public init(options: MethodOptions, model: MultiTaskModel, seed: Int) {
         self.options = options
         let backbone = model.backbone
-        var modules: [(String, LowRankModule)] = []
-        if options.usesLowRankAdapters {
-            let adapt = { (linear: any LinearLayer) -> any LinearLayer in
-                guard let base = linear as? Linear else { return linear }
-                let name = String(base.weight.name.dropLast(".weight".count))
-                let module = LowRankModule(
-                    name: name, kind: options.adapter, inputs: base.inFeatures, outputs: base.outFeatures,
-                    rank: options.rank, scale: Float(options.scale.factor(rank: options.rank)),
-                    weight: UnsafeBufferPointer(base.weight.values),
-                    shrinking: options.rankShrinking?.options(taskSpecific: false), seed: UInt64(seed))
-                modules.append((name, module))
-                return AdaptedLinear(base: base, module: module)
+        let tasks = model.tasks
+        self.tasks = tasks
+        let layout: StreamLayout
+        switch options.method {
+        case .mtlora, .faar:
+            layout = .taskBlocks(stages: Set(options.taskSpecificStages.map { $0 - 1 }))
+        case .tglora:
+            guard let groups = options.taskGroups, groups.count == backbone.stages.count else {
+                preconditionFailure("tglora needs one task partition per stage (MethodOptions.taskGroups)")
             }
-            let mlp = options.locations == .attnMLP
-            for stage in backbone.stages {
-                if options.adaptPatchMerging, let merging = stage.downsample { merging.reduction = adapt(merging.reduction) }
-                for block in stage.blocks {
-                    block.attention.qkv = adapt(block.attention.qkv)
-                    block.attention.proj = adapt(block.attention.proj)
-                    if mlp {
-                        block.fc1 = adapt(block.fc1)
-                        block.fc2 = adapt(block.fc2)
+            layout = .taskGroups(groups)
+        default:
+            layout = .shared
+        }
+        self.layout = layout
+        var modules: [(String, LowRankModule)] = []
+        func module(_ base: Linear, _ name: String, rank: Int, taskSpecific: Bool) -> LowRankModule {
+            let module = LowRankModule(
+                name: name, kind: options.adapter, inputs: base.inFeatures, outputs: base.outFeatures,
+                rank: rank, scale: Float(options.scale.factor(rank: rank)),
+                weight: UnsafeBufferPointer(base.weight.values),
+                shrinking: options.rankShrinking?.options(taskSpecific: taskSpecific), seed: UInt64(seed))
+            modules.append((name, module))
+            return module
+        }
+        /// The modules of one frozen linear in stage `stage`, in the method's layout.
+        func adapted(_ base: Linear, stage: Int, taskBlock: Bool) -> any LinearLayer {
+            let name = String(base.weight.name.dropLast(".weight".count))
+            switch layout {
+            case .shared:
+                return AdaptedLinear(base: base, module: module(base, name, rank: options.rank, taskSpecific: false))
+            case .taskBlocks:
+                let shared = module(base, name + ".shared", rank: options.rank, taskSpecific: false)
+                guard taskBlock else { return AdaptedLinear(base: base, module: shared) }
+                return TaskStreamLinear(base: base, shared: shared, tasks: tasks.map { task in
+                    module(base, name + ".task." + task.rawValue, rank: options.taskRank, taskSpecific: true)
+                })
+            case .taskGroups(let partitions):
+                let partition = partitions[stage]
+                let ranks = stage == partitions.count - 1
+                    ? partition.groups.map { options.taskRank * $0.count }
+                    : TaskGrouping.groupRanks(partition, combinedRank: options.rank)
+                return GroupedLinear(base: base, modules: zip(partition.groups, ranks).map { group, rank in
+                    module(base, name + "." + BackboneAdaptation.groupName(group, of: tasks), rank: rank,
+                           taskSpecific: group.count < tasks.count)
+                })
+            }
+        }
+        if options.usesLowRankAdapters {
+            for (index, stage) in backbone.stages.enumerated() {
+                // Patch merging is one layer every stream passes through: one shared module.
+                if options.adaptPatchMerging, let merging = stage.downsample, let base = merging.reduction as? Linear {
+                    let name = String(base.weight.name.dropLast(".weight".count)) + (layout == .shared ? "" : ".shared")
+                    merging.reduction = AdaptedLinear(base: base, module: module(base, name, rank: options.rank,
+                                                                                 taskSpecific: false))
+                }
+                for (j, block) in stage.blocks.enumerated() {
+                    let lastBlock = j == stage.blocks.count - 1
+                    for site in options.locations.layers {
+                        guard let base = block[site] as? Linear else { continue }
+                        var taskBlock = false
+                        if case .taskBlocks(let stages) = layout {
+                            taskBlock = lastBlock && stages.contains(index) && site != .qkv
+                        }
+                        block[site] = adapted(base, stage: index, taskBlock: taskBlock)
                     }
                 }
             }
         }
         self.modules = modules
+        var bottlenecks: [BottleneckAdapter] = []
+        if options.method == .adapter {
+            // Behind each sublayer's output projection: attention's proj, the MLP's fc2.
+            for block in backbone.stages.flatMap(\.blocks) {
+                for site in [MethodOptions.LinearSite.proj, .fc2] {
+                    guard let base = block[site] as? Linear else { continue }
+                    let adapter = BottleneckAdapter(wrapping: base, name: String(base.weight.name.dropLast(".weight".count)),
+                                                    bottleneck: options.bottleneck, seed: UInt64(seed))
+                    bottlenecks.append(adapter)
+                    block[site] = adapter
+                }
+            }
+        }
+        self.bottlenecks = bottlenecks
         if options.spectralFilter {
             let sides = backbone.stages.dropFirst().map(\.side) + [backbone.stages.last!.side]
             spectral = TaskSpectralInputs(
@@ -78,11 +143,35 @@ public final class BackboneAdaptation {
     /// Parameters the method adds outside the model's layers (TS-PD's), all decoder-side.
     public var parameters: [Parameter] { spectral?.parameters ?? [] }
 
+    /// What metrics.json's `extra` records of the method: TGLoRA's groups, as
+    /// `groups.stage<k>.<task>` = the index of the task's group in stage k (1-based stages,
+    /// groups in order of their first task).
+    public var summary: [String: Double] {
+        guard case .taskGroups(let partitions) = layout else { return [:] }
+        var entries: [String: Double] = [:]
+        for (stage, partition) in partitions.enumerated() {
+            for (t, task) in tasks.enumerated() { entries["groups.stage\(stage + 1).\(task.rawValue)"] = Double(partition.group(of: t)) }
+        }
+        return entries
+    }
+
+    /// A group's module name: `shared` for all tasks, `task.<task>` for one, else
+    /// `group.<task>+<task>...`.
+    static func groupName(_ group: [Int], of tasks: [TaskName]) -> String {
+        if group.count == tasks.count { return "shared" }
+        if group.count == 1 { return "task." + tasks[group[0]].rawValue }
+        return "group." + group.map { tasks[$0].rawValue }.joined(separator: "+")
+    }
+
     /// The model's forward pass as the method runs it.
     public func forward(_ model: MultiTaskModel, _ images: Matrix, batch: Int, _ context: ForwardContext)
         -> (predictions: [TaskName: Matrix], pullback: ([TaskName: Matrix]) -> Void) {
-        guard let spectral else { return model.forward(images, batch: batch, context) }
-        return model.forward(images, batch: batch, context, spectral: spectral)
+        model.forward(images, batch: batch, context, layout: layout, spectral: spectral)
+    }
+
+    /// Forward MACs for one image as the method runs the model (every stream, TS-PD excluded).
+    public func forwardMACs(_ model: MultiTaskModel) -> Int {
+        model.forwardMACs(layout: layout, spectral: spectral)
     }
 
     // MARK: PDRS, as the training loop drives it
@@ -102,6 +191,19 @@ public final class BackboneAdaptation {
 
     public var ranks: [String: Int] {
         Dictionary(uniqueKeysWithValues: modules.map { ($0.layer, $0.module.rank) })
+    }
+
+    /// The model's counts as the method runs it: components PDRS erased stay in their buffers
+    /// but count nowhere; TS-PD's parameters count as decoder parameters.
+    public func parameterCounts(_ model: MultiTaskModel) -> ParameterCounts {
+        var counts = model.parameterCounts
+        counts.trainable -= erasedParameterCount
+        counts.total -= erasedParameterCount
+        let spectral = parameters.map(\.count).reduce(0, +)
+        counts.trainable += spectral
+        counts.total += spectral
+        counts.decoder += spectral
+        return counts
     }
 
     /// Stored values of erased components: in the parameters' buffers, out of every count.
@@ -145,6 +247,28 @@ public final class BackboneAdaptation {
             module.restoreShrinking(live: live.values.map { Int($0) }, importance: scores,
                                     observations: observations.values.map { Int($0) },
                                     draws: Int(draws.values[0]) << 24 + Int(draws.values[1]))
+        }
+    }
+}
+
+extension SwinBlock {
+    /// The block's adaptable linear at `site`.
+    subscript(site: MethodOptions.LinearSite) -> any LinearLayer {
+        get {
+            switch site {
+            case .qkv: return attention.qkv
+            case .proj: return attention.proj
+            case .fc1: return fc1
+            case .fc2: return fc2
+            }
+        }
+        set {
+            switch site {
+            case .qkv: attention.qkv = newValue
+            case .proj: attention.proj = newValue
+            case .fc1: fc1 = newValue
+            case .fc2: fc2 = newValue
+            }
         }
     }
 }

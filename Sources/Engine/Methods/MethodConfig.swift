@@ -15,15 +15,23 @@ extension ConfigSchema {
                   "rank of shared modules (FAAR: r_init; TGLoRA: the combined rank of a layer; default 16, faar 32)"),
         ConfigKey("task_rank", .integer(1...4096), "rank of task-specific modules (default 4)"),
         ConfigKey("adapter_locations", .choice(MethodOptions.Locations.allCases.map(\.rawValue)),
-                  "which linears of a block carry modules: attn (qkv, proj) or attn_mlp (and fc1, fc2; default)"),
+                  "which linears of a block carry modules: attn (qkv, proj), attn_mlp (and fc1, fc2; default) or "
+                  + "attn_mlp_others (and the others train; tglora's default)"),
         ConfigKey("others_trainable", .bool,
-                  "patch embedding, LayerNorms, relative position tables and patch merging train too (default true)"),
+                  "patch embedding, LayerNorms, relative position tables and patch merging train too "
+                  + "(default true; tglora: true only with adapter_locations attn_mlp_others)"),
         ConfigKey("adapt_patch_merging", .bool, "low-rank modules on the patch-merging reductions (MTLoRA+)"),
         ConfigKey("task_specific_stages", .choice(["4", "3", "4,3", "4,3,2,1"]),
                   "stages whose last block has task-specific modules, as the supplementary's TS-blocks (default 4,3,2,1)"),
         ConfigKey("groups_per_stage", .integers(count: 4, each: 1...64),
                   "TGLoRA task groups per stage, first to last (default: one fewer per stage away from the decoders)"),
         ConfigKey("task_similarity", .file, "TGLoRA: the similarity.json a task_similarity run wrote"),
+        ConfigKey("task_groups", .nameGroups(stages: 4, names: ConfigSchema.taskNames),
+                  "TGLoRA: every stage's task groups, first to last, instead of deriving them from task_similarity"),
+        ConfigKey("swap_tasks", .names(ConfigSchema.taskNames),
+                  "TGLoRA: two tasks that exchange their places in every stage's groups (TGLoRA Table 4: less similar tasks grouped)"),
+        ConfigKey("similarity_examples", .integer(1...1_000_000),
+                  "kind task_similarity: training images N the gradient similarity averages over (default 32)"),
         ConfigKey("pdrs", .bool, "FAAR's rank shrinking (default: true for faar, false otherwise)"),
         ConfigKey("rho_shared", .real(0.000001...1), "PDRS coverage of shared modules (default 0.95)"),
         ConfigKey("rho_task", .real(0.000001...1), "PDRS coverage of task-specific modules (default 0.95)"),
@@ -39,6 +47,50 @@ extension ConfigSchema {
     ]
 }
 
+extension RunConfig {
+    /// N of a task_similarity run: the first N training images, unaugmented.
+    public var similarityExamples: Int {
+        if case .number(let n) = values["similarity_examples"] { return Int(n) }
+        return min(32, trainImages)
+    }
+}
+
+/// A partition of the run's tasks written with their names, as `{semseg,normals} {depth}`.
+private func describe(_ partition: TaskPartition, _ tasks: [TaskName]) -> String {
+    partition.groups.map { "{" + $0.map { tasks[$0].rawValue }.joined(separator: ",") + "}" }.joined(separator: " ")
+}
+
+extension MethodOptions {
+    struct GroupsError: Error, CustomStringConvertible { let description: String }
+
+    /// One stage of `task_groups`: every task of the run in exactly one group.
+    static func partition(_ stage: ConfigValue, stage index: Int, tasks: [TaskName]) -> Result<TaskPartition, GroupsError> {
+        guard case .array(let groups) = stage else { return .failure(GroupsError(description: "stage \(index) is not a list of groups")) }
+        var placed: [TaskName: Int] = [:]
+        var partition: [[Int]] = []
+        for (g, group) in groups.enumerated() {
+            guard case .array(let members) = group else { return .failure(GroupsError(description: "stage \(index): a group is not a list")) }
+            var indices: [Int] = []
+            for member in members {
+                guard case .string(let name) = member, let task = TaskName(rawValue: name), let t = tasks.firstIndex(of: task) else {
+                    return .failure(GroupsError(description: "stage \(index): \(member.rendered) is not a task of this run ("
+                                                + tasks.map(\.rawValue).joined(separator: ", ") + ")"))
+                }
+                if placed[task] != nil {
+                    return .failure(GroupsError(description: "stage \(index): task \(name) is in two groups"))
+                }
+                placed[task] = g
+                indices.append(t)
+            }
+            partition.append(indices)
+        }
+        if let missing = tasks.first(where: { placed[$0] == nil }) {
+            return .failure(GroupsError(description: "stage \(index): task \(missing.rawValue) is in no group"))
+        }
+        return .success(TaskPartition(partition))
+    }
+}
+
 extension MethodOptions {
     /// The method a validated run config selects, with the paper's defaults for every key it
     /// leaves out. Keys that make no sense for the method are errors, naming the key.
@@ -52,10 +104,19 @@ extension MethodOptions {
         func number(_ key: String) -> Double? { if case .number(let n) = values[key] { return n }; return nil }
         func bool(_ key: String) -> Bool? { if case .bool(let b) = values[key] { return b }; return nil }
 
-        let implied: Method = config.kind == .mtlDecoders ? .decoders : .full
-        let method = string("method").flatMap(Method.init(rawValue:)) ?? implied
-        if config.kind == .mtlDecoders, method != .decoders {
-            throw fail("method", "kind mtl_decoders trains the decoders only; method \(method.rawValue) needs kind mtl_full")
+        let headsOnly = config.kind == .mtlDecoders || config.kind == .taskSimilarity
+        let method = string("method").flatMap(Method.init(rawValue:)) ?? (headsOnly ? .decoders : .full)
+        if headsOnly, method != .decoders {
+            throw fail("method", "kind \(config.kind.rawValue) trains the decoders only; method \(method.rawValue) needs kind mtl_full")
+        }
+        if let examples = number("similarity_examples") {
+            if config.kind != .taskSimilarity { throw fail("similarity_examples", "only kind task_similarity takes it") }
+            if Int(examples) > config.trainImages {
+                throw fail("similarity_examples", "at most train_images (\(config.trainImages)), got \(Int(examples))")
+            }
+        }
+        if config.kind == .taskSimilarity, config.tasks.count < 2 {
+            throw fail("tasks", "a task similarity needs at least two tasks")
         }
         if config.kind == .pretrain, values["method"] != nil {
             throw fail("method", "pretrain runs train the whole backbone; they take no method")
@@ -71,7 +132,7 @@ extension MethodOptions {
         if !usesLowRankAdapters, let key = lowRankKeys.first(where: { values[$0] != nil }) {
             throw fail(key, "only the low-rank methods (lora, mtlora, tglora, faar) take it; method is \(method.rawValue)")
         }
-        if method != .tglora, let key = ["groups_per_stage", "task_similarity"].first(where: { values[$0] != nil }) {
+        if method != .tglora, let key = ["groups_per_stage", "task_similarity", "task_groups", "swap_tasks"].first(where: { values[$0] != nil }) {
             throw fail(key, "only method tglora takes it")
         }
         if method != .adapter, values["bottleneck"] != nil { throw fail("bottleneck", "only method adapter takes it") }
@@ -93,7 +154,19 @@ extension MethodOptions {
             scale = .raw(number("lora_scale") ?? 4)
         }
         if let name = string("adapter_locations") { locations = Locations(rawValue: name)! }
-        if let trainable = bool("others_trainable") { othersTrain = trainable }
+        // TGLoRA names "others" in its locations; the other methods train them unless told not to.
+        if method == .tglora { othersTrain = locations == .attnMLPOthers }
+        if let trainable = bool("others_trainable") {
+            if !trainable, locations == .attnMLPOthers {
+                throw fail("others_trainable", "adapter_locations attn_mlp_others trains the others; "
+                           + "choose attn_mlp to keep them frozen")
+            }
+            othersTrain = trainable
+        }
+        if hasTaskStreams, method != .tglora, locations == .attn {
+            throw fail("adapter_locations", "\(method.rawValue) puts task-specific modules on proj, fc1 and fc2; "
+                       + "expected attn_mlp or attn_mlp_others")
+        }
         if let adapt = bool("adapt_patch_merging") { adaptPatchMerging = adapt }
         if let stages = string("task_specific_stages") {
             taskSpecificStages = stages.split(separator: ",").map { Int($0)! }.sorted()
@@ -108,8 +181,48 @@ extension MethodOptions {
             }
             groupsPerStage = groups
         }
-        if method == .tglora, groupsPerStage == nil {
-            groupsPerStage = TaskGrouping.defaultSchedule(taskCount: config.tasks.count, stages: 4)
+        if method == .tglora, case .array(let stages) = values["task_groups"] {
+            if values["groups_per_stage"] != nil {
+                throw fail("groups_per_stage", "task_groups gives the groups, and so their number per stage; remove one of the two")
+            }
+            taskGroups = try stages.enumerated().map { index, stage in
+                try Self.partition(stage, stage: index + 1, tasks: config.tasks).mapError { fail("task_groups", $0.description) }.get()
+            }
+            for (index, (shallow, deep)) in zip(taskGroups!, taskGroups!.dropFirst()).enumerated() where !deep.refines(shallow) {
+                throw fail("task_groups", "groups may only split going deeper, but stage \(index + 2) (\(describe(deep, config.tasks))) "
+                           + "merges tasks that stage \(index + 1) (\(describe(shallow, config.tasks))) keeps apart")
+            }
+            groupsPerStage = taskGroups!.map(\.count)
+        } else if method == .tglora {
+            let schedule = groupsPerStage ?? TaskGrouping.defaultSchedule(taskCount: config.tasks.count, stages: 4)
+            groupsPerStage = schedule
+            var similarity: TaskSimilarity?
+            if let path = string("task_similarity") {
+                do { similarity = try TaskSimilarity.read(from: path, tasks: config.tasks.map(\.rawValue)) } catch {
+                    throw fail("task_similarity", "\(error)")
+                }
+            }
+            // Only stages between one group and one group per task depend on the similarities.
+            if similarity == nil, schedule.contains(where: { $0 != 1 && $0 != config.tasks.count }) {
+                throw fail("task_similarity", "tglora with groups per stage \(schedule.map(String.init).joined(separator: "-")) "
+                           + "needs the similarity.json of a task_similarity run")
+            }
+            do {
+                taskGroups = try TaskGrouping.stages(
+                    groupsPerStage: schedule,
+                    similarity: similarity ?? .unrelated(tasks: config.tasks.map(\.rawValue)))
+            } catch {
+                throw fail(values["groups_per_stage"] != nil ? "groups_per_stage" : "tasks", "\(error)")
+            }
+        }
+        if method == .tglora, case .array(let names) = values["swap_tasks"] {
+            let swapped = names.compactMap { if case .string(let name) = $0 { return name } else { return nil } }
+            guard swapped.count == 2, let a = config.tasks.map(\.rawValue).firstIndex(of: swapped[0]),
+                  let b = config.tasks.map(\.rawValue).firstIndex(of: swapped[1]) else {
+                throw fail("swap_tasks", "needs two of the run's tasks (\(config.tasks.map(\.rawValue).joined(separator: ", "))), got \(swapped)")
+            }
+            // One permutation applied to every stage keeps the groups nested.
+            taskGroups = taskGroups?.map { $0.swapping(a, b) }
         }
 
         let shrinks = bool("pdrs") ?? (rankShrinking != nil)
@@ -142,11 +255,5 @@ extension MethodOptions {
         consensusLowCutoff = low
         consensusHighCutoff = high
         if let width = number("bottleneck") { bottleneck = Int(width) }
-
-        // Built and tested as layers, not yet wired into the backbone and decoders of a run.
-        if hasTaskStreams || method == .adapter {
-            throw fail("method", "method \(method.rawValue) is not wired into training runs yet; runs support "
-                       + "full, decoders, lora (with adapter lora or dora, pdrs, ts_pd and xt_cons) and bitfit")
-        }
     }
 }

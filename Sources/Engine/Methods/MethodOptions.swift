@@ -33,16 +33,18 @@ public struct MethodOptions: Sendable, Equatable {
         }
     }
 
-    /// Which linear layers of a block carry adapters (TGLoRA's "attn", "attn + mlp"; MTLoRA and
-    /// FAAR use attn + mlp). "Others" is the separate `othersTrain` switch.
+    /// Which linear layers of a block carry adapters: TGLoRA's "attn", "attn + mlp" and "attn +
+    /// mlp + others" (MTLoRA and FAAR adapt attn + mlp). The third is attn + mlp with the
+    /// `othersTrain` switch on.
     public enum Locations: String, Sendable, CaseIterable {
         case attn
         case attnMLP = "attn_mlp"
+        case attnMLPOthers = "attn_mlp_others"
 
         public var layers: [LinearSite] {
             switch self {
             case .attn: return [.qkv, .proj]
-            case .attnMLP: return [.qkv, .proj, .fc1, .fc2]
+            case .attnMLP, .attnMLPOthers: return [.qkv, .proj, .fc1, .fc2]
             }
         }
     }
@@ -65,6 +67,8 @@ public struct MethodOptions: Sendable, Equatable {
     public var adaptPatchMerging: Bool
     /// TGLoRA: groups per stage, first to last.
     public var groupsPerStage: [Int]?
+    /// TGLoRA: the task groups of each stage, first to last (from the similarity matrix).
+    public var taskGroups: [TaskPartition]?
     /// PDRS (FAAR's rank shrinking); nil when off.
     public var rankShrinking: RankShrinking?
     /// FAAR's channel-wise spectral filter in front of each decoder input.
@@ -102,7 +106,7 @@ public struct MethodOptions: Sendable, Equatable {
     public init(method: Method, adapter: LowRankModule.Kind = .lora, scale: Scale = .raw(4), rank: Int = 16,
                 taskRank: Int = 4, locations: Locations = .attnMLP, taskSpecificStages: [Int] = [1, 2, 3, 4],
                 othersTrain: Bool = true, adaptPatchMerging: Bool = false, groupsPerStage: [Int]? = nil,
-                rankShrinking: RankShrinking? = nil, spectralFilter: Bool = false,
+                taskGroups: [TaskPartition]? = nil, rankShrinking: RankShrinking? = nil, spectralFilter: Bool = false,
                 crossTaskConsensus: Bool = false, bottleneck: Int = 16) {
         self.method = method
         self.adapter = adapter
@@ -114,6 +118,7 @@ public struct MethodOptions: Sendable, Equatable {
         self.othersTrain = othersTrain
         self.adaptPatchMerging = adaptPatchMerging
         self.groupsPerStage = groupsPerStage
+        self.taskGroups = taskGroups
         self.rankShrinking = rankShrinking
         self.spectralFilter = spectralFilter
         self.crossTaskConsensus = crossTaskConsensus
@@ -127,7 +132,8 @@ public struct MethodOptions: Sendable, Equatable {
             return MethodOptions(method: .faar, adapter: .dora, rank: 32, rankShrinking: RankShrinking(),
                                  spectralFilter: true, crossTaskConsensus: true)
         case .tglora:
-            return MethodOptions(method: .tglora, rank: 16, groupsPerStage: nil)
+            // The paper's headline configuration adapts attn + mlp and trains the others.
+            return MethodOptions(method: .tglora, rank: 16, locations: .attnMLPOthers, groupsPerStage: nil)
         default:
             return MethodOptions(method: method)
         }

@@ -20,6 +20,11 @@ public struct TaskPartition: Sendable, Hashable, Codable, CustomStringConvertibl
         groups.firstIndex { $0.contains(task) }!
     }
 
+    /// The partition with tasks `a` and `b` in each other's groups (the same where they share one).
+    public func swapping(_ a: Int, _ b: Int) -> TaskPartition {
+        TaskPartition(groups.map { group in group.map { $0 == a ? b : $0 == b ? a : $0 } })
+    }
+
     /// True when every group of `self` lies inside one group of `coarser`: going from `coarser`
     /// to `self` groups only split, never merge.
     public func refines(_ coarser: TaskPartition) -> Bool {

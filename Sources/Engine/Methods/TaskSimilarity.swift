@@ -1,3 +1,5 @@
+import Foundation
+
 /// TGLoRA's task similarity (eq. 1-3 of the paper): the mean over N examples of the cosine
 /// similarity between two tasks' gradients of their losses with respect to the shared parameters.
 ///
@@ -64,4 +66,48 @@ private func cosineSimilarity(_ g: [Float], _ h: [Float], _ gNorm: Double, _ hNo
     var dot = 0.0
     for k in g.indices { dot += Double(g[k]) * Double(h[k]) }
     return dot / (gNorm * hNorm)
+}
+
+extension TaskSimilarity {
+    /// The artifact of a task_similarity run, in its run directory.
+    public static let fileName = "similarity.json"
+
+    /// No affinity between distinct tasks: for group schedules that do not depend on it.
+    public static func unrelated(tasks: [String]) -> TaskSimilarity {
+        TaskSimilarity(tasks: tasks, matrix: tasks.indices.map { t in tasks.indices.map { $0 == t ? 1 : 0 } }, examples: 0)
+    }
+
+    public struct FileError: Error, CustomStringConvertible {
+        public let description: String
+    }
+
+    /// Reads a similarity file and keeps the rows and columns of `tasks`, in that order.
+    public static func read(from path: String, tasks: [String]) throws -> TaskSimilarity {
+        let stored: TaskSimilarity
+        do {
+            stored = try JSONDecoder().decode(TaskSimilarity.self, from: Data(contentsOf: URL(fileURLWithPath: path)))
+        } catch {
+            throw FileError(description: "\(path) is not the similarity.json of a task_similarity run "
+                            + "(expected {\"tasks\": [...], \"matrix\": [[...]], \"examples\": N}): \(error)")
+        }
+        let n = stored.tasks.count
+        guard stored.matrix.count == n, stored.matrix.allSatisfy({ $0.count == n }) else {
+            throw FileError(description: "\(path): the matrix must be \(n) x \(n), one row and column per task")
+        }
+        let rows = try tasks.map { task in
+            guard let row = stored.tasks.firstIndex(of: task) else {
+                throw FileError(description: "\(path) has no similarities of task \(task); it covers "
+                                + stored.tasks.joined(separator: ", "))
+            }
+            return row
+        }
+        return TaskSimilarity(tasks: tasks, matrix: rows.map { r in rows.map { stored.matrix[r][$0] } },
+                              examples: stored.examples)
+    }
+
+    public func write(to url: URL) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try encoder.encode(self).write(to: url, options: .atomic)
+    }
 }

@@ -30,18 +30,22 @@ public final class TaskSpectralInputs {
         filters.flatMap { $0.flatMap(\.parameters) } + (consensus ?? []).flatMap { $0.flatMap(\.parameters) }
     }
 
-    /// Each task's decoder inputs; the pullback takes every task's input gradients and returns the
-    /// gradients of the features the tasks read (one backbone's, shared).
-    public func forward(_ features: [FeatureMap], batch: Int)
-        -> (perTask: [[FeatureMap]], pullback: ([[Matrix]]) -> [Matrix]) {
+    /// Each task's decoder inputs from the features it reads ([task][level]: one backbone's
+    /// shared features repeated, or MTLoRA's and TGLoRA's per-task streams); the pullback takes
+    /// every task's input gradients and returns those of each task's features.
+    public func forward(_ features: [[FeatureMap]], batch: Int)
+        -> (perTask: [[FeatureMap]], pullback: ([[Matrix]]) -> [[Matrix]]) {
         let taskCount = tasks.count
+        precondition(features.count == taskCount, "one feature list per task")
         var outputs = Array(repeating: [FeatureMap](), count: taskCount)
         var filterPasses = Array(repeating: [SpectralFilter.Pass](), count: taskCount)
         var consensusPasses = Array(repeating: [CrossTaskConsensus.Pass](), count: taskCount)
-        for (index, feature) in features.enumerated() {
+        for index in features[0].indices {
+            let feature = features[0][index]
             let plane = feature.height * feature.width
-            let input = toPlanes(feature.values, batch: batch, plane: plane)
-            let filtered = (0..<taskCount).map { t in filters[t][index].forward(input, images: batch) }
+            let filtered = (0..<taskCount).map { t in
+                filters[t][index].forward(toPlanes(features[t][index].values, batch: batch, plane: plane), images: batch)
+            }
             for t in 0..<taskCount {
                 filterPasses[t].append(filtered[t].pass)
                 var output = filtered[t].output
@@ -56,8 +60,8 @@ public final class TaskSpectralInputs {
             }
         }
         return (outputs, { gradients in
-            features.indices.map { index in
-                let feature = features[index]
+            let perLevel = features[0].indices.map { index in
+                let feature = features[0][index]
                 let plane = feature.height * feature.width
                 var dFiltered = (0..<taskCount).map { toPlanes(gradients[$0][index], batch: batch, plane: plane) }
                 if let consensus = self.consensus {
@@ -71,13 +75,12 @@ public final class TaskSpectralInputs {
                     }
                     dFiltered = routed
                 }
-                var dInput = [Float](repeating: 0, count: feature.values.values.count)
-                for t in 0..<taskCount {
+                return (0..<taskCount).map { t in
                     let d = self.filters[t][index].backward(filterPasses[t][index], outputGradient: dFiltered[t])
-                    for k in d.indices { dInput[k] += d[k] }
+                    return fromPlanes(d, batch: batch, plane: plane, channels: feature.channels)
                 }
-                return fromPlanes(dInput, batch: batch, plane: plane, channels: feature.channels)
             }
+            return (0..<taskCount).map { t in perLevel.map { $0[t] } }
         })
     }
 }
@@ -103,28 +106,4 @@ func fromPlanes(_ x: [Float], batch: Int, plane: Int, channels c: Int) -> Matrix
         }
     }
     return out
-}
-
-extension MultiTaskModel {
-    /// `forward`, with each task's head reading its own TS-PD-adapted features.
-    func forward(_ images: Matrix, batch: Int, _ context: ForwardContext, spectral: TaskSpectralInputs)
-        -> (predictions: [TaskName: Matrix], pullback: ([TaskName: Matrix]) -> Void) {
-        let (features, backbonePullback) = backbone.forward(images, batch: batch, context)
-        let (perTask, spectralPullback) = spectral.forward(features, batch: batch)
-        var predictions: [TaskName: Matrix] = [:]
-        var headPullbacks: [(Matrix) -> [Matrix]] = []
-        for (t, task) in spectral.tasks.enumerated() {
-            let (prediction, pullback) = heads[task]!.forward(perTask[t], batch: batch, size: imageSize, context)
-            predictions[task] = prediction
-            headPullbacks.append(pullback)
-        }
-        let frozen = backboneIsFrozen
-        return (predictions, { gradients in
-            let taskGradients = spectral.tasks.enumerated().map { t, task in
-                gradients[task].map { headPullbacks[t]($0) } ?? perTask[t].map { Matrix(zeros: $0.values.rows, $0.channels) }
-            }
-            let featureGradients = spectralPullback(taskGradients)
-            if !frozen { backbonePullback(featureGradients.map { Optional($0) }) }
-        })
-    }
 }

@@ -1,8 +1,9 @@
 import Foundation
 import RunContract
 
-/// Dense multi-task fine-tuning (kinds single_task, mtl_full, mtl_decoders): the Swin backbone
-/// with one HRNet head per task, the papers' weighted sum of task losses, augmented batches.
+/// Dense multi-task fine-tuning (kinds single_task, mtl_full, mtl_decoders, and task_similarity,
+/// which then measures TGLoRA's task similarity): the Swin backbone with one decoder head per
+/// task, the papers' weighted sum of task losses, augmented batches.
 public final class DenseObjective: ParameterizedObjective {
     public let config: RunConfig
     public let model: MultiTaskModel
@@ -13,6 +14,8 @@ public final class DenseObjective: ParameterizedObjective {
     let augmentation: Augmentation
     let threads: Int
     private var batch: MultiTaskBatch
+    /// Kind task_similarity: measured at evaluation, written as the run's artifact.
+    private var similarity: TaskSimilarity?
 
     public init(config: RunConfig, train: any MultiTaskDataset, validation: any MultiTaskDataset,
                 threads: Int = 1) throws {
@@ -23,7 +26,8 @@ public final class DenseObjective: ParameterizedObjective {
         augmentation = Augmentation.papers(seed: UInt64(config.seed))
         let outputs = Dictionary(uniqueKeysWithValues: config.tasks.map { ($0, train.outputs(of: $0)) })
         model = MultiTaskModel(shape: config.backbone, imageSize: config.imageSize, tasks: config.tasks,
-                               outputs: outputs, decoderChannels: config.decoderChannels, seed: config.seed)
+                               outputs: outputs, decoder: try DecoderSpec(config: config, file: "config.json"),
+                               seed: config.seed)
         if let path = config.pretrained {
             try model.backbone.loadPretrained(from: path)
         }
@@ -35,12 +39,10 @@ public final class DenseObjective: ParameterizedObjective {
     /// The model's parameters and those the method adds beside it (TS-PD).
     public var modelParameters: [Parameter] { model.parameters + adaptation.parameters }
 
-    public func trainStep(epoch: Int, step: Int) -> Double {
+    public func trainStep(epoch: Int, step: Int) throws -> Double {
         let indices = batchIndices(step: step, batchSize: config.batchSize, count: train.count, seed: config.seed,
                                    epoch: epoch)
-        // The data sets are generated or read from validated paths; a failure here is a broken
-        // installation, not a user error, so it stops the run loudly.
-        try! train.fill(&batch, indices: indices, augmentation: augmentation, epoch: epoch, threads: threads)
+        try train.fill(&batch, indices: indices, augmentation: augmentation, epoch: epoch, threads: threads)
         let size = indices.count, plane = batch.height * batch.width
         let images = channelsLastImages(batch.images, batch: size, height: batch.height, width: batch.width)
         let (predictions, pullback) = adaptation.forward(model, images, batch: size, ForwardContext(training: true))
@@ -62,14 +64,14 @@ public final class DenseObjective: ParameterizedObjective {
 
     public func epochEnded(epoch: Int) -> [String: Int] { adaptation.epochEnded() }
 
-    public func evaluate() -> (tasks: [String: TaskMetric], extra: [String: Double]) {
+    public func evaluate() throws -> (tasks: [String: TaskMetric], extra: [String: Double]) {
         var evaluation = DenseEvaluation(tasks: config.tasks, outputs: model.tasks.map { model.heads[$0]!.outputs })
         var evalBatch = MultiTaskBatch(size: config.batchSize, height: validation.height, width: validation.width,
                                        tasks: config.tasks)
         var start = 0
         while start < validation.count {
             let indices = Array(start..<min(validation.count, start + config.batchSize))
-            try! validation.fill(&evalBatch, indices: indices, threads: threads)
+            try validation.fill(&evalBatch, indices: indices, threads: threads)
             let images = channelsLastImages(evalBatch.images, batch: indices.count, height: evalBatch.height,
                                             width: evalBatch.width)
             let (predictions, _) = adaptation.forward(model, images, batch: indices.count, ForwardContext(training: false))
@@ -77,7 +79,18 @@ public final class DenseObjective: ParameterizedObjective {
                            height: evalBatch.height, width: evalBatch.width)
             start += config.batchSize
         }
-        return evaluation.results()
+        var (tasks, extra) = evaluation.results()
+        extra.merge(adaptation.summary) { kept, _ in kept }
+        if config.kind == .taskSimilarity {
+            let measured = measureTaskSimilarity(examples: config.similarityExamples)
+            similarity = measured
+            for t in measured.tasks.indices {
+                for u in measured.tasks.indices where u > t {
+                    extra["similarity.\(measured.tasks[t]).\(measured.tasks[u])"] = measured[t, u]
+                }
+            }
+        }
+        return (tasks, extra)
     }
 
     public func state() -> [String: StoredTensor] { modelParameters.state.merging(adaptation.state()) { kept, _ in kept } }
@@ -87,21 +100,15 @@ public final class DenseObjective: ParameterizedObjective {
         try adaptation.restore(state)
     }
 
-    /// Components PDRS erased stay in their buffers but count nowhere.
-    public var parameterCounts: ParameterCounts {
-        var counts = model.parameterCounts
-        counts.trainable -= adaptation.erasedParameterCount
-        counts.total -= adaptation.erasedParameterCount
-        let spectral = adaptation.parameters.map(\.count).reduce(0, +)
-        counts.trainable += spectral
-        counts.total += spectral
-        counts.decoder += spectral
-        return counts
+    public var parameterCounts: ParameterCounts { adaptation.parameterCounts(model) }
+
+    public func forwardGMACs() -> Double { Double(adaptation.forwardMACs(model)) / 1e9 }
+
+    public func writeArtifacts(to directory: URL) throws -> [String: String] {
+        guard let similarity else { return [:] }
+        try similarity.write(to: directory.appendingPathComponent(TaskSimilarity.fileName))
+        return ["similarity": TaskSimilarity.fileName]
     }
-
-    public func forwardGMACs() -> Double { Double(model.forwardMACs()) / 1e9 }
-
-    public func writeArtifacts(to directory: URL) throws -> [String: String] { [:] }
 }
 
 extension SwinBackbone {

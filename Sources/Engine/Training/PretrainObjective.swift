@@ -67,10 +67,10 @@ public final class PretrainObjective: ParameterizedObjective {
 
     public var modelParameters: [Parameter] { model.parameters }
 
-    public func trainStep(epoch: Int, step: Int) -> Double {
+    public func trainStep(epoch: Int, step: Int) throws -> Double {
         let indices = batchIndices(step: step, batchSize: config.batchSize, count: train.count, seed: config.seed,
                                    epoch: epoch)
-        try! train.fill(&batch, indices: indices, augmentation: augmentation, epoch: epoch, threads: threads)
+        try train.fill(&batch, indices: indices, augmentation: augmentation, epoch: epoch, threads: threads)
         let images = channelsLastImages(batch.images, batch: indices.count, height: batch.height, width: batch.width)
         let (logits, pullback) = model.forward(images, batch: indices.count, ForwardContext(training: true))
         let (loss, gradient) = TaskLoss.crossEntropy(logits, labels: batch.labels.prefix(indices.count).map(Float.init))
@@ -79,13 +79,13 @@ public final class PretrainObjective: ParameterizedObjective {
     }
 
     /// Top-1 accuracy on the validation split, in %.
-    public func evaluate() -> (tasks: [String: TaskMetric], extra: [String: Double]) {
+    public func evaluate() throws -> (tasks: [String: TaskMetric], extra: [String: Double]) {
         var evalBatch = ClassificationBatch(size: config.batchSize, height: validation.height, width: validation.width)
         var correct = 0, loss = 0.0
         var start = 0
         while start < validation.count {
             let indices = Array(start..<min(validation.count, start + config.batchSize))
-            try! validation.fill(&evalBatch, indices: indices, threads: threads)
+            try validation.fill(&evalBatch, indices: indices, threads: threads)
             let images = channelsLastImages(evalBatch.images, batch: indices.count, height: evalBatch.height,
                                             width: evalBatch.width)
             let (logits, _) = model.forward(images, batch: indices.count, ForwardContext(training: false))

@@ -30,10 +30,6 @@ public struct RunDriver {
     /// The objective a config asks for.
     public static func objective(for config: RunConfig, threads: Int) throws -> any TrainingObjective {
         let size = config.imageSize
-        if config.dataRoot != nil {
-            throw ConfigError(file: RunFiles.config, key: "data_root", message: "real data sets are not wired into "
-                              + "this engine yet; remove the key to train on the synthetic scenes")
-        }
         switch config.kind {
         case .pretrain:
             let variant: SyntheticObjects.Variant = config.pretrainSet == "22k" ? .imagenet22k : .imagenet1k
@@ -43,7 +39,17 @@ public struct RunDriver {
                 train: SyntheticObjects(variant: variant, split: .train, count: config.trainImages, height: size, width: size),
                 validation: SyntheticObjects(variant: variant, split: .val, count: config.valImages, height: size, width: size),
                 threads: threads)
-        case .singleTask, .mtlFull, .mtlDecoders:
+        case .singleTask, .mtlFull, .mtlDecoders, .taskSimilarity:
+            if let root = config.dataRoot {
+                let url = URL(fileURLWithPath: root)
+                return try DenseObjective(
+                    config: config,
+                    train: try RealDataSets.open(config.dataset, root: url, split: .train, size: size,
+                                                 tasks: config.tasks, limit: config.trainImages),
+                    validation: try RealDataSets.open(config.dataset, root: url, split: .val, size: size,
+                                                      tasks: config.tasks, limit: config.valImages),
+                    threads: threads)
+            }
             return try DenseObjective(
                 config: config,
                 train: SyntheticScenes(dataset: config.dataset, split: .train, count: config.trainImages,
@@ -91,7 +97,7 @@ public struct RunDriver {
             for step in 0..<steps {
                 if shouldStop() { throw RunStopped(epoch: epoch, step: step) }
                 objective.zeroGradients()
-                let loss = objective.trainStep(epoch: epoch, step: step)
+                let loss = try objective.trainStep(epoch: epoch, step: step)
                 lossSum += loss
                 clipGradientNorm(slots, maxNorm: config.clipGrad)
                 optimizer.update(slots, learningRate: Float(schedule.learningRate(at: epoch * steps + step)))
@@ -113,7 +119,7 @@ public struct RunDriver {
                 to: progressURL)
         }
 
-        let (tasks, extra) = objective.evaluate()
+        let (tasks, extra) = try objective.evaluate()
         let metrics = RunMetrics(
             engineVersion: EngineVersion.current, tasks: tasks, parameters: objective.parameterCounts,
             gmacs: objective.forwardGMACs(), epochSeconds: epochSeconds,

@@ -1,9 +1,12 @@
 import CBLAS
 import Foundation
+import RunContract
 
-/// Measures training throughput of the multi-task model (forward, the four PASCAL losses,
-/// backward, clipping, AdamW) on random batches, and the sgemm peak of this machine in the same
-/// process, so the achieved fraction of peak is comparable across machines.
+/// Measures training throughput of the multi-task model under a method (forward, the four PASCAL
+/// losses, backward, PDRS's importance step, clipping, AdamW) on random batches, and the sgemm peak of this machine in the same
+/// process, so the achieved fraction of peak is comparable across machines. Also times the four
+/// decoder heads alone (forward and backward on fixed backbone features, behind TS-PD when the
+/// method has it), so decoders compare without the backbone's share of a step.
 public struct ThroughputBenchmark {
     public struct Result: Sendable {
         public var imagesPerSecond: Double
@@ -15,6 +18,12 @@ public struct ThroughputBenchmark {
         /// Training FLOPs per second, taking a step as 3x the forward (forward + two backward GEMMs).
         public var achievedGFLOPS: Double
         public var sgemmPeakGFLOPS: Double
+        /// Forward and backward of the four heads on fixed features, per step of `batch` images.
+        public var decoderSecondsPerStep: Double
+        public var decoderCPUSecondsPerStep: Double
+        /// The heads' share of `forwardGMACs`.
+        public var decoderGMACs: Double
+        public var parameters: ParameterCounts
     }
 
     public var shape: BackboneShape
@@ -23,19 +32,24 @@ public struct ThroughputBenchmark {
     public var steps: Int
     public var warmup: Int
     public var threads: Int
+    public var decoder: DecoderKind
+    /// How the backbone adapts (full fine-tuning unless told).
+    public var method: MethodOptions
 
-    public init(shape: BackboneShape, imageSize: Int, batch: Int, steps: Int, warmup: Int = 2, threads: Int) {
+    public init(shape: BackboneShape, imageSize: Int, batch: Int, steps: Int, warmup: Int = 2, threads: Int,
+                decoder: DecoderKind = .hrnet, method: MethodOptions = MethodOptions(method: .full)) {
         self.shape = shape; self.imageSize = imageSize; self.batch = batch; self.steps = steps
-        self.warmup = warmup; self.threads = threads
+        self.warmup = warmup; self.threads = threads; self.decoder = decoder; self.method = method
     }
 
     public func run() -> Result {
         ComputeSetup.configure(threads: threads)
         let tasks: [TaskName] = [.semseg, .humanParts, .saliency, .normals]
         let outputs: [TaskName: Int] = [.semseg: 21, .humanParts: 7, .saliency: 1, .normals: 3]
-        let channels = [18, 36, 72, 144].map { max(4, ($0 * shape.embedDim + 48) / 96) }
         let model = MultiTaskModel(shape: shape, imageSize: imageSize, tasks: tasks, outputs: outputs,
-                                   decoderChannels: channels, seed: 0)
+                                   decoder: .defaults(decoder, embedDim: shape.embedDim, imageSize: imageSize), seed: 0)
+        let adaptation = BackboneAdaptation(options: method, model: model, seed: 0)
+        let parameters = model.parameters + adaptation.parameters
         let pixels = batch * imageSize * imageSize
         var generator = SplitMix64(seed: 1)
         let images = Matrix(rows: pixels, columns: 3, values: (0..<(3 * pixels)).map { _ in Float(generator.normal()) })
@@ -49,11 +63,11 @@ public struct ThroughputBenchmark {
             return v.map { $0 / n }
         }
         let optimizer = AdamW(weightDecay: 0.05)
-        let slots = model.parameters.compactMap(\.slot)
+        let slots = parameters.compactMap(\.slot)
 
         func step() {
-            for parameter in model.parameters { parameter.zeroGradient() }
-            let (predictions, pullback) = model.forward(images, batch: batch, ForwardContext(training: true))
+            for parameter in parameters { parameter.zeroGradient() }
+            let (predictions, pullback) = adaptation.forward(model, images, batch: batch, ForwardContext(training: true))
             var gradients: [TaskName: Matrix] = [:]
             for task in tasks {
                 var (_, gradient) = TaskLoss.loss(for: task, predictions[task]!, labels: labels[task]!)
@@ -62,6 +76,7 @@ public struct ThroughputBenchmark {
                 gradients[task] = gradient
             }
             pullback(gradients)
+            adaptation.recordImportance()
             clipGradientNorm(slots, maxNorm: 5)
             optimizer.update(slots, learningRate: 1e-4)
         }
@@ -70,11 +85,36 @@ public struct ThroughputBenchmark {
         for _ in 0..<steps { step() }
         let seconds = Date().timeIntervalSince(start) / Double(steps)
         let cpuSeconds = (processorSeconds() - cpuStart) / Double(steps)
-        let macs = Double(model.forwardMACs())
+        let macs = Double(adaptation.forwardMACs(model))
+
+        let (features, _) = model.backbone.forward(images, batch: batch, ForwardContext(training: true),
+                                                   layout: adaptation.layout, taskCount: tasks.count)
+        var outputGradients: [TaskName: Matrix] = [:]
+        for task in tasks {
+            outputGradients[task] = Matrix(rows: pixels, columns: outputs[task]!, values: (0..<(pixels * outputs[task]!)).map { _ in
+                Float(generator.normal()) / Float(pixels) })
+        }
+        /// The heads, behind TS-PD when the method has it.
+        func decoderStep() {
+            let (_, pullback) = model.decode(features, batch: batch, ForwardContext(training: true), spectral: adaptation.spectral)
+            _ = pullback(outputGradients)
+        }
+        for _ in 0..<warmup { decoderStep() }
+        let decoderStart = Date(), decoderCPUStart = processorSeconds()
+        for _ in 0..<steps { decoderStep() }
+        let decoderSeconds = Date().timeIntervalSince(decoderStart) / Double(steps)
+        let decoderCPUSeconds = (processorSeconds() - decoderCPUStart) / Double(steps)
+        let backboneMACs = MACCounter()
+        _ = model.backbone.forward(Matrix(zeros: imageSize * imageSize, 3), batch: 1,
+                                   ForwardContext(training: false, macs: backboneMACs), layout: adaptation.layout,
+                                   taskCount: tasks.count)
+
         return Result(imagesPerSecond: Double(batch) / seconds, secondsPerStep: seconds, cpuSecondsPerStep: cpuSeconds,
                       forwardGMACs: macs / 1e9,
                       achievedGFLOPS: 3 * 2 * macs * Double(batch) / seconds / 1e9,
-                      sgemmPeakGFLOPS: Self.sgemmPeak())
+                      sgemmPeakGFLOPS: Self.sgemmPeak(),
+                      decoderSecondsPerStep: decoderSeconds, decoderCPUSecondsPerStep: decoderCPUSeconds,
+                      decoderGMACs: (macs - Double(backboneMACs.total)) / 1e9, parameters: adaptation.parameterCounts(model))
     }
 
     private func processorSeconds() -> Double {

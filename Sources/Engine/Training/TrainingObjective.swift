@@ -9,12 +9,12 @@ public protocol TrainingObjective: AnyObject {
     func trainableSlots() -> [ParameterSlot]
     func zeroGradients()
     /// Forward and backward on training batch `step` of `epoch`, leaving gradients in the slots.
-    /// Returns the (weighted, summed) loss.
-    func trainStep(epoch: Int, step: Int) -> Double
+    /// Returns the (weighted, summed) loss. Throws when a sample cannot be read (real data sets).
+    func trainStep(epoch: Int, step: Int) throws -> Double
     /// Called after each epoch's last step; returns the adapters' current ranks (empty without adapters).
     func epochEnded(epoch: Int) -> [String: Int]
     /// Metrics on the validation set, in the papers' units.
-    func evaluate() -> (tasks: [String: TaskMetric], extra: [String: Double])
+    func evaluate() throws -> (tasks: [String: TaskMetric], extra: [String: Double])
     /// Everything that changes during training besides the optimizer: parameters, BatchNorm statistics.
     func state() -> [String: StoredTensor]
     func restore(_ state: [String: StoredTensor]) throws

@@ -82,4 +82,7 @@ private func error(_ json: String) -> ConfigError? {
         .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("docs/engine.md")
     let text = try String(contentsOf: docs, encoding: .utf8)
     for key in ConfigSchema.coreKeys { #expect(text.contains("`\(key.name)`"), "docs/engine.md lacks \(key.name)") }
+    let methods = try String(contentsOf: docs.deletingLastPathComponent().appendingPathComponent("methods.md"), encoding: .utf8)
+    for key in ConfigSchema.methodKeys { #expect(methods.contains("`\(key.name)`"), "docs/methods.md lacks \(key.name)") }
+    for kind in RunKind.allCases { #expect(text.contains("`\(kind.rawValue)`"), "docs/engine.md lacks kind \(kind.rawValue)") }
 }

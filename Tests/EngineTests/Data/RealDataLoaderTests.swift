@@ -1,4 +1,5 @@
 import Foundation
+import RunContract
 import Testing
 @testable import Engine
 
@@ -108,6 +109,59 @@ import Testing
         try write(NPY.encode(NPYArray(shape: [3, 2], values: [1, 2, 3, 4, 5, 6])), "depth/0001.npy")
         #expect { try dataset.sample(at: 0) } throws: { error in
             "\(error)".contains("depth/0001.npy") && "\(error)".contains("shape [3, 2]")
+        }
+    }
+
+    /// A run config whose data_root is this suite's layout.
+    func realRunConfig(kind: String = "mtl_full", extra: String = "") throws -> RunConfig {
+        let json = #"{"kind": "\#(kind)", "profile": "smoke", "data_root": "\#(root.path)", "batch_size": 2\#(extra)}"#
+        return try RunConfig.parse(Data(json.utf8), file: "config.json")
+    }
+
+    @Test func aRunWithDataRootTrainsOnTheRealLayout() throws {
+        defer { try? FileManager.default.removeItem(at: root) }
+        try writePascal()
+        try write(Data("b\na\n".utf8), "ImageSets/Context/train.txt")
+        let config = try realRunConfig()
+        #expect(config.trainImages == 2 && config.valImages == 2)
+        let directory = temporaryRunDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try RunDriver(config: config, directory: directory, threads: 1).run()
+
+        let metrics = try JSONDecoder().decode(RunMetrics.self, from: Data(contentsOf: directory.appendingPathComponent(RunFiles.metrics)))
+        #expect(Set(metrics.tasks.keys) == ["semseg", "human_parts", "saliency", "normals"])
+        #expect(metrics.tasks.values.allSatisfy { $0.value.isFinite })
+        // The real set's 21 classes, not the synthetic scenes' class list, size the semseg head.
+        let objective = try RunDriver.objective(for: config, threads: 1) as! DenseObjective
+        #expect(objective.model.heads[.semseg]!.outputs == 21)
+
+        // train_images takes a prefix of the split list.
+        #expect(try realRunConfig(extra: #", "train_images": 1"#).trainImages == 1)
+    }
+
+    @Test func aRunWithDataRootNamesTheMissingFileBeforeTraining() throws {
+        defer { try? FileManager.default.removeItem(at: root) }
+        try writePascal()
+        #expect { try realRunConfig() } throws: { error in
+            "\(error)".contains("key 'data_root'") && "\(error)".contains("ImageSets/Context/train.txt")
+        }
+        try write(Data("a\n".utf8), "ImageSets/Context/train.txt")
+        #expect { try realRunConfig(kind: "pretrain") } throws: { error in "\(error)".contains("synthetic upstream set") }
+
+        try FileManager.default.removeItem(at: root.appendingPathComponent("normals_distill/a.png"))
+        let directory = temporaryRunDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        #expect { try RunDriver(config: try realRunConfig(), directory: directory, threads: 1).run() } throws: { error in
+            "\(error)".hasSuffix("normals_distill/a.png: normals map missing")
+        }
+        #expect(!FileManager.default.fileExists(atPath: directory.appendingPathComponent(RunFiles.metrics).path))
+
+        try write(PNG.encode(width: 4, height: 2, channels: 3, pixels: [UInt8](repeating: 128, count: 24)),
+                  "normals_distill/a.png")
+        try FileManager.default.removeItem(at: root.appendingPathComponent("JPEGImages/a.png"))
+        try write(Data([0xFF, 0xD8]), "JPEGImages/a.jpg")
+        #expect { try RunDriver(config: try realRunConfig(), directory: directory, threads: 1).run() } throws: { error in
+            "\(error)".contains("JPEGImages/a.jpg: JPEG decoding is not built in")
         }
     }
 }

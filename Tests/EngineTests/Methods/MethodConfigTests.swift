@@ -48,10 +48,14 @@ import Testing
         #expect(error(#"{"kind": "mtl_full", "method": "lora", "adapter": "lorra"}"#)?.message.contains("did you mean 'lora'?") == true)
     }
 
-    @Test func methodsNotWiredIntoRunsSaySo() {
-        for method in ["mtlora", "tglora", "faar", "adapter"] {
-            let found = error(#"{"kind": "mtl_full", "method": "\#(method)"}"#)
-            #expect(found?.key == "method" && found?.message.contains("not wired into training runs yet") == true)
-        }
+    @Test func taskStreamMethodsAreRead() throws {
+        let faar = try options(#"{"kind": "mtl_full", "method": "faar", "task_specific_stages": "4,3", "rho_task": 0.8}"#)
+        #expect(faar.adapter == .dora && faar.rank == 32 && faar.taskRank == 4 && faar.taskSpecificStages == [3, 4])
+        #expect(faar.rankShrinking?.rhoTask == 0.8 && faar.spectralFilter && faar.crossTaskConsensus && faar.othersTrain)
+        let mtlora = try options(#"{"kind": "mtl_full", "method": "mtlora", "adapter_locations": "attn_mlp_others"}"#)
+        #expect(mtlora.adapter == .lora && mtlora.rankShrinking == nil && !mtlora.spectralFilter && mtlora.othersTrain)
+        #expect(error(#"{"kind": "mtl_full", "method": "mtlora", "adapter_locations": "attn"}"#)?.key == "adapter_locations")
+        #expect(error(#"{"kind": "mtl_full", "method": "lora", "adapter_locations": "attn_mlp_others", "others_trainable": false}"#)?
+            .key == "others_trainable")
     }
 }

@@ -140,7 +140,7 @@ import Testing
         var generator = SplitMix64(seed: 51)
         let inputs = TaskSpectralInputs(tasks: tasks, features: shapes, crossTaskConsensus: true, lowCutoff: 0.25, highCutoff: 0.5)
         let shared = features(&generator, batch: 2)
-        let (perTask, _) = inputs.forward(shared, batch: 2)
+        let (perTask, _) = inputs.forward(Array(repeating: shared, count: tasks.count), batch: 2)
         for t in tasks.indices {
             for (index, feature) in shared.enumerated() {
                 #expect(zip(perTask[t][index].values.values, feature.values.values).allSatisfy { abs($0 - $1) < 1e-5 })
@@ -151,40 +151,43 @@ import Testing
         #expect(inputs.parameters.map(\.count).reduce(0, +) == tasks.count * perTaskCount)
     }
 
-    @Test func gradientsOfTheSharedFeaturesAndTheWeightsMatchFiniteDifferences() {
+    @Test func gradientsOfEachTasksFeaturesAndTheWeightsMatchFiniteDifferences() {
         var generator = SplitMix64(seed: 52)
         let inputs = TaskSpectralInputs(tasks: tasks, features: shapes, crossTaskConsensus: true, lowCutoff: 0.3, highCutoff: 0.45)
         for parameter in inputs.parameters {
             _ = parameter.values.update(from: generator.floats(parameter.count, in: 0.3...1.5))
         }
         let batch = 2
-        let shared = features(&generator, batch: batch)
+        // Each task reads its own features, as behind MTLoRA's task streams.
+        let perTaskFeatures = tasks.map { _ in features(&generator, batch: batch) }
         let weights = tasks.map { _ in shapes.map { generator.floats(batch * $0.side * $0.side * $0.channels) } }
-        func loss(_ features: [FeatureMap]) -> Double {
+        func loss(_ features: [[FeatureMap]]) -> Double {
             let (perTask, _) = inputs.forward(features, batch: batch)
             return tasks.indices.map { t in
                 shapes.indices.map { weightedSum(perTask[t][$0].values.values, weights[t][$0]) }.reduce(0, +)
             }.reduce(0, +)
         }
-        let (_, pullback) = inputs.forward(shared, batch: batch)
+        let (_, pullback) = inputs.forward(perTaskFeatures, batch: batch)
         for parameter in inputs.parameters { parameter.zeroGradient() }
         let gradients = pullback(tasks.indices.map { t in
-            shapes.indices.map { Matrix(rows: shared[$0].values.rows, columns: shapes[$0].channels, values: weights[t][$0]) }
+            shapes.indices.map { Matrix(rows: perTaskFeatures[t][$0].values.rows, columns: shapes[$0].channels, values: weights[t][$0]) }
         })
-        for index in shapes.indices {
-            let numeric = numericGradient(shared[index].values.values, step: 0.02) { values in
-                var changed = shared
-                changed[index].values.values = values
-                return loss(changed)
+        for t in [0, tasks.count - 1] {
+            for index in shapes.indices {
+                let numeric = numericGradient(perTaskFeatures[t][index].values.values, step: 0.02) { values in
+                    var changed = perTaskFeatures
+                    changed[t][index].values.values = values
+                    return loss(changed)
+                }
+                expectGradientsMatch(gradients[t][index].values, numeric, "dL/dfeature\(index) of task \(t)")
             }
-            expectGradientsMatch(gradients[index].values, numeric, "dL/dfeature\(index)")
         }
         for parameter in inputs.parameters where parameter.name.hasSuffix(".alpha") || parameter.name.hasSuffix(".gamma") {
             let saved = Array(parameter.values)
             let numeric = numericGradient(saved, step: 0.02) { values in
                 _ = parameter.values.update(from: values)
                 defer { _ = parameter.values.update(from: saved) }
-                return loss(shared)
+                return loss(perTaskFeatures)
             }
             expectGradientsMatch(Array(parameter.gradient!), numeric, parameter.name)
         }

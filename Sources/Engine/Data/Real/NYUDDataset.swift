@@ -17,11 +17,37 @@ public struct NYUDDataset: MultiTaskDataset {
     public let width: Int
     public let tasks: [TaskName]
 
-    public init(root: URL, split: DataSplit, height: Int, width: Int, tasks: [TaskName]? = nil) throws {
+    /// `limit`: keep only the first `limit` ids of the split list.
+    public init(root: URL, split: DataSplit, height: Int, width: Int, tasks: [TaskName]? = nil, limit: Int? = nil) throws {
         self.root = root; self.split = split; self.height = height; self.width = width
         self.tasks = tasks ?? DatasetName.nyud.tasks
         try RealDataFiles.checkTasks(self.tasks, of: .nyud, named: "NYUD-v2", root: root)
-        ids = try RealDataFiles.ids(in: root.appendingPathComponent("gt_sets/\(split.rawValue).txt"))
+        let all = try RealDataFiles.ids(in: Self.splitList(root: root, split: split))
+        ids = limit.map { Array(all.prefix($0)) } ?? all
+    }
+
+    public static func splitList(root: URL, split: DataSplit) -> URL {
+        root.appendingPathComponent("gt_sets/\(split.rawValue).txt")
+    }
+
+    /// Throws for the first file a sample would need that is missing, so a run stops before
+    /// training instead of in the middle of an epoch.
+    public func checkFiles() throws {
+        for id in ids {
+            try RealDataFiles.checkImage(directory: root.appendingPathComponent("images"), id: id)
+            for task in tasks {
+                switch task {
+                case .semseg:
+                    try RealDataFiles.checkExists(root.appendingPathComponent("segmentation/\(id).png"), what: "label map")
+                case .depth:
+                    try RealDataFiles.checkExists(root.appendingPathComponent("depth/\(id).npy"), what: "depth array")
+                case .normals:
+                    try RealDataFiles.checkExists(root.appendingPathComponent("normals/\(id).npy"), what: "normals array")
+                case .humanParts, .saliency:
+                    break
+                }
+            }
+        }
     }
 
     public var count: Int { ids.count }

@@ -24,11 +24,41 @@ public struct PascalContextDataset: MultiTaskDataset {
     public let width: Int
     public let tasks: [TaskName]
 
-    public init(root: URL, split: DataSplit, height: Int, width: Int, tasks: [TaskName]? = nil) throws {
+    /// `limit`: keep only the first `limit` ids of the split list.
+    public init(root: URL, split: DataSplit, height: Int, width: Int, tasks: [TaskName]? = nil, limit: Int? = nil) throws {
         self.root = root; self.split = split; self.height = height; self.width = width
         self.tasks = tasks ?? DatasetName.pascal.tasks
         try RealDataFiles.checkTasks(self.tasks, of: .pascal, named: "PASCAL-Context", root: root)
-        ids = try RealDataFiles.ids(in: root.appendingPathComponent("ImageSets/Context/\(split.rawValue).txt"))
+        let all = try RealDataFiles.ids(in: Self.splitList(root: root, split: split))
+        ids = limit.map { Array(all.prefix($0)) } ?? all
+    }
+
+    public static func splitList(root: URL, split: DataSplit) -> URL {
+        root.appendingPathComponent("ImageSets/Context/\(split.rawValue).txt")
+    }
+
+    /// Throws for the first file a sample would need that is missing (human parts are optional),
+    /// so a run stops before training instead of in the middle of an epoch.
+    public func checkFiles() throws {
+        for id in ids {
+            try RealDataFiles.checkImage(directory: root.appendingPathComponent("JPEGImages"), id: id)
+            for task in tasks {
+                switch task {
+                case .semseg:
+                    let voc = root.appendingPathComponent("semseg/VOC12/\(id).png")
+                    if !FileManager.default.fileExists(atPath: voc.path) {
+                        try RealDataFiles.checkExists(root.appendingPathComponent("semseg/pascal-context/\(id).png"),
+                                                      what: "semseg label map (or semseg/VOC12/\(id).png)")
+                    }
+                case .saliency:
+                    try RealDataFiles.checkExists(root.appendingPathComponent("sal_distill/\(id).png"), what: "saliency map")
+                case .normals:
+                    try RealDataFiles.checkExists(root.appendingPathComponent("normals_distill/\(id).png"), what: "normals map")
+                case .humanParts, .depth:
+                    break
+                }
+            }
+        }
     }
 
     public var count: Int { ids.count }

@@ -10,6 +10,37 @@ public struct DataFileError: Error, Equatable, CustomStringConvertible {
     public var description: String { "\(file): \(reason)" }
 }
 
+/// The real data sets by name: PASCAL-Context and NYUD-v2 in their multi-task layouts.
+public enum RealDataSets {
+    /// The split list (one image id per line) of `dataset`'s layout under `root`.
+    public static func splitList(_ dataset: DatasetName, root: URL, split: DataSplit) -> URL {
+        switch dataset {
+        case .pascal: return PascalContextDataset.splitList(root: root, split: split)
+        case .nyud: return NYUDDataset.splitList(root: root, split: split)
+        }
+    }
+
+    /// The images a split lists.
+    public static func count(_ dataset: DatasetName, root: URL, split: DataSplit) throws -> Int {
+        try RealDataFiles.ids(in: splitList(dataset, root: root, split: split)).count
+    }
+
+    /// The first `limit` images of a split, every file they need checked to exist.
+    public static func open(_ dataset: DatasetName, root: URL, split: DataSplit, size: Int, tasks: [TaskName],
+                            limit: Int?) throws -> any MultiTaskDataset {
+        switch dataset {
+        case .pascal:
+            let set = try PascalContextDataset(root: root, split: split, height: size, width: size, tasks: tasks, limit: limit)
+            try set.checkFiles()
+            return set
+        case .nyud:
+            let set = try NYUDDataset(root: root, split: split, height: size, width: size, tasks: tasks, limit: limit)
+            try set.checkFiles()
+            return set
+        }
+    }
+}
+
 /// Reading and resampling the files of the real layouts.
 enum RealDataFiles {
     static func checkTasks(_ tasks: [TaskName], of dataset: DatasetName, named name: String, root: URL) throws {
@@ -27,21 +58,31 @@ enum RealDataFiles {
         return text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
     }
 
-    /// The image of `id` in `directory` as `[3, H, W]` in [0, 1]. PNG is decoded here; JPEG needs
-    /// libjpeg, which the engine does not link yet, so a `.jpg` without a `.png` beside it is an error
-    /// that says how to convert.
-    static func readRGB(directory: URL, id: String) throws -> (rgb: [Float], height: Int, width: Int) {
-        let png = directory.appendingPathComponent(id + ".png")
-        if FileManager.default.fileExists(atPath: png.path) {
-            let image = try PNG.read(png)
-            return (image.rgbPlanes(), image.height, image.width)
+    static func checkExists(_ file: URL, what: String) throws {
+        guard FileManager.default.fileExists(atPath: file.path) else {
+            throw DataFileError(file: file.path, reason: "\(what) missing")
         }
+    }
+
+    /// The error `readRGB` would give for a missing or JPEG-only image, without decoding anything.
+    static func checkImage(directory: URL, id: String) throws {
+        if FileManager.default.fileExists(atPath: directory.appendingPathComponent(id + ".png").path) { return }
         let jpeg = directory.appendingPathComponent(id + ".jpg")
         if FileManager.default.fileExists(atPath: jpeg.path) {
             throw DataFileError(file: jpeg.path, reason: "JPEG decoding is not built in; convert the images to PNG "
                                 + "next to the JPEGs (e.g. `mogrify -format png *.jpg`)")
         }
-        throw DataFileError(file: png.path, reason: "image missing (looked for \(id).png and \(id).jpg)")
+        throw DataFileError(file: directory.appendingPathComponent(id + ".png").path,
+                            reason: "image missing (looked for \(id).png and \(id).jpg)")
+    }
+
+    /// The image of `id` in `directory` as `[3, H, W]` in [0, 1]. PNG is decoded here; JPEG needs
+    /// libjpeg, which the engine does not link yet, so a `.jpg` without a `.png` beside it is an error
+    /// that says how to convert.
+    static func readRGB(directory: URL, id: String) throws -> (rgb: [Float], height: Int, width: Int) {
+        try checkImage(directory: directory, id: id)
+        let image = try PNG.read(directory.appendingPathComponent(id + ".png"))
+        return (image.rgbPlanes(), image.height, image.width)
     }
 
     /// A single-channel 8-bit label map (grey or palette indices).

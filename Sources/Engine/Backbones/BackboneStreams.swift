@@ -1,0 +1,195 @@
+/// Which streams run through the backbone and which stream's features each task's decoder reads.
+public enum StreamLayout: Sendable, Equatable {
+    /// One stream; every task reads the same features.
+    case shared
+    /// MTLoRA: the last block of each listed stage (0-based) splits into one stream per task;
+    /// the task streams pass through the next stage's patch merging into the decoders, and the
+    /// shared stream goes on. Other stages give every task the shared features.
+    case taskBlocks(stages: Set<Int>)
+    /// TGLoRA: one stream per task group and stage (the stage's `GroupedLinear`s select the
+    /// group's modules); a group's stream starts from its parent group's merged output.
+    case taskGroups([TaskPartition])
+}
+
+extension SwinBackbone {
+    /// The four decoder features of each task ([task][level], levels as `forward`'s), and a
+    /// pullback that takes their gradients (nil where a feature got none) and accumulates the
+    /// backbone's parameter gradients.
+    public func forward(_ images: Matrix, batch: Int, _ context: ForwardContext, layout: StreamLayout, taskCount: Int)
+        -> (features: [[FeatureMap]], pullback: ([[Matrix?]]) -> Void)
+    {
+        switch layout {
+        case .shared:
+            let (features, pullback) = forward(images, batch: batch, context)
+            return (Array(repeating: features, count: taskCount), { gradients in
+                pullback(features.indices.map { level in sum(gradients.map { $0[level] }) })
+            })
+        case .taskBlocks(let stages):
+            return forwardTaskBlocks(images, batch: batch, context, splitStages: stages, taskCount: taskCount)
+        case .taskGroups(let partitions):
+            return forwardTaskGroups(images, batch: batch, context, partitions: partitions)
+        }
+    }
+
+    private func forwardTaskBlocks(_ images: Matrix, batch: Int, _ context: ForwardContext, splitStages: Set<Int>,
+                                   taskCount: Int) -> (features: [[FeatureMap]], pullback: ([[Matrix?]]) -> Void) {
+        struct StageRecord {
+            var merge: Pullback?
+            /// The next stage's patch merging of each task stream (this stage's task features).
+            var taskMerges: [Pullback] = []
+            var blocks: [Pullback] = []
+            var split: ((Matrix?, [Matrix?]) -> Matrix)?
+        }
+        var records: [StageRecord] = []
+        var features = Array(repeating: [FeatureMap](), count: taskCount)
+        let (embedded, embedPullback) = patchEmbedding.forward(images, batch: batch, size: imageSize, context)
+        var x = embedded
+        var taskStreams: [Matrix]?
+        for (index, stage) in stages.enumerated() {
+            var record = StageRecord()
+            if let downsample = stage.downsample {
+                let (merged, mergePullback) = downsample.forward(x, batch: batch, side: stage.inputSide, context)
+                x = merged
+                record.merge = mergePullback
+                for t in 0..<taskCount {
+                    if let taskStreams {
+                        let (mergedTask, taskPullback) = downsample.forward(taskStreams[t], batch: batch,
+                                                                            side: stage.inputSide, context)
+                        features[t].append(FeatureMap(values: mergedTask, height: stage.side, width: stage.side))
+                        record.taskMerges.append(taskPullback)
+                    } else {
+                        features[t].append(FeatureMap(values: x, height: stage.side, width: stage.side))
+                    }
+                }
+            }
+            records.append(record)
+            taskStreams = nil
+            for (j, block) in stage.blocks.enumerated() {
+                if j == stage.blocks.count - 1, splitStages.contains(index) {
+                    let (shared, tasks, pullback) = block.forwardTaskStreams(x, batch: batch, context)
+                    x = shared
+                    taskStreams = tasks
+                    records[index].split = pullback
+                } else {
+                    let (out, pullback) = block.forward(x, batch: batch, context)
+                    x = out
+                    records[index].blocks.append(pullback)
+                }
+            }
+        }
+        let last = stages.last!
+        for t in 0..<taskCount {
+            features[t].append(FeatureMap(values: taskStreams?[t] ?? x, height: last.side, width: last.side))
+        }
+        let lastLevel = features[0].count - 1
+        let lastSplits = taskStreams != nil
+        return (features, { gradients in
+            // Gradients of the current stage's shared and task outputs, walking back.
+            var dShared: Matrix? = lastSplits ? nil : sum(gradients.map { $0[lastLevel] })
+            var dTasks: [Matrix?] = lastSplits ? gradients.map { $0[lastLevel] } : []
+            for (index, record) in records.enumerated().reversed() {
+                if let split = record.split, dShared != nil || dTasks.contains(where: { $0 != nil }) {
+                    dShared = split(dShared, dTasks)
+                }
+                for pullback in record.blocks.reversed() { dShared = dShared.map(pullback) }
+                guard let merge = record.merge else { continue }
+                // This stage's merged input is the previous stage's feature, shared or per task.
+                let level = index - 1
+                if record.taskMerges.isEmpty {
+                    dShared = sum([dShared] + gradients.map { $0[level] })
+                    dTasks = []
+                } else {
+                    dTasks = record.taskMerges.indices.map { t in gradients[t][level].map(record.taskMerges[t]) }
+                }
+                dShared = dShared.map(merge)
+            }
+            if let dShared { _ = embedPullback(dShared) }
+        })
+    }
+
+    private func forwardTaskGroups(_ images: Matrix, batch: Int, _ context: ForwardContext, partitions: [TaskPartition])
+        -> (features: [[FeatureMap]], pullback: ([[Matrix?]]) -> Void)
+    {
+        precondition(partitions.count == stages.count, "one task partition per stage")
+        struct StageRecord {
+            /// This stage's patch merging of each stream of the previous stage.
+            var merges: [Pullback] = []
+            /// For each group, the previous stage's stream it continues.
+            var parents: [Int]
+            var blocks: [[Pullback]] = []
+        }
+        let taskCount = partitions[0].taskCount
+        var records: [StageRecord] = []
+        var features = Array(repeating: [FeatureMap](), count: taskCount)
+        let (embedded, embedPullback) = patchEmbedding.forward(images, batch: batch, size: imageSize, context)
+        // The embedding is one stream, as if a stage of one group came before the first.
+        var previous = TaskPartition.shared(taskCount: taskCount)
+        var outputs = [embedded]
+        for (index, stage) in stages.enumerated() {
+            let partition = partitions[index]
+            precondition(partition.refines(previous), "task groups may only split going deeper")
+            var record = StageRecord(parents: partition.groups.map { previous.group(of: $0[0]) })
+            var inputs = outputs
+            if let downsample = stage.downsample {
+                inputs = outputs.map { output in
+                    let (merged, pullback) = downsample.forward(output, batch: batch, side: stage.inputSide, context)
+                    record.merges.append(pullback)
+                    return merged
+                }
+                for t in 0..<taskCount {
+                    features[t].append(FeatureMap(values: inputs[previous.group(of: t)], height: stage.side, width: stage.side))
+                }
+            }
+            let grouped = stage.blocks.flatMap { [$0.attention.qkv, $0.attention.proj, $0.fc1, $0.fc2] }
+                .compactMap { $0 as? GroupedLinear }
+            outputs = record.parents.enumerated().map { group, parent in
+                for layer in grouped {
+                    precondition(layer.groups.count == partition.count, "a grouped layer needs one module per group")
+                    layer.selectedGroup = group
+                }
+                var x = inputs[parent]
+                var pullbacks: [Pullback] = []
+                for block in stage.blocks {
+                    let (out, pullback) = block.forward(x, batch: batch, context)
+                    x = out
+                    pullbacks.append(pullback)
+                }
+                record.blocks.append(pullbacks)
+                return x
+            }
+            records.append(record)
+            previous = partition
+        }
+        let last = stages.last!
+        for t in 0..<taskCount {
+            features[t].append(FeatureMap(values: outputs[previous.group(of: t)], height: last.side, width: last.side))
+        }
+        let lastLevel = features[0].count - 1
+        return (features, { gradients in
+            // Gradients of the current stage's group streams, walking back.
+            var dOutputs = partitions.last!.groups.map { group in sum(group.map { gradients[$0][lastLevel] }) }
+            for (index, record) in records.enumerated().reversed() {
+                let parentPartition = index == 0 ? TaskPartition.shared(taskCount: taskCount) : partitions[index - 1]
+                var dInputs = [Matrix?](repeating: nil, count: parentPartition.count)
+                for (group, parent) in record.parents.enumerated() {
+                    let dInput = record.blocks[group].reversed().reduce(dOutputs[group]) { d, pullback in d.map(pullback) }
+                    dInputs[parent] = sum([dInputs[parent], dInput])
+                }
+                guard !record.merges.isEmpty else { dOutputs = dInputs; continue }
+                // The merged streams are also the previous stage's features of their tasks.
+                dOutputs = parentPartition.groups.enumerated().map { parent, group in
+                    sum([dInputs[parent]] + group.map { gradients[$0][index - 1] }).map(record.merges[parent])
+                }
+            }
+            if let dEmbedded = dOutputs[0] { _ = embedPullback(dEmbedded) }
+        })
+    }
+}
+
+/// The sum of the gradients present, nil when none is.
+func sum(_ gradients: [Matrix?]) -> Matrix? {
+    gradients.reduce(nil) { total, g in
+        guard let g else { return total }
+        return total.map { $0 + g } ?? g
+    }
+}
