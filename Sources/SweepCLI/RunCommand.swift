@@ -32,6 +32,13 @@ struct RunCommand: AsyncParsableCommand {
               sweep run experiments/ablation.yaml --retry-failed  # fresh budget
               sweep run experiments/ablation.yaml --rerun         # all, from scratch
               sweep run experiments/ablation.yaml --timeout 3600 --fail-fast
+              sweep run experiments/ablation.yaml --executor slurm          # submit, return
+              sweep run experiments/ablation.yaml --executor slurm --wait   # and follow
+
+            With --executor slurm (or `executor: {kind: slurm}` in the manifest) the runs left \
+            are submitted as one Slurm job array per dependency level and `sweep run` returns; \
+            `sweep status` follows them, `sweep cancel` cancels them, and the same command \
+            submits what is left (docs/slurm.md).
             """
     )
 
@@ -62,6 +69,16 @@ struct RunCommand: AsyncParsableCommand {
     @Flag(help: "Show what would launch now, and the slots x threads budget; run nothing.")
     var dryRun = false
 
+    @Option(help: ArgumentHelp("Where runs execute: local or slurm (default: the manifest's executor.kind, else local).",
+                               valueName: "kind"))
+    var executor: ExecutorSettings.Kind?
+
+    @Flag(help: "With --executor slurm: follow the jobs until every run has ended, then write the tables.")
+    var wait = false
+
+    @Option(help: ArgumentHelp("With --executor slurm --wait: seconds between looks at the queue.", valueName: "seconds"))
+    var poll: Double = 10
+
     @OptionGroup var tables: TableOutputOptions
 
 
@@ -70,6 +87,7 @@ struct RunCommand: AsyncParsableCommand {
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1, not \(threads)") }
         if let timeout, !(timeout > 0) { throw ValidationError("--timeout must be a positive number of seconds") }
         if let retries, retries < 0 { throw ValidationError("--retries must be 0 or more, not \(retries)") }
+        if !(poll > 0) { throw ValidationError("--poll must be a positive number of seconds") }
     }
 
     func run() async throws {
@@ -81,19 +99,31 @@ struct RunCommand: AsyncParsableCommand {
             return
         }
         let ledger = try Ledger(workspace: workspace.value)
-        let executor = LocalExecutor(workspace: workspace.value, ledger: ledger, options: options)
+        let kind = executor ?? plan.executor.kind
+        if wait && kind != .slurm { throw ValidationError("--wait follows Slurm jobs: use it with --executor slurm") }
+        let chosen: any Executor = switch kind {
+        case .local:
+            LocalExecutor(workspace: workspace.value, ledger: ledger, options: options)
+        case .slurm:
+            SlurmExecutor(workspace: workspace.value, ledger: ledger, options: options, settings: plan.executor.slurm,
+                          wait: wait, pollInterval: .milliseconds(Int64((poll * 1000).rounded())))
+        }
         let progress = ProgressRenderer.standardError(workspace: workspace.value)
-        progress.start()
+        let showsProgress = kind == .local || wait
+        if showsProgress { progress.start() }
         let summary: RunSummary
         do {
-            summary = try await executor.execute(plan, progress: progress)
+            summary = try await chosen.execute(plan, progress: showsProgress ? progress : nil)
         } catch let error as ExecuteError {
             throw ValidationError(error.description)
+        } catch let error as SlurmError {
+            throw ValidationError(error.description)
         }
-        progress.finish()
+        if showsProgress { progress.finish() }
         print(Self.closingText(summary, plan: plan), terminator: "")
-        // A stopped grid is resumed, not reported: its tables would show runs as missing.
-        if !plan.tables.isEmpty, summary.stoppedBy == nil {
+        // A stopped grid is resumed, not reported: its tables would show runs as missing; nor is
+        // one whose runs are still in Slurm's queue.
+        if !plan.tables.isEmpty, summary.stoppedBy == nil, summary.submitted.isEmpty {
             for file in try tables.write(plan: plan, ledger: ledger, manifest: manifest) {
                 print("wrote \(file.relativePathFromCurrentDirectory)")
             }
@@ -117,12 +147,18 @@ struct RunCommand: AsyncParsableCommand {
     /// The last lines of `sweep run`: what happened, what is left and how to continue.
     static func closingText(_ summary: RunSummary, plan: Plan) -> String {
         var out = "\n"
+        for submission in summary.submissions {
+            let waits = submission.dependency.map { ", after \($0)" } ?? ""
+            out += "submitted Slurm job \(submission.job): \(submission.runs.count) run\(submission.runs.count == 1 ? "" : "s"), "
+                + "--array=\(submission.array) (level \(submission.level)\(waits))\n"
+        }
         if let stop = summary.stoppedBy { out += "\(stop)\n" }
         let parts: [(Int, String)] = [
             (summary.succeeded.count, "succeeded"), (summary.alreadyDone.count, "already done"),
             (summary.failed.count, "failed"), (summary.skipped.count, "skipped"),
             (summary.interrupted.count, "interrupted"), (summary.notStarted.count, "not started"),
             (summary.runningElsewhere.count, "still running in another sweep process"),
+            (summary.submitted.count, "queued or running in Slurm"),
         ]
         out += "sweep \"\(plan.name)\": " + parts.filter { $0.0 > 0 }.map { "\($0.0) \($0.1)" }.joined(separator: ", ") + "\n"
         if !summary.recoveredOrphans.isEmpty {
@@ -133,6 +169,12 @@ struct RunCommand: AsyncParsableCommand {
         if !summary.interrupted.isEmpty || !summary.notStarted.isEmpty {
             out += "run the same command again to resume\n"
         }
+        if !summary.submitted.isEmpty {
+            out += "follow them with `sweep status`, stop them with `sweep cancel`; "
+                + "`sweep report` writes the tables once they have ended\n"
+        }
         return out
     }
 }
+
+extension ExecutorSettings.Kind: ExpressibleByArgument {}

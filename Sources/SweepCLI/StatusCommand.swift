@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import SweepCore
+import SweepExecute
 import SweepLedger
 
 struct StatusCommand: AsyncParsableCommand {
@@ -14,6 +15,10 @@ struct StatusCommand: AsyncParsableCommand {
 
             States: new, running, succeeded, failed, interrupted, skipped.
 
+            Runs submitted to Slurm are brought up to date first: their outcome is read from \
+            their run directories, and squeue (sacct when accounting is on) says which are still \
+            queued or running; the NOTE column shows their array task and its Slurm state.
+
             Examples:
               sweep status
               sweep status experiments/ablation.yaml
@@ -22,14 +27,7 @@ struct StatusCommand: AsyncParsableCommand {
             """
     )
 
-    @Argument(help: ArgumentHelp("A manifest: list only the runs it plans.", valueName: "file"))
-    var file: String?
-
-    @Argument(help: ArgumentHelp("Overrides for FILE, as for `sweep run`.", valueName: "overrides"))
-    var overrides: [String] = []
-
-    @Option(help: ArgumentHelp("The manifest profile, as for `sweep run`.", valueName: "name"))
-    var profile: String?
+    @OptionGroup var manifest: OptionalManifestArguments
 
     @OptionGroup var workspace: WorkspaceOption
 
@@ -45,9 +43,15 @@ struct StatusCommand: AsyncParsableCommand {
         let ledger = try Ledger.existing(workspace: workspace)
         // A run whose `sweep` died shows as interrupted, not as running forever.
         try ledger?.recoverOrphans(host: Ledger.currentHost)
+        var slurm: SlurmReconciler.Report?
+        if let ledger, !(try ledger.batchRuns().isEmpty) {
+            slurm = try await SlurmReconciler(ledger: ledger).reconcile()
+            if let problem = slurm?.queueProblem {
+                FileHandle.standardError.write(Data("warning: Slurm's queue could not be read; runs without an exit status are shown as running: \(problem)\n".utf8))
+            }
+        }
         var listing: StatusListing
-        if let file {
-            let plan = try ManifestInput(file: file, overrides: overrides, profile: profile).plan()
+        if let plan = try manifest.plan() {
             listing = try StatusListing.plan(plan, ledger: ledger, workspace: workspace)
         } else if let ledger {
             listing = try StatusListing.workspace(ledger)
@@ -55,6 +59,7 @@ struct StatusCommand: AsyncParsableCommand {
             listing = StatusListing(workspace: workspace, sections: [])
         }
         listing.only = Set(state)
+        listing.slurmStates = slurm?.live.compactMapValues { $0.state?.rawValue } ?? [:]
         print(json ? try listing.json() : listing.text(), terminator: "")
     }
 }

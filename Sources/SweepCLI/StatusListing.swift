@@ -16,6 +16,8 @@ struct StatusListing {
     var only: Set<RunState> = []
     /// Elapsed times of running runs are measured up to this instant.
     var now = Date()
+    /// Slurm's state of the array tasks of running runs ("PENDING", "RUNNING", ...).
+    var slurmStates: [RunID: String] = [:]
 
     /// Every sweep registered in the workspace, and the runs no sweep lists any more.
     static func workspace(_ ledger: Ledger) throws -> StatusListing {
@@ -61,6 +63,8 @@ struct StatusListing {
 
     private func note(_ run: RunEntry) -> String {
         switch run.status {
+        case .running where run.batchJob != nil:
+            return "slurm \(run.batchJob ?? "") \(slurmStates[run.id] ?? "")".trimmingCharacters(in: .whitespaces)
         case .running:
             return "pid \(run.ownerPID.map(String.init) ?? "?") on \(run.host ?? "?")"
         case .failed:
@@ -75,9 +79,10 @@ struct StatusListing {
         struct Run: Encodable {
             var id: String, group: String, label: String?, seed: Int, state: RunState, attempts: Int
             var exitCode: Int32?, reason: String?, startedAt: Date?, finishedAt: Date?, trainSeconds: Double?
-            var ownerPID: Int32?, host: String?
+            var ownerPID: Int32?, host: String?, slurmJob: String?, slurmState: String?
             enum CodingKeys: String, CodingKey {
                 case id, group, label, seed, state, attempts, reason, host
+                case slurmJob = "slurm_job", slurmState = "slurm_state"
                 case exitCode = "exit_code", startedAt = "started_at", finishedAt = "finished_at"
                 case trainSeconds = "train_seconds", ownerPID = "owner_pid"
             }
@@ -90,7 +95,8 @@ struct StatusListing {
             let runs = section.runs.filter { only.isEmpty || only.contains(RunState($0.status)) }.map {
                 Run(id: $0.id.rawValue, group: $0.group, label: $0.label, seed: $0.seed, state: RunState($0.status),
                     attempts: $0.attempts, exitCode: $0.exitCode, reason: $0.reason, startedAt: $0.startedAt,
-                    finishedAt: $0.finishedAt, trainSeconds: $0.trainSeconds, ownerPID: $0.ownerPID, host: $0.host)
+                    finishedAt: $0.finishedAt, trainSeconds: $0.trainSeconds, ownerPID: $0.ownerPID, host: $0.host,
+                    slurmJob: $0.batchJob, slurmState: slurmStates[$0.id])
             }
             return Sweep(name: section.title, counts: counts, runs: runs)
         })

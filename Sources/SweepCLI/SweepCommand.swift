@@ -24,7 +24,7 @@ public struct SweepCommand: AsyncParsableCommand {
             """,
         version: "0.3.0",
         subcommands: [PlanCommand.self, RunCommand.self, StatusCommand.self, ShowCommand.self, ReportCommand.self,
-                      CompareCommand.self]
+                      CompareCommand.self, CancelCommand.self]
     )
 
     public init() {}

@@ -25,3 +25,20 @@ struct ManifestArguments: ParsableArguments {
 
     var url: URL { URL(fileURLWithPath: file).standardizedFileURL }
 }
+
+/// An optional manifest narrowing a command to the runs it plans: `[FILE [key=value ...]] [--profile P]`.
+struct OptionalManifestArguments: ParsableArguments {
+    @Argument(help: ArgumentHelp("A manifest: only the runs it plans.", valueName: "file"))
+    var file: String?
+
+    @Argument(help: ArgumentHelp("Overrides for FILE, as for `sweep run`.", valueName: "overrides"))
+    var overrides: [String] = []
+
+    @Option(help: ArgumentHelp("The manifest profile, as for `sweep run`.", valueName: "name"))
+    var profile: String?
+
+    /// The plan of FILE, or nil without one.
+    func plan() throws -> Plan? {
+        try file.map { try ManifestInput(file: $0, overrides: overrides, profile: profile).plan() }
+    }
+}

@@ -91,6 +91,10 @@ public struct RunSummary: Sendable, Equatable {
     public var notStarted: [RunID] = []
     /// Still running in another `sweep` process when this one stopped.
     public var runningElsewhere: [RunID] = []
+    /// Queued or running in a batch system (Slurm): submitted, not finished yet.
+    public var submitted: [RunID] = []
+    /// The batch jobs this invocation submitted.
+    public var submissions: [BatchSubmission] = []
     /// Runs left "running" by a dead `sweep` that this invocation found and marked interrupted.
     public var recoveredOrphans: [RunID] = []
     public var stoppedBy: StopReason?
@@ -99,15 +103,36 @@ public struct RunSummary: Sendable, Equatable {
     public init(budget: ResourceBudget) { self.budget = budget }
 
     /// True when every run of the plan has succeeded (now or before).
-    public var isComplete: Bool {
-        failed.isEmpty && skipped.isEmpty && interrupted.isEmpty && notStarted.isEmpty && runningElsewhere.isEmpty
+    public var isComplete: Bool { !hasProblems && submitted.isEmpty }
+
+    /// Some run failed, was skipped or interrupted, did not start, or is held by another `sweep`.
+    public var hasProblems: Bool {
+        !(failed.isEmpty && skipped.isEmpty && interrupted.isEmpty && notStarted.isEmpty && runningElsewhere.isEmpty)
     }
 
     /// What `sweep run` exits with: 128 + signal when stopped by one (130 for Ctrl-C), 1 when
-    /// a run failed, was skipped or never started, 0 when everything succeeded.
+    /// a run failed, was skipped or never started, 0 when everything succeeded or is in the
+    /// batch system's hands.
     public var exitCode: Int32 {
         if case .signal(let signal) = stoppedBy { return 128 + signal }
-        return isComplete ? 0 : 1
+        return hasProblems ? 1 : 0
+    }
+}
+
+/// One job array handed to a batch system.
+public struct BatchSubmission: Sendable, Equatable {
+    /// The array job id sbatch returned.
+    public var job: String
+    /// The `--array` value: array indices (the runs' positions in the plan) and the `%N` limit.
+    public var array: String
+    public var runs: [RunID]
+    /// Dependency level: 0 needs nothing that is still to run; level k needs runs of levels < k.
+    public var level: Int
+    /// The `--dependency` value, when the array waits for other jobs.
+    public var dependency: String?
+
+    public init(job: String, array: String, runs: [RunID], level: Int, dependency: String?) {
+        self.job = job; self.array = array; self.runs = runs; self.level = level; self.dependency = dependency
     }
 }
 

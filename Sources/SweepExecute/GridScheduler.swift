@@ -120,7 +120,7 @@ struct GridScheduler<Launcher: RunLauncher>: Sendable {
             book.watching.insert(run.id)
             if book.heldElsewhere.insert(run.id).inserted { progress?.handle(.waitingElsewhere(run)) }
         case .failed?:
-            let why = record.map(Self.failureText) ?? "failed"
+            let why = record.map(SkipReason.failure) ?? "failed"
             try failed(run, why: why, note: wasWatched ? nil : "retry budget of \(options.retries) spent (--retry-failed to try again)",
                        in: &book)
         case .planned?, .interrupted?, .skipped?:
@@ -220,15 +220,8 @@ struct GridScheduler<Launcher: RunLauncher>: Sendable {
         }
     }
 
-    // MARK: messages
-
     static func needsText(dependent: RunID, on dependency: RunID, plan: Plan) -> String {
-        let name = plan.run(dependent)?.needs.first { $0.value == dependency }?.key ?? "a dependency"
-        return "needs `\(name)` (run \(dependency))"
-    }
-
-    static func failureText(_ record: RunRecord) -> String {
-        record.reason ?? record.exitCode.map { "exit code \($0)" } ?? "failed"
+        SkipReason.needs(plan.run(dependent), on: dependency)
     }
 }
 

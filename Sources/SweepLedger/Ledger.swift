@@ -82,7 +82,8 @@ public final class Ledger: Sendable {
         try database.write { db in
             try db.execute(sql: """
                 UPDATE run SET status = 'running', attempts = attempts + 1, owner_pid = ?, host = ?,
-                    started_at = ?, finished_at = NULL, exit_code = NULL, stderr_tail = NULL, reason = NULL
+                    started_at = ?, finished_at = NULL, exit_code = NULL, stderr_tail = NULL, reason = NULL,
+                    batch_job = NULL
                 WHERE id = ? AND (
                     status IN ('planned', 'interrupted', 'skipped')
                     OR (status = 'failed' AND failures <= ?)
@@ -94,8 +95,9 @@ public final class Ledger: Sendable {
 
     /// Records how a claimed run ended: the latest attempt's exit code, stderr tail, reason and
     /// metrics replace the previous attempt's; a failure counts against the retry budget.
+    /// `at` is when it ended (a batch task's end is learnt later).
     public func finish(_ id: RunID, status: RunStatus, exitCode: Int32?, stderrTail: String?,
-                       metrics: RunMetrics?, reason: String?) throws {
+                       metrics: RunMetrics?, reason: String?, at end: Date = Date()) throws {
         let metricsJSON = try metrics.map { String(decoding: try ContractJSON.encoder().encode($0), as: UTF8.self) }
         try database.write { db in
             try db.execute(sql: """
@@ -105,7 +107,7 @@ public final class Ledger: Sendable {
                 """, arguments: [
                     status.rawValue, exitCode, stderrTail, reason, metricsJSON,
                     metrics.map { $0.epochSeconds.reduce(0, +) }, metrics?.epochSeconds.count,
-                    status == .failed ? 1 : 0, Date().timeIntervalSince1970, id.rawValue,
+                    status == .failed ? 1 : 0, end.timeIntervalSince1970, id.rawValue,
                 ])
         }
     }
@@ -121,14 +123,37 @@ public final class Ledger: Sendable {
         }
     }
 
+    /// Hands claimed runs to a batch system: from now on they are followed through their jobs
+    /// (`batchRuns`), not through the pid that claimed them.
+    public func recordBatchJobs(_ jobs: [RunID: String]) throws {
+        try database.write { db in
+            let update = try db.cachedStatement(sql: "UPDATE run SET batch_job = ? WHERE id = ? AND status = 'running'")
+            for (id, job) in jobs.sorted(by: { $0.key < $1.key }) {
+                try update.execute(arguments: [job, id.rawValue])
+            }
+        }
+    }
+
+    /// Running runs held by a batch system, with their jobs ("1234_7"), by run id.
+    public func batchRuns() throws -> [RunID: String] {
+        try database.read { db in
+            var runs: [RunID: String] = [:]
+            let rows = try Row.fetchCursor(db, sql: "SELECT id, batch_job FROM run WHERE status = 'running' AND batch_job IS NOT NULL")
+            while let row = try rows.next() { runs[RunID(rawValue: row[0])] = row[1] }
+            return runs
+        }
+    }
+
     /// Runs left "running" by a process that no longer exists on `host` become interrupted,
     /// so the next `sweep run` launches them again (the engine resumes from its checkpoint).
-    /// Runs owned on other hosts are left alone: their owners cannot be checked from here.
+    /// Runs owned on other hosts are left alone: their owners cannot be checked from here, and
+    /// so are runs handed to a batch system (their `sweep` ends once they are submitted).
     @discardableResult
     public func recoverOrphans(host: String) throws -> [RunID] {
         try database.write { db in
-            let running = try Row.fetchAll(db, sql: "SELECT id, owner_pid FROM run WHERE status = 'running' AND host = ?",
-                                           arguments: [host])
+            let running = try Row.fetchAll(db, sql: """
+                SELECT id, owner_pid FROM run WHERE status = 'running' AND host = ? AND batch_job IS NULL
+                """, arguments: [host])
             var recovered: [RunID] = []
             for row in running {
                 let pid: Int32? = row["owner_pid"]

@@ -22,13 +22,17 @@ public struct RunEntry: Sendable, Equatable {
     public var trainSeconds: Double?
     public var ownerPID: Int32?
     public var host: String?
+    /// The batch-system job of the latest attempt ("1234_7"), for runs submitted to Slurm.
+    public var batchJob: String?
 
     public init(id: RunID, group: String, label: String? = nil, seed: Int, status: RunStatus = .planned,
                 attempts: Int = 0, failures: Int = 0, exitCode: Int32? = nil, reason: String? = nil, startedAt: Date? = nil,
-                finishedAt: Date? = nil, trainSeconds: Double? = nil, ownerPID: Int32? = nil, host: String? = nil) {
+                finishedAt: Date? = nil, trainSeconds: Double? = nil, ownerPID: Int32? = nil, host: String? = nil,
+                batchJob: String? = nil) {
         self.id = id; self.group = group; self.label = label; self.seed = seed; self.status = status
         self.attempts = attempts; self.failures = failures; self.exitCode = exitCode; self.reason = reason; self.startedAt = startedAt
         self.finishedAt = finishedAt; self.trainSeconds = trainSeconds; self.ownerPID = ownerPID; self.host = host
+        self.batchJob = batchJob
     }
 }
 
@@ -206,7 +210,7 @@ extension RunEntry {
     /// The columns `init(row:)` reads, by position, from table `run` aliased `r`.
     static let columns = """
         r.id, r.run_group, r.label, r.seed, r.status, r.attempts, r.exit_code, r.reason,
-        r.started_at, r.finished_at, r.train_seconds, r.owner_pid, r.host, r.failures
+        r.started_at, r.finished_at, r.train_seconds, r.owner_pid, r.host, r.failures, r.batch_job
         """
 
     init(row: Row) throws {
@@ -215,7 +219,7 @@ extension RunEntry {
                   status: try RunRecord.status(row[4], id: id), attempts: row[5], failures: row[13], exitCode: row[6],
                   reason: row[7], startedAt: (row[8] as Double?).map(Date.init(timeIntervalSince1970:)),
                   finishedAt: (row[9] as Double?).map(Date.init(timeIntervalSince1970:)),
-                  trainSeconds: row[10], ownerPID: row[11], host: row[12])
+                  trainSeconds: row[10], ownerPID: row[11], host: row[12], batchJob: row[14])
     }
 }
 

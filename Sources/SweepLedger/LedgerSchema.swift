@@ -44,6 +44,11 @@ enum LedgerSchema {
                 CREATE INDEX sweep_run_by_run ON sweep_run(run_id);
                 """)
         }
+        migrator.registerMigration("v2: batch jobs") { db in
+            // The batch-system job of a run's latest attempt ("1234_7": array job 1234, task 7).
+            // A running run with one is followed through the batch system, not through a pid.
+            try db.execute(sql: "ALTER TABLE run ADD COLUMN batch_job TEXT")
+        }
         return migrator
     }
 }

@@ -160,7 +160,8 @@ extension ManifestDocument {
     }
 
     static func readExecutor(_ node: ManifestNode) throws(ManifestError) -> ExecutorSettings {
-        try node.checkKeys(["kind", "slots", "threads", "timeout", "retries", "slurm"], in: "executor")
+        try node.checkKeys(["kind", "slots", "threads", "timeout", "retries", "partition", "time", "cpus_per_task", "mem",
+                            "max_concurrent", "sbatch_args"], in: "executor")
         var settings = ExecutorSettings()
         if let kindNode = node["kind"] {
             let kind = try kindNode.string(expected: "local or slurm")
@@ -175,15 +176,41 @@ extension ManifestDocument {
         settings.threadsPerRun = try node["threads"]?.int(expected: "threads per run (>= 1)", minimum: 1)
         settings.retries = try node["retries"]?.int(expected: "extra attempts after a failure (>= 0)", minimum: 0) ?? settings.retries
         if let timeout = node["timeout"] { settings.timeoutSeconds = try readDuration(timeout) }
-        if let slurm = node["slurm"] {
-            for entry in try slurm.mapping(expected: "a mapping of Slurm option -> value") {
-                guard case .scalar(let value) = entry.value.content, value != .null else {
-                    throw entry.value.typeError(expected: "a single value for Slurm option '\(entry.key)'")
-                }
-                settings.slurm[entry.key] = value.description
+        settings.slurm = try readSlurm(node)
+        return settings
+    }
+
+    /// The Slurm executor's keys of `executor:`.
+    static func readSlurm(_ node: ManifestNode) throws(ManifestError) -> SlurmSettings {
+        var slurm = SlurmSettings()
+        if let partition = node["partition"] {
+            slurm.partition = try partition.string(expected: "a Slurm partition name")
+        }
+        if let time = node["time"] {
+            let expected = "a Slurm time limit: minutes, MM:SS, HH:MM:SS, D-HH, D-HH:MM or D-HH:MM:SS"
+            let text = try time.string(expected: expected)
+            guard text.wholeMatch(of: /(\d+-)?\d+(:\d+){0,2}|UNLIMITED|INFINITE/) != nil else {
+                throw time.error("'\(text)' is not a Slurm time limit", expected: expected)
+            }
+            slurm.time = text
+        }
+        slurm.cpusPerTask = try node["cpus_per_task"]?.int(expected: "CPUs per array task (>= 1)", minimum: 1)
+        if let memory = node["mem"] {
+            let expected = "memory per node as sbatch --mem takes it: 4G, 4000M, 4000 (MB)"
+            let text = try memory.string(expected: expected)
+            guard text.wholeMatch(of: /\d+[KMGT]?/) != nil else {
+                throw memory.error("'\(text)' is not an amount of memory", expected: expected)
+            }
+            slurm.memory = text
+        }
+        slurm.maxConcurrent = try node["max_concurrent"]?.int(expected: "array tasks running at once (>= 1)", minimum: 1)
+        if let arguments = node["sbatch_args"] {
+            slurm.sbatchArguments = try arguments.strings(expected: "a list of sbatch arguments, e.g. [--account=lab]")
+            if let bad = slurm.sbatchArguments.first(where: { !$0.hasPrefix("-") }) {
+                throw arguments.error("'\(bad)' is not an sbatch option", expected: "options starting with -, e.g. --qos=short")
             }
         }
-        return settings
+        return slurm
     }
 
     /// Seconds, or a string such as "90s", "30m", "2h", "1h30m", "1d".

@@ -30,28 +30,23 @@ struct SweepProcess {
         try #require(binary, "the `sweep` binary was not found beside the tests: run `swift build` first or set SWEEP_BINARY")
     }
 
-    let process = Process()
+    let process: ChildProcess
+    private let arguments: [String]
     private let stdoutFile: URL
     private let stderrFile: URL
 
     /// Starts `sweep arguments...` in `directory`, with `environment` added to this process's.
     init(_ arguments: [String], in directory: URL, environment: [String: String] = [:]) throws {
-        process.executableURL = try Self.requireBinary()
-        process.arguments = arguments
-        process.currentDirectoryURL = directory
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         let name = UUID().uuidString
         stdoutFile = FileManager.default.temporaryDirectory.appendingPathComponent("sweep-\(name).out")
         stderrFile = FileManager.default.temporaryDirectory.appendingPathComponent("sweep-\(name).err")
-        FileManager.default.createFile(atPath: stdoutFile.path, contents: nil)
-        FileManager.default.createFile(atPath: stderrFile.path, contents: nil)
-        process.standardOutput = try FileHandle(forWritingTo: stdoutFile)
-        process.standardError = try FileHandle(forWritingTo: stderrFile)
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
+        self.arguments = arguments
+        process = try ChildProcess(try Self.requireBinary().path, arguments, in: directory,
+                                   environment: ProcessInfo.processInfo.environment.merging(environment) { $1 },
+                                   stdout: stdoutFile, stderr: stderrFile)
     }
 
-    var pid: Int32 { process.processIdentifier }
+    var pid: Int32 { process.pid }
 
     /// Waits for the process to end (SIGKILL after `limit`, so a hung sweep fails the test
     /// instead of hanging it) and returns what it printed.
@@ -60,19 +55,18 @@ struct SweepProcess {
         let deadline = clock.now.advanced(by: limit)
         while process.isRunning {
             if clock.now > deadline {
-                kill(process.processIdentifier, SIGKILL)
-                process.waitUntilExit()
-                Issue.record("sweep \(process.arguments ?? []) did not end within \(limit); killed")
+                kill(process.pid, SIGKILL)
+                Issue.record("sweep \(arguments) did not end within \(limit); killed")
                 break
             }
             try await Task.sleep(for: .milliseconds(20))
         }
-        process.waitUntilExit()
+        let status = await process.wait()
         defer {
             try? FileManager.default.removeItem(at: stdoutFile)
             try? FileManager.default.removeItem(at: stderrFile)
         }
-        return Result(status: process.terminationStatus,
+        return Result(status: status,
                       stdout: (try? String(contentsOf: stdoutFile, encoding: .utf8)) ?? "",
                       stderr: (try? String(contentsOf: stderrFile, encoding: .utf8)) ?? "")
     }
@@ -92,6 +86,10 @@ final class Scratch {
     var log: URL { root.appendingPathComponent("executions.log") }
     var engine: URL { root.appendingPathComponent("engine.sh") }
     var workspace: URL { root.appendingPathComponent(".sweep") }
+    /// What every `sweep` started here gets in its environment.
+    var environment: [String: String] { ["ENGINE_FIXTURE_LOG": log.path].merging(extraEnvironment) { $1 } }
+    /// Added by a test, e.g. the test cluster's SLURM_CONF.
+    var extraEnvironment: [String: String] = [:]
 
     init() throws {
         root = FileManager.default.temporaryDirectory.appendingPathComponent("sweep-e2e-\(UUID().uuidString)")
@@ -111,12 +109,12 @@ final class Scratch {
 
     /// `sweep arguments...` run to its end in this folder, the engines logging to `log`.
     func sweep(_ arguments: [String], limit: Duration = .seconds(30)) async throws -> SweepProcess.Result {
-        try await SweepProcess.run(arguments, in: root, environment: ["ENGINE_FIXTURE_LOG": log.path], limit: limit)
+        try await SweepProcess.run(arguments, in: root, environment: environment, limit: limit)
     }
 
     /// Starts `sweep arguments...` in this folder without waiting for it.
     func start(_ arguments: [String]) throws -> SweepProcess {
-        try SweepProcess(arguments, in: root, environment: ["ENGINE_FIXTURE_LOG": log.path])
+        try SweepProcess(arguments, in: root, environment: environment)
     }
 
     /// The workspace's runs as `sweep status --json` reports them, by run id.
@@ -163,4 +161,6 @@ struct StatusRun: Decodable {
     var attempts: Int
     var exit_code: Int32?
     var reason: String?
+    var slurm_job: String?
+    var slurm_state: String?
 }

@@ -52,13 +52,35 @@ public struct ExecutorSettings: Hashable, Sendable {
     public var timeoutSeconds: Double?
     /// Extra attempts after a failure.
     public var retries: Int
-    /// Slurm options (partition, time, cpus_per_task, mem, sbatch extra args, ...).
-    public var slurm: [String: String]
+    /// How runs are submitted when `kind` is slurm (the manifest's partition, time, ... keys).
+    public var slurm: SlurmSettings
 
     public init(kind: Kind = .local, slots: Int? = nil, threadsPerRun: Int? = nil,
-                timeoutSeconds: Double? = nil, retries: Int = 1, slurm: [String: String] = [:]) {
+                timeoutSeconds: Double? = nil, retries: Int = 1, slurm: SlurmSettings = SlurmSettings()) {
         self.kind = kind; self.slots = slots; self.threadsPerRun = threadsPerRun
         self.timeoutSeconds = timeoutSeconds; self.retries = retries; self.slurm = slurm
+    }
+}
+
+/// sbatch options of the Slurm executor. Nil leaves the option to the cluster's defaults.
+public struct SlurmSettings: Hashable, Sendable {
+    /// `--partition`.
+    public var partition: String?
+    /// `--time`, in one of Slurm's formats ("90" minutes, "02:00:00", "1-12:00:00").
+    public var time: String?
+    /// `--cpus-per-task`; also each run's thread budget (MTL_THREADS, OPENBLAS_NUM_THREADS).
+    public var cpusPerTask: Int?
+    /// `--mem`, e.g. "4G" or "4000M".
+    public var memory: String?
+    /// The `%N` of `--array`: array tasks of one submission running at once.
+    public var maxConcurrent: Int?
+    /// Further sbatch arguments, passed as given (`[--account=lab, --qos=short]`).
+    public var sbatchArguments: [String]
+
+    public init(partition: String? = nil, time: String? = nil, cpusPerTask: Int? = nil, memory: String? = nil,
+                maxConcurrent: Int? = nil, sbatchArguments: [String] = []) {
+        self.partition = partition; self.time = time; self.cpusPerTask = cpusPerTask; self.memory = memory
+        self.maxConcurrent = maxConcurrent; self.sbatchArguments = sbatchArguments
     }
 }
 

@@ -40,21 +40,29 @@ struct RunLogs: Sendable {
 
     /// The last `lines` lines this attempt wrote to stderr (at most 8 KB), or nil when it wrote none.
     func stderrTail(lines: Int) -> String? {
-        guard let handle = try? FileHandle(forReadingFrom: stderrURL) else { return nil }
+        Self.tail(of: stderrURL, from: UInt64(stderrStart), lines: lines)
+    }
+
+    /// The last `lines` lines (at most 8 KB) of a log written from offset `from` on, without
+    /// header lines; with `from` nil, of what follows the last header line (a batch task's
+    /// attempt, whose start offset no one kept). Nil when there is no such line.
+    static func tail(of url: URL, from start: UInt64?, lines: Int) -> String? {
+        guard let handle = try? FileHandle(forReadingFrom: url) else { return nil }
         defer { try? handle.close() }
         let end = (try? handle.seekToEnd()) ?? 0
         let limit: UInt64 = 8192
-        let headerEnd = UInt64(stderrStart)
-        let from = max(headerEnd, end > limit ? end - limit : 0)
+        let from = max(start ?? 0, end > limit ? end - limit : 0)
         guard (try? handle.seek(toOffset: from)) != nil, let data = try? handle.readToEnd() else { return nil }
         var text = String(decoding: data, as: UTF8.self)
-        // Drop the partial line the 8 KB window cut, and the attempt's own header lines.
-        if from > headerEnd, let newline = text.firstIndex(of: "\n") {
+        // Drop the partial line the 8 KB window cut.
+        if from > (start ?? 0), let newline = text.firstIndex(of: "\n") {
             text = String(text[text.index(after: newline)...])
         }
-        let written = text.split(separator: "\n", omittingEmptySubsequences: false)
-            .drop { from == headerEnd && $0.hasPrefix(Self.headerPrefix) }
-        let kept = written.reversed().drop { $0.isEmpty }.prefix(lines).reversed()
+        var written = text.split(separator: "\n", omittingEmptySubsequences: false)
+        if start == nil, let header = written.lastIndex(where: { $0.hasPrefix(headerPrefix) }) {
+            written = Array(written[(header + 1)...])
+        }
+        let kept = written.filter { !$0.hasPrefix(headerPrefix) }.reversed().drop { $0.isEmpty }.prefix(lines).reversed()
         let tail = kept.joined(separator: "\n")
         return tail.isEmpty ? nil : tail
     }

@@ -172,7 +172,7 @@ struct SubprocessLauncher: RunLauncher {
 
     private func outcome(of finish: Finish, logs: RunLogs, directory: URL, stop: StopSignal) -> AttemptOutcome {
         // An engine that finished its work as the stop arrived keeps its success.
-        if case .exited(.exited(0)) = finish.ending, case .success(let metrics) = readMetrics(in: directory) {
+        if case .exited(.exited(0)) = finish.ending, case .success(let metrics) = Self.readMetrics(in: directory) {
             return .succeeded(metrics)
         }
         switch finish.cause {
@@ -189,7 +189,7 @@ struct SubprocessLauncher: RunLauncher {
         case .couldNotStart(let why):
             return .failed(exitCode: nil, stderrTail: tail, reason: why)
         case .exited(.exited(0)):
-            guard case .failure(let problem) = readMetrics(in: directory) else { preconditionFailure() }
+            guard case .failure(let problem) = Self.readMetrics(in: directory) else { preconditionFailure() }
             return .failed(exitCode: 0, stderrTail: tail, reason: problem.description)
         case .exited(.exited(let code)):
             return .failed(exitCode: code, stderrTail: tail, reason: nil)
@@ -198,7 +198,8 @@ struct SubprocessLauncher: RunLauncher {
         }
     }
 
-    private func readMetrics(in directory: URL) -> Result<RunMetrics, MetricsProblem> {
+    /// The run's metrics.json, or why it does not count as a result.
+    static func readMetrics(in directory: URL) -> Result<RunMetrics, MetricsProblem> {
         let url = directory.appendingPathComponent(RunFiles.metrics)
         guard let data = try? Data(contentsOf: url) else { return .failure(.missing) }
         do {

@@ -1,0 +1,348 @@
+import Foundation
+import RunContract
+import SweepCore
+import SweepLedger
+
+/// Runs a plan on a Slurm cluster: the runs that are left go out as one job array per dependency
+/// level and `execute` returns once they are submitted (or, with `wait`, once they have ended).
+/// The ledger stays the source of truth, as with `LocalExecutor`: a submitted run is `running`
+/// with its array task recorded, and `SlurmReconciler` settles it from its run directory.
+///
+/// Levels wait for the array tasks they need with `afterany`, and each task checks its own
+/// dependencies before starting the engine: `afterok` on an array waits for every task of it, so
+/// one failure would hold the whole next level pending forever instead of skipping only the
+/// failed run's dependents.
+///
+/// ```swift
+/// let executor = SlurmExecutor(workspace: workspace, ledger: ledger, options: RunOptions(plan.executor),
+///                              settings: plan.executor.slurm)
+/// let summary = try await executor.execute(plan)   // summary.submissions: the job arrays
+/// ```
+public struct SlurmExecutor: Executor {
+    public let workspace: Workspace
+    public let ledger: Ledger
+    public var options: RunOptions
+    public var settings: SlurmSettings
+    /// Follow the jobs until every run has ended, submitting failed runs again within their retry
+    /// budget (`sweep run --wait`); otherwise return right after submitting.
+    public var wait: Bool
+    /// How often `wait` asks Slurm.
+    public var pollInterval: Duration
+    let client: SlurmClient
+
+    public init(workspace: Workspace, ledger: Ledger, options: RunOptions = RunOptions(),
+                settings: SlurmSettings = SlurmSettings(), wait: Bool = false, pollInterval: Duration = .seconds(10),
+                client: SlurmClient = SlurmClient()) {
+        self.workspace = workspace; self.ledger = ledger; self.options = options; self.settings = settings
+        self.wait = wait; self.pollInterval = pollInterval; self.client = client
+    }
+
+    /// Threads of each run: `cpus_per_task`, else `--threads`, else 1.
+    var cpusPerTask: Int { settings.cpusPerTask ?? options.threadsPerRun ?? 1 }
+
+    public func execute(_ plan: Plan, progress: (any ProgressSink)?, stop: StopSignal) async throws -> RunSummary {
+        let command = try EngineCommand(plan.engine, manifestDirectory: plan.manifest?.deletingLastPathComponent())
+        try ledger.register(plan)
+        let recovered = try ledger.recoverOrphans(host: options.host)
+        let reconciler = SlurmReconciler(ledger: ledger, client: client)
+        _ = try await reconciler.reconcile()
+
+        var session = Session(plan: plan)
+        let budget = ResourceBudget(slots: settings.maxConcurrent ?? options.slots ?? max(1, session.runs.count),
+                                    threadsPerRun: cpusPerTask, cores: cpusPerTask * max(1, session.runs.count))
+        let before = try ledger.records(session.runs.map(\.id))
+        session.doneBefore = Set(before.filter { $0.value.status == .succeeded }.map(\.key))
+        if options.rerun { session.doneBefore = [] }
+        progress?.handle(.began(runs: session.runs.count, alreadyDone: session.doneBefore.count, budget: budget))
+
+        try await submitRemaining(&session, command: command, firstRound: true, progress: progress)
+        var stoppedBy: StopReason?
+        if wait {
+            let trap = options.trapSignals ? SignalTrap(stop: stop) : nil
+            defer { trap?.cancel() }
+            stoppedBy = try await follow(&session, command: command, reconciler: reconciler, progress: progress, stop: stop)
+        }
+        return try summary(session, budget: budget, recovered: recovered, stoppedBy: stoppedBy)
+    }
+
+    /// Cancels the array tasks of `runs` (every run Slurm holds for this workspace when nil),
+    /// waits up to `patience` for Slurm to end them, and records them in the ledger.
+    public func cancel(_ runs: [RunID]?, patience: Duration = .seconds(60)) async throws -> [RunID] {
+        let reconciler = SlurmReconciler(ledger: ledger, client: client)
+        _ = try await reconciler.reconcile()
+        var held = try ledger.batchRuns()
+        if let runs { held = held.filter { Set(runs).contains($0.key) } }
+        guard !held.isEmpty else { return [] }
+        try await client.cancel(held.values.sorted())
+        let clock = ContinuousClock()
+        let deadline = clock.now.advanced(by: patience)
+        while true {
+            let report = try await reconciler.reconcile()
+            if report.live.keys.allSatisfy({ held[$0] == nil }) || clock.now > deadline { break }
+            try await Task.sleep(for: .milliseconds(300))
+        }
+        return held.keys.sorted()
+    }
+
+    // MARK: one invocation
+
+    struct Session {
+        let plan: Plan
+        /// Unique runs in plan order; a run's array index is its position here.
+        let runs: [PlannedRun]
+        let index: [RunID: Int]
+        var doneBefore: Set<RunID> = []
+        /// Runs submitted by this invocation.
+        var submittedNow: Set<RunID> = []
+        /// Runs seen running in Slurm (their `started` event went out).
+        var seenRunning: Set<RunID> = []
+        var submissions: [BatchSubmission] = []
+
+        init(plan: Plan) {
+            self.plan = plan
+            var seen = Set<RunID>()
+            runs = plan.runs.filter { seen.insert($0.id).inserted }
+            index = Dictionary(uniqueKeysWithValues: runs.enumerated().map { ($1.id, $0) })
+        }
+    }
+
+    /// Where a run stands when a submission is planned.
+    private enum Standing {
+        case done
+        /// In Slurm's hands: its array task.
+        case held(job: String)
+        case submitting(level: Int)
+        /// Running in a local `sweep`, or claimed by another process just now: not waited for here.
+        case elsewhere
+        /// Will not succeed in this invocation: "failed: exit code 3", "was skipped", ...
+        case blocked(String)
+    }
+
+    /// Claims and submits every run that can go now, level by level.
+    private func submitRemaining(_ session: inout Session, command: EngineCommand, firstRound: Bool,
+                                 progress: (any ProgressSink)?) async throws {
+        let ids = session.runs.map(\.id)
+        let outside = Set(session.runs.flatMap { $0.needs.values }).subtracting(ids)
+        let records = try ledger.records(ids + outside.sorted())
+        let held = try ledger.batchRuns()
+        let rerun = options.rerun && firstRound
+        let retries = options.retryFailed && firstRound ? Int(Int32.max) : options.retries
+
+        var standing: [RunID: Standing] = [:]
+        for id in outside {
+            standing[id] = records[id]?.status == .succeeded ? .done : .blocked("is not part of this plan and has not succeeded")
+        }
+        var levels: [Int: [PlannedRun]] = [:]
+        for run in session.runs {
+            let record = records[run.id]
+            if let job = held[run.id] { standing[run.id] = .held(job: job); continue }
+            switch record?.status {
+            case .succeeded? where !rerun: standing[run.id] = .done; continue
+            case .running?: standing[run.id] = .elsewhere; continue
+            case .interrupted? where !firstRound:
+                // Stopped while this invocation followed it (cancelled, timed out): resumed by the next `sweep run`.
+                standing[run.id] = .blocked("was interrupted: " + (record?.reason ?? "stopped")); continue
+            default: break
+            }
+            var level = 0
+            var problem: String?
+            var waitsElsewhere = false
+            for (_, dependency) in run.needs.sorted(by: { $0.key < $1.key }) {
+                switch standing[dependency] ?? .blocked("is unknown") {
+                case .done, .held: break
+                case .submitting(let dependencyLevel): level = max(level, dependencyLevel + 1)
+                case .elsewhere: waitsElsewhere = true
+                case .blocked(let why): problem = problem ?? SkipReason.needs(run, on: dependency) + ", which " + why
+                }
+            }
+            if let problem {
+                try ledger.skip(run.id, reason: problem)
+                if record?.status != .skipped || record?.reason != problem { progress?.handle(.skipped(run, reason: problem)) }
+                standing[run.id] = .blocked("was skipped")
+                continue
+            }
+            if waitsElsewhere { standing[run.id] = .elsewhere; continue }
+            if try ledger.claim(run.id, pid: options.pid, host: options.host, retries: retries, rerun: rerun) {
+                standing[run.id] = .submitting(level: level)
+                levels[level, default: []].append(run)
+            } else {
+                let now = try ledger.record(run.id)
+                switch now?.status {
+                case .succeeded?: standing[run.id] = .done
+                case .failed?: standing[run.id] = .blocked("failed: " + (now.map(SkipReason.failure) ?? "failed"))
+                default: standing[run.id] = .elsewhere
+                }
+            }
+        }
+
+        var jobs = held
+        for level in levels.keys.sorted() {
+            guard let runs = levels[level] else { continue }
+            do {
+                let submission = try await submit(runs, level: level, session: session, jobs: jobs, rerun: rerun,
+                                                  command: command)
+                for run in runs {
+                    jobs[run.id] = submission.job + "_" + String(session.index[run.id] ?? 0)
+                }
+                try ledger.recordBatchJobs(Dictionary(uniqueKeysWithValues: runs.map { ($0.id, jobs[$0.id] ?? "") }))
+                session.submissions.append(submission)
+                session.submittedNow.formUnion(runs.map(\.id))
+            } catch {
+                // Nothing of this level or the later ones reached Slurm: give the claims back.
+                for pending in levels.keys.sorted() where pending >= level {
+                    for run in levels[pending] ?? [] {
+                        try ledger.finish(run.id, status: .interrupted, exitCode: nil, stderrTail: nil, metrics: nil,
+                                          reason: "not submitted: \(error)")
+                    }
+                }
+                throw error
+            }
+        }
+    }
+
+    /// Prepares the run directories of one level and submits them as one job array.
+    private func submit(_ runs: [PlannedRun], level: Int, session: Session, jobs: [RunID: String], rerun: Bool,
+                        command: EngineCommand) async throws -> BatchSubmission {
+        let files = FileManager.default
+        let slurmDirectory = workspace.root.appendingPathComponent("slurm")
+        try files.createDirectory(at: slurmDirectory.appendingPathComponent("logs"), withIntermediateDirectories: true)
+        let script = slurmDirectory.appendingPathComponent("array-task.sh")
+        try ContractJSON.writeAtomically(Data(ArrayTask.script.utf8), to: script)
+
+        var list = ""
+        for run in runs {
+            let directory = workspace.runDirectory(run.id)
+            if rerun { try? files.removeItem(at: directory) }
+            try files.createDirectory(at: directory, withIntermediateDirectories: true)
+            let config = run.config.resolvingRunReferences(in: workspace).canonical
+            try ContractJSON.writeAtomically(Data(config.utf8), to: directory.appendingPathComponent(RunFiles.config))
+            // This attempt writes its own; stale ones would pass for its result.
+            try? files.removeItem(at: directory.appendingPathComponent(RunFiles.metrics))
+            try? files.removeItem(at: directory.appendingPathComponent(ExitStatusFile.name))
+            try ArrayTask.prepare(run, in: directory, command: [command.executable]
+                                  + command.arguments(config: directory.appendingPathComponent(RunFiles.config), out: directory))
+            list += "\(session.index[run.id] ?? 0) \(run.id.rawValue)\n"
+        }
+        let stamp = ISO8601DateFormatter().string(from: Date()).replacingOccurrences(of: ":", with: "")
+        let listFile = slurmDirectory.appendingPathComponent("\(stamp)-\(options.pid)-level\(level).tasks")
+        try ContractJSON.writeAtomically(Data(list.utf8), to: listFile)
+
+        let indices = runs.compactMap { session.index[$0.id] }
+        var array = ArrayIndices.compact(indices)
+        if let limit = settings.maxConcurrent ?? options.slots { array += "%\(limit)" }
+        let needed = Set(runs.flatMap { run in run.needs.values.compactMap { jobs[$0] } })
+        let dependency = needed.isEmpty ? nil : "afterany:" + Self.dependencyList(needed, submissions: session.submissions)
+
+        var arguments = ["--job-name=sweep-\(session.plan.name)", "--array=\(array)",
+                         // sbatch expands %-patterns in the path: a literal % is %%.
+                         "--output=" + slurmDirectory.appendingPathComponent("logs").path
+                             .replacingOccurrences(of: "%", with: "%%") + "/%A_%a.log",
+                         "--cpus-per-task=\(cpusPerTask)"]
+        if let partition = settings.partition { arguments.append("--partition=\(partition)") }
+        if let time = settings.time ?? options.timeout.map(Self.minutes) { arguments.append("--time=\(time)") }
+        if let memory = settings.memory { arguments.append("--mem=\(memory)") }
+        if let dependency { arguments += ["--dependency=\(dependency)", "--kill-on-invalid-dep=yes"] }
+        arguments += settings.sbatchArguments
+        arguments += [script.path, workspace.root.appendingPathComponent("runs").path, listFile.path]
+        let job = try await client.submit(arguments)
+        return BatchSubmission(job: job, array: array, runs: runs.map(\.id), level: level, dependency: dependency)
+    }
+
+    /// "1234:1240_3:1240_5": whole arrays of this invocation when every task of them is needed,
+    /// single tasks otherwise.
+    static func dependencyList(_ tasks: Set<String>, submissions: [BatchSubmission]) -> String {
+        var whole: [String] = []
+        var remaining = tasks
+        for submission in submissions {
+            let its = Set(ArrayIndices.expand(submission.array).map { "\(submission.job)_\($0)" })
+            if !its.isEmpty && its.isSubset(of: remaining) {
+                whole.append(submission.job)
+                remaining.subtract(its)
+            }
+        }
+        return (whole + remaining.sorted()).joined(separator: ":")
+    }
+
+    /// A timeout as Slurm's --time in minutes, rounded up.
+    static func minutes(_ duration: Duration) -> String {
+        let seconds = Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+        return String(max(1, Int((seconds / 60).rounded(.up))))
+    }
+
+    // MARK: following
+
+    /// Polls Slurm until none of the plan's runs is held there and nothing more can be submitted.
+    private func follow(_ session: inout Session, command: EngineCommand, reconciler: SlurmReconciler,
+                        progress: (any ProgressSink)?, stop: StopSignal) async throws -> StopReason? {
+        let ids = Set(session.runs.map(\.id))
+        while true {
+            let stopped = await withTaskGroup(of: Bool.self) { group in
+                group.addTask { [pollInterval] in
+                    try? await Task.sleep(for: pollInterval)
+                    return false
+                }
+                group.addTask {
+                    await stop.stopping.wait()
+                    return !Task.isCancelled
+                }
+                let first = await group.next() ?? false
+                group.cancelAll()
+                return first
+            }
+            if stopped || stop.isRequested {
+                if let reason = stop.reason { progress?.handle(.stopping(reason)) }
+                return stop.reason
+            }
+            let report = try await reconciler.reconcile()
+            try tell(report, session: &session, progress: progress)
+            if report.live.keys.contains(where: ids.contains) { continue }
+            let submittedBefore = session.submissions.count
+            try await submitRemaining(&session, command: command, firstRound: false, progress: progress)
+            if session.submissions.count == submittedBefore { return nil }
+        }
+    }
+
+    private func tell(_ report: SlurmReconciler.Report, session: inout Session, progress: (any ProgressSink)?) throws {
+        guard let progress else { return }
+        for (id, entry) in report.live where entry.state?.rawValue == "RUNNING" {
+            guard let run = session.plan.run(id), session.seenRunning.insert(id).inserted else { continue }
+            progress.handle(.started(run, attempt: try ledger.record(id)?.attempts ?? 1))
+        }
+        for ended in report.ended {
+            guard let run = session.plan.run(ended.id) else { continue }
+            session.seenRunning.remove(ended.id)
+            let record = try ledger.record(ended.id)
+            switch ended.status {
+            case .skipped:
+                progress.handle(.skipped(run, reason: ended.detail ?? "skipped"))
+            case .failed where (record.map { $0.attempts <= options.retries } ?? false):
+                progress.handle(.retrying(run, attempt: (record?.attempts ?? 1) + 1, after: ended.detail ?? "failed"))
+            default:
+                progress.handle(.finished(run, status: ended.status, detail: ended.detail))
+            }
+        }
+    }
+
+    private func summary(_ session: Session, budget: ResourceBudget, recovered: [RunID],
+                         stoppedBy: StopReason?) throws -> RunSummary {
+        var summary = RunSummary(budget: budget)
+        summary.recoveredOrphans = recovered
+        summary.stoppedBy = stoppedBy
+        summary.submissions = session.submissions
+        let records = try ledger.records(session.runs.map(\.id))
+        let held = try ledger.batchRuns()
+        for run in session.runs {
+            switch records[run.id]?.status ?? .planned {
+            case .succeeded:
+                if session.doneBefore.contains(run.id) { summary.alreadyDone.append(run.id) } else { summary.succeeded.append(run.id) }
+            case .failed: summary.failed.append(run.id)
+            case .skipped: summary.skipped.append(run.id)
+            case .interrupted: summary.interrupted.append(run.id)
+            case .planned: summary.notStarted.append(run.id)
+            case .running:
+                if held[run.id] != nil { summary.submitted.append(run.id) } else { summary.runningElsewhere.append(run.id) }
+            }
+        }
+        return summary
+    }
+}
