@@ -11,18 +11,25 @@ import Testing
                       shouldStop: { taken += 1; return steps.map { taken > $0 } ?? false }).run()
     }
 
+    /// Runs `json` whole in one directory and, in another, stops it one step into its second
+    /// epoch and resumes it: the two must end bit-identical. The caller removes both.
+    func wholeAndResumed(_ json: String) throws -> (whole: URL, resumed: URL) {
+        let whole = temporaryRunDirectory(), resumed = temporaryRunDirectory()
+        try run(json, in: whole)
+        let steps = try RunConfig.parse(Data(json.utf8), file: "config.json").stepsPerEpoch
+        #expect(throws: RunStopped.self) { try run(json, stopAfter: steps + 1, in: resumed) }
+        try run(json, in: resumed)
+        return (whole, resumed)
+    }
+
     func metrics(in directory: URL) throws -> RunMetrics {
         try JSONDecoder().decode(RunMetrics.self, from: Data(contentsOf: directory.appendingPathComponent(RunFiles.metrics)))
     }
 
     @Test func rankShrinkingRunLogsRanksShrinksAndResumesBitIdentically() throws {
         let json = #"{"kind": "mtl_full", "profile": "smoke", "epochs": 3, "seed": 5, "method": "lora", "adapter": "dora", "rank": 8, "pdrs": true, "rho_shared": 0.8}"#
-        let whole = temporaryRunDirectory(), interrupted = temporaryRunDirectory()
+        let (whole, interrupted) = try wholeAndResumed(json)
         defer { try? FileManager.default.removeItem(at: whole); try? FileManager.default.removeItem(at: interrupted) }
-        try run(json, in: whole)
-        let steps = try RunConfig.parse(Data(json.utf8), file: "config.json").stepsPerEpoch
-        #expect(throws: RunStopped.self) { try run(json, stopAfter: steps + 1, in: interrupted) }
-        try run(json, in: interrupted)
 
         let a = try metrics(in: whole), b = try metrics(in: interrupted)
         #expect(a.tasks == b.tasks && a.parameters == b.parameters && a.gmacs == b.gmacs)

@@ -152,12 +152,8 @@ import Testing
     @Test func tgloraWithRankShrinkingResumesBitIdentically() throws {
         // 1-1-2-2 over two tasks needs no similarity: shared, then one group per task.
         let json = #"{"kind": "mtl_full", "profile": "smoke", "epochs": 2, "seed": 4, "method": "tglora", "tasks": ["semseg", "normals"], "groups_per_stage": [1, 1, 2, 2], "rank": 4, "task_rank": 2, "pdrs": true, "rho_shared": 0.7, "rho_task": 0.7}"#
-        let whole = temporaryRunDirectory(), interrupted = temporaryRunDirectory()
+        let (whole, interrupted) = try MethodRunTests().wholeAndResumed(json)
         defer { try? FileManager.default.removeItem(at: whole); try? FileManager.default.removeItem(at: interrupted) }
-        try MethodRunTests().run(json, in: whole)
-        let steps = try RunConfig.parse(Data(json.utf8), file: "config.json").stepsPerEpoch
-        #expect(throws: RunStopped.self) { try MethodRunTests().run(json, stopAfter: steps + 1, in: interrupted) }
-        try MethodRunTests().run(json, in: interrupted)
         let a = try MethodRunTests().metrics(in: whole), b = try MethodRunTests().metrics(in: interrupted)
         #expect(a.tasks == b.tasks && a.parameters == b.parameters && a.ranks == b.ranks && a.extra == b.extra)
         let ranks = try #require(a.ranks)

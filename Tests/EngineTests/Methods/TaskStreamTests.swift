@@ -217,12 +217,8 @@ import Testing
 
     @Test func faarRunShrinksRanksAndResumesBitIdentically() throws {
         let json = #"{"kind": "mtl_full", "profile": "smoke", "epochs": 2, "seed": 3, "method": "faar", "rank": 6, "task_rank": 3, "rho_shared": 0.7, "rho_task": 0.6, "tasks": ["semseg", "normals"]}"#
-        let whole = temporaryRunDirectory(), interrupted = temporaryRunDirectory()
+        let (whole, interrupted) = try MethodRunTests().wholeAndResumed(json)
         defer { try? FileManager.default.removeItem(at: whole); try? FileManager.default.removeItem(at: interrupted) }
-        try MethodRunTests().run(json, in: whole)
-        let steps = try RunConfig.parse(Data(json.utf8), file: "config.json").stepsPerEpoch
-        #expect(throws: RunStopped.self) { try MethodRunTests().run(json, stopAfter: steps + 1, in: interrupted) }
-        try MethodRunTests().run(json, in: interrupted)
         let a = try MethodRunTests().metrics(in: whole), b = try MethodRunTests().metrics(in: interrupted)
         #expect(a.tasks == b.tasks && a.parameters == b.parameters && a.gmacs == b.gmacs && a.ranks == b.ranks)
         let ranks = try #require(a.ranks)
