@@ -169,11 +169,9 @@ public prefix func - (x: Tensor) -> Tensor { affine(x, scale: -1) }
 /// max(x, 0).
 public func relu(_ x: Tensor) -> Tensor {
     let y = Tensor(uninitialized: x.shape)
-    let n = y.count, px = x.data, py = y.data
-    for i in 0..<n { py[i] = max(px[i], 0) }
+    reluForward(x.data, y.data, count: y.count)
     y.record(x) { y in
-        let gy = y.grad!, px = x.data
-        if let gx = x.gradSink() { for i in 0..<n where px[i] > 0 { gx[i] += gy[i] } }
+        if let gx = x.gradSink() { reluBackward(x.data, y.grad!, gx, count: y.count) }
     }
     return y
 }
@@ -181,37 +179,59 @@ public func relu(_ x: Tensor) -> Tensor {
 /// Exact GELU: x * Phi(x) = 0.5 x (1 + erf(x / sqrt 2)) (PyTorch's default, timm's Swin).
 public func gelu(_ x: Tensor) -> Tensor {
     let y = Tensor(uninitialized: x.shape)
-    let n = y.count, px = x.data, py = y.data
+    geluForward(x.data, y.data, count: y.count)
+    y.record(x) { y in
+        if let gx = x.gradSink() { geluBackward(x.data, y.grad!, gx, count: y.count) }
+    }
+    return y
+}
+
+// Buffer-level kernels behind the tape ops, also called by the engine's layers. Backward
+// kernels add into `dx`, so a caller that owns a fresh gradient passes zeros.
+
+/// y = max(x, 0).
+public func reluForward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count n: Int) {
+    for i in 0..<n { y[i] = max(x[i], 0) }
+}
+
+/// dx += dy where x > 0.
+public func reluBackward(_ x: UnsafePointer<Float>, _ dy: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>,
+                         count n: Int) {
+    for i in 0..<n where x[i] > 0 { dx[i] += dy[i] }
+}
+
+/// y = x Phi(x), 8 lanes at a time on `fastErf`, split over the compute threads.
+public func geluForward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count n: Int) {
     let invSqrt2: Float = 0.70710678118654752
     forEachChunk(n) { range in
         forEachLanes(range) { i, valid in
-            let v = load8(px, i, valid)
-            store8(0.5 * v * (1 + fastErf(v * invSqrt2)), py, i, valid)
+            let v = load8(x, i, valid)
+            store8(0.5 * v * (1 + fastErf(v * invSqrt2)), y, i, valid)
         }
     }
     // Below -3, 1 + erf cancels to a few ulp of noise (even the wrong sign); the
     // complementary error function gives the tail exactly. Rare, so a second pass.
-    for i in 0..<n where px[i] < geluTail { py[i] = 0.5 * px[i] * erfcf(-px[i] * invSqrt2) }
-    y.record(x) { y in
-        let gy = y.grad!, px = x.data
-        guard let gx = x.gradSink() else { return }
-        let invSqrt2Pi: Float = 0.39894228040143268
-        // d/dx x Phi(x) = Phi(x) + x phi(x). A vectorisable pass with the tail masked
-        // out, then the tail from erfc, as in the forward.
-        forEachChunk(n) { range in
-            forEachLanes(range) { i, valid in
-                let v = load8(px, i, valid)
-                var derivative = 0.5 * (1 + fastErf(v * invSqrt2)) + v * invSqrt2Pi * fastExp(-0.5 * v * v)
-                derivative.replace(with: 0, where: v .< geluTail)
-                store8(load8(gx, i, valid) + load8(gy, i, valid) * derivative, gx, i, valid)
-            }
-        }
-        for i in 0..<n where px[i] < geluTail {
-            let v = px[i]
-            gx[i] += gy[i] * (0.5 * erfcf(-v * invSqrt2) + v * invSqrt2Pi * expf(-0.5 * v * v))
+    for i in 0..<n where x[i] < geluTail { y[i] = 0.5 * x[i] * erfcf(-x[i] * invSqrt2) }
+}
+
+/// dx += dy (Phi(x) + x phi(x)), recomputed from x: two vectorised polynomials cost less
+/// than keeping a derivative buffer alive from the forward pass.
+public func geluBackward(_ x: UnsafePointer<Float>, _ dy: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>,
+                         count n: Int) {
+    let invSqrt2: Float = 0.70710678118654752, invSqrt2Pi: Float = 0.39894228040143268
+    // A vectorisable pass with the tail masked out, then the tail from erfc, as in the forward.
+    forEachChunk(n) { range in
+        forEachLanes(range) { i, valid in
+            let v = load8(x, i, valid)
+            var derivative = 0.5 * (1 + fastErf(v * invSqrt2)) + v * invSqrt2Pi * fastExp(-0.5 * v * v)
+            derivative.replace(with: 0, where: v .< geluTail)
+            store8(load8(dx, i, valid) + load8(dy, i, valid) * derivative, dx, i, valid)
         }
     }
-    return y
+    for i in 0..<n where x[i] < geluTail {
+        let v = x[i]
+        dx[i] += dy[i] * (0.5 * erfcf(-v * invSqrt2) + v * invSqrt2Pi * expf(-0.5 * v * v))
+    }
 }
 
 /// Logistic sigmoid 1 / (1 + e^-x).

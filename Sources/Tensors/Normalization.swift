@@ -8,29 +8,9 @@ import Darwin
 public func softmax(_ x: Tensor) -> Tensor {
     let width = x.shape.last ?? 1, rows = x.count / max(width, 1)
     let y = Tensor(uninitialized: x.shape)
-    forEachChunk(rows, minimumChunk: max(1, (1 << 15) / max(width, 1))) { chunk in
-        for r in chunk {
-            let src = x.data + r * width, dst = y.data + r * width
-            var peak = -Float.infinity
-            for j in 0..<width { peak = max(peak, src[j]) }
-            var total: Float = 0
-            forEachLanes(0..<width) { j, valid in store8(fastExp(load8(src, j, valid) - peak), dst, j, valid) }
-            for j in 0..<width { total += dst[j] }
-            let inv = 1 / total
-            for j in 0..<width { dst[j] *= inv }
-        }
-    }
+    softmaxForward(x.data, y.data, rows: rows, width: width)
     y.record(x) { y in
-        guard let gx = x.gradSink() else { return }
-        let gy = y.grad!
-        forEachChunk(rows, minimumChunk: max(1, (1 << 15) / max(width, 1))) { chunk in
-            for r in chunk {  // dx = y * (dy - <dy, y>)
-                let p = y.data + r * width, g = gy + r * width, d = gx + r * width
-                var dot: Float = 0
-                for j in 0..<width { dot += g[j] * p[j] }
-                for j in 0..<width { d[j] += p[j] * (g[j] - dot) }
-            }
-        }
+        if let gx = x.gradSink() { softmaxBackward(y.data, y.grad!, gx, rows: rows, width: width) }
     }
     return y
 }
@@ -40,59 +20,18 @@ public func layerNorm(_ x: Tensor, weight: Tensor?, bias: Tensor?, epsilon: Floa
     let c = x.shape.last ?? 1, rows = x.count / max(c, 1)
     if let weight { precondition(weight.count == c, "LayerNorm weight \(weight.shape) for \(c) features") }
     if let bias { precondition(bias.count == c, "LayerNorm bias \(bias.shape) for \(c) features") }
-    // Absent affine parameters act as ones and zeros, so the loops need no branches.
+    // Absent affine parameters act as ones and zeros, so the kernels need no branches.
     let scale = weight ?? Tensor.ones([c]), shift = bias ?? Tensor.zeros([c])
     let y = Tensor(uninitialized: x.shape)
-    // Per-row statistics for the backward, in tensors so parallel chunks write through pointers.
+    // Per-row statistics for the backward, in tensor storage so parallel chunks write through pointers.
     let statistics = Tensor(uninitialized: [2, rows])
     let means = statistics.data, rstds = statistics.data + rows
-    let px = x.data, py = y.data, pw = scale.data, pb = shift.data
-    let rowsPerChunk = max(1, (1 << 15) / max(c, 1))
-    forEachChunk(rows, minimumChunk: rowsPerChunk) { chunk in
-        for r in chunk {
-            let src = px + r * c, dst = py + r * c
-            var sum: Float = 0
-            for j in 0..<c { sum += src[j] }
-            let mean = sum / Float(c)
-            var squares: Float = 0
-            for j in 0..<c { let d = src[j] - mean; squares += d * d }
-            let rstd = 1 / (squares / Float(c) + epsilon).squareRoot()
-            means[r] = mean
-            rstds[r] = rstd
-            for j in 0..<c { dst[j] = (src[j] - mean) * rstd * pw[j] + pb[j] }
-        }
-    }
+    layerNormForward(x.data, weight: scale.data, bias: shift.data, y.data, means: means, rstds: rstds,
+                     rows: rows, channels: c, epsilon: epsilon)
     y.record(inputs: [x] + [weight, bias].compactMap { $0 }) { y in
-        let gy = y.grad!, px = x.data, pw = scale.data, means = statistics.data, rstds = statistics.data + rows
-        if let gx = x.gradSink() {
-            forEachChunk(rows, minimumChunk: rowsPerChunk) { chunk in
-                for r in chunk {
-                    let src = px + r * c, g = gy + r * c, d = gx + r * c
-                    let mean = means[r], rstd = rstds[r]
-                    // dnorm = dy * w; dx = rstd * (dnorm - mean(dnorm) - norm * mean(dnorm * norm))
-                    var meanD: Float = 0, meanDN: Float = 0
-                    for j in 0..<c {
-                        let norm = (src[j] - mean) * rstd, dnorm = g[j] * pw[j]
-                        meanD += dnorm
-                        meanDN += dnorm * norm
-                    }
-                    meanD /= Float(c)
-                    meanDN /= Float(c)
-                    for j in 0..<c {
-                        let norm = (src[j] - mean) * rstd
-                        d[j] += rstd * (g[j] * pw[j] - meanD - norm * meanDN)
-                    }
-                }
-            }
-        }
-        // Parameter gradients sum over rows: serial, in row order.
-        let gw = weight?.gradSink(), gb = bias?.gradSink()
-        guard gw != nil || gb != nil else { return }
-        for r in 0..<rows {
-            let src = px + r * c, g = gy + r * c, mean = means[r], rstd = rstds[r]
-            if let gw { for j in 0..<c { gw[j] += g[j] * (src[j] - mean) * rstd } }
-            if let gb { for j in 0..<c { gb[j] += g[j] } }
-        }
+        layerNormBackward(x.data, weight: scale.data, means: means, rstds: rstds, outputGradient: y.grad!,
+                          inputGradient: x.gradSink(), weightGradient: weight?.gradSink(), biasGradient: bias?.gradSink(),
+                          rows: rows, channels: c)
     }
     return y
 }
@@ -105,71 +44,211 @@ public func batchNorm2d(_ x: Tensor, weight: Tensor?, bias: Tensor?,
                         runningMean: Tensor, runningVariance: Tensor,
                         training: Bool, momentum: Float = 0.1, epsilon: Float = 1e-5) -> Tensor {
     precondition(x.rank == 4, "batchNorm2d needs NCHW, got \(x.shape)")
-    let n = x.shape[0], c = x.shape[1], plane = x.shape[2] * x.shape[3]
-    let perChannel = n * plane
+    let layout = BatchNormLayout(outer: x.shape[0], channels: x.shape[1], inner: x.shape[2] * x.shape[3])
+    let c = layout.channels
     precondition(runningMean.count == c && runningVariance.count == c, "running statistics for \(c) channels")
+    let scale = weight ?? Tensor.ones([c]), shift = bias ?? Tensor.zeros([c])
     var means = [Float](repeating: 0, count: c), rstds = [Float](repeating: 0, count: c)
-    for ch in 0..<c {
-        if training {
-            var sum = 0.0
-            for b in 0..<n {
-                let p = x.data + (b * c + ch) * plane
-                for i in 0..<plane { sum += Double(p[i]) }
-            }
-            let mean = sum / Double(perChannel)
-            var squares = 0.0
-            for b in 0..<n {
-                let p = x.data + (b * c + ch) * plane
-                for i in 0..<plane { let d = Double(p[i]) - mean; squares += d * d }
-            }
-            let variance = squares / Double(perChannel)
-            means[ch] = Float(mean)
-            rstds[ch] = Float(1 / (variance + Double(epsilon)).squareRoot())
-            let unbiased = perChannel > 1 ? squares / Double(perChannel - 1) : variance
-            runningMean.data[ch] = (1 - momentum) * runningMean.data[ch] + momentum * Float(mean)
-            runningVariance.data[ch] = (1 - momentum) * runningVariance.data[ch] + momentum * Float(unbiased)
-        } else {
-            means[ch] = runningMean.data[ch]
-            rstds[ch] = 1 / (runningVariance.data[ch] + epsilon).squareRoot()
-        }
-    }
+    batchNormStatistics(x.data, layout, means: &means, rstds: &rstds, runningMean: runningMean.data,
+                        runningVariance: runningVariance.data, training: training, momentum: momentum, epsilon: epsilon)
     let y = Tensor(uninitialized: x.shape)
-    for b in 0..<n {
-        for ch in 0..<c {
-            let src = x.data + (b * c + ch) * plane, dst = y.data + (b * c + ch) * plane
-            let scale = rstds[ch] * (weight?.data[ch] ?? 1)
-            let shift = (bias?.data[ch] ?? 0) - means[ch] * scale
-            for i in 0..<plane { dst[i] = src[i] * scale + shift }
-        }
-    }
+    batchNormForward(x.data, layout, means: means, rstds: rstds, weight: scale.data, bias: shift.data, y.data)
     y.record(inputs: [x] + [weight, bias].compactMap { $0 }) { y in
-        let gy = y.grad!
-        let gx = x.gradSink(), gw = weight?.gradSink(), gb = bias?.gradSink()
-        for ch in 0..<c {
-            let mean = means[ch], rstd = rstds[ch], w = weight?.data[ch] ?? 1
-            var sumG = 0.0, sumGN = 0.0
-            for b in 0..<n {
-                let src = x.data + (b * c + ch) * plane, g = gy + (b * c + ch) * plane
-                for i in 0..<plane {
-                    sumG += Double(g[i])
-                    sumGN += Double(g[i] * (src[i] - mean) * rstd)
-                }
-            }
-            gw?[ch] += Float(sumGN)
-            gb?[ch] += Float(sumG)
-            guard let gx else { continue }
-            // Training: the batch statistics depend on x, as in LayerNorm's backward.
-            let meanD = training ? Float(sumG) * w / Float(perChannel) : 0
-            let meanDN = training ? Float(sumGN) * w / Float(perChannel) : 0
-            for b in 0..<n {
-                let src = x.data + (b * c + ch) * plane, g = gy + (b * c + ch) * plane
-                let d = gx + (b * c + ch) * plane
-                for i in 0..<plane {
-                    let norm = (src[i] - mean) * rstd
-                    d[i] += rstd * (g[i] * w - meanD - norm * meanDN)
-                }
-            }
-        }
+        batchNormBackward(x.data, layout, means: means, rstds: rstds, weight: scale.data, training: training,
+                          outputGradient: y.grad!, inputGradient: x.gradSink(),
+                          weightGradient: weight?.gradSink(), biasGradient: bias?.gradSink())
     }
     return y
+}
+
+// MARK: buffer-level kernels (the tape ops above and the engine's layers both run these)
+
+/// Row softmax of `rows` x `width` values; `y` may be `x` (in place).
+public func softmaxForward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, rows: Int, width: Int) {
+    forEachChunk(rows, minimumChunk: max(1, (1 << 15) / max(width, 1))) { chunk in
+        for r in chunk {
+            let src = x + r * width, dst = y + r * width
+            var peak = -Float.infinity
+            for j in 0..<width { peak = max(peak, src[j]) }
+            var total: Float = 0
+            forEachLanes(0..<width) { j, valid in store8(fastExp(load8(src, j, valid) - peak), dst, j, valid) }
+            for j in 0..<width { total += dst[j] }
+            let inv = 1 / total
+            for j in 0..<width { dst[j] *= inv }
+        }
+    }
+}
+
+/// dx += y (dy - <dy, y>) per row, given the softmax output `y`.
+public func softmaxBackward(_ y: UnsafePointer<Float>, _ dy: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>,
+                            rows: Int, width: Int) {
+    forEachChunk(rows, minimumChunk: max(1, (1 << 15) / max(width, 1))) { chunk in
+        for r in chunk {
+            let p = y + r * width, g = dy + r * width, d = dx + r * width
+            var dot: Float = 0
+            for j in 0..<width { dot += g[j] * p[j] }
+            for j in 0..<width { d[j] += p[j] * (g[j] - dot) }
+        }
+    }
+}
+
+/// LayerNorm of each of `rows` rows of `channels` values; keeps each row's mean and
+/// 1 / standard deviation for the backward.
+public func layerNormForward(_ x: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>,
+                             _ y: UnsafeMutablePointer<Float>, means: UnsafeMutablePointer<Float>,
+                             rstds: UnsafeMutablePointer<Float>, rows: Int, channels c: Int, epsilon: Float = 1e-5) {
+    forEachChunk(rows, minimumChunk: max(1, (1 << 15) / max(c, 1))) { chunk in
+        for r in chunk {
+            let src = x + r * c, dst = y + r * c
+            var sum: Float = 0
+            for j in 0..<c { sum += src[j] }
+            let mean = sum / Float(c)
+            var squares: Float = 0
+            for j in 0..<c { let d = src[j] - mean; squares += d * d }
+            let rstd = 1 / (squares / Float(c) + epsilon).squareRoot()
+            means[r] = mean
+            rstds[r] = rstd
+            for j in 0..<c { dst[j] = (src[j] - mean) * rstd * weight[j] + bias[j] }
+        }
+    }
+}
+
+/// Adds LayerNorm's gradients into whichever of `inputGradient`, `weightGradient`,
+/// `biasGradient` are given.
+public func layerNormBackward(_ x: UnsafePointer<Float>, weight: UnsafePointer<Float>, means: UnsafePointer<Float>,
+                              rstds: UnsafePointer<Float>, outputGradient gy: UnsafePointer<Float>,
+                              inputGradient gx: UnsafeMutablePointer<Float>?,
+                              weightGradient gw: UnsafeMutablePointer<Float>?, biasGradient gb: UnsafeMutablePointer<Float>?,
+                              rows: Int, channels c: Int) {
+    if let gx {
+        forEachChunk(rows, minimumChunk: max(1, (1 << 15) / max(c, 1))) { chunk in
+            for r in chunk {
+                let src = x + r * c, g = gy + r * c, d = gx + r * c
+                let mean = means[r], rstd = rstds[r]
+                // dnorm = dy * w; dx = rstd * (dnorm - mean(dnorm) - norm * mean(dnorm * norm))
+                var meanD: Float = 0, meanDN: Float = 0
+                for j in 0..<c {
+                    let norm = (src[j] - mean) * rstd, dnorm = g[j] * weight[j]
+                    meanD += dnorm
+                    meanDN += dnorm * norm
+                }
+                meanD /= Float(c)
+                meanDN /= Float(c)
+                for j in 0..<c {
+                    let norm = (src[j] - mean) * rstd
+                    d[j] += rstd * (g[j] * weight[j] - meanD - norm * meanDN)
+                }
+            }
+        }
+    }
+    // Parameter gradients sum over rows: serial, in row order.
+    guard gw != nil || gb != nil else { return }
+    for r in 0..<rows {
+        let src = x + r * c, g = gy + r * c, mean = means[r], rstd = rstds[r]
+        if let gw { for j in 0..<c { gw[j] += g[j] * (src[j] - mean) * rstd } }
+        if let gb { for j in 0..<c { gb[j] += g[j] } }
+    }
+}
+
+/// Where BatchNorm's channels sit in memory: `outer` blocks of `channels` runs of `inner`
+/// contiguous values. NCHW is (N, C, H W); channels-last rows are (rows, C, 1).
+public struct BatchNormLayout: Sendable {
+    public var outer: Int, channels: Int, inner: Int
+    public init(outer: Int, channels: Int, inner: Int) { self.outer = outer; self.channels = channels; self.inner = inner }
+    var perChannel: Int { outer * inner }
+
+    /// Calls `body(channel, offset)` for every run of one channel's values, in memory order.
+    @inline(__always)
+    func forEachRun(_ body: (Int, Int) -> Void) {
+        for b in 0..<outer { for ch in 0..<channels { body(ch, (b * channels + ch) * inner) } }
+    }
+}
+
+/// The mean and 1 / standard deviation per channel: the batch's (two-pass, in Double) while
+/// training, which also moves the running statistics by `momentum` (the running variance takes
+/// the unbiased batch variance); the running statistics in evaluation.
+public func batchNormStatistics(_ x: UnsafePointer<Float>, _ layout: BatchNormLayout,
+                                means: inout [Float], rstds: inout [Float],
+                                runningMean: UnsafeMutablePointer<Float>, runningVariance: UnsafeMutablePointer<Float>,
+                                training: Bool, momentum: Float = 0.1, epsilon: Float = 1e-5) {
+    let c = layout.channels, inner = layout.inner, count = layout.perChannel
+    guard training else {
+        for ch in 0..<c {
+            means[ch] = runningMean[ch]
+            rstds[ch] = 1 / (runningVariance[ch] + epsilon).squareRoot()
+        }
+        return
+    }
+    var sums = [Double](repeating: 0, count: c)
+    layout.forEachRun { ch, offset in
+        var sum = sums[ch]
+        for i in 0..<inner { sum += Double(x[offset + i]) }
+        sums[ch] = sum
+    }
+    let batchMeans = sums.map { $0 / Double(count) }
+    var squares = [Double](repeating: 0, count: c)
+    layout.forEachRun { ch, offset in
+        var total = squares[ch]
+        let mean = batchMeans[ch]
+        for i in 0..<inner { let d = Double(x[offset + i]) - mean; total += d * d }
+        squares[ch] = total
+    }
+    for ch in 0..<c {
+        let variance = squares[ch] / Double(count)
+        means[ch] = Float(batchMeans[ch])
+        rstds[ch] = Float(1 / (variance + Double(epsilon)).squareRoot())
+        let unbiased = count > 1 ? squares[ch] / Double(count - 1) : variance
+        runningMean[ch] = (1 - momentum) * runningMean[ch] + momentum * Float(batchMeans[ch])
+        runningVariance[ch] = (1 - momentum) * runningVariance[ch] + momentum * Float(unbiased)
+    }
+}
+
+/// y = (x - mean) / std * weight + bias per channel.
+public func batchNormForward(_ x: UnsafePointer<Float>, _ layout: BatchNormLayout, means: [Float], rstds: [Float],
+                             weight: UnsafePointer<Float>, bias: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>) {
+    let c = layout.channels, inner = layout.inner
+    var scales = [Float](repeating: 0, count: c), shifts = [Float](repeating: 0, count: c)
+    for ch in 0..<c {
+        scales[ch] = rstds[ch] * weight[ch]
+        shifts[ch] = bias[ch] - means[ch] * scales[ch]
+    }
+    layout.forEachRun { ch, offset in
+        let scale = scales[ch], shift = shifts[ch]
+        for i in 0..<inner { y[offset + i] = x[offset + i] * scale + shift }
+    }
+}
+
+/// Adds BatchNorm's gradients into whichever of `inputGradient`, `weightGradient`,
+/// `biasGradient` are given. Training: the batch statistics depend on x, as in LayerNorm.
+public func batchNormBackward(_ x: UnsafePointer<Float>, _ layout: BatchNormLayout, means: [Float], rstds: [Float],
+                              weight: UnsafePointer<Float>, training: Bool, outputGradient gy: UnsafePointer<Float>,
+                              inputGradient gx: UnsafeMutablePointer<Float>?,
+                              weightGradient gw: UnsafeMutablePointer<Float>?, biasGradient gb: UnsafeMutablePointer<Float>?) {
+    let c = layout.channels, inner = layout.inner
+    var sumG = [Double](repeating: 0, count: c), sumGN = [Double](repeating: 0, count: c)
+    layout.forEachRun { ch, offset in
+        let mean = means[ch], rstd = rstds[ch]
+        var g = sumG[ch], gn = sumGN[ch]
+        for i in 0..<inner {
+            g += Double(gy[offset + i])
+            gn += Double(gy[offset + i] * (x[offset + i] - mean) * rstd)
+        }
+        sumG[ch] = g
+        sumGN[ch] = gn
+    }
+    for ch in 0..<c {
+        gw?[ch] += Float(sumGN[ch])
+        gb?[ch] += Float(sumG[ch])
+    }
+    guard let gx else { return }
+    let count = Float(layout.perChannel)
+    let meanD = (0..<c).map { training ? Float(sumG[$0]) * weight[$0] / count : 0 }
+    let meanDN = (0..<c).map { training ? Float(sumGN[$0]) * weight[$0] / count : 0 }
+    layout.forEachRun { ch, offset in
+        let mean = means[ch], rstd = rstds[ch], w = weight[ch], md = meanD[ch], mdn = meanDN[ch]
+        for i in 0..<inner {
+            let norm = (x[offset + i] - mean) * rstd
+            gx[offset + i] += rstd * (gy[offset + i] * w - md - norm * mdn)
+        }
+    }
 }

@@ -4,56 +4,90 @@
 /// at 0; the right/bottom neighbour is clamped to the last pixel. No antialiasing.
 public func upsampleBilinear(_ x: Tensor, height: Int, width: Int) -> Tensor {
     precondition(x.rank == 4, "upsampleBilinear needs NCHW, got \(x.shape)")
-    let planes = x.shape[0] * x.shape[1], inH = x.shape[2], inW = x.shape[3]
-    let rows = BilinearTaps(input: inH, output: height), cols = BilinearTaps(input: inW, output: width)
+    // Every (n, c) plane is one single-channel image of the channels-last kernels.
+    let resize = BilinearResize(images: x.shape[0] * x.shape[1], channels: 1,
+                                from: (x.shape[2], x.shape[3]), to: (height, width))
     let y = Tensor(uninitialized: [x.shape[0], x.shape[1], height, width])
-    for p in 0..<planes {
-        let src = x.data + p * inH * inW, dst = y.data + p * height * width
-        for oy in 0..<height {
-            let r0 = src + rows.low[oy] * inW, r1 = src + rows.high[oy] * inW
-            let wy0 = rows.lowWeight[oy], wy1 = rows.highWeight[oy]
-            for ox in 0..<width {
-                let c0 = cols.low[ox], c1 = cols.high[ox], wx0 = cols.lowWeight[ox], wx1 = cols.highWeight[ox]
-                dst[oy * width + ox] = wy0 * (wx0 * r0[c0] + wx1 * r0[c1]) + wy1 * (wx0 * r1[c0] + wx1 * r1[c1])
-            }
-        }
-    }
+    resize.forward(x.data, y.data)
     y.record(x) { y in
-        guard let gx = x.gradSink() else { return }
-        let gy = y.grad!
-        for p in 0..<planes {
-            let g = gy + p * height * width, dst = gx + p * inH * inW
-            for oy in 0..<height {
-                let r0 = dst + rows.low[oy] * inW, r1 = dst + rows.high[oy] * inW
-                let wy0 = rows.lowWeight[oy], wy1 = rows.highWeight[oy]
-                for ox in 0..<width {
-                    let c0 = cols.low[ox], c1 = cols.high[ox], wx0 = cols.lowWeight[ox], wx1 = cols.highWeight[ox]
-                    let v = g[oy * width + ox]
-                    r0[c0] += wy0 * wx0 * v
-                    r0[c1] += wy0 * wx1 * v
-                    r1[c0] += wy1 * wx0 * v
-                    r1[c1] += wy1 * wx1 * v
-                }
-            }
-        }
+        if let gx = x.gradSink() { resize.backward(y.grad!, gx) }
     }
     return y
 }
 
+/// Bilinear resizing of channels-last maps [images, height, width, channels] with PyTorch's
+/// align_corners=false sampling; the kernel behind `upsampleBilinear` and the engine's layers.
+/// Split over the compute threads by output rows (forward) and by images (backward), so every
+/// element is computed in the same order at any thread count.
+public struct BilinearResize: Sendable {
+    public let images: Int, channels: Int
+    public let source: (height: Int, width: Int), target: (height: Int, width: Int)
+    let rows: BilinearTaps, columns: BilinearTaps
+
+    public init(images: Int, channels: Int, from source: (height: Int, width: Int), to target: (height: Int, width: Int)) {
+        self.images = images; self.channels = channels; self.source = source; self.target = target
+        rows = BilinearTaps(input: source.height, output: target.height)
+        columns = BilinearTaps(input: source.width, output: target.width)
+    }
+
+    /// The four source offsets and weights of output pixel (i, j) of image b.
+    @inline(__always)
+    private func corners(_ b: Int, _ i: Int, _ j: Int) -> (offsets: (Int, Int, Int, Int), weights: (Float, Float, Float, Float)) {
+        func offset(_ row: Int, _ column: Int) -> Int { ((b * source.height + row) * source.width + column) * channels }
+        let (v, h) = (rows.highWeight[i], columns.highWeight[j])
+        let (r0, r1, c0, c1) = (rows.low[i], rows.high[i], columns.low[j], columns.high[j])
+        return ((offset(r0, c0), offset(r0, c1), offset(r1, c0), offset(r1, c1)),
+                ((1 - v) * (1 - h), (1 - v) * h, v * (1 - h), v * h))
+    }
+
+    public func forward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>) {
+        let (height, width, channels) = (target.height, target.width, channels)
+        forEachChunk(images * height, minimumChunk: max(1, (1 << 14) / max(1, width * channels))) { lines in
+            for line in lines {
+                let b = line / height, i = line % height
+                for j in 0..<width {
+                    let out = y + (line * width + j) * channels
+                    let (p, w) = corners(b, i, j)
+                    let (p00, p01, p10, p11) = (x + p.0, x + p.1, x + p.2, x + p.3)
+                    for c in 0..<channels { out[c] = w.0 * p00[c] + w.1 * p01[c] + w.2 * p10[c] + w.3 * p11[c] }
+                }
+            }
+        }
+    }
+
+    /// dx += the adjoint of `forward` applied to dy.
+    public func backward(_ dy: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>) {
+        let (height, width, channels) = (target.height, target.width, channels)
+        // An image's taps scatter into that image only, so images are the unit of parallel work.
+        forEachChunk(images, minimumChunk: max(1, (1 << 14) / max(1, height * width * channels))) { chunk in
+            for b in chunk {
+                for i in 0..<height {
+                    for j in 0..<width {
+                        let g = dy + ((b * height + i) * width + j) * channels
+                        let (p, w) = corners(b, i, j)
+                        let (p00, p01, p10, p11) = (dx + p.0, dx + p.1, dx + p.2, dx + p.3)
+                        for c in 0..<channels {
+                            p00[c] += w.0 * g[c]; p01[c] += w.1 * g[c]; p10[c] += w.2 * g[c]; p11[c] += w.3 * g[c]
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// Per output index along one axis: the two source indices and their weights.
-struct BilinearTaps {
-    var low: [Int] = [], high: [Int] = [], lowWeight: [Float] = [], highWeight: [Float] = []
+struct BilinearTaps: Sendable {
+    var low: [Int] = [], high: [Int] = [], highWeight: [Float] = []
 
     init(input: Int, output: Int) {
         let scale = Float(input) / Float(output)
         for i in 0..<output {
             let source = max((Float(i) + 0.5) * scale - 0.5, 0)
             let l = min(Int(source), input - 1)
-            let lambda = source - Float(l)
             low.append(l)
             high.append(min(l + 1, input - 1))
-            lowWeight.append(1 - lambda)
-            highWeight.append(lambda)
+            highWeight.append(source - Float(l))
         }
     }
 }

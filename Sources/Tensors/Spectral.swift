@@ -104,9 +104,25 @@ private func halveDoubledColumns(_ spectrum: UnsafeMutablePointer<Float>, rows: 
     }
 }
 
+/// Unnormalised batched 2-D real FFT of `transforms` H x W images laid out back to back
+/// into their half spectra ([transforms, H, W/2+1] interleaved complex): the kernel behind
+/// `rfft2` and the engine's spectral layers. Any buffers will do (the plans are unaligned).
+public func realFFT2(_ x: UnsafePointer<Float>, _ spectrum: UnsafeMutablePointer<Float>,
+                     height: Int, width: Int, transforms: Int) {
+    FFTPlans.shared.plans(height: height, width: width, transforms: transforms)
+        .forward(UnsafeMutablePointer(mutating: x), spectrum)
+}
+
+/// The unnormalised inverse of `realFFT2` (the result is H W times the image). Overwrites
+/// `spectrum`: FFTW's multi-dimensional c2r cannot preserve its input.
+public func inverseRealFFT2(_ spectrum: UnsafeMutablePointer<Float>, _ y: UnsafeMutablePointer<Float>,
+                            height: Int, width: Int, transforms: Int) {
+    FFTPlans.shared.plans(height: height, width: width, transforms: transforms).inverse(spectrum, y)
+}
+
 /// A forward (r2c) and inverse (c2r) FFTW plan pair for `transforms` images of
 /// H x W, laid out back to back. Executed with FFTW's new-array interface, which is
-/// thread-safe; tensor storage is 64-byte aligned, as the plans assume.
+/// thread-safe; planned FFTW_UNALIGNED, so any buffer (tensor storage or a Swift array) serves.
 struct FFTPlanPair: @unchecked Sendable {
     let r2c: OpaquePointer
     let c2r: OpaquePointer
@@ -137,16 +153,16 @@ public enum FFTWPlanner {
     }
 }
 
-/// Plans cached per (H, W, transforms). Planning happens under `FFTWPlanner`'s
-/// lock; FFTW_ESTIMATE picks the algorithm without timing runs, so
-/// the same shape always gets the same plan and bit-identical results.
+/// Plans cached per (H, W, transforms) for the whole process, never destroyed. Planning
+/// happens under `FFTWPlanner`'s lock; FFTW_ESTIMATE picks the algorithm without timing
+/// runs, so the same shape always gets the same plan and bit-identical results.
 final class FFTPlans: Sendable {
     static let shared = FFTPlans()
 
     private struct Key: Hashable { let height, width, transforms: Int }
     private let cache = Mutex<[Key: FFTPlanPair]>([:])
 
-    private static let estimate: UInt32 = 1 << 6  // FFTW_ESTIMATE
+    private static let flags = UInt32(FFTW_ESTIMATE | FFTW_UNALIGNED)
 
     func plans(height h: Int, width w: Int, transforms: Int) -> FFTPlanPair {
         let key = Key(height: h, width: w, transforms: transforms)
@@ -157,9 +173,9 @@ final class FFTPlans: Sendable {
             var dims: [Int32] = [Int32(h), Int32(w)]
             let (r2c, c2r) = FFTWPlanner.withLock {
                 (fftwf_plan_many_dft_r2c(2, &dims, Int32(transforms), real.pointer, nil, 1, Int32(h * w),
-                                         complex(spectrum.pointer), nil, 1, Int32(h * half), Self.estimate),
+                                         complex(spectrum.pointer), nil, 1, Int32(h * half), Self.flags),
                  fftwf_plan_many_dft_c2r(2, &dims, Int32(transforms), complex(spectrum.pointer), nil, 1, Int32(h * half),
-                                         real.pointer, nil, 1, Int32(h * w), Self.estimate))
+                                         real.pointer, nil, 1, Int32(h * w), Self.flags))
             }
             guard let r2c, let c2r else { fatalError("FFTW could not plan \(transforms) transforms of \(h)x\(w)") }
             let pair = FFTPlanPair(r2c: r2c, c2r: c2r)

@@ -1,5 +1,6 @@
 import CBLAS
 import Foundation
+import Tensors
 
 /// Multi-head self-attention inside non-overlapping windows, with a learned relative position
 /// bias and, for shifted windows, a mask that keeps tokens from attending across the seams the
@@ -77,20 +78,11 @@ public final class WindowAttention {
                             let q = tokens + h * headDim, k = tokens + c + h * headDim
                             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(n), Int32(n), Int32(headDim),
                                         scale, q, Int32(3 * c), k, Int32(3 * c), 0, p, Int32(n))
-                            for i in 0..<n {
-                                let row = p + i * n
-                                var largest = -Float.infinity
-                                for j in 0..<n {
-                                    var s = row[j] + bias[h * n * n + i * n + j]
-                                    if let (mask, offset) = windowMask { s += mask[offset + i * n + j] }
-                                    row[j] = s
-                                    largest = max(largest, s)
-                                }
-                                var total: Float = 0
-                                for j in 0..<n { let e = exp(row[j] - largest); row[j] = e; total += e }
-                                let inverse = 1 / total
-                                for j in 0..<n { row[j] *= inverse }
+                            for pair in 0..<(n * n) {
+                                p[pair] += bias[h * n * n + pair]
+                                if let (mask, offset) = windowMask { p[pair] += mask[offset + pair] }
                             }
+                            softmaxForward(p, p, rows: n, width: n)
                             let v = tokens + 2 * c + h * headDim
                             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(n), Int32(headDim), Int32(n),
                                         1, p, Int32(n), v, Int32(3 * c), 0, out.baseAddress! + w * n * c + h * headDim, Int32(c))
@@ -104,7 +96,8 @@ public final class WindowAttention {
             // One bias-gradient accumulator and one score scratch per chunk, summed in chunk order.
             let chunks = max(1, min(ComputeSetup.threads, windows))
             var chunkBias = [Float](repeating: 0, count: chunks * heads * n * n)
-            var scratch = [Float](repeating: 0, count: chunks * n * n)
+            // Per chunk: dP, then the scores' gradient dS.
+            var scratch = [Float](repeating: 0, count: chunks * 2 * n * n)
             qkvOut.values.withUnsafeBufferPointer { qkv in
                 probabilities.withUnsafeBufferPointer { probabilities in
                     dAttended.values.withUnsafeBufferPointer { dOut in
@@ -112,7 +105,7 @@ public final class WindowAttention {
                           chunkBias.withUnsafeMutableBufferPointer { chunkBias in
                             scratch.withUnsafeMutableBufferPointer { scratch in
                               parallelChunks(windows) { chunk, range in
-                                let dS = scratch.baseAddress! + chunk * n * n
+                                let dP = scratch.baseAddress! + chunk * 2 * n * n, dS = dP + n * n
                                 let dBias = chunkBias.baseAddress! + chunk * heads * n * n
                                 for w in range {
                                     let tokens = qkv.baseAddress! + w * n * 3 * c
@@ -123,19 +116,13 @@ public final class WindowAttention {
                                         let dO = dOut.baseAddress! + w * n * c + h * headDim
                                         // dP = dO Vᵀ, dV = Pᵀ dO
                                         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(n), Int32(n), Int32(headDim),
-                                                    1, dO, Int32(c), v, Int32(3 * c), 0, dS, Int32(n))
+                                                    1, dO, Int32(c), v, Int32(3 * c), 0, dP, Int32(n))
                                         cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(n), Int32(headDim), Int32(n),
                                                     1, p, Int32(n), dO, Int32(c), 0, dTokens + 2 * c + h * headDim, Int32(3 * c))
-                                        // Softmax: dS = P ⊙ (dP − Σⱼ dP P)
-                                        for i in 0..<n {
-                                            var dot: Float = 0
-                                            for j in 0..<n { dot += dS[i * n + j] * p[i * n + j] }
-                                            for j in 0..<n {
-                                                let g = p[i * n + j] * (dS[i * n + j] - dot)
-                                                dS[i * n + j] = g
-                                                dBias[h * n * n + i * n + j] += g
-                                            }
-                                        }
+                                        // Softmax: dS = P ⊙ (dP − Σⱼ dP P); the bias adds to the scores.
+                                        dS.update(repeating: 0, count: n * n)
+                                        softmaxBackward(p, dP, dS, rows: n, width: n)
+                                        for pair in 0..<(n * n) { dBias[h * n * n + pair] += dS[pair] }
                                         // dQ = scale dS K, dK = scale dSᵀ Q
                                         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(n), Int32(headDim), Int32(n),
                                                     scale, dS, Int32(n), k, Int32(3 * c), 0, dTokens + h * headDim, Int32(3 * c))

@@ -1,4 +1,5 @@
 import Foundation
+import Tensors
 
 /// Errors of the real-data loaders; each names the file and what was expected.
 public struct DataFileError: Error, Equatable, CustomStringConvertible {
@@ -99,27 +100,15 @@ enum RealDataFiles {
         return (map, image.height, image.width)
     }
 
-    /// Bilinear resampling of `[C, H, W]` planes (align_corners = false), for images.
+    /// Bilinear resampling of `[C, H, W]` planes (align_corners = false), for images: Tensors'
+    /// kernel, each plane one single-channel image.
     static func resizeBilinear(_ planes: [Float], channels: Int, from source: (Int, Int), to target: (Int, Int)) -> [Float] {
-        let (sh, sw) = source, (th, tw) = target
-        if sh == th && sw == tw { return planes }
-        var out = [Float](repeating: 0, count: channels * th * tw)
-        let scaleY = Float(sh) / Float(th), scaleX = Float(sw) / Float(tw)
-        for y in 0..<th {
-            let fy = max((Float(y) + 0.5) * scaleY - 0.5, 0)
-            let y0 = min(Int(fy), sh - 1), y1 = min(y0 + 1, sh - 1), wy = fy - Float(y0)
-            for x in 0..<tw {
-                let fx = max((Float(x) + 0.5) * scaleX - 0.5, 0)
-                let x0 = min(Int(fx), sw - 1), x1 = min(x0 + 1, sw - 1), wx = fx - Float(x0)
-                for c in 0..<channels {
-                    let base = c * sh * sw
-                    let top = planes[base + y0 * sw + x0] * (1 - wx) + planes[base + y0 * sw + x1] * wx
-                    let bottom = planes[base + y1 * sw + x0] * (1 - wx) + planes[base + y1 * sw + x1] * wx
-                    out[c * th * tw + y * tw + x] = top * (1 - wy) + bottom * wy
-                }
-            }
+        if source == target { return planes }
+        let resize = BilinearResize(images: channels, channels: 1, from: source, to: target)
+        return [Float](unsafeUninitializedCapacity: channels * target.0 * target.1) { out, count in
+            planes.withUnsafeBufferPointer { resize.forward($0.baseAddress!, out.baseAddress!) }
+            count = channels * target.0 * target.1
         }
-        return out
     }
 
     /// Nearest-neighbour resampling of `[C, H, W]` planes, for label maps.
