@@ -73,12 +73,12 @@ public func patchMergeGather(_ x: Tensor) -> Tensor {
 }
 
 /// For every token of every window (in partition order), the row of the
-/// [B * H * W, C] image it comes from.
-struct WindowMap {
-    let sourceRows: [Int]
-    let windowCount: Int
+/// [B * H * W, C] image it comes from. The engine's Swin blocks permute their rows by it.
+public struct WindowMap: Sendable {
+    public let sourceRows: [Int]
+    public let windowCount: Int
 
-    init(batch: Int, height: Int, width: Int, window: Int, shift: Int) {
+    public init(batch: Int, height: Int, width: Int, window: Int, shift: Int) {
         precondition(height % window == 0 && width % window == 0, "\(height)x\(width) is not a multiple of window \(window)")
         let rowsOfWindows = height / window, columnsOfWindows = width / window
         var rows: [Int] = []

@@ -1,4 +1,5 @@
 import Foundation
+import Tensors
 
 /// A pre-norm Swin block: x + W-MSA(LN(x)) with optional cyclic shift, then x + MLP(LN(x)).
 public final class SwinBlock {
@@ -28,49 +29,14 @@ public final class SwinBlock {
                      initializer: initializer)
         fc2 = Linear(name: name + ".mlp.fc2", inFeatures: mlpRatio * dim, outFeatures: dim, role: .backbone,
                      initializer: initializer)
-        windowOrder = Self.windowOrder(height: height, width: width, window: window, shift: shift)
-        mask = shift > 0 ? Self.shiftedWindowMask(height: height, width: width, window: window, shift: shift) : nil
+        // Row k of the windowed layout takes map row windowOrder[k] after the roll by -shift.
+        windowOrder = WindowMap(batch: 1, height: height, width: width, window: window, shift: shift)
+            .sourceRows.map { Int32($0) }
+        mask = shift > 0 ? shiftedWindowMask(height: height, width: width, window: window, shift: shift).values : nil
     }
 
     public var parameters: [Parameter] {
         norm1.parameters + attention.parameters + norm2.parameters + fc1.parameters + fc2.parameters
-    }
-
-    /// Row k of the windowed layout (window by window, row-major inside each) takes map row
-    /// `order[k]` after rolling the map by -shift in both directions (torch.roll semantics).
-    static func windowOrder(height: Int, width: Int, window: Int, shift: Int) -> [Int32] {
-        var order: [Int32] = []
-        order.reserveCapacity(height * width)
-        for wh in 0..<(height / window) {
-            for ww in 0..<(width / window) {
-                for i in 0..<window {
-                    for j in 0..<window {
-                        let h = (wh * window + i + shift) % height, w = (ww * window + j + shift) % width
-                        order.append(Int32(h * width + w))
-                    }
-                }
-            }
-        }
-        return order
-    }
-
-    /// [windows, n, n]: 0 where two tokens come from the same region of the shifted map, -100
-    /// where the roll brought them together from different regions (timm's attention mask).
-    static func shiftedWindowMask(height: Int, width: Int, window: Int, shift: Int) -> [Float] {
-        func band(_ position: Int, _ size: Int) -> Int {
-            position < size - window ? 0 : (position < size - shift ? 1 : 2)
-        }
-        let n = window * window
-        var mask: [Float] = []
-        for wh in 0..<(height / window) {
-            for ww in 0..<(width / window) {
-                let regions = (0..<n).map { t in
-                    band(wh * window + t / window, height) * 3 + band(ww * window + t % window, width)
-                }
-                for i in 0..<n { for j in 0..<n { mask.append(regions[i] == regions[j] ? 0 : -100) } }
-            }
-        }
-        return mask
     }
 
     func forward(_ x: Matrix, batch: Int, _ context: ForwardContext) -> (Matrix, Pullback) {

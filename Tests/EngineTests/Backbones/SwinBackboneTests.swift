@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import Tensors
 @testable import Engine
 
 /// A tiny shape that still has a shifted block in stage 1 (8x8 map, window 4, shift 2).
@@ -29,7 +30,7 @@ func randomMatrix(rows: Int, columns: Int, seed: UInt64) -> Matrix {
 
 @Test func shiftedWindowMaskSeparatesExactlyTheTokensTheRollBroughtTogether() {
     let (side, window, shift) = (8, 4, 2)
-    let mask = SwinBlock.shiftedWindowMask(height: side, width: side, window: window, shift: shift)
+    let mask = shiftedWindowMask(height: side, width: side, window: window, shift: shift).values
     let n = window * window
     let windowsPerSide = side / window
     for w in 0..<(windowsPerSide * windowsPerSide) {
