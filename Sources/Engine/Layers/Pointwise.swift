@@ -1,38 +1,32 @@
 import Foundation
 import Tensors
 
-/// GELU, the exact form 0.5 x (1 + erf(x / √2)) that PyTorch's nn.GELU uses by default;
-/// Tensors' kernels.
+/// GELU, the exact form 0.5 x (1 + erf(x / √2)) that PyTorch's nn.GELU uses by default.
 func gelu(_ x: Matrix, _ context: ForwardContext) -> (Matrix, Pullback) {
     context.count(x.values.count)
-    var y = Matrix(uninitialized: x.rows, x.columns)
-    x.values.withUnsafeBufferPointer { x in
-        y.values.withUnsafeMutableBufferPointer { y in geluForward(x.baseAddress!, y.baseAddress!, count: x.count) }
-    }
-    return (y, { dy in
-        var dx = Matrix(zeros: dy.rows, dy.columns)
-        x.values.withUnsafeBufferPointer { x in
-            dy.values.withUnsafeBufferPointer { dy in
-                dx.values.withUnsafeMutableBufferPointer { dx in
-                    geluBackward(x.baseAddress!, dy.baseAddress!, dx.baseAddress!, count: x.count)
-                }
-            }
-        }
-        return dx
-    })
+    return pointwise(x, forward: { geluForward($0, $1, count: $2) }, backward: { geluBackward($0, $1, $2, count: $3) })
 }
 
 func relu(_ x: Matrix) -> (Matrix, Pullback) {
+    pointwise(x, forward: { reluForward($0, $1, count: $2) }, backward: { reluBackward($0, $1, $2, count: $3) })
+}
+
+/// Runs one of Tensors' pointwise kernel pairs on a matrix: `forward(x, y, count)` now, and
+/// `backward(x, dy, dx, count)`, which adds into dx, in the pullback.
+private func pointwise(_ x: Matrix, forward: (UnsafePointer<Float>, UnsafeMutablePointer<Float>, Int) -> Void,
+                       backward: @escaping (UnsafePointer<Float>, UnsafePointer<Float>, UnsafeMutablePointer<Float>, Int) -> Void)
+    -> (Matrix, Pullback)
+{
     var y = Matrix(uninitialized: x.rows, x.columns)
     x.values.withUnsafeBufferPointer { x in
-        y.values.withUnsafeMutableBufferPointer { y in reluForward(x.baseAddress!, y.baseAddress!, count: x.count) }
+        y.values.withUnsafeMutableBufferPointer { y in forward(x.baseAddress!, y.baseAddress!, x.count) }
     }
     return (y, { dy in
         var dx = Matrix(zeros: dy.rows, dy.columns)
         x.values.withUnsafeBufferPointer { x in
             dy.values.withUnsafeBufferPointer { dy in
                 dx.values.withUnsafeMutableBufferPointer { dx in
-                    reluBackward(x.baseAddress!, dy.baseAddress!, dx.baseAddress!, count: x.count)
+                    backward(x.baseAddress!, dy.baseAddress!, dx.baseAddress!, x.count)
                 }
             }
         }
