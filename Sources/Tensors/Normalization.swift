@@ -179,19 +179,26 @@ public func batchNormStatistics(_ x: UnsafePointer<Float>, _ layout: BatchNormLa
         }
         return
     }
-    var sums = [Double](repeating: 0, count: c)
-    layout.forEachRun { ch, offset in
-        var sum = sums[ch]
-        for i in 0..<inner { sum += Double(x[offset + i]) }
-        sums[ch] = sum
+    // Per-channel accumulators through pointers: with channels-last rows every run is one value.
+    var sums = [Double](repeating: 0, count: c), squares = [Double](repeating: 0, count: c)
+    sums.withUnsafeMutableBufferPointer { sums in
+        layout.forEachRun { ch, offset in
+            var sum = sums[ch]
+            for i in 0..<inner { sum += Double(x[offset + i]) }
+            sums[ch] = sum
+        }
+        for ch in 0..<c { sums[ch] /= Double(count) }
     }
-    let batchMeans = sums.map { $0 / Double(count) }
-    var squares = [Double](repeating: 0, count: c)
-    layout.forEachRun { ch, offset in
-        var total = squares[ch]
-        let mean = batchMeans[ch]
-        for i in 0..<inner { let d = Double(x[offset + i]) - mean; total += d * d }
-        squares[ch] = total
+    let batchMeans = sums
+    squares.withUnsafeMutableBufferPointer { squares in
+        batchMeans.withUnsafeBufferPointer { batchMeans in
+            layout.forEachRun { ch, offset in
+                var total = squares[ch]
+                let mean = batchMeans[ch]
+                for i in 0..<inner { let d = Double(x[offset + i]) - mean; total += d * d }
+                squares[ch] = total
+            }
+        }
     }
     for ch in 0..<c {
         let variance = squares[ch] / Double(count)
@@ -212,9 +219,13 @@ public func batchNormForward(_ x: UnsafePointer<Float>, _ layout: BatchNormLayou
         scales[ch] = rstds[ch] * weight[ch]
         shifts[ch] = bias[ch] - means[ch] * scales[ch]
     }
-    layout.forEachRun { ch, offset in
-        let scale = scales[ch], shift = shifts[ch]
-        for i in 0..<inner { y[offset + i] = x[offset + i] * scale + shift }
+    scales.withUnsafeBufferPointer { scales in
+        shifts.withUnsafeBufferPointer { shifts in
+            layout.forEachRun { ch, offset in
+                let scale = scales[ch], shift = shifts[ch]
+                for i in 0..<inner { y[offset + i] = x[offset + i] * scale + shift }
+            }
+        }
     }
 }
 
@@ -226,15 +237,23 @@ public func batchNormBackward(_ x: UnsafePointer<Float>, _ layout: BatchNormLayo
                               weightGradient gw: UnsafeMutablePointer<Float>?, biasGradient gb: UnsafeMutablePointer<Float>?) {
     let c = layout.channels, inner = layout.inner
     var sumG = [Double](repeating: 0, count: c), sumGN = [Double](repeating: 0, count: c)
-    layout.forEachRun { ch, offset in
-        let mean = means[ch], rstd = rstds[ch]
-        var g = sumG[ch], gn = sumGN[ch]
-        for i in 0..<inner {
-            g += Double(gy[offset + i])
-            gn += Double(gy[offset + i] * (x[offset + i] - mean) * rstd)
+    sumG.withUnsafeMutableBufferPointer { sumG in
+        sumGN.withUnsafeMutableBufferPointer { sumGN in
+            means.withUnsafeBufferPointer { means in
+                rstds.withUnsafeBufferPointer { rstds in
+                    layout.forEachRun { ch, offset in
+                        let mean = means[ch], rstd = rstds[ch]
+                        var g = sumG[ch], gn = sumGN[ch]
+                        for i in 0..<inner {
+                            g += Double(gy[offset + i])
+                            gn += Double(gy[offset + i] * (x[offset + i] - mean) * rstd)
+                        }
+                        sumG[ch] = g
+                        sumGN[ch] = gn
+                    }
+                }
+            }
         }
-        sumG[ch] = g
-        sumGN[ch] = gn
     }
     for ch in 0..<c {
         gw?[ch] += Float(sumGN[ch])
@@ -242,13 +261,23 @@ public func batchNormBackward(_ x: UnsafePointer<Float>, _ layout: BatchNormLayo
     }
     guard let gx else { return }
     let count = Float(layout.perChannel)
-    let meanD = (0..<c).map { training ? Float(sumG[$0]) * weight[$0] / count : 0 }
-    let meanDN = (0..<c).map { training ? Float(sumGN[$0]) * weight[$0] / count : 0 }
-    layout.forEachRun { ch, offset in
-        let mean = means[ch], rstd = rstds[ch], w = weight[ch], md = meanD[ch], mdn = meanDN[ch]
-        for i in 0..<inner {
-            let norm = (x[offset + i] - mean) * rstd
-            gx[offset + i] += rstd * (gy[offset + i] * w - md - norm * mdn)
+    // Training: the batch statistics depend on x, as in LayerNorm's backward.
+    var factors = [Float](repeating: 0, count: 4 * c)  // per channel: rstd, weight, mean(dnorm), mean(dnorm * norm)
+    for ch in 0..<c {
+        factors[4 * ch] = rstds[ch]
+        factors[4 * ch + 1] = weight[ch]
+        factors[4 * ch + 2] = training ? Float(sumG[ch]) * weight[ch] / count : 0
+        factors[4 * ch + 3] = training ? Float(sumGN[ch]) * weight[ch] / count : 0
+    }
+    factors.withUnsafeBufferPointer { f in
+        means.withUnsafeBufferPointer { means in
+            layout.forEachRun { ch, offset in
+                let mean = means[ch], rstd = f[4 * ch], w = f[4 * ch + 1], md = f[4 * ch + 2], mdn = f[4 * ch + 3]
+                for i in 0..<inner {
+                    let norm = (x[offset + i] - mean) * rstd
+                    gx[offset + i] += rstd * (gy[offset + i] * w - md - norm * mdn)
+                }
+            }
         }
     }
 }
