@@ -51,7 +51,7 @@ struct PlanOverview {
         states = plan.runs.map { RunState(statuses[$0.id]) }
         axes = Self.countAxes(plan.runs)
         groups = Self.dependencies(plan)
-        runSeconds = plan.runs.map { Self.expectedSeconds($0, timings: timings) }
+        runSeconds = plan.runs.map { GroupTiming.expectedSeconds(of: $0, timings: timings) }
         let toDo = plan.runs.indices.filter { states[$0] != .succeeded }
         let estimated = toDo.compactMap { runSeconds[$0] }
         if !timings.isEmpty {
@@ -96,14 +96,6 @@ struct PlanOverview {
             }
         }
         return order.map { GroupDependency(group: $0, runs: runs[$0]!, needs: needs[$0] ?? []) }
-    }
-
-    /// A run's expected training time: its group's mean seconds per epoch times its `epochs`
-    /// when the config says, else its group's mean run time.
-    private static func expectedSeconds(_ run: PlannedRun, timings: [String: GroupTiming]) -> Double? {
-        guard let timing = timings[run.group] else { return nil }
-        if let epochs = run.config["epochs"]?.intValue { return timing.meanEpochSeconds * Double(epochs) }
-        return timing.meanTrainSeconds
     }
 
     // MARK: rendering

@@ -108,7 +108,9 @@ struct RunCommand: AsyncParsableCommand {
             SlurmExecutor(workspace: workspace.value, ledger: ledger, options: options, settings: plan.executor.slurm,
                           wait: wait, pollInterval: .milliseconds(Int64((poll * 1000).rounded())))
         }
-        let progress = ProgressRenderer.standardError(workspace: workspace.value)
+        let progress = ProgressRenderer.standardError(workspace: workspace.value) {
+            (try? ledger.groupTimings()) ?? [:]
+        }
         let showsProgress = kind == .local || wait
         if showsProgress { progress.start() }
         let summary: RunSummary

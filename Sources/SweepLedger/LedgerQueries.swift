@@ -53,6 +53,16 @@ public struct GroupTiming: Sendable, Equatable {
     public init(group: String, runs: Int, meanTrainSeconds: Double, meanEpochSeconds: Double) {
         self.group = group; self.runs = runs; self.meanTrainSeconds = meanTrainSeconds; self.meanEpochSeconds = meanEpochSeconds
     }
+
+    /// The training time a run should take judging by the past runs of its group: the mean
+    /// seconds per epoch times its `epochs` when its config says (a smoke profile's 1 epoch
+    /// is not a full run's 30), else the group's mean run time. nil when its group has no
+    /// timed run. `sweep plan`'s estimate and `sweep run`'s ETA both come from here.
+    public static func expectedSeconds(of run: PlannedRun, timings: [String: GroupTiming]) -> Double? {
+        guard let timing = timings[run.group] else { return nil }
+        if let epochs = run.config["epochs"]?.intValue { return timing.meanEpochSeconds * Double(epochs) }
+        return timing.meanTrainSeconds
+    }
 }
 
 public enum LedgerError: Error, Equatable, CustomStringConvertible {
