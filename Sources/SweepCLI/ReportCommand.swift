@@ -16,6 +16,7 @@ struct ReportCommand: AsyncParsableCommand {
               sweep report experiments/ablation.yaml
               sweep report experiments/ablation.yaml --results /tmp/tables
               sweep report experiments/main.yaml seeds=[0,1,2]  # that variant's runs
+              sweep report experiments/ablation.yaml --profile smoke  # ablation-smoke/
             """
     )
 

@@ -32,8 +32,16 @@ struct RunCommand: AsyncParsableCommand {
               sweep run experiments/ablation.yaml --retry-failed  # fresh budget
               sweep run experiments/ablation.yaml --rerun         # all, from scratch
               sweep run experiments/ablation.yaml --timeout 3600 --fail-fast
-              sweep run experiments/ablation.yaml --executor slurm          # submit, return
-              sweep run experiments/ablation.yaml --executor slurm --wait   # and follow
+              sweep run experiments/ablation.yaml --executor slurm         # submit
+              sweep run experiments/ablation.yaml --executor slurm --wait  # and follow
+
+            Progress goes to standard error. On a terminal: one line per running run \
+            (epoch, loss, ETA from its progress.jsonl) and the totals, redrawn in place. \
+            In a log (not a terminal): a line per start and end, a status line when a \
+            run reaches a new epoch, and otherwise one a minute. The overall ETA comes \
+            from this workspace's past runs of each group (as `sweep plan` estimates) \
+            and each running run's pace; runs with no past run to go by are counted \
+            and named, not guessed.
 
             With --executor slurm (or `executor: {kind: slurm}` in the manifest) the runs left \
             are submitted as one Slurm job array per dependency level and `sweep run` returns; \
