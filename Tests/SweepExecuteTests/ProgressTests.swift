@@ -41,7 +41,7 @@ import Testing
         model.handle(.began(toRun: Array(runs[1...]), alreadyDone: 1, budget: ResourceBudget(slots: 2, threadsPerRun: 1, cores: 2)))
         model.handle(.started(runs[1], attempt: 1))
         // A workspace that has never finished a run of this group has no number to give.
-        #expect(model.snapshot().eta == RemainingTime(seconds: 0, untimedRuns: 3))
+        #expect(model.snapshot().eta == RemainingTime(seconds: 0, runs: 3, untimedRuns: 3))
         #expect(ProgressText.status(model.snapshot(), withRuns: false)
                 == "1/4 done · 1 running · 2 waiting · ETA unknown (3 runs not timed yet: no past runs of their groups)")
         clock.advance(60)
@@ -64,7 +64,7 @@ import Testing
         #expect(snapshot.running.first { $0.id == runs[3].id }?.training == nil)
         // r2 has 10 s left by its own pace, r3 50 s of the group's 60 s per run; two slots.
         #expect(snapshot.running.first { $0.id == runs[3].id }?.left == 50)
-        #expect(snapshot.eta == RemainingTime(seconds: 50, untimedRuns: 0))
+        #expect(snapshot.eta == RemainingTime(seconds: 50, runs: 2, untimedRuns: 0))
         #expect(ProgressText.status(snapshot, withRuns: false) == "2/4 done · 2 running · 0 waiting · ETA 50s")
     }
 
@@ -88,7 +88,7 @@ import Testing
 
         // Before its first epoch the pretraining run is expected to take its group's 30 x 20 s.
         let fresh = try model(history: history)
-        #expect(fresh.snapshot().eta == RemainingTime(seconds: 600 + 4 * 30, untimedRuns: 0))
+        #expect(fresh.snapshot().eta == RemainingTime(seconds: 600 + 4 * 30, runs: 9, untimedRuns: 0))
 
         // Halfway, by its own pace (15 of 30 epochs in 300 s): 300 s left, then 4 x 30 s.
         let directory = space.workspace.runDirectory(pretrain.id)
@@ -96,13 +96,15 @@ import Testing
         let line = try ContractJSON.encoder().encode(event(epoch: 15, step: 4, elapsed: 300, epochs: 30))
         try (line + Data("\n".utf8)).write(to: directory.appendingPathComponent(RunFiles.progress))
         let halfway = try model(history: history).snapshot()
-        #expect(halfway.eta == RemainingTime(seconds: 420, untimedRuns: 0))
+        #expect(halfway.eta == RemainingTime(seconds: 420, runs: 9, untimedRuns: 0))
         #expect(ProgressText.status(halfway, withRuns: false) == "0/9 done · 1 running · 8 waiting · ETA 7m00s")
 
         // A group with no past run is named as untimed; the rest is a lower bound.
         let partial = try model(history: ["pretrain": history["pretrain"]!]).snapshot()
-        #expect(partial.eta == RemainingTime(seconds: 300, untimedRuns: 8))
+        #expect(partial.eta == RemainingTime(seconds: 300, runs: 9, untimedRuns: 8))
         #expect(ProgressText.etaText(partial.eta!) == "ETA ≥ 5m00s (+8 runs not timed yet)")
+        // A timed run about to end leaves 0 s known: still a lower bound, not "unknown".
+        #expect(ProgressText.etaText(RemainingTime(seconds: 0, runs: 9, untimedRuns: 8)) == "ETA ≥ 0s (+8 runs not timed yet)")
     }
 
     @Test func theSimulationBackfillsSlotsInPlanOrder() {
@@ -114,7 +116,7 @@ import Testing
         // p runs (100 s left) in one slot; `free` takes the other at once, then the untimed
         // `later` at 50 s; `blocked` waits for p and ends at 110 s.
         let remaining = RemainingTime.simulate(runsLeft: runsLeft, running: [id("p"): 100], slots: 2) { expected[$0.id] }
-        #expect(remaining == RemainingTime(seconds: 110, untimedRuns: 1))
+        #expect(remaining == RemainingTime(seconds: 110, runs: 4, untimedRuns: 1))
         // One slot: everything in a row, in plan order.
         #expect(RemainingTime.simulate(runsLeft: runsLeft, running: [id("p"): 100], slots: 1) { expected[$0.id] }.seconds == 160)
     }

@@ -244,7 +244,7 @@ public enum ProgressText {
     public static func etaText(_ eta: RemainingTime) -> String {
         guard eta.untimedRuns > 0 else { return "ETA \(duration(eta.seconds))" }
         let untimed = "\(eta.untimedRuns) run\(eta.untimedRuns == 1 ? "" : "s") not timed yet"
-        guard eta.seconds > 0 else { return "ETA unknown (\(untimed): no past runs of their groups)" }
+        guard eta.untimedRuns < eta.runs else { return "ETA unknown (\(untimed): no past runs of their groups)" }
         return "ETA ≥ \(duration(eta.seconds)) (+\(untimed))"
     }
 

@@ -4,12 +4,14 @@ import SweepCore
 public struct RemainingTime: Sendable, Equatable {
     /// Seconds until the runs left are done, counting untimed runs as taking no time.
     public var seconds: Double
+    /// Runs left, running ones included.
+    public var runs: Int
     /// Runs left with nothing to time them by: no past run of their group in this workspace
     /// and, when running, no pace of their own yet. When it is not 0, `seconds` is a lower bound.
     public var untimedRuns: Int
 
-    public init(seconds: Double, untimedRuns: Int) {
-        self.seconds = seconds; self.untimedRuns = untimedRuns
+    public init(seconds: Double, runs: Int, untimedRuns: Int) {
+        self.seconds = seconds; self.runs = runs; self.untimedRuns = untimedRuns
     }
 
     /// Plays the scheduler forward: the running runs end when their `left` says, and the
@@ -20,7 +22,7 @@ public struct RemainingTime: Sendable, Equatable {
     ///   - runsLeft: runs not ended yet, in plan order, running ones included.
     ///   - running: seconds left of each running run; nil when it has nothing to go by.
     ///   - expected: seconds a run takes from its start; nil when nothing tells.
-    static func simulate(runsLeft: [PlannedRun], running: [RunID: Double?], slots: Int,
+    public static func simulate(runsLeft: [PlannedRun], running: [RunID: Double?], slots: Int,
                          expected: (PlannedRun) -> Double?) -> RemainingTime {
         var untimed = 0
         var position: [RunID: Int] = [:]
@@ -58,7 +60,7 @@ public struct RemainingTime: Sendable, Equatable {
                 if unmet[index] == 0 { ready.insertKeepingDescending(index) }
             }
         }
-        return RemainingTime(seconds: now, untimedRuns: untimed)
+        return RemainingTime(seconds: now, runs: runsLeft.count, untimedRuns: untimed)
     }
 }
 
