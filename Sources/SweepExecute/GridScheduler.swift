@@ -238,9 +238,8 @@ struct RunBook {
     /// Dependencies not yet satisfied, per waiting run.
     var unmet: [RunID: Int] = [:]
     var dependents: [RunID: [RunID]] = [:]
-    /// Plan positions of ready runs, sorted in descending order so the next run in the
-    /// manifest's order is the last element.
-    private var ready: [Int] = []
+    /// Plan positions of ready runs.
+    private var ready = PlanOrderQueue([])
     private var position: [RunID: Int] = [:]
     var running = 0
     var watching: Set<RunID> = []
@@ -288,12 +287,12 @@ struct RunBook {
         guard let index = position[id] else { return }
         state[id] = .ready
         watching.remove(id)
-        ready.insertKeepingDescending(index)
+        ready.insert(index)
     }
 
     /// The next ready run in plan order; runs skipped since they became ready are passed over.
     mutating func popReady() -> PlannedRun? {
-        while let index = ready.popLast() {
+        while let index = ready.popFirst() {
             let run = runs[index]
             if state[run.id] == .ready { return run }
         }

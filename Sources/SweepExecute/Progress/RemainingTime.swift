@@ -41,11 +41,10 @@ public struct RemainingTime: Sendable, Equatable {
             if left == nil { untimed += 1 }
             return (left ?? 0, id)
         }
-        // Ready positions, descending, so the next in plan order is the last element.
-        var ready = runsLeft.indices.filter { running[runsLeft[$0].id] == nil && unmet[$0] == 0 }.reversed().map { $0 }
+        var ready = PlanOrderQueue(runsLeft.indices.filter { running[runsLeft[$0].id] == nil && unmet[$0] == 0 })
         var now = 0.0
         while true {
-            while ends.count < max(1, slots), let index = ready.popLast() {
+            while ends.count < max(1, slots), let index = ready.popFirst() {
                 let run = runsLeft[index]
                 let seconds = expected(run)
                 if seconds == nil { untimed += 1 }
@@ -57,22 +56,9 @@ public struct RemainingTime: Sendable, Equatable {
             now = max(now, end.time)
             for index in dependents[end.id, default: []] {
                 unmet[index] -= 1
-                if unmet[index] == 0 { ready.insertKeepingDescending(index) }
+                if unmet[index] == 0 { ready.insert(index) }
             }
         }
         return RemainingTime(seconds: now, runs: runsLeft.count, untimedRuns: untimed)
-    }
-}
-
-extension Array where Element == Int {
-    /// Inserts `value` into this descending array unless it holds it already, so that
-    /// `popLast()` gives the smallest value (the next run in plan order).
-    mutating func insertKeepingDescending(_ value: Int) {
-        var low = 0, high = count
-        while low < high {
-            let middle = (low + high) / 2
-            if self[middle] > value { low = middle + 1 } else { high = middle }
-        }
-        if low == count || self[low] != value { insert(value, at: low) }
     }
 }
