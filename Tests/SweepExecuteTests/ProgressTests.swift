@@ -103,6 +103,10 @@ import Testing
         let partial = try model(history: ["pretrain": history["pretrain"]!]).snapshot()
         #expect(partial.eta == RemainingTime(seconds: 300, runs: 9, untimedRuns: 8))
         #expect(ProgressText.etaText(partial.eta!) == "ETA ≥ 5m00s (+8 runs not timed yet)")
+        // Once stopping, the runs not started never will: only the pretraining run is left.
+        let stopping = try model(history: history)
+        stopping.handle(.stopping(.requested("stopped by a test")))
+        #expect(stopping.snapshot().eta == RemainingTime(seconds: 300, runs: 1, untimedRuns: 0))
         // A timed run about to end leaves 0 s known: still a lower bound, not "unknown".
         #expect(ProgressText.etaText(RemainingTime(seconds: 0, runs: 9, untimedRuns: 8)) == "ETA ≥ 0s (+8 runs not timed yet)")
     }

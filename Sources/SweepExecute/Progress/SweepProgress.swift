@@ -45,7 +45,7 @@ public final class SweepProgress: ProgressSink {
 
     /// - Parameters:
     ///   - workspace: where runs write progress.jsonl; nil shows no per-run detail.
-    ///   - pastTimings: the training times of the workspace's succeeded runs per group
+    ///   - pastTimings: the run times of the workspace's succeeded runs per group
     ///     (`Ledger.groupTimings`); read at the start and again after each run succeeds.
     public init(workspace: Workspace?, pastTimings: @escaping @Sendable () -> [String: GroupTiming] = { [:] },
                 now: @escaping @Sendable () -> Date = Date.init) {
@@ -118,7 +118,10 @@ public final class SweepProgress: ProgressSink {
                 succeeded: state.succeeded, failed: state.failed, skipped: state.skipped, interrupted: state.interrupted,
                 running: running, waitingElsewhere: state.waitingElsewhere.count, stopping: state.stopping,
                 budget: state.budget)
-            let runsLeft = state.toRun.filter { !state.ended.contains($0.id) }
+            // Once stopping, nothing new starts: only the running runs are left to wait for.
+            let runsLeft = state.toRun.filter {
+                !state.ended.contains($0.id) && (state.stopping == nil || state.running[$0.id] != nil)
+            }
             if !runsLeft.isEmpty {
                 snapshot.eta = RemainingTime.simulate(
                     runsLeft: runsLeft, running: Dictionary(uniqueKeysWithValues: running.map { ($0.id, $0.left) }),
