@@ -34,10 +34,13 @@ extension EndToEnd {
                                                                  with: "title: \"End-to-end grid\"\n    layout: tranposed")
             #expect(manifest.contains("layout: tranposed"))
             _ = try scratch.write("grid.yaml", manifest)
-            let result = try await scratch.sweep(["run", "grid.yaml"])
-            #expect(result.status == 2, "\(result.output)")
-            #expect(result.stderr.contains("grid.yaml: table 'main': layout 'tranposed' needs the template"), "\(result.output)")
-            #expect(result.stderr.contains("available layouts: rows, transposed"), "\(result.output)")
+            for command in ["run", "report"] {
+                let result = try await scratch.sweep([command, "grid.yaml"])
+                #expect(result.status == 2, "\(command): \(result.output)")
+                #expect(result.stderr.contains("grid.yaml: table 'main': layout 'tranposed' needs the template"),
+                        "\(command): \(result.output)")
+                #expect(result.stderr.contains("available layouts: rows, transposed"), "\(command): \(result.output)")
+            }
             #expect(!FileManager.default.fileExists(atPath: scratch.workspace.path))
             #expect(scratch.executions().isEmpty)
         }
