@@ -104,8 +104,9 @@ public func linear(_ x: Tensor, weight: Tensor, bias: Tensor? = nil) -> Tensor {
 
 // MARK: threads and peak
 
-/// OpenBLAS's thread count. The engine sets it once per run from the run's config;
-/// results are bit-identical for a fixed count (our own loops are single-threaded).
+/// OpenBLAS's thread count, which also splits the pointwise and per-row kernels
+/// (`forEachChunk`). The engine sets it once per run from the run's config; results are
+/// bit-identical for a fixed count.
 public enum ComputeThreads {
     public static func set(_ count: Int) {
         precondition(count >= 1, "thread count \(count)")

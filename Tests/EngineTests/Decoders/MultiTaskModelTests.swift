@@ -93,7 +93,10 @@ private func tinyModel(seed: Int = 1) -> MultiTaskModel {
             let g = parameter.gradient![i]
             return g > 0 ? scale : (g < 0 || generator.next() % 2 == 0 ? -scale : scale)
         }
-        let epsilon: Float = 3e-3
+        // The bias table moves the attention logits additively and its derivative here is about
+        // 1e-4: at 0.3% steps its central difference is Float rounding noise (measured -4.9e-5
+        // against 1.7e-4), while steps of 1% to 30% agree with the pullback within 4%.
+        let epsilon: Float = name.hasSuffix("relative_position_bias_table") ? 1e-1 : 3e-3
         func shifted(by scale: Float) -> Double {
             for i in 0..<parameter.count { parameter.values[i] = original[i] + scale * direction[i] }
             return loss()
