@@ -102,6 +102,96 @@ import Testing
         #expect(small.decimals == 2)
     }
 
+    @Test func countsNeverGoBelowZero() {
+        // Padding a positive range must not push an axis that includes 0 below it.
+        let axis = Axis(values: [0.45, 9.2], includeZero: true, padded: true)
+        #expect(axis.lower == 0 && axis.upper >= 9.2)
+        let negative = Axis(values: [-2.1, 1.3], includeZero: true, padded: true)
+        #expect(negative.lower < -2.1 && negative.upper > 1.3)
+    }
+
+    @Test func logarithmicAxisTicksAtOneTwoFive() {
+        let axis = Axis(logarithmicValues: [0.45, 9.2])
+        #expect(axis.ticks == [0.2, 0.5, 1, 2, 5, 10, 20])
+        #expect(axis.ticks.map(axis.label) == ["0.2", "0.5", "1", "2", "5", "10", "20"])
+        #expect(abs(axis.scale(1, from: 0, to: 100) - 100 * log10(1 / 0.2) / log10(20 / 0.2)) < 1e-9)
+        // Past three decades only the powers of ten.
+        let wide = Axis(logarithmicValues: [0.03, 112])
+        #expect(wide.ticks == [0.01, 0.1, 1, 10, 100, 1000])
+    }
+
+    @Test func paretoAxisIsLogarithmicOnlyAcrossADecade() {
+        func chart(_ xs: [Double]) -> ParetoChart {
+            ParetoChart(title: "t", xLabel: "x", yLabel: "y", points: xs.map { .init(label: "\($0)", x: $0, y: 1) })
+        }
+        #expect(chart([0.5, 9.2]).xAxis.logarithmic)
+        #expect(!chart([0.5, 0.64]).xAxis.logarithmic)
+        #expect(chart([0.5, 0.64]).xAxis.lower == 0)
+    }
+
+    /// The labels of a crowded chart: none overlaps another or a marker, and all stay in the plot.
+    @Test func paretoLabelsDoNotCollide() throws {
+        let points = (0..<9).map { ParetoChart.Point(label: "row number \($0)", x: 0.5 + Double($0 % 3) * 0.02,
+                                                     y: 1 + Double($0 / 3) * 0.05) }
+            + [.init(label: "Single Task", x: 9.2, y: 0)]
+        let chart = ParetoChart(title: "t", xLabel: "x", yLabel: "y", points: points)
+        let frame = PlotFrame(title: "t", xLabel: "x", yLabel: "y", x: chart.xAxis,
+                              y: Axis(values: points.map(\.y), includeZero: true, padded: true))
+        let (numbered, spots) = chart.labels(in: frame)
+        let placement = LabelPlacement(bounds: .init(left: 0, top: 0, right: 0, bottom: 0), markers: [], radius: 0,
+                                       fontSize: ParetoChart.labelSize)
+        let boxes = spots.map { placement.box(of: $0.text, at: $0.spot) }
+        let markers = points.map { point in
+            LabelPlacement.Box(left: frame.px(point.x) - 4.5, top: frame.py(point.y) - 4.5,
+                               right: frame.px(point.x) + 4.5, bottom: frame.py(point.y) + 4.5)
+        }
+        // Nine long labels in a 40-pixel cluster cannot all sit beside their points: numbers instead.
+        #expect(numbered && spots.map(\.text) == (1...10).map(String.init))
+        for (index, box) in boxes.enumerated() {
+            #expect(!boxes[(index + 1)...].contains(where: box.overlaps), "label \(index + 1) overlaps a later one")
+            #expect(!markers.contains(where: box.overlaps), "label \(index + 1) covers a marker")
+        }
+        #expect(chart.svg.contains(">10  Single Task</text>"))
+    }
+
+    @Test func paretoKeepsNamesWhenTheyFit() throws {
+        let table = try Table(spec: Fixture.table(), plan: Fixture.demoPlan, records: Fixture.records)
+        let chart = try #require(Figures.pareto(table))
+        #expect(!chart.svg.contains("1  Single Task"))
+        #expect(chart.svg.contains(">MTLoRA (r=64)</text>"))
+    }
+
+    @Test func costOverTrainingStacksRankTimeAndGMACs() throws {
+        var faar = Fixture.metrics([:], epochs: [10, 9, 8], ranks: ["a.shared": [8, 6, 4], "a.semseg": [8, 4, 2]])
+        faar.epochGMACs = [4.5, 4.25, 4]
+        var faarSeed1 = faar
+        faarSeed1.epochSeconds = [12, 11, 10]
+        faarSeed1.epochGMACs = [4.75, 4.25, 4.5]
+        var mtlora = Fixture.metrics([:], epochs: [11, 11, 11])
+        mtlora.epochGMACs = [4.9, 4.9, 4.9]
+        let chart = try #require(Figures.costOverTraining(
+            rows: [(label: "FAAR", runs: [faar, faarSeed1]), (label: "MTLoRA", runs: [mtlora])], title: "Cost over training"))
+        #expect(chart.panels.map(\.yLabel) == ["average rank", "epoch time (s)", "GMACs per image"])
+        #expect(chart.panels[0].series.map(\.name) == ["FAAR"])        // MTLoRA logs no ranks
+        #expect(chart.panels[0].series[0].points.map(\.y) == [8, 5, 3])
+        #expect(chart.panels[1].series[0].points.map(\.y) == [11, 10, 9])
+        #expect(chart.panels[2].series.map { $0.points.map(\.y) } == [[4.625, 4.25, 4.25], [4.9, 4.9, 4.9]])
+        // Without GMACs per epoch (an older engine) there is no such figure.
+        #expect(Figures.costOverTraining(rows: [(label: "MTLoRA", runs: [Fixture.metrics([:])])], title: "t") == nil)
+        try GoldenTests.expectGolden(chart.svg, named: "cost.svg")
+    }
+
+    @Test func aCostTableDrawsTheStackedFigureInsteadOfTheTimes() throws {
+        var spec = Fixture.table()
+        spec.columns = [ColumnSpec(key: "gmacs", header: "GMACs"), ColumnSpec(key: "epoch_seconds", header: "Epoch (s)")]
+        var records = Fixture.records
+        for id in records.keys where records[id]?.metrics != nil { records[id]!.metrics!.epochGMACs = [4.5, 4.5] }
+        let table = try Table(spec: spec, plan: Fixture.demoPlan, records: records)
+        #expect(Figures.all(for: table, spec: spec, records: records).map(\.slug).contains("cost"))
+        #expect(!Figures.all(for: table, spec: spec, records: records).map(\.slug).contains("epoch-seconds"))
+        #expect(Figures.all(for: table, spec: spec, records: Fixture.records).map(\.slug).contains("epoch-seconds"))
+    }
+
     @Test func svgEscapesLabels() {
         let chart = ParetoChart(title: "A & B <x>", xLabel: "x", yLabel: "y",
                                 points: [.init(label: "\"q\"", x: 1, y: 1)])

@@ -12,6 +12,8 @@ public struct Figure: Sendable {
 /// The figures a table's runs can give, found from what they report:
 /// - rank curves when runs report `ranks` (FAAR's PDRS): the average rank per epoch of every row
 ///   (one line per row, e.g. per ρ) and, per row, every adapter's rank per epoch of its first run;
+/// - the time per epoch when the table has a time column; with a GMACs column too, and runs that
+///   report their GMACs per epoch, rank, time and GMACs per epoch stacked (FAAR's cost over training);
 /// - Δm against trainable parameters when the table has both columns (a Pareto plot);
 /// - a task-similarity heat map when a run reports `extra` values named `similarity.<a>.<b>`.
 enum Figures {
@@ -32,8 +34,12 @@ enum Figures {
             let slug = unique("ranks-" + slugged(row.label), in: &slugs)
             figures.append(Figure(slug: slug, title: "\(chart.title): \(row.label)", svg: chart.svg))
         }
-        if table.columns.contains(where: { $0.measure == .epochSeconds || $0.measure == .trainSeconds }),
-           var chart = epochTimes(rows: rows, title: "Time per epoch") {
+        let timed = table.columns.contains { $0.measure == .epochSeconds || $0.measure == .trainSeconds }
+        if timed, table.columns.contains(where: { $0.measure == .gmacs }),
+           var chart = costOverTraining(rows: rows, title: "Cost over training") {
+            chart.subtitle = table.title
+            figures.append(Figure(slug: "cost", title: chart.title, svg: chart.svg))
+        } else if timed, var chart = epochTimes(rows: rows, title: "Time per epoch") {
             chart.subtitle = table.title
             figures.append(Figure(slug: "epoch-seconds", title: chart.title, svg: chart.svg))
         }
@@ -50,14 +56,32 @@ enum Figures {
 
     /// One line per row: at each epoch, the mean rank over the run's adapters, then over the row's runs.
     static func averageRanks(rows: [(label: String, runs: [RunMetrics])], title: String) -> LineChart? {
-        perEpochMeans(rows: rows, title: title, yLabel: "average rank") { run in
-            guard let ranks = run.ranks?.sorted(by: { $0.key < $1.key }).map(\.value), !ranks.isEmpty else { return nil }
-            let epochs = ranks.map(\.count).max() ?? 0
-            return (0..<epochs).map { epoch in
-                let values = ranks.compactMap { $0.indices.contains(epoch) ? Double($0[epoch]) : nil }
-                return values.reduce(0, +) / Double(values.count)
-            }
+        perEpochMeans(rows: rows, title: title, yLabel: "average rank", perRun: averageRank)
+    }
+
+    /// A run's mean rank over its adapters at the end of each epoch.
+    private static func averageRank(_ run: RunMetrics) -> [Double]? {
+        guard let ranks = run.ranks?.sorted(by: { $0.key < $1.key }).map(\.value), !ranks.isEmpty else { return nil }
+        let epochs = ranks.map(\.count).max() ?? 0
+        return (0..<epochs).map { epoch in
+            let values = ranks.compactMap { $0.indices.contains(epoch) ? Double($0[epoch]) : nil }
+            return values.reduce(0, +) / Double(values.count)
         }
+    }
+
+    /// FAAR's supplementary Fig. 3: average rank, epoch time and forward GMACs per epoch, one
+    /// panel each, one line per row (means over its runs). Needs some run that reports its
+    /// GMACs per epoch; rows without ranks (no adapters, or an engine that does not log them)
+    /// are missing from the rank panel only.
+    static func costOverTraining(rows: [(label: String, runs: [RunMetrics])], title: String) -> StackedLineChart? {
+        guard var gmacs = perEpochMeans(rows: rows, title: title, yLabel: "GMACs per image", perRun: \.epochGMACs),
+              var seconds = epochTimes(rows: rows, title: title) else { return nil }
+        seconds.yLabel = "epoch time (s)"
+        // Zoomed in: the change is a few per cent of the total, as in the paper's figure.
+        gmacs.yFromZero = false
+        seconds.yFromZero = false
+        let ranks = averageRanks(rows: rows, title: title)
+        return StackedLineChart(title: title, xLabel: "epoch", panels: (ranks.map { [$0] } ?? []) + [seconds, gmacs])
     }
 
     /// One line per row: each epoch's wall time, the mean over the row's runs (FAAR's Fig. 3: time
