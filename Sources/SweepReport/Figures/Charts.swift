@@ -331,13 +331,26 @@ public struct ParetoChart: Sendable {
 
 /// A labelled square matrix (task similarity): one coloured cell per entry with its value
 /// written in, on a diverging scale from -1 (blue) through 0 (white) to +1 (red).
+///
+/// With `groups` (TGLoRA), a block beside it shows how the tasks are grouped at each stage: one
+/// column per stage, each task's cell in its group's colour and letter, so the groups splitting
+/// stage by stage read like the paper's tree.
 public struct HeatMap: Sendable {
     public var title: String
     public var labels: [String]
     public var values: [[Double]]
+    /// For each stage, each label's group index (0-based).
+    public var groups: [[Int]]?
+    /// Where the groups come from, printed under them.
+    public var groupsNote: String?
 
     public init(title: String, labels: [String], values: [[Double]]) {
         self.title = title; self.labels = labels; self.values = values
+    }
+
+    /// A, B, C, ... for groups 0, 1, 2, ...
+    static func groupLetter(_ index: Int) -> String {
+        index < 26 ? String(UnicodeScalar(UInt8(65 + index))) : String(index + 1)
     }
 
     /// White at 0, saturating at ±1: a cosine similarity is on that scale.
@@ -353,7 +366,9 @@ public struct HeatMap: Sendable {
         let cell = 64.0, left = 130.0, top = 60.0
         let size = Double(labels.count) * cell
         let longest = Double(labels.map(\.count).max() ?? 0) * 7
-        var canvas = SVGCanvas(width: left + size + 110, height: top + size + longest * 0.7 + 30)
+        let groupsX = left + size + 100, stageWidth = 52.0
+        let groupsWidth = groups.map { max(Double($0.count) * stageWidth, Double(groupsNote?.count ?? 0) * 6.5) + 20 } ?? 0
+        var canvas = SVGCanvas(width: left + size + 110 + groupsWidth, height: top + size + longest * 0.7 + 30)
         canvas.text(title, left + size / 2, 28, size: 15, anchor: .middle, weight: "bold")
         for (row, rowValues) in values.enumerated() {
             for (column, value) in rowValues.enumerated() {
@@ -379,6 +394,23 @@ public struct HeatMap: Sendable {
         for value in [1.0, 0, -1] {
             canvas.text(NumberFormat.fixed(value, precision: 0, signed: true), barX + 22,
                         top + (1 - value) / 2 * size + 4, size: 11)
+        }
+        if let groups {
+            let block = Double(groups.count) * stageWidth
+            canvas.text("groups per stage", groupsX + block / 2, top - 26, size: 12, anchor: .middle, weight: "bold")
+            for (stage, indices) in groups.enumerated() {
+                let x = groupsX + Double(stage) * stageWidth
+                canvas.text("stage \(stage + 1)", x + stageWidth / 2, top - 8, size: 11, anchor: .middle)
+                for (row, group) in indices.enumerated() {
+                    let y = top + Double(row) * cell
+                    canvas.rect(x + 6, y + 6, stageWidth - 12, cell - 12, fill: Palette.color(group))
+                    canvas.text(Self.groupLetter(group), x + stageWidth / 2, y + cell / 2 + 5, size: 14,
+                                anchor: .middle, weight: "bold", fill: "#fff")
+                }
+            }
+            if let groupsNote {
+                canvas.text(groupsNote, groupsX, top + size + 18, size: 11, fill: "#555")
+            }
         }
         return canvas.document
     }

@@ -17,7 +17,8 @@ public struct Figure: Sendable {
 /// - Δm against trainable parameters when the table has both columns (a Pareto plot);
 /// - a task-similarity heat map when a run reports `extra` values named `similarity.<a>.<b>`.
 enum Figures {
-    static func all(for table: Table, spec: TableSpec, records: [RunID: RunRecord]) -> [Figure] {
+    /// `plan`: where to find the runs built on a similarity run, whose task groups its heat map shows.
+    static func all(for table: Table, spec: TableSpec, records: [RunID: RunRecord], plan: Plan? = nil) -> [Figure] {
         var figures: [Figure] = []
         let rows = spec.rows.filter { !$0.paperOnly }.map { row in
             (label: row.label, runs: row.runs.compactMap { records[$0]?.succeededMetrics })
@@ -46,8 +47,12 @@ enum Figures {
         if let chart = pareto(table) {
             figures.append(Figure(slug: "pareto", title: chart.title, svg: chart.svg))
         }
-        for row in rows {
-            guard let map = similarity(row.runs.map(\.extra), title: "\(row.label): task similarity") else { continue }
+        for (row, rowSpec) in zip(rows, spec.rows.filter { !$0.paperOnly }) {
+            guard var map = similarity(row.runs.map(\.extra), title: "\(row.label): task similarity") else { continue }
+            if let plan, let groups = taskGroups(builtOn: Set(rowSpec.runs), plan: plan, records: records, tasks: map.labels) {
+                map.groups = groups.stages
+                map.groupsNote = "groups of \(groups.agreeing) of \(groups.runs) runs built on it"
+            }
             let slug = unique("similarity-" + slugged(row.label), in: &slugs)
             figures.append(Figure(slug: slug, title: map.title, svg: map.svg))
         }
@@ -156,6 +161,35 @@ enum Figures {
             tasks.map { b in mean(a, b) ?? mean(b, a) ?? (a == b ? 1 : .nan) }
         }
         return HeatMap(title: title, labels: tasks, values: values)
+    }
+
+    /// The task groups per stage of the succeeded runs that need one of `sources` (TGLoRA's runs
+    /// on a similarity run), from their `extra["groups.stage<k>.<task>"]`: for each stage, each
+    /// task's group index, tasks in `tasks`' order. Runs that swap tasks or set other group
+    /// counts group differently; the grouping most runs share is shown, the first in plan order
+    /// on a tie, with how many runs share it.
+    static func taskGroups(builtOn sources: Set<RunID>, plan: Plan, records: [RunID: RunRecord], tasks: [String])
+        -> (stages: [[Int]], agreeing: Int, runs: Int)? {
+        var groupings: [[[Int]]] = []
+        for run in plan.runs where run.needs.values.contains(where: sources.contains) {
+            guard let extra = records[run.id]?.succeededMetrics?.extra else { continue }
+            var stages: [Int: [String: Int]] = [:]
+            for (key, value) in extra where key.hasPrefix("groups.stage") {
+                let parts = key.dropFirst("groups.stage".count).split(separator: ".", maxSplits: 1).map(String.init)
+                guard parts.count == 2, let stage = Int(parts[0]) else { continue }
+                stages[stage, default: [:]][parts[1]] = Int(value)
+            }
+            let grouping = stages.keys.sorted().compactMap { stage -> [Int]? in
+                let byTask = stages[stage]!
+                let indices = tasks.compactMap { byTask[$0] }
+                return indices.count == tasks.count ? indices : nil
+            }
+            if !grouping.isEmpty, grouping.count == stages.count { groupings.append(grouping) }
+        }
+        var counts: [[[Int]]: Int] = [:]
+        for grouping in groupings { counts[grouping, default: 0] += 1 }
+        guard let top = counts.values.max(), let first = groupings.first(where: { counts[$0] == top }) else { return nil }
+        return (first, top, groupings.count)
     }
 
     static func slugged(_ label: String) -> String {
