@@ -48,6 +48,37 @@ import Testing
         try GoldenTests.expectGolden(chart.svg, named: "adapter-ranks.svg")
     }
 
+    /// A whole model's adapters (FAAR Fig. 4): banded by stage, shared before the tasks.
+    @Test func rankMapBandsByStageAndRole() throws {
+        var ranks: [String: [Int]] = [:]
+        for stage in 0..<3 {
+            for layer in ["attn.qkv", "attn.proj", "mlp.fc1", "mlp.fc2"] {
+                for (offset, role) in ["shared", "task.semseg", "task.normals"].enumerated() {
+                    ranks["layers.\(stage).blocks.1.\(layer).\(role)"] = (0..<12).map { epoch in
+                        max(1 + 2 * stage + offset, 16 - epoch * (3 - stage) - layer.count % 3)
+                    }
+                }
+            }
+        }
+        let map = RankMap(title: "Rank of every adapter per epoch", subtitle: "36 adapters in 3 stages",
+                          adapters: ranks.map { RankMap.Adapter(name: $0.key, ranks: $0.value) })
+        #expect(map.adapters.map(\.stage) == (0..<3).flatMap { Array(repeating: $0, count: 12) })
+        #expect(map.adapters.prefix(4).allSatisfy { $0.role == "shared" })
+        #expect(map.adapters[4].name == "layers.0.blocks.1.attn.proj.task.normals")
+        #expect(map.roles == ["shared", "normals", "semseg"])
+        #expect(map.adapters[0].shortName == "blocks.1.attn.proj.shared")
+        #expect(RankMap.shade(0, of: 16) == "#F7FBFF" && RankMap.shade(16, of: 16) == "#08306B")
+        try GoldenTests.expectGolden(map.svg, named: "rank-map.svg")
+
+        // The table's figure is this grid past 16 adapters, lines below.
+        var records = Fixture.records
+        records[Fixture.id("faar-0")]!.metrics!.ranks = ranks
+        let table = try Table(spec: Fixture.table(), plan: Fixture.demoPlan, records: records)
+        let figures = Figures.all(for: table, spec: Fixture.table(), records: records)
+        #expect(figures.first { $0.slug == "ranks-faar-1-2" }?.svg.contains("stage 3") == true)
+        #expect(figures.first { $0.slug == "ranks-mtlora-r-64" }?.svg.contains("<polyline") == true)
+    }
+
     @Test func paretoFrontKeepsTheUnbeatenPoints() {
         let points = [ParetoChart.Point(label: "big", x: 10, y: 5), .init(label: "small", x: 1, y: 2),
                       .init(label: "dominated", x: 5, y: 1), .init(label: "middle", x: 3, y: 4),

@@ -29,11 +29,20 @@ enum Figures {
         }
         var slugs: Set<String> = []
         for row in rows {
-            guard let run = row.runs.first(where: { $0.ranks?.isEmpty == false }),
-                  var chart = adapterRanks(run, title: "Rank of every adapter per epoch") else { continue }
-            chart.subtitle = "\(row.label) (\(table.title))"
+            guard let run = row.runs.first(where: { $0.ranks?.isEmpty == false }), let ranks = run.ranks else { continue }
+            let title = "Rank of every adapter per epoch", subtitle = "\(row.label) (\(table.title))"
             let slug = unique("ranks-" + slugged(row.label), in: &slugs)
-            figures.append(Figure(slug: slug, title: "\(chart.title): \(row.label)", svg: chart.svg))
+            // A line per adapter reads well for a few adapters; a whole model's need the grid.
+            let svg: String
+            if ranks.count > LineChart.legendLimit {
+                svg = RankMap(title: title, subtitle: subtitle,
+                              adapters: ranks.map { RankMap.Adapter(name: $0.key, ranks: $0.value) }).svg
+            } else {
+                var chart = adapterRanks(run, title: title)!
+                chart.subtitle = subtitle
+                svg = chart.svg
+            }
+            figures.append(Figure(slug: slug, title: "\(title): \(row.label)", svg: svg))
         }
         let timed = table.columns.contains { $0.measure == .epochSeconds || $0.measure == .trainSeconds }
         if timed, table.columns.contains(where: { $0.measure == .gmacs }),
