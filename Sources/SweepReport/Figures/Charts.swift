@@ -290,8 +290,17 @@ public struct ParetoChart: Sendable {
                               x: xAxis, y: Axis(values: points.map(\.y), includeZero: true, padded: true))
         let hasPaper = points.contains(where: \.fromPaper)
         let kinds = ["ours (line: Pareto front)"] + (hasPaper ? ["paper"] : [])
-        // The plot's size does not depend on the legend, so the labels can be placed first.
-        let (numbered, spots) = labels(in: frame)
+        var (numbered, spots) = labels(in: frame)
+        if numbered {
+            // A long key makes the canvas taller; the plot takes that height too, spreading the points.
+            let key = kinds + points.enumerated().map { "\($0 + 1)  \($1.label)" }
+            let extra = frame.plotTop + 10 + Double(key.count) * PlotFrame.legendLine + 10 - frame.height
+            if extra > 0 {
+                frame.plotBottom += extra
+                frame.height += extra
+                (numbered, spots) = labels(in: frame)
+            }
+        }
         let entries = kinds + (numbered ? points.enumerated().map { "\($0 + 1)  \($1.label)" } : [])
         frame.fitLegend(entries)
         var canvas = frame.canvas()
