@@ -117,6 +117,40 @@ import Testing
         try GoldenTests.expectGolden(map.svg, named: "similarity.svg")
     }
 
+    /// TGLoRA Fig. 4: the similarity run's heat map with the groups of the runs that need it.
+    @Test func similarityHeatMapShowsTheGroupsOfTheRunsBuiltOnIt() throws {
+        let similarity = RunRecord(id: Fixture.id("sim"), status: .succeeded, attempts: 1, exitCode: 0, metrics: Fixture.metrics(
+            [:], ranks: nil).withExtra(["similarity.semseg.normals": -0.2, "similarity.semseg.depth": 0.5,
+                                        "similarity.depth.normals": 0.1]))
+        func tglora(_ name: String, _ stage2: [String: Double], status: RunStatus = .succeeded) -> RunRecord {
+            var extra = ["groups.stage1.semseg": 0.0, "groups.stage1.depth": 0, "groups.stage1.normals": 0]
+            for (task, group) in stage2 { extra["groups.stage2.\(task)"] = group }
+            return RunRecord(id: Fixture.id(name), status: status, attempts: 1, exitCode: 0,
+                             metrics: Fixture.metrics([:]).withExtra(extra))
+        }
+        let similar = ["semseg": 0.0, "depth": 0, "normals": 1], swapped = ["semseg": 0.0, "normals": 0, "depth": 1]
+        let records = [similarity.id: similarity, Fixture.id("tg-1"): tglora("tg-1", swapped),
+                       Fixture.id("tg-2"): tglora("tg-2", similar), Fixture.id("tg-3"): tglora("tg-3", similar),
+                       Fixture.id("tg-4"): tglora("tg-4", swapped, status: .failed)]
+        let needsSimilarity = ["similarity": similarity.id]
+        let plan = Plan(name: "tglora", runs: [PlannedRun(id: similarity.id, group: "similarity", seed: 0, config: .object([:]))]
+            + (1...4).map { PlannedRun(id: Fixture.id("tg-\($0)"), group: "tglora", seed: $0, config: .object([:]), needs: needsSimilarity) }
+            + [PlannedRun(id: Fixture.id("other"), group: "x", seed: 0, config: .object([:]))])
+        let groups = try #require(Figures.taskGroups(builtOn: [similarity.id], plan: plan, records: records,
+                                                     tasks: ["depth", "normals", "semseg"]))
+        // Two of the three succeeded runs group depth with semseg at stage 2; the failed one does not count.
+        #expect(groups.stages == [[0, 0, 0], [0, 1, 0]] && groups.agreeing == 2 && groups.runs == 3)
+        #expect(Figures.taskGroups(builtOn: [Fixture.id("other")], plan: plan, records: records, tasks: ["depth"]) == nil)
+
+        let spec = TableSpec(name: "tg-f4", title: "TGLoRA Fig. 4", layout: "rows",
+                             columns: [ColumnSpec(key: "extra.similarity.semseg.depth", header: "semseg/depth")],
+                             rows: [RowSpec(label: "NYUD-v2", runs: [similarity.id])])
+        let table = try Table(spec: spec, plan: plan, records: records)
+        let figure = try #require(Figures.all(for: table, spec: spec, records: records, plan: plan).first)
+        #expect(figure.slug == "similarity-nyud-v2" && figure.svg.contains("groups of 2 of 3 runs built on it"))
+        try GoldenTests.expectGolden(figure.svg, named: "similarity-groups.svg")
+    }
+
     @Test func heatMapColoursDivergeFromWhite() {
         #expect(HeatMap.color(0) == "#FFFFFF")
         #expect(HeatMap.color(1) == "#B2182B")
@@ -234,5 +268,13 @@ import Testing
         #expect(Figures.slugged("MTLoRA (r=64)") == "mtlora-r-64")
         #expect(Figures.slugged("ρ = 0.95") == "0-95")
         #expect(Figures.slugged("†") == "row")
+    }
+}
+
+extension RunMetrics {
+    func withExtra(_ extra: [String: Double]) -> RunMetrics {
+        var copy = self
+        copy.extra = extra
+        return copy
     }
 }
