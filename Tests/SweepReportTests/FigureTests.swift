@@ -201,7 +201,7 @@ import Testing
             + [.init(label: "Single Task", x: 9.2, y: 0)]
         let chart = ParetoChart(title: "t", xLabel: "x", yLabel: "y", points: points)
         let frame = PlotFrame(title: "t", xLabel: "x", yLabel: "y", x: chart.xAxis,
-                              y: Axis(values: points.map(\.y), includeZero: true, padded: true))
+                              y: chart.yAxis)
         let (numbered, spots) = chart.labels(in: frame)
         let placement = LabelPlacement(bounds: .init(left: 0, top: 0, right: 0, bottom: 0), markers: [], radius: 0,
                                        fontSize: ParetoChart.labelSize)

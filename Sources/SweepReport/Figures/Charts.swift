@@ -259,6 +259,9 @@ public struct ParetoChart: Sendable {
         return Axis(values: xs, includeZero: true, padded: true)
     }
 
+    /// Δm with 0 (the reference) in range and room on both sides, so no point sits on the frame.
+    var yAxis: Axis { Axis(values: points.map(\.y) + [0], padded: true) }
+
     static let markerRadius = 4.5, labelSize = 11.0
 
     /// Where each point's label goes: its own label beside it, or (when some label finds no free
@@ -277,17 +280,20 @@ public struct ParetoChart: Sendable {
         })
     }
 
-    /// Labels stay inside the plot and off every marker.
+    /// Labels stay inside the plot, off every marker and off the Pareto front's line.
     private func placement(in frame: PlotFrame) -> LabelPlacement {
-        LabelPlacement(bounds: .init(left: frame.plotLeft + 2, top: frame.plotTop, right: frame.plotRight - 2,
-                                     bottom: frame.plotBottom - 2),
-                       markers: points.map { (frame.px($0.x), frame.py($0.y)) }, radius: Self.markerRadius + 1,
-                       fontSize: Self.labelSize)
+        var placement = LabelPlacement(
+            bounds: .init(left: frame.plotLeft + 2, top: frame.plotTop, right: frame.plotRight - 2, bottom: frame.plotBottom - 2),
+            markers: points.map { (frame.px($0.x), frame.py($0.y)) }, radius: Self.markerRadius + 1,
+            fontSize: Self.labelSize)
+        let front = Self.front(points.filter { !$0.fromPaper }).map { (frame.px($0.x), frame.py($0.y)) }
+        for (from, to) in zip(front, front.dropFirst()) { placement.avoid(from, to) }
+        return placement
     }
 
     public var svg: String {
         var frame = PlotFrame(title: title, subtitle: subtitle, xLabel: xLabel, yLabel: yLabel,
-                              x: xAxis, y: Axis(values: points.map(\.y), includeZero: true, padded: true))
+                              x: xAxis, y: yAxis)
         let hasPaper = points.contains(where: \.fromPaper)
         let kinds = ["ours (line: Pareto front)"] + (hasPaper ? ["paper"] : [])
         var (numbered, spots) = labels(in: frame)

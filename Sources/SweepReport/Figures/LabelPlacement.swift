@@ -36,6 +36,18 @@ struct LabelPlacement {
         taken = markers.map { Box(left: $0.0 - radius, top: $0.1 - radius, right: $0.0 + radius, bottom: $0.1 + radius) }
     }
 
+    /// Keeps labels off the segment from `a` to `b` (a line drawn in the plot), as small boxes
+    /// every few pixels along it.
+    mutating func avoid(_ a: (Double, Double), _ b: (Double, Double)) {
+        let length = ((b.0 - a.0) * (b.0 - a.0) + (b.1 - a.1) * (b.1 - a.1)).squareRoot()
+        let steps = max(1, Int((length / 4).rounded(.up)))
+        for step in 0...steps {
+            let t = Double(step) / Double(steps)
+            let (x, y) = (a.0 + t * (b.0 - a.0), a.1 + t * (b.1 - a.1))
+            taken.append(Box(left: x - 1.5, top: y - 1.5, right: x + 1.5, bottom: y + 1.5))
+        }
+    }
+
     /// A generous estimate of a Helvetica label's width: overlapping by a pixel reads worse than
     /// a little extra room.
     func width(of text: String) -> Double { Double(text.count) * fontSize * 0.6 }
