@@ -69,6 +69,7 @@ import Testing
         #expect(map.adapters[0].shortName == "blocks.1.attn.proj.shared")
         #expect(RankMap.shade(0, of: 16) == "#F7FBFF" && RankMap.shade(16, of: 16) == "#08306B")
         try GoldenTests.expectGolden(map.svg, named: "rank-map.svg")
+        #expect(RankMap(title: "none", adapters: []).svg.hasPrefix("<svg"))
 
         // The table's figure is this grid past 16 adapters, lines below.
         var records = Fixture.records

@@ -94,7 +94,7 @@ public struct RankMap: Sendable {
         }
         // Stage bands: a bracket and a separating line where the stage changes.
         var start = 0
-        for row in 1...adapters.count where row == adapters.count || adapters[row].stage != adapters[start].stage {
+        for row in 1..<(adapters.count + 1) where row == adapters.count || adapters[row].stage != adapters[start].stage {
             let y0 = top + Double(start) * rowHeight, y1 = top + Double(row) * rowHeight
             if let stage = adapters[start].stage {
                 canvas.line(18, y0 + 1, 18, y1 - 1, stroke: "#555")
