@@ -264,8 +264,16 @@ public struct ParetoChart: Sendable {
 
     static let markerRadius = 4.5, labelSize = 11.0
 
+    /// The rows in order of first appearance: a row's number in the numbered key. Our point and
+    /// the paper's of one row share it, so the key names each row once.
+    var rows: [String] {
+        var rows: [String] = []
+        for point in points where !rows.contains(point.label) { rows.append(point.label) }
+        return rows
+    }
+
     /// Where each point's label goes: its own label beside it, or (when some label finds no free
-    /// spot) its number, the legend naming it. A number with no free spot sits above right anyway.
+    /// spot) its row's number, the legend naming it. A number with no free spot sits above right anyway.
     func labels(in frame: PlotFrame) -> (numbered: Bool, spots: [(text: String, spot: LabelPlacement.Spot)]) {
         let centres = points.map { (frame.px($0.x), frame.py($0.y)) }
         func placeAll(_ texts: [String]) -> [(String, LabelPlacement.Spot?)] {
@@ -274,7 +282,8 @@ public struct ParetoChart: Sendable {
         }
         let named = placeAll(points.map(\.label))
         if named.allSatisfy({ $0.1 != nil }) { return (false, named.map { ($0.0, $0.1!) }) }
-        let numbered = placeAll(points.indices.map { String($0 + 1) })
+        let rows = rows
+        let numbered = placeAll(points.map { String(rows.firstIndex(of: $0.label)! + 1) })
         return (true, zip(numbered, centres).map { entry, centre in
             (entry.0, entry.1 ?? LabelPlacement.Spot(x: centre.0 + 6, y: centre.1 - 6, anchor: .start))
         })
@@ -296,10 +305,12 @@ public struct ParetoChart: Sendable {
                               x: xAxis, y: yAxis)
         let hasPaper = points.contains(where: \.fromPaper)
         let kinds = ["ours (line: Pareto front)"] + (hasPaper ? ["paper"] : [])
+        let rows = rows
+        let key = rows.enumerated().map { "\($0 + 1)  \($1)" }
         var (numbered, spots) = labels(in: frame)
         if numbered {
             // A long key makes the canvas taller; the plot takes that height too, spreading the points.
-            let key = kinds + points.enumerated().map { "\($0 + 1)  \($1.label)" }
+            let key = kinds + key
             let extra = frame.plotTop + 10 + Double(key.count) * PlotFrame.legendLine + 10 - frame.height
             if extra > 0 {
                 frame.plotBottom += extra
@@ -307,7 +318,7 @@ public struct ParetoChart: Sendable {
                 (numbered, spots) = labels(in: frame)
             }
         }
-        let entries = kinds + (numbered ? points.enumerated().map { "\($0 + 1)  \($1.label)" } : [])
+        let entries = kinds + (numbered ? key : [])
         frame.fitLegend(entries)
         var canvas = frame.canvas()
         if frame.y.lower < 0 {
@@ -330,10 +341,14 @@ public struct ParetoChart: Sendable {
             canvas.text(text, spot.x, spot.y, size: Self.labelSize, anchor: spot.anchor,
                         fill: point.fromPaper ? "#8a3b00" : "#000")
         }
-        let legendPoints = numbered ? [false] + (hasPaper ? [true] : []) + points.map(\.fromPaper)
-                                    : [false] + (hasPaper ? [true] : [])
+        // Each key entry shows its row's markers: ours filled, the paper's hollow, or both.
+        let markers: [[Bool]] = [[false]] + (hasPaper ? [[true]] : [])
+            + (numbered ? rows.map { row in [false, true].filter { kind in points.contains { $0.label == row && $0.fromPaper == kind } } } : [])
         frame.legend(entries, on: &canvas) { canvas, index, x, y in
-            Self.marker(legendPoints[index], at: x + 10, y, on: &canvas)
+            let kinds = markers[index]
+            for (offset, fromPaper) in kinds.enumerated() {
+                Self.marker(fromPaper, at: x + 10 + (kinds.count == 2 ? Double(offset) * 10 - 5 : 0), y, on: &canvas)
+            }
         }
         return canvas.document
     }
