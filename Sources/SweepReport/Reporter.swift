@@ -37,6 +37,18 @@ public struct Reporter: Sendable {
         return written
     }
 
+    /// Refuses a plan whose tables name a layout without both templates (or with a template
+    /// that does not parse), so that `sweep run` can say so before it runs anything.
+    public func checkTemplates(for plan: Plan) throws {
+        let library = try loadTemplates()
+        for spec in plan.tables {
+            guard let format = ["md", "tex"].first(where: { !library.names.contains("\(spec.layout).\($0)") }) else { continue }
+            throw ReportError.missingTemplate(table: spec.name, layout: spec.layout,
+                                              file: templates.appendingPathComponent("\(spec.layout).\(format).mustache").path,
+                                              available: library.layouts)
+        }
+    }
+
     /// `ablation` + `md` -> `ablation.md`; `ablation` + `pareto.svg` -> `ablation-pareto.svg`.
     static func fileName(table: String, suffix: String) -> String {
         ["md", "tex", "csv"].contains(suffix) ? "\(table).\(suffix)" : "\(table)-\(suffix)"
