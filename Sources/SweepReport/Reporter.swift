@@ -25,7 +25,7 @@ public struct Reporter: Sendable {
         var written: [URL] = []
         for spec in plan.tables {
             let table = try Table(spec: spec, plan: plan, records: records)
-            let figures = Figures.all(for: table, spec: spec, records: records)
+            let figures = Figures.all(for: table, spec: spec, records: records, plan: plan)
             var files = try render(table, plan: plan.name, figures: figures, library: library)
             files += figures.map { ("\($0.slug).svg", $0.svg) }
             for (suffix, text) in files {
