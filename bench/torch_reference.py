@@ -30,10 +30,11 @@ class HRNetHead(nn.Module):
     def __init__(self, dims, channels, outputs):
         super().__init__()
         self.project = nn.ModuleList(nn.Conv2d(d, c, 1, bias=False) for d, c in zip(dims, channels))
-        total = sum(channels)
-        self.fuse = nn.Conv2d(total, total, 1)
-        self.norm = nn.BatchNorm2d(total)
-        self.classify = nn.Conv2d(total, outputs, 1)
+        # MTLoRA's head widens the concatenated projections fourfold before BatchNorm.
+        widened = 4 * sum(channels)
+        self.fuse = nn.Conv2d(sum(channels), widened, 1)
+        self.norm = nn.BatchNorm2d(widened)
+        self.classify = nn.Conv2d(widened, outputs, 1)
 
     def forward(self, features, size):
         maps = [p(f) for p, f in zip(self.project, features)]

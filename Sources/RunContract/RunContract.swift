@@ -44,11 +44,13 @@ public struct ProgressEvent: Codable, Sendable, Equatable {
     public var ranks: [String: Int]?
     /// Free-form phase name ("train", "eval", "similarity", ...).
     public var phase: String?
+    /// On an epoch's last line: forward GMACs for one image at the ranks the epoch ended with.
+    public var gmacs: Double?
 
     public init(epoch: Int, epochs: Int, step: Int, steps: Int, loss: Double, elapsed: Double,
-                ranks: [String: Int]? = nil, phase: String? = nil) {
+                ranks: [String: Int]? = nil, phase: String? = nil, gmacs: Double? = nil) {
         self.epoch = epoch; self.epochs = epochs; self.step = step; self.steps = steps
-        self.loss = loss; self.elapsed = elapsed; self.ranks = ranks; self.phase = phase
+        self.loss = loss; self.elapsed = elapsed; self.ranks = ranks; self.phase = phase; self.gmacs = gmacs
     }
 }
 
@@ -93,6 +95,9 @@ public struct RunMetrics: Codable, Sendable, Equatable {
     public var epochSeconds: [Double]
     /// Rank of every adapter at the end of each epoch, by adapter name.
     public var ranks: [String: [Int]]?
+    /// Forward GMACs for one image at the end of each epoch (at the ranks of `ranks`): FAAR's
+    /// cost falling as PDRS shrinks the adapters. Absent from engines that do not record it.
+    public var epochGMACs: [Double]?
     /// Files this run produced for its dependents, as paths relative to the run directory.
     public var artifacts: [String: String]
     /// Any other scalar results (pretraining accuracy, GMACs per epoch, ...).
@@ -100,15 +105,15 @@ public struct RunMetrics: Codable, Sendable, Equatable {
 
     public init(engineVersion: String, tasks: [String: TaskMetric], parameters: ParameterCounts,
                 gmacs: Double, epochSeconds: [Double], ranks: [String: [Int]]? = nil,
-                artifacts: [String: String] = [:], extra: [String: Double] = [:]) {
+                epochGMACs: [Double]? = nil, artifacts: [String: String] = [:], extra: [String: Double] = [:]) {
         self.engineVersion = engineVersion; self.tasks = tasks; self.parameters = parameters
-        self.gmacs = gmacs; self.epochSeconds = epochSeconds; self.ranks = ranks
+        self.gmacs = gmacs; self.epochSeconds = epochSeconds; self.ranks = ranks; self.epochGMACs = epochGMACs
         self.artifacts = artifacts; self.extra = extra
     }
 
     enum CodingKeys: String, CodingKey {
         case engineVersion = "engine_version", tasks, parameters, gmacs
-        case epochSeconds = "epoch_seconds", ranks, artifacts, extra
+        case epochSeconds = "epoch_seconds", ranks, epochGMACs = "epoch_gmacs", artifacts, extra
     }
 }
 

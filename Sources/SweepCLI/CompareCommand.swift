@@ -19,8 +19,10 @@ struct CompareCommand: AsyncParsableCommand {
 
             Examples:
               sweep compare experiments/ablation.yaml --row "FAAR (1+2)" --against high
-              sweep compare experiments/main.yaml --row FAAR --against MTLoRA --against TGLoRA
-              sweep compare experiments/main.yaml --row FAAR --against MTLoRA --out faar-vs-mtlora.md
+              sweep compare experiments/main.yaml --row FAAR \\
+                --against MTLoRA --against TGLoRA      # several baselines
+              sweep compare experiments/main.yaml --row FAAR \\
+                --against MTLoRA --out faar-vs-mtlora.md
             """
     )
 

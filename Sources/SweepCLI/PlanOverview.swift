@@ -24,8 +24,11 @@ struct PlanOverview {
     }
 
     struct Estimate: Equatable {
-        /// Training time of the runs still to do, summed over runs.
+        /// Run time of the runs still to do, summed over runs.
         var seconds: Double
+        /// Wall time on `slots` slots, the runs started in plan order as their dependencies end.
+        var wallSeconds: Double
+        var slots: Int
         /// Runs the estimate covers (runs of groups nothing has timed yet are left out).
         var runsEstimated: Int
         var runsToDo: Int
@@ -46,16 +49,28 @@ struct PlanOverview {
         try self.init(plan: plan, statuses: known.mapValues(\.status), timings: ledger?.groupTimings() ?? [:])
     }
 
-    init(plan: Plan, statuses: [RunID: RunStatus], timings: [String: GroupTiming]) {
+    /// - Parameter cores: what `sweep run`'s default slots are derived from.
+    init(plan: Plan, statuses: [RunID: RunStatus], timings: [String: GroupTiming],
+         cores: Int = ProcessInfo.processInfo.activeProcessorCount) {
         self.plan = plan
         states = plan.runs.map { RunState(statuses[$0.id]) }
         axes = Self.countAxes(plan.runs)
         groups = Self.dependencies(plan)
-        runSeconds = plan.runs.map { Self.expectedSeconds($0, timings: timings) }
+        runSeconds = plan.runs.map { GroupTiming.expectedSeconds(of: $0, timings: timings) }
         let toDo = plan.runs.indices.filter { states[$0] != .succeeded }
         let estimated = toDo.compactMap { runSeconds[$0] }
         if !timings.isEmpty {
-            estimate = Estimate(seconds: estimated.reduce(0, +), runsEstimated: estimated.count, runsToDo: toDo.count,
+            let budget = ResourceBudget(slots: plan.executor.slots, threadsPerRun: plan.executor.threadsPerRun,
+                                        cores: cores, runs: toDo.count)
+            var seconds: [RunID: Double?] = [:]
+            var unique: [PlannedRun] = []
+            for index in toDo where seconds[plan.runs[index].id] == nil {
+                seconds[plan.runs[index].id] = runSeconds[index]
+                unique.append(plan.runs[index])
+            }
+            let wall = RemainingTime.simulate(runsLeft: unique, running: [:], slots: budget.slots) { seconds[$0.id] ?? nil }
+            estimate = Estimate(seconds: estimated.reduce(0, +), wallSeconds: wall.seconds, slots: budget.slots,
+                                runsEstimated: estimated.count, runsToDo: toDo.count,
                                 timedRuns: timings.values.reduce(0) { $0 + $1.runs })
         }
     }
@@ -96,14 +111,6 @@ struct PlanOverview {
             }
         }
         return order.map { GroupDependency(group: $0, runs: runs[$0]!, needs: needs[$0] ?? []) }
-    }
-
-    /// A run's expected training time: its group's mean seconds per epoch times its `epochs`
-    /// when the config says, else its group's mean run time.
-    private static func expectedSeconds(_ run: PlannedRun, timings: [String: GroupTiming]) -> Double? {
-        guard let timing = timings[run.group] else { return nil }
-        if let epochs = run.config["epochs"]?.intValue { return timing.meanEpochSeconds * Double(epochs) }
-        return timing.meanTrainSeconds
     }
 
     // MARK: rendering
@@ -153,10 +160,10 @@ struct PlanOverview {
     private func estimateText() -> String {
         guard let estimate else { return "none yet: no run has finished in this workspace" }
         if estimate.runsToDo == 0 { return "nothing left to run" }
-        var text = "\(ProgressText.duration(estimate.seconds)) of training for \(estimate.runsEstimated) of the "
+        var text = "\(ProgressText.duration(estimate.seconds)) of run time for \(estimate.runsEstimated) of the "
             + "\(estimate.runsToDo) runs to do (from \(estimate.timedRuns) finished run\(estimate.timedRuns == 1 ? "" : "s"))"
-        if let slots = plan.executor.slots, slots > 1 {
-            text += ", about \(ProgressText.duration(estimate.seconds / Double(slots))) on \(slots) slots"
+        if estimate.slots > 1 {
+            text += ", about \(ProgressText.duration(estimate.wallSeconds)) on \(estimate.slots) slots"
         }
         if estimate.runsEstimated < estimate.runsToDo { text += "; groups with no finished run are not counted" }
         return text
@@ -169,7 +176,10 @@ struct PlanOverview {
         }
         struct Axis: Encodable { var axis: String; var values: [String]; var runs: [Int] }
         struct Group: Encodable { var group: String; var runs: Int; var needs: [String] }
-        struct Estimate: Encodable { var seconds: Double; var runs_estimated: Int; var runs_to_do: Int; var timed_runs: Int }
+        struct Estimate: Encodable {
+            var seconds: Double; var wall_seconds: Double; var slots: Int; var runs_estimated: Int; var runs_to_do: Int
+            var timed_runs: Int
+        }
         struct Document: Encodable {
             var manifest: String, sweep: String, runs: [Run], states: [String: Int], axes: [Axis], groups: [Group]
             var estimate: Estimate?
@@ -186,7 +196,8 @@ struct PlanOverview {
             states: stateCounts,
             axes: axes.map { Axis(axis: $0.axis, values: $0.values.map(\.value), runs: $0.values.map(\.runs)) },
             groups: groups.map { Group(group: $0.group, runs: $0.runs, needs: $0.needs) },
-            estimate: estimate.map { Estimate(seconds: $0.seconds, runs_estimated: $0.runsEstimated,
+            estimate: estimate.map { Estimate(seconds: $0.seconds, wall_seconds: $0.wallSeconds, slots: $0.slots,
+                                              runs_estimated: $0.runsEstimated,
                                               runs_to_do: $0.runsToDo, timed_runs: $0.timedRuns) })
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]

@@ -16,6 +16,7 @@ struct ReportCommand: AsyncParsableCommand {
               sweep report experiments/ablation.yaml
               sweep report experiments/ablation.yaml --results /tmp/tables
               sweep report experiments/main.yaml seeds=[0,1,2]  # that variant's runs
+              sweep report experiments/ablation.yaml --profile smoke  # ablation-smoke/
             """
     )
 
@@ -28,6 +29,7 @@ struct ReportCommand: AsyncParsableCommand {
         guard !plan.tables.isEmpty else {
             throw ValidationError("\(manifest.file) declares no tables (add a `tables:` section)")
         }
+        try tables.checkTemplates(plan: plan, manifest: manifest)
         guard let ledger = try Ledger.existing(workspace: workspace.value) else {
             throw ValidationError("no ledger at \(workspace.value.ledger.path): run `sweep run \(manifest.file)` first")
         }

@@ -22,7 +22,7 @@ struct RunCommand: AsyncParsableCommand {
             A failed run's dependents are skipped with the reason and the rest of the grid goes \
             on (--fail-fast stops launching instead). Exit status: 0 when every run succeeded, \
             1 when some failed, were skipped or did not start, 2 for a malformed manifest \
-            (nothing starts), 128+N when stopped by signal N (130 for Ctrl-C).
+            or a table layout without templates (nothing starts), 128+N when stopped by signal N (130 for Ctrl-C).
 
             Examples:
               sweep run experiments/ablation.yaml
@@ -32,8 +32,16 @@ struct RunCommand: AsyncParsableCommand {
               sweep run experiments/ablation.yaml --retry-failed  # fresh budget
               sweep run experiments/ablation.yaml --rerun         # all, from scratch
               sweep run experiments/ablation.yaml --timeout 3600 --fail-fast
-              sweep run experiments/ablation.yaml --executor slurm          # submit, return
-              sweep run experiments/ablation.yaml --executor slurm --wait   # and follow
+              sweep run experiments/ablation.yaml --executor slurm         # submit
+              sweep run experiments/ablation.yaml --executor slurm --wait  # and follow
+
+            Progress goes to standard error. On a terminal: one line per running run \
+            (epoch, loss, ETA from its progress.jsonl) and the totals, redrawn in place. \
+            In a log (not a terminal): a line per start and end, a status line when a \
+            run reaches a new epoch, and otherwise one a minute. The overall ETA comes \
+            from this workspace's past runs of each group (as `sweep plan` estimates) \
+            and each running run's pace; runs with no past run to go by are counted \
+            and named, not guessed.
 
             With --executor slurm (or `executor: {kind: slurm}` in the manifest) the runs left \
             are submitted as one Slurm job array per dependency level and `sweep run` returns; \
@@ -92,6 +100,7 @@ struct RunCommand: AsyncParsableCommand {
 
     func run() async throws {
         let plan = try ManifestInput(manifest).plan()
+        try tables.checkTemplates(plan: plan, manifest: manifest)
         let options = runOptions(plan)
         if dryRun {
             let preview = try LaunchPreview(plan: plan, ledger: Ledger.existing(workspace: workspace.value), options: options)
@@ -108,7 +117,9 @@ struct RunCommand: AsyncParsableCommand {
             SlurmExecutor(workspace: workspace.value, ledger: ledger, options: options, settings: plan.executor.slurm,
                           wait: wait, pollInterval: .milliseconds(Int64((poll * 1000).rounded())))
         }
-        let progress = ProgressRenderer.standardError(workspace: workspace.value)
+        let progress = ProgressRenderer.standardError(workspace: workspace.value) {
+            (try? ledger.groupTimings()) ?? [:]
+        }
         let showsProgress = kind == .local || wait
         if showsProgress { progress.start() }
         let summary: RunSummary

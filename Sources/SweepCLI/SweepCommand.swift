@@ -18,9 +18,14 @@ public struct SweepCommand: AsyncParsableCommand {
               sweep show 3fa2c1                              # one run in full
               sweep report experiments/ablation.yaml         # tables only
               sweep compare experiments/ablation.yaml --row "FAAR (1+2)" --against high
+              sweep run experiments/ablation.yaml --executor slurm   # job arrays
+              sweep cancel experiments/ablation.yaml         # cancel those jobs
 
             Resuming is running the same command again: finished runs are skipped, interrupted \
-            ones continue from their checkpoint, failed ones retry within their budget.
+            ones continue from their checkpoint, failed ones retry within their budget \
+            (--retry-failed gives them a fresh one, --rerun runs everything again).
+
+            `sweep help <subcommand>` shows each command's options and more examples.
             """,
         version: "0.3.0",
         subcommands: [PlanCommand.self, RunCommand.self, StatusCommand.self, ShowCommand.self, ReportCommand.self,

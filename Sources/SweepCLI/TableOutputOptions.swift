@@ -29,6 +29,18 @@ struct TableOutputOptions: ParsableArguments {
         }
     }
 
+    /// Refuses, before anything runs, tables whose layout has no templates: exit code 2, as
+    /// for a malformed manifest (the tables would otherwise fail after hours of runs).
+    func checkTemplates(plan: Plan, manifest: ManifestArguments) throws {
+        guard !plan.tables.isEmpty else { return }
+        do {
+            try Reporter(templates: templatesDirectory(manifest: manifest.url)).checkTemplates(for: plan)
+        } catch let error as ReportError {
+            FileHandle.standardError.write(Data("error: \(manifest.file): \(error)\n".utf8))
+            throw ExitCode(2)
+        }
+    }
+
     /// A profile's tables live apart from the full ones: `ablation` + `smoke` -> `ablation-smoke`.
     static func folder(sweep: String, profile: String?) -> String {
         profile.map { "\(sweep)-\($0)" } ?? sweep

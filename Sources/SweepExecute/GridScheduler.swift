@@ -46,7 +46,8 @@ struct GridScheduler<Launcher: RunLauncher>: Sendable {
         var book = try RunBook(plan: plan, ledger: ledger, rerun: options.rerun)
         let budget = ResourceBudget(slots: options.slots, threadsPerRun: options.threadsPerRun,
                                     cores: options.cores, runs: book.pendingCount)
-        progress?.handle(.began(runs: book.runs.count, alreadyDone: book.runs.count - book.pendingCount, budget: budget))
+        progress?.handle(.began(toRun: book.runs.filter { book.state[$0.id] != .alreadyDone },
+                                alreadyDone: book.runs.count - book.pendingCount, budget: budget))
         for (run, reason) in book.unreachable { try skip(run.id, reason: reason, in: &book) }
 
         var stoppedBy: StopReason?
@@ -237,9 +238,8 @@ struct RunBook {
     /// Dependencies not yet satisfied, per waiting run.
     var unmet: [RunID: Int] = [:]
     var dependents: [RunID: [RunID]] = [:]
-    /// Plan positions of ready runs, sorted in descending order so the next run in the
-    /// manifest's order is the last element.
-    private var ready: [Int] = []
+    /// Plan positions of ready runs.
+    private var ready = PlanOrderQueue([])
     private var position: [RunID: Int] = [:]
     var running = 0
     var watching: Set<RunID> = []
@@ -287,17 +287,12 @@ struct RunBook {
         guard let index = position[id] else { return }
         state[id] = .ready
         watching.remove(id)
-        var low = 0, high = ready.count
-        while low < high {
-            let middle = (low + high) / 2
-            if ready[middle] > index { low = middle + 1 } else { high = middle }
-        }
-        if low == ready.count || ready[low] != index { ready.insert(index, at: low) }
+        ready.insert(index)
     }
 
     /// The next ready run in plan order; runs skipped since they became ready are passed over.
     mutating func popReady() -> PlannedRun? {
-        while let index = ready.popLast() {
+        while let index = ready.popFirst() {
             let run = runs[index]
             if state[run.id] == .ready { return run }
         }

@@ -43,15 +43,32 @@ public struct Registration: Sendable, Equatable {
     public var sweeps: [String]
 }
 
-/// Past training times of one run group, for `sweep plan`'s estimate.
+/// Past run times of one run group, for `sweep plan`'s estimate and `sweep run`'s ETA.
 public struct GroupTiming: Sendable, Equatable {
     public var group: String
     public var runs: Int
+    /// Training time (the engine's epoch times summed) of a run, on average.
     public var meanTrainSeconds: Double
     public var meanEpochSeconds: Double
+    /// Wall time over training time (at least 1): start-up, data and evaluation come on top
+    /// of the epochs. 1 when no run of the group ran whole in one local attempt.
+    public var wallPerTrainingSecond: Double
 
-    public init(group: String, runs: Int, meanTrainSeconds: Double, meanEpochSeconds: Double) {
+    public init(group: String, runs: Int, meanTrainSeconds: Double, meanEpochSeconds: Double,
+                wallPerTrainingSecond: Double = 1) {
         self.group = group; self.runs = runs; self.meanTrainSeconds = meanTrainSeconds; self.meanEpochSeconds = meanEpochSeconds
+        self.wallPerTrainingSecond = wallPerTrainingSecond
+    }
+
+    /// The wall time a run should take judging by the past runs of its group: the mean
+    /// seconds per epoch times its `epochs` when its config says (a smoke profile's 1 epoch
+    /// is not a full run's 30), else the group's mean training time, times the group's
+    /// wall-to-training ratio. nil when its group has no timed run. `sweep plan`'s estimate
+    /// and `sweep run`'s ETA both come from here.
+    public static func expectedSeconds(of run: PlannedRun, timings: [String: GroupTiming]) -> Double? {
+        guard let timing = timings[run.group] else { return nil }
+        let training = run.config["epochs"]?.intValue.map { timing.meanEpochSeconds * Double($0) } ?? timing.meanTrainSeconds
+        return training * timing.wallPerTrainingSecond
     }
 }
 
@@ -188,18 +205,25 @@ extension Ledger {
     }
 
     /// Mean training time of the succeeded runs of each group, from their metrics'
-    /// `epoch_seconds`. Groups with no succeeded run are absent.
+    /// `epoch_seconds`, and their wall time per training second. Groups with no succeeded run
+    /// are absent.
     public func groupTimings() throws -> [String: GroupTiming] {
         try database.read { db in
+            // Wall time counts only runs that ran whole in one local attempt: a resumed run's
+            // last attempt did part of the epochs, and a Slurm run's start is its submission.
             let rows = try Row.fetchAll(db, sql: """
-                SELECT run_group, COUNT(*), AVG(train_seconds), SUM(train_seconds) / SUM(epoch_count)
+                SELECT run_group, COUNT(*), AVG(train_seconds), SUM(train_seconds) / SUM(epoch_count),
+                    SUM(CASE WHEN attempts = 1 AND batch_job IS NULL THEN finished_at - started_at END)
+                        / SUM(CASE WHEN attempts = 1 AND batch_job IS NULL THEN train_seconds END)
                 FROM run WHERE status = 'succeeded' AND train_seconds IS NOT NULL AND epoch_count > 0
                 GROUP BY run_group
                 """)
             var timings: [String: GroupTiming] = [:]
             for row in rows {
                 let group: String = row[0]
-                timings[group] = GroupTiming(group: group, runs: row[1], meanTrainSeconds: row[2], meanEpochSeconds: row[3])
+                let wallRatio: Double? = row[4]
+                timings[group] = GroupTiming(group: group, runs: row[1], meanTrainSeconds: row[2], meanEpochSeconds: row[3],
+                                             wallPerTrainingSecond: max(1, wallRatio ?? 1))
             }
             return timings
         }

@@ -6,6 +6,8 @@ import SweepCore
 struct TableReader {
     static let tableKeys = ["title", "layout", "columns", "reference", "paper", "rows"]
     static let rowKeys = ["label", "group", "row", "where", "paper", "paper_only", "note"]
+    /// The layouts Templates/ ships; a manifest may name its own (`sweep run` checks that its
+    /// templates exist before anything starts).
     static let layouts = ["rows", "transposed"]
     static let tasks = ["semseg", "human_parts", "saliency", "normals", "depth"]
     static let fixedColumns = ["delta_m", "params.trainable", "params.total", "params.decoder", "params.backbone",
@@ -42,9 +44,11 @@ struct TableReader {
         let title = try node["title"]?.string(expected: "the table's title") ?? name
         var layout = "rows"
         if let layoutNode = node["layout"] {
-            layout = try layoutNode.string(expected: Self.layouts.joined(separator: " or "))
-            if !Self.layouts.contains(layout) {
-                throw layoutNode.error("unknown layout '\(layout)'", expected: Self.layouts.joined(separator: " or "),
+            let expected = Self.layouts.joined(separator: " or ") + ", or the name of your own pair of templates"
+            layout = try layoutNode.string(expected: expected)
+            let nameCharacters = CharacterSet.alphanumerics.union(CharacterSet(charactersIn: "-_"))
+            if layout.isEmpty || layout.unicodeScalars.contains(where: { !nameCharacters.contains($0) }) {
+                throw layoutNode.error("layout '\(layout)' is not a template name", expected: expected + " (letters, digits, - and _)",
                                        suggestion: Spelling.closest(to: layout, among: Self.layouts))
             }
         }

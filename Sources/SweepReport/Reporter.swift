@@ -25,7 +25,7 @@ public struct Reporter: Sendable {
         var written: [URL] = []
         for spec in plan.tables {
             let table = try Table(spec: spec, plan: plan, records: records)
-            let figures = Figures.all(for: table, spec: spec, records: records)
+            let figures = Figures.all(for: table, spec: spec, records: records, plan: plan)
             var files = try render(table, plan: plan.name, figures: figures, library: library)
             files += figures.map { ("\($0.slug).svg", $0.svg) }
             for (suffix, text) in files {
@@ -35,6 +35,18 @@ public struct Reporter: Sendable {
             }
         }
         return written
+    }
+
+    /// Refuses a plan whose tables name a layout without both templates (or with a template
+    /// that does not parse), so that `sweep run` can say so before it runs anything.
+    public func checkTemplates(for plan: Plan) throws {
+        let library = try loadTemplates()
+        for spec in plan.tables {
+            guard let format = ["md", "tex"].first(where: { !library.names.contains("\(spec.layout).\($0)") }) else { continue }
+            throw ReportError.missingTemplate(table: spec.name, layout: spec.layout,
+                                              file: templates.appendingPathComponent("\(spec.layout).\(format).mustache").path,
+                                              available: library.layouts)
+        }
     }
 
     /// `ablation` + `md` -> `ablation.md`; `ablation` + `pareto.svg` -> `ablation-pareto.svg`.

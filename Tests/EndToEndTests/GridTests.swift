@@ -54,7 +54,7 @@ extension EndToEnd {
             // An override changes the configs, hence the runs: they are new, with an estimate from the past runs.
             let overridden = try await scratch.sweep(["plan", "grid.yaml", "epochs=6"])
             #expect(overridden.stdout.contains("states: 3 new"), "\(overridden.output)")
-            #expect(overridden.stdout.contains("of training for 3 of the 3 runs to do (from 3 finished runs)"))
+            #expect(overridden.stdout.contains("of run time for 3 of the 3 runs to do (from 3 finished runs)"))
         }
 
         @Test func compareSaysWhetherADifferenceExceedsTheSpreadOverSeeds() async throws {

@@ -26,6 +26,25 @@ extension EndToEnd {
             #expect(scratch.executions().isEmpty)
         }
 
+        /// A table layout is a pair of templates; one that does not exist is found before any
+        /// run starts, not after the grid has run.
+        @Test func aLayoutWithoutTemplatesStartsNothing() async throws {
+            let scratch = try Scratch()
+            let manifest = Manifests.grid().replacingOccurrences(of: "title: \"End-to-end grid\"",
+                                                                 with: "title: \"End-to-end grid\"\n    layout: tranposed")
+            #expect(manifest.contains("layout: tranposed"))
+            _ = try scratch.write("grid.yaml", manifest)
+            for command in ["run", "report"] {
+                let result = try await scratch.sweep([command, "grid.yaml"])
+                #expect(result.status == 2, "\(command): \(result.output)")
+                #expect(result.stderr.contains("grid.yaml: table 'main': layout 'tranposed' needs the template"),
+                        "\(command): \(result.output)")
+                #expect(result.stderr.contains("available layouts: rows, transposed"), "\(command): \(result.output)")
+            }
+            #expect(!FileManager.default.fileExists(atPath: scratch.workspace.path))
+            #expect(scratch.executions().isEmpty)
+        }
+
         @Test func aBadOverrideStartsNothing() async throws {
             let scratch = try Scratch()
             _ = try scratch.write("grid.yaml", Manifests.grid())

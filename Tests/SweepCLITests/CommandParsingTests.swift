@@ -21,4 +21,29 @@ import Testing
         let cancel = try #require(try SweepCommand.parseAsRoot(["cancel", "m.yaml", "epochs=2"]) as? CancelCommand)
         #expect(cancel.manifest.file == "m.yaml" && cancel.manifest.overrides == ["epochs=2"])
     }
+
+    /// `--help` teaches by example: every command shows its main flags in use, in lines that
+    /// fit an 80-column terminal (a wrapped example cannot be pasted).
+    @Test(arguments: [
+        ("plan", ["--json", "--profile", "--all"]),
+        ("run", ["--rerun", "--retry-failed", "--fail-fast", "--executor", "--profile", "--dry-run", "--slots", "--timeout"]),
+        ("status", ["--json", "--state"]),
+        ("show", ["--json", "--lines"]),
+        ("report", ["--results", "--profile"]),
+        ("compare", ["--row", "--against", "--out"]),
+        ("cancel", []),
+    ])
+    func helpShowsEachCommandsFlagsInExamples(command: String, flags: [String]) throws {
+        let type = try #require(SweepCommand.configuration.subcommands.first { $0.configuration.commandName == command })
+        let help = SweepCommand.helpMessage(for: type, columns: 80)
+        let lines = help.split(separator: "\n", omittingEmptySubsequences: false)
+        let start = try #require(lines.firstIndex(of: "Examples:"), "sweep \(command) --help has no examples")
+        let examples = lines[(start + 1)...].prefix { !$0.isEmpty }
+        // A shell continuation line carries on the example above it.
+        #expect(examples.allSatisfy { $0.hasPrefix("  sweep \(command)") || $0.hasPrefix("    ") })
+        #expect(examples.allSatisfy { $0.count <= 80 }, "\(examples.filter { $0.count > 80 })")
+        for flag in flags {
+            #expect(examples.contains { $0.contains(flag + " ") || $0.hasSuffix(flag) }, "no example of sweep \(command) \(flag)")
+        }
+    }
 }

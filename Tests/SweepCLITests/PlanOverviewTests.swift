@@ -33,14 +33,30 @@ import Testing
     @Test func estimatesFromTheGroupsPastEpochTimes() {
         let plan = pretrainAndGrid()
         let timing = GroupTiming(group: "grid", runs: 2, meanTrainSeconds: 100, meanEpochSeconds: 20)
-        let overview = PlanOverview(plan: plan, statuses: [plan.runs[1].id: .succeeded], timings: ["grid": timing])
+        let overview = PlanOverview(plan: plan, statuses: [plan.runs[1].id: .succeeded], timings: ["grid": timing], cores: 2)
         // 3 epochs x 20 s for each grid run; pretraining has no finished run to judge from.
         #expect(overview.runSeconds == [nil, 60, 60, 60, 60])
-        #expect(overview.estimate == PlanOverview.Estimate(seconds: 180, runsEstimated: 3, runsToDo: 4, timedRuns: 2))
+        // Three 60 s runs on two slots take two rounds.
+        #expect(overview.estimate == PlanOverview.Estimate(seconds: 180, wallSeconds: 120, slots: 2, runsEstimated: 3,
+                                                           runsToDo: 4, timedRuns: 2))
         let text = overview.text(manifest: "m.yaml", listLimit: 0)
-        #expect(text.contains("estimate: 3m00s of training for 3 of the 4 runs to do (from 2 finished runs); "
-                              + "groups with no finished run are not counted"))
+        #expect(text.contains("estimate: 3m00s of run time for 3 of the 4 runs to do (from 2 finished runs), "
+                              + "about 2m00s on 2 slots; groups with no finished run are not counted"))
         #expect(!text.contains("RUN "))
+    }
+
+    @Test func theSlotEstimateWaitsForDependencies() {
+        let plan = pretrainAndGrid()
+        // Pretraining takes 3 epochs x 25 s of training, twice that in wall time, and the four
+        // grid runs 60 s each, two at a time after it.
+        let timings = ["pretrain": GroupTiming(group: "pretrain", runs: 1, meanTrainSeconds: 75, meanEpochSeconds: 25,
+                                               wallPerTrainingSecond: 2),
+                       "grid": GroupTiming(group: "grid", runs: 2, meanTrainSeconds: 60, meanEpochSeconds: 20)]
+        let overview = PlanOverview(plan: plan, statuses: [:], timings: timings, cores: 2)
+        #expect(overview.runSeconds == [150, 60, 60, 60, 60])
+        #expect(overview.estimate?.seconds == 390)
+        #expect(overview.estimate?.wallSeconds == 270)
+        #expect(PlanOverview(plan: plan, statuses: [:], timings: timings, cores: 1).estimate?.wallSeconds == 390)
     }
 
     @Test func listsAtMostTheLimit() {

@@ -1,6 +1,7 @@
 import Foundation
 import RunContract
 import SweepCore
+import SweepLedger
 @testable import SweepExecute
 import Synchronization
 import Testing
@@ -34,11 +35,18 @@ import Testing
     @Test func theModelTracksRunsTotalsAndTheirProgressFiles() throws {
         let space = try TemporaryWorkspace()
         let clock = ManualClock()
-        let model = SweepProgress(workspace: space.workspace, now: clock.read)
+        let history = Mutex<[String: GroupTiming]>([:])
+        let model = SweepProgress(workspace: space.workspace, pastTimings: { history.withLock { $0 } }, now: clock.read)
         let runs = (0..<4).map { run("r\($0)") }
-        model.handle(.began(runs: 4, alreadyDone: 1, budget: ResourceBudget(slots: 2, threadsPerRun: 1, cores: 2)))
+        model.handle(.began(toRun: Array(runs[1...]), alreadyDone: 1, budget: ResourceBudget(slots: 2, threadsPerRun: 1, cores: 2)))
         model.handle(.started(runs[1], attempt: 1))
+        // A workspace that has never finished a run of this group has no number to give.
+        #expect(model.snapshot().eta == RemainingTime(seconds: 0, runs: 3, untimedRuns: 3))
+        #expect(ProgressText.status(model.snapshot(), withRuns: false)
+                == "1/4 done · 1 running · 2 waiting · ETA unknown (3 runs not timed yet: no past runs of their groups)")
         clock.advance(60)
+        // The ledger records r1's 60 s before the scheduler reports it; the model reads it again then.
+        history.withLock { $0 = ["grid": GroupTiming(group: "grid", runs: 1, meanTrainSeconds: 60, meanEpochSeconds: 6)] }
         model.handle(.finished(runs[1], status: .succeeded, detail: nil))
         model.handle(.started(runs[2], attempt: 1))
         model.handle(.started(runs[3], attempt: 1))
@@ -54,9 +62,101 @@ import Testing
         let training = try #require(snapshot.running.first { $0.id == runs[2].id }?.training)
         #expect(training.epoch == 5 && training.loss == 0.25 && training.eta == 10)
         #expect(snapshot.running.first { $0.id == runs[3].id }?.training == nil)
-        // r2 has 10 s left by its own pace, r3 50 s at the measured 60 s per run; two slots.
-        #expect(snapshot.eta == 50)
+        // r2 has 10 s left by its own pace, r3 50 s of the group's 60 s per run; two slots.
+        #expect(snapshot.running.first { $0.id == runs[3].id }?.left == 50)
+        #expect(snapshot.eta == RemainingTime(seconds: 50, runs: 2, untimedRuns: 0))
         #expect(ProgressText.status(snapshot, withRuns: false) == "2/4 done · 2 running · 0 waiting · ETA 50s")
+    }
+
+    /// One pretraining run that every other run needs, then eight short fine-tuning runs on two
+    /// slots: while it trains, what is left is its own remainder plus the fine-tuning runs two at
+    /// a time, not nine runs at the pretraining run's length.
+    @Test func theOverallETAFollowsTheDependenciesAndEachGroupsHistory() throws {
+        let space = try TemporaryWorkspace()
+        let clock = ManualClock()
+        let pretrain = run("pretrain", group: "pretrain", config: ["epochs": .int(30)])
+        let finetune = (0..<8).map { run("ft\($0)", needs: ["pretrain": "pretrain"], config: ["epochs": .int(10)]) }
+        func model(history: [String: GroupTiming]) throws -> SweepProgress {
+            let model = SweepProgress(workspace: space.workspace, pastTimings: { history }, now: clock.read)
+            model.handle(.began(toRun: [pretrain] + finetune, alreadyDone: 0,
+                                budget: ResourceBudget(slots: 2, threadsPerRun: 1, cores: 2)))
+            model.handle(.started(pretrain, attempt: 1))
+            return model
+        }
+        let history = ["pretrain": GroupTiming(group: "pretrain", runs: 1, meanTrainSeconds: 600, meanEpochSeconds: 20),
+                       "grid": GroupTiming(group: "grid", runs: 4, meanTrainSeconds: 30, meanEpochSeconds: 3)]
+
+        // Before its first epoch the pretraining run is expected to take its group's 30 x 20 s.
+        let fresh = try model(history: history)
+        #expect(fresh.snapshot().eta == RemainingTime(seconds: 600 + 4 * 30, runs: 9, untimedRuns: 0))
+
+        // Halfway, by its own pace (15 of 30 epochs in 300 s): 300 s left, then 4 x 30 s.
+        let directory = space.workspace.runDirectory(pretrain.id)
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let line = try ContractJSON.encoder().encode(event(epoch: 15, step: 4, elapsed: 300, epochs: 30))
+        try (line + Data("\n".utf8)).write(to: directory.appendingPathComponent(RunFiles.progress))
+        let halfway = try model(history: history).snapshot()
+        #expect(halfway.eta == RemainingTime(seconds: 420, runs: 9, untimedRuns: 0))
+        #expect(ProgressText.status(halfway, withRuns: false) == "0/9 done · 1 running · 8 waiting · ETA 7m00s")
+
+        // A group with no past run is named as untimed; the rest is a lower bound.
+        let partial = try model(history: ["pretrain": history["pretrain"]!]).snapshot()
+        #expect(partial.eta == RemainingTime(seconds: 300, runs: 9, untimedRuns: 8))
+        #expect(ProgressText.etaText(partial.eta!) == "ETA ≥ 5m00s (+8 runs not timed yet)")
+        // Once stopping, the runs not started never will: only the pretraining run is left.
+        let stopping = try model(history: history)
+        stopping.handle(.stopping(.requested("stopped by a test")))
+        #expect(stopping.snapshot().eta == RemainingTime(seconds: 300, runs: 1, untimedRuns: 0))
+        // A timed run about to end leaves 0 s known: still a lower bound, not "unknown".
+        #expect(ProgressText.etaText(RemainingTime(seconds: 0, runs: 9, untimedRuns: 8)) == "ETA ≥ 0s (+8 runs not timed yet)")
+    }
+
+    @Test func theSimulationBackfillsSlotsInPlanOrder() {
+        let blocked = run("blocked", needs: ["p": "p"])
+        let free = run("free")
+        let later = run("later")
+        let runsLeft = [run("p"), blocked, free, later]
+        let expected: [RunID: Double] = [id("blocked"): 10, id("free"): 50]
+        // p runs (100 s left) in one slot; `free` takes the other at once, then the untimed
+        // `later` at 50 s; `blocked` waits for p and ends at 110 s.
+        let remaining = RemainingTime.simulate(runsLeft: runsLeft, running: [id("p"): 100], slots: 2) { expected[$0.id] }
+        #expect(remaining == RemainingTime(seconds: 110, runs: 4, untimedRuns: 1))
+        // One slot: everything in a row, in plan order.
+        #expect(RemainingTime.simulate(runsLeft: runsLeft, running: [id("p"): 100], slots: 1) { expected[$0.id] }.seconds == 160)
+    }
+
+    @Test func aPlainLogPrintsStatusOnNewsAndOtherwiseOnceAMinute() throws {
+        let space = try TemporaryWorkspace()
+        let output = Captured()
+        let clock = ManualClock()
+        let renderer = ProgressRenderer(model: SweepProgress(workspace: space.workspace, now: clock.read), style: .plain,
+                                        write: output.append)
+        let lora = run("lora")
+        renderer.handle(.began(toRun: [lora], alreadyDone: 0, budget: ResourceBudget(slots: 1, threadsPerRun: 2, cores: 2)))
+        renderer.handle(.started(lora, attempt: 1))
+        func ticks(_ seconds: Int) -> [String] {
+            let before = output.writes.count
+            for _ in 0..<seconds { clock.advance(1); renderer.tick() }
+            return Array(output.writes[before...])
+        }
+        // The start is news: one status line, then nothing while the run stays in its first epoch.
+        #expect(ticks(1) == ["0/1 done · 1 running · 0 waiting · ETA unknown (1 run not timed yet: no past runs of their groups)"
+                             + " | grid/lora  starting, 1s\n"])
+        #expect(ticks(30).isEmpty)
+        // A new epoch is news.
+        let directory = space.workspace.runDirectory(lora.id)
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let line = try ContractJSON.encoder().encode(event(epoch: 1, step: 4, elapsed: 30, loss: 0.5))
+        try (line + Data("\n".utf8)).write(to: directory.appendingPathComponent(RunFiles.progress))
+        #expect(ticks(1) == ["0/1 done · 1 running · 0 waiting · ETA 4m30s | grid/lora  epoch 1/10  loss 0.5000  ETA 4m30s\n"])
+        // A quiet run gets one line a minute, not one per tick.
+        #expect(ticks(59).isEmpty)
+        #expect(ticks(1).count == 1)
+        #expect(ticks(60).count == 1)
+        // Once nothing runs, the finish line says it all.
+        renderer.handle(.finished(lora, status: .succeeded, detail: nil))
+        #expect(output.writes.last!.hasPrefix("done     grid/lora [run-lora] in"))
+        #expect(ticks(120).isEmpty)
     }
 
     @Test func runsAreTitledByGroupLabelGridValuesAndSeed() {
@@ -81,7 +181,7 @@ import Testing
         let renderer = ProgressRenderer(model: SweepProgress(workspace: nil, now: clock.read), style: .plain,
                                         write: output.append)
         let lora = run("lora")
-        renderer.handle(.began(runs: 2, alreadyDone: 0, budget: ResourceBudget(slots: 1, threadsPerRun: 2, cores: 2)))
+        renderer.handle(.began(toRun: [lora, run("dora")], alreadyDone: 0, budget: ResourceBudget(slots: 1, threadsPerRun: 2, cores: 2)))
         renderer.handle(.started(lora, attempt: 1))
         clock.advance(95)
         renderer.handle(.finished(lora, status: .failed, detail: "exit code 3"))
@@ -103,7 +203,7 @@ import Testing
         let renderer = ProgressRenderer(model: SweepProgress(workspace: nil), style: .live, width: { 40 },
                                         write: output.append)
         let long = run("a-label-much-longer-than-the-forty-columns-of-this-terminal")
-        renderer.handle(.began(runs: 1, alreadyDone: 0, budget: ResourceBudget(slots: 1, threadsPerRun: 2, cores: 2)))
+        renderer.handle(.began(toRun: [long], alreadyDone: 0, budget: ResourceBudget(slots: 1, threadsPerRun: 2, cores: 2)))
         renderer.handle(.started(long, attempt: 1))
         renderer.tick()
         let frames = output.writes

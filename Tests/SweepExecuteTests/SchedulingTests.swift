@@ -289,3 +289,16 @@ func deadPID() throws -> Int32 {
     process.waitUntilExit()
     return process.processIdentifier
 }
+
+@Suite struct PlanOrderQueueTests {
+    @Test func theEarliestPlanPositionComesFirst() {
+        var queue = PlanOrderQueue([7, 3, 9])
+        // Scrambled positions, and a run made ready twice.
+        let more = (0..<200).map { ($0 * 7919) % 1009 } + [3, 3]
+        for position in more { queue.insert(position) }
+        var popped: [Int] = []
+        while let position = queue.popFirst() { popped.append(position) }
+        #expect(popped == ([7, 3, 9] + more).sorted())
+        #expect(queue.isEmpty && queue.popFirst() == nil)
+    }
+}

@@ -258,6 +258,31 @@ let me = getpid()
         #expect(try ledger.groupTimings() == ["grid": GroupTiming(group: "grid", runs: 1, meanTrainSeconds: 6, meanEpochSeconds: 3)])
     }
 
+    @Test func groupTimingsRelateWallTimeToTrainingTime() throws {
+        let temporary = TemporaryWorkspace()
+        let ledger = try Ledger(workspace: temporary.workspace)
+        let plan = makePlan(count: 3)
+        try ledger.register(plan)
+        // Two runs ran whole in one attempt: 6 s of training in 12 s, and in 18 s.
+        for (run, wall) in zip(plan.runs.prefix(2), [12.0, 18.0]) {
+            #expect(try ledger.claim(run.id, pid: me, host: host, retries: 0, rerun: false))
+            let started = try #require(try ledger.record(run.id)?.startedAt)
+            try ledger.finish(run.id, status: .succeeded, exitCode: 0, stderrTail: nil, metrics: sampleMetrics(),
+                              reason: nil, at: started.addingTimeInterval(wall))
+        }
+        // A resumed run's last attempt did part of the work in 1 s: its training counts, its wall time does not.
+        let resumed = plan.runs[2].id
+        #expect(try ledger.claim(resumed, pid: me, host: host, retries: 0, rerun: false))
+        try ledger.finish(resumed, status: .interrupted, exitCode: nil, stderrTail: nil, metrics: nil, reason: "stopped")
+        #expect(try ledger.claim(resumed, pid: me, host: host, retries: 0, rerun: false))
+        let started = try #require(try ledger.record(resumed)?.startedAt)
+        try ledger.finish(resumed, status: .succeeded, exitCode: 0, stderrTail: nil, metrics: sampleMetrics(),
+                          reason: nil, at: started.addingTimeInterval(1))
+        let timing = try #require(try ledger.groupTimings()["grid"])
+        #expect(timing.runs == 3 && timing.meanTrainSeconds == 6 && timing.meanEpochSeconds == 3)
+        #expect(abs(timing.wallPerTrainingSecond - 30.0 / 12) < 1e-6)
+    }
+
     @Test func recordsFindsManyRuns() throws {
         let temporary = TemporaryWorkspace()
         let ledger = try Ledger(workspace: temporary.workspace)

@@ -75,6 +75,17 @@ import Testing
         }
     }
 
+    @Test func checkingTemplatesFindsALayoutWithoutThemBeforeAnythingRuns() throws {
+        try Reporter(templates: Fixture.templates).checkTemplates(for: Fixture.demoPlan)
+        let plan = Fixture.plan(tables: [Fixture.table(layout: "grid")], seeds: Fixture.seeds)
+        #expect {
+            try Reporter(templates: Fixture.templates).checkTemplates(for: plan)
+        } throws: { error in
+            guard case .missingTemplate(_, "grid", let file, let available)? = error as? ReportError else { return false }
+            return file.hasSuffix("Templates/grid.md.mustache") && available == ["rows", "transposed"]
+        }
+    }
+
     @Test func aMissingTemplatesFolderIsNamed() {
         let folder = URL(fileURLWithPath: "/nonexistent/Templates")
         #expect(throws: ReportError.unreadableTemplates(directory: "/nonexistent/Templates", reason: "no such directory")) {

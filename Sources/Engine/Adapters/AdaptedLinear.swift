@@ -22,7 +22,8 @@ public final class AdaptedLinear: LinearLayer {
         var y = Matrix(zeros: x.rows, outFeatures)
         let pass = base.bias.withOptionalPointer { bias in
             module.forward(frozenOutput: frozenOutput.values, input: x.values, rows: x.rows,
-                           weight: base.weight.values.baseAddress!, bias: bias, active: active, output: &y.values)
+                           weight: base.weight.values.baseAddress!, bias: bias, active: active,
+                           training: context.training, output: &y.values)
         }
         return (y, { [module] dy in
             var df = Matrix(zeros: x.rows, module.outputs)
@@ -89,7 +90,8 @@ public final class TaskStreamLinear: LinearLayer {
                 let active = shared.activeRank(training: context.training)
                 context.count(shared.multiplyAccumulates(tokens: rows))
                 sharedPass = shared.forward(frozenOutput: frozenOutput.values, input: x.values, rows: rows, weight: weight,
-                                            bias: bias, active: active, output: &sharedOutput.values)
+                                            bias: bias, active: active, training: context.training,
+                                            output: &sharedOutput.values)
             }
             var taskOutputs: [Matrix] = []
             var taskPasses: [LowRankModule.Pass] = []
@@ -98,7 +100,8 @@ public final class TaskStreamLinear: LinearLayer {
                 context.count(module.multiplyAccumulates(tokens: rows))
                 var y = Matrix(zeros: rows, outFeatures)
                 taskPasses.append(module.forward(frozenOutput: frozenOutput.values, input: (taskInputs?[t] ?? x).values,
-                                                 rows: rows, weight: weight, bias: bias, active: active, output: &y.values))
+                                                 rows: rows, weight: weight, bias: bias, active: active,
+                                                 training: context.training, output: &y.values))
                 taskOutputs.append(y)
             }
             return (sharedOutput, taskOutputs, { [shared] dyShared, dyTasks in

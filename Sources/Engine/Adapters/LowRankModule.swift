@@ -156,13 +156,15 @@ public final class LowRankModule {
     }
 
     /// y (rows x outputs) from f = W x0 + b (rows x outputs), the module's input x (rows x
-    /// inputs), and the frozen weight and bias (DoRA's norms and its bias).
+    /// inputs), and the frozen weight and bias (DoRA's norms and its bias). Only a `training`
+    /// pass counts towards PDRS's importance, so evaluating or counting MACs between training
+    /// steps leaves the run unchanged.
     public func forward(frozenOutput f: UnsafePointer<Float>, input x: UnsafePointer<Float>, rows: Int,
-                        weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?, active: Int,
+                        weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?, active: Int, training: Bool,
                         output y: UnsafeMutablePointer<Float>) -> Pass {
         let factors = self.factors
         let effectiveScale = scale * (shrinker?.prefixScale(active: active) ?? 1)
-        activeThisStep = max(activeThisStep, active)
+        if training { activeThisStep = max(activeThisStep, active) }
         lastActive = active
         var hidden = [Float](repeating: 0, count: rows * active)
         switch kind {

@@ -2,9 +2,13 @@ import Foundation
 
 /// The HRNet head of MTLoRA, one per task: 1x1 projections of the four features to
 /// `channels` (no bias), bilinear upsampling of features 2-4 to feature 1's resolution,
-/// concatenation, 1x1 conv -> BatchNorm -> ReLU -> 1x1 conv to the task's outputs, and bilinear
-/// upsampling to the input size.
+/// concatenation (s = Σ channels), 1x1 conv widening to 4s -> BatchNorm -> ReLU -> 1x1 conv to
+/// the task's outputs, and bilinear upsampling to the input size.
 public final class HRNetHead: DecoderHead {
+    /// MTLoRA's head (HRNet's last layer) widens the concatenated features fourfold before the
+    /// classifier; at Swin-T this layer holds most of the head's parameters.
+    public static let widening = 4
+
     public let projections: [Linear]
     public let fuse: Linear
     public let norm: BatchNorm
@@ -16,10 +20,11 @@ public final class HRNetHead: DecoderHead {
         self.outputs = outputs
         projections = taskProjections(name: name, featureChannels: featureChannels, channels: channels,
                                       initializer: initializer)
-        let total = channels.reduce(0, +)
-        fuse = Linear(name: name + ".fuse", inFeatures: total, outFeatures: total, role: .decoder, initializer: initializer)
-        norm = BatchNorm(name: name + ".norm", features: total, role: .decoder)
-        classify = Linear(name: name + ".classify", inFeatures: total, outFeatures: outputs, role: .decoder,
+        let concatenated = channels.reduce(0, +), widened = Self.widening * concatenated
+        fuse = Linear(name: name + ".fuse", inFeatures: concatenated, outFeatures: widened, role: .decoder,
+                      initializer: initializer)
+        norm = BatchNorm(name: name + ".norm", features: widened, role: .decoder)
+        classify = Linear(name: name + ".classify", inFeatures: widened, outFeatures: outputs, role: .decoder,
                           initializer: initializer)
     }
 

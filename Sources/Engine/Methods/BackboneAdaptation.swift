@@ -143,12 +143,14 @@ public final class BackboneAdaptation {
     /// Parameters the method adds outside the model's layers (TS-PD's), all decoder-side.
     public var parameters: [Parameter] { spectral?.parameters ?? [] }
 
-    /// What metrics.json's `extra` records of the method: TGLoRA's groups, as
+    /// What metrics.json's `extra` records of the method: TS-PD's parameters (XT-Cons included)
+    /// as `parameters.ts_pd`, FAAR's supplementary Table 5; TGLoRA's groups, as
     /// `groups.stage<k>.<task>` = the index of the task's group in stage k (1-based stages,
     /// groups in order of their first task).
     public var summary: [String: Double] {
-        guard case .taskGroups(let partitions) = layout else { return [:] }
         var entries: [String: Double] = [:]
+        if spectral != nil { entries["parameters.ts_pd"] = Double(parameters.map(\.count).reduce(0, +)) }
+        guard case .taskGroups(let partitions) = layout else { return entries }
         for (stage, partition) in partitions.enumerated() {
             for (t, task) in tasks.enumerated() { entries["groups.stage\(stage + 1).\(task.rawValue)"] = Double(partition.group(of: t)) }
         }

@@ -16,12 +16,17 @@ public struct Checkpoint {
     public var optimizer: [String: StoredTensor]
     /// Per-epoch logs of adapters' ranks (FAAR), by adapter name.
     public var ranks: [String: [Int]]
+    /// Forward GMACs per image at the end of each epoch; empty in checkpoints written before
+    /// it was recorded.
+    public var epochGMACs: [Double]
 
     public init(completedEpochs: Int, optimizerStep: Int, epochSeconds: [Double], configFingerprint: String,
-                model: [String: StoredTensor], optimizer: [String: StoredTensor], ranks: [String: [Int]] = [:]) {
+                model: [String: StoredTensor], optimizer: [String: StoredTensor], ranks: [String: [Int]] = [:],
+                epochGMACs: [Double] = []) {
         self.completedEpochs = completedEpochs; self.optimizerStep = optimizerStep
         self.epochSeconds = epochSeconds; self.configFingerprint = configFingerprint
         self.model = model; self.optimizer = optimizer; self.ranks = ranks
+        self.epochGMACs = epochGMACs
     }
 
     public func write(to url: URL) throws {
@@ -34,7 +39,8 @@ public struct Checkpoint {
             "completed_epochs": String(completedEpochs),
             "optimizer_step": String(optimizerStep),
             // Bit patterns keep the times exact through the text round trip.
-            "epoch_seconds": epochSeconds.map { String($0.bitPattern) }.joined(separator: ","),
+            "epoch_seconds": Self.exactText(epochSeconds),
+            "epoch_gmacs": Self.exactText(epochGMACs),
             "config_fingerprint": configFingerprint,
             "ranks": String(decoding: try encoder.encode(ranks), as: UTF8.self),
             "engine_version": EngineVersion.current,
@@ -53,8 +59,8 @@ public struct Checkpoint {
         guard let epochs = Int(try field("completed_epochs")), let step = Int(try field("optimizer_step")) else {
             throw SafetensorsError(file: url.path, message: "checkpoint metadata is not numeric")
         }
-        let seconds = try field("epoch_seconds").split(separator: ",").compactMap { UInt64($0) }
-            .map(Double.init(bitPattern:))
+        let seconds = exactValues(try field("epoch_seconds"))
+        let gmacs = file.metadata["epoch_gmacs"].map(exactValues) ?? []
         let ranks = (try? JSONDecoder().decode([String: [Int]].self, from: Data(field("ranks").utf8))) ?? [:]
         var model: [String: StoredTensor] = [:], optimizer: [String: StoredTensor] = [:]
         for (name, tensor) in file.tensors {
@@ -62,6 +68,14 @@ public struct Checkpoint {
         }
         return Checkpoint(completedEpochs: epochs, optimizerStep: step, epochSeconds: seconds,
                           configFingerprint: try field("config_fingerprint"), model: model,
-                          optimizer: optimizer, ranks: ranks)
+                          optimizer: optimizer, ranks: ranks, epochGMACs: gmacs)
+    }
+
+    private static func exactText(_ values: [Double]) -> String {
+        values.map { String($0.bitPattern) }.joined(separator: ",")
+    }
+
+    private static func exactValues(_ text: String) -> [Double] {
+        text.split(separator: ",").compactMap { UInt64($0) }.map(Double.init(bitPattern:))
     }
 }

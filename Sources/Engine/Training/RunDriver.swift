@@ -77,6 +77,7 @@ public struct RunDriver {
         var firstEpoch = 0
         var epochSeconds: [Double] = []
         var rankHistory: [String: [Int]] = [:]
+        var epochGMACs: [Double] = []
         if FileManager.default.fileExists(atPath: checkpointURL.path) {
             let checkpoint = try Checkpoint.read(from: checkpointURL)
             guard checkpoint.configFingerprint == config.fingerprint else {
@@ -88,6 +89,7 @@ public struct RunDriver {
             firstEpoch = checkpoint.completedEpochs
             epochSeconds = checkpoint.epochSeconds
             rankHistory = checkpoint.ranks
+            epochGMACs = checkpoint.epochGMACs
         }
 
         let slots = objective.trainableSlots()
@@ -110,13 +112,18 @@ public struct RunDriver {
             let ranks = objective.epochEnded(epoch: epoch)
             for (name, rank) in ranks { rankHistory[name, default: []].append(rank) }
             epochSeconds.append(Date().timeIntervalSince(epochStart))
+            // Counted after the shrink, like the ranks, and outside the epoch's time: FAAR's cost
+            // per epoch (supplementary Fig. 3).
+            let gmacs = objective.forwardGMACs()
+            epochGMACs.append(gmacs)
             try Checkpoint(completedEpochs: epoch + 1, optimizerStep: optimizer.step, epochSeconds: epochSeconds,
                            configFingerprint: config.fingerprint, model: objective.state(),
-                           optimizer: optimizer.state().tensors, ranks: rankHistory).write(to: checkpointURL)
+                           optimizer: optimizer.state().tensors, ranks: rankHistory,
+                           epochGMACs: epochGMACs).write(to: checkpointURL)
             try appendProgress(ProgressEvent(
                 epoch: epoch + 1, epochs: config.epochs, step: steps, steps: steps, loss: lossSum / Double(steps),
-                elapsed: Date().timeIntervalSince(started), ranks: ranks.isEmpty ? nil : ranks, phase: "train"),
-                to: progressURL)
+                elapsed: Date().timeIntervalSince(started), ranks: ranks.isEmpty ? nil : ranks, phase: "train",
+                gmacs: gmacs), to: progressURL)
         }
 
         let (tasks, extra) = try objective.evaluate()
@@ -124,6 +131,8 @@ public struct RunDriver {
             engineVersion: EngineVersion.current, tasks: tasks, parameters: objective.parameterCounts,
             gmacs: objective.forwardGMACs(), epochSeconds: epochSeconds,
             ranks: rankHistory.isEmpty ? nil : rankHistory,
+            // A run resumed from a checkpoint that predates the record has no complete series.
+            epochGMACs: epochGMACs.count == epochSeconds.count && !epochGMACs.isEmpty ? epochGMACs : nil,
             artifacts: try objective.writeArtifacts(to: directory), extra: extra)
         try ContractJSON.writeAtomically(try ContractJSON.encoder().encode(metrics),
                                          to: directory.appendingPathComponent(RunFiles.metrics))

@@ -3,8 +3,9 @@ import SweepCore
 /// What the scheduler reports as it goes. Events arrive in the order things happen; a sink
 /// must be cheap (it is called on the scheduler's task).
 public enum ExecutionEvent: Sendable, Equatable {
-    /// Before anything starts: runs in the plan, how many had succeeded already, the budget.
-    case began(runs: Int, alreadyDone: Int, budget: ResourceBudget)
+    /// Before anything starts: the runs to run (in plan order), how many of the plan's runs had
+    /// succeeded already, the budget.
+    case began(toRun: [PlannedRun], alreadyDone: Int, budget: ResourceBudget)
     case started(PlannedRun, attempt: Int)
     /// A run ended for good in this invocation: succeeded, failed (after its retries) or interrupted.
     case finished(PlannedRun, status: RunStatus, detail: String?)

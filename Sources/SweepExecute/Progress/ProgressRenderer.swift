@@ -1,11 +1,13 @@
 import Foundation
 import SweepCore
+import SweepLedger
 import Synchronization
 
 /// Shows a `SweepProgress` on a terminal. `live` (a TTY) keeps a block of one line per running
 /// run at the bottom and redraws it in place, with finished, failed and skipped runs printed
-/// above it for good; `plain` (a pipe, a CI log) appends a line per start and finish and a status
-/// line at most every `plainInterval`.
+/// above it for good; `plain` (a pipe, a CI log) appends a line per start and finish, a status
+/// line when a run reaches a new epoch (or starts, ends), and otherwise one every
+/// `plainInterval` at most, so a quiet hour of training costs a log 60 lines, not 360.
 public final class ProgressRenderer: ProgressSink {
     public enum Style: Sendable { case live, plain }
 
@@ -13,7 +15,21 @@ public final class ProgressRenderer: ProgressSink {
         /// Lines of the live block currently on screen, below the cursor's line.
         var blockLines = 0
         var lastStatus = Date.distantPast
+        /// What the last plain status line showed; a different one is news.
+        var lastMilestone: Milestone?
         var refresher: Task<Void, Never>?
+    }
+
+    /// What makes a plain status line worth printing: the totals, and each running run's
+    /// attempt and epoch (not its loss or ETA, which change all the time).
+    struct Milestone: Equatable {
+        var totals: [Int]
+        var runs: [RunID: [Int]]
+
+        init(_ snapshot: ProgressSnapshot) {
+            totals = [snapshot.done, snapshot.failed, snapshot.skipped, snapshot.interrupted, snapshot.waitingElsewhere]
+            runs = Dictionary(uniqueKeysWithValues: snapshot.running.map { ($0.id, [$0.attempt, $0.training?.epoch ?? -1]) })
+        }
     }
 
     public let model: SweepProgress
@@ -23,16 +39,19 @@ public final class ProgressRenderer: ProgressSink {
     private let plainInterval: Double
     private let screen = Mutex(Screen())
 
-    public init(model: SweepProgress, style: Style, plainInterval: Double = 10,
+    public init(model: SweepProgress, style: Style, plainInterval: Double = 60,
                 width: @escaping @Sendable () -> Int = { 100 }, write: @escaping @Sendable (String) -> Void) {
         self.model = model; self.style = style; self.plainInterval = plainInterval
         self.width = width; self.write = write
     }
 
     /// Draws on standard error: live when it is a terminal, plain otherwise.
-    public static func standardError(workspace: Workspace?) -> ProgressRenderer {
+    /// - Parameter pastTimings: the workspace's past run times per group, for the ETA.
+    public static func standardError(workspace: Workspace?,
+                                     pastTimings: @escaping @Sendable () -> [String: GroupTiming] = { [:] }) -> ProgressRenderer {
         let terminal = isatty(STDERR_FILENO) == 1 && ProcessInfo.processInfo.environment["TERM"] != "dumb"
-        return ProgressRenderer(model: SweepProgress(workspace: workspace), style: terminal ? .live : .plain,
+        return ProgressRenderer(model: SweepProgress(workspace: workspace, pastTimings: pastTimings),
+                                style: terminal ? .live : .plain,
                                 width: { terminalWidth(STDERR_FILENO) }) { text in
             FileHandle.standardError.write(Data(text.utf8))
         }
@@ -62,8 +81,7 @@ public final class ProgressRenderer: ProgressSink {
         }
         screen.withLock { screen in
             screen.refresher = task
-            // The start lines say enough at first; the first status line comes one interval later.
-            screen.lastStatus = Date()
+            screen.lastStatus = model.now()
         }
     }
 
@@ -92,9 +110,14 @@ public final class ProgressRenderer: ProgressSink {
             redraw(printing: [])
         case .plain:
             let snapshot = model.snapshot()
+            let milestone = Milestone(snapshot)
+            let time = model.now()
             let due = screen.withLock { screen in
-                guard Date().timeIntervalSince(screen.lastStatus) >= plainInterval, !snapshot.running.isEmpty else { return false }
-                screen.lastStatus = Date()
+                let busy = !snapshot.running.isEmpty || snapshot.waitingElsewhere > 0
+                let quietLongEnough = time.timeIntervalSince(screen.lastStatus) >= plainInterval
+                guard busy, milestone != screen.lastMilestone || quietLongEnough else { return false }
+                screen.lastStatus = time
+                screen.lastMilestone = milestone
                 return true
             }
             if due { write(ProgressText.status(snapshot) + "\n") }
@@ -133,9 +156,9 @@ public enum ProgressText {
     /// The permanent lines an event adds to the output; `took` is a finished run's wall time.
     public static func lines(for event: ExecutionEvent, style: ProgressRenderer.Style, took: Double? = nil) -> [String] {
         switch event {
-        case .began(let runs, let alreadyDone, let budget):
-            let toRun = runs - alreadyDone
-            return ["sweep: \(runs) run\(runs == 1 ? "" : "s"), \(alreadyDone) already done, \(toRun) to run (\(budget))"]
+        case .began(let toRun, let alreadyDone, let budget):
+            let runs = toRun.count + alreadyDone
+            return ["sweep: \(runs) run\(runs == 1 ? "" : "s"), \(alreadyDone) already done, \(toRun.count) to run (\(budget))"]
         case .started(let run, let attempt):
             // The live block shows running runs; a log needs the line.
             guard style == .plain else { return [] }
@@ -185,7 +208,7 @@ public enum ProgressText {
         parts.append("\(snapshot.running.count) running")
         if snapshot.waitingElsewhere > 0 { parts.append("\(snapshot.waitingElsewhere) in another sweep") }
         parts.append("\(snapshot.remaining - snapshot.running.count) waiting")
-        if let eta = snapshot.eta { parts.append("ETA \(duration(eta))") }
+        if let eta = snapshot.eta { parts.append(etaText(eta)) }
         if let stopping = snapshot.stopping { parts.append(stopping.description) }
         var text = parts.joined(separator: " · ")
         if withRuns, !snapshot.running.isEmpty {
@@ -209,11 +232,20 @@ public enum ProgressText {
         if line.attempt > 1 { text += " (attempt \(line.attempt))" }
         if let training = line.training {
             text += "  epoch \(training.epoch)/\(training.epochs)  loss \(String(format: "%.4f", training.loss))"
-            if let eta = training.eta { text += "  ETA \(duration(eta))" }
         } else {
             text += "  starting, \(duration(line.elapsed))"
         }
+        if let left = line.left { text += "  ETA \(duration(left))" }
         return text
+    }
+
+    /// "ETA 21m04s"; a lower bound when some runs have nothing to time them by, and no
+    /// number at all when no run has.
+    public static func etaText(_ eta: RemainingTime) -> String {
+        guard eta.untimedRuns > 0 else { return "ETA \(duration(eta.seconds))" }
+        let untimed = "\(eta.untimedRuns) run\(eta.untimedRuns == 1 ? "" : "s") not timed yet"
+        guard eta.untimedRuns < eta.runs else { return "ETA unknown (\(untimed): no past runs of their groups)" }
+        return "ETA ≥ \(duration(eta.seconds)) (+\(untimed))"
     }
 
     static func name(_ run: PlannedRun) -> String { "\(SweepProgress.title(of: run)) [\(run.id)]" }

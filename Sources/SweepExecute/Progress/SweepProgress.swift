@@ -1,11 +1,16 @@
 import Foundation
 import RunContract
 import SweepCore
+import SweepLedger
 import Synchronization
 
 /// The live state of one `execute`: which runs are running and how far each one is (from its
 /// progress.jsonl), the totals, and estimates of what is left. Feed it the scheduler's events;
 /// read it with `snapshot()` as often as a display needs.
+///
+/// Time left comes from the same per-group history as `sweep plan`'s estimate
+/// (`GroupTiming.expectedSeconds`), re-read whenever a run succeeds, and from each running
+/// run's own pace once its progress.jsonl shows one.
 public final class SweepProgress: ProgressSink {
     private struct Running {
         var run: PlannedRun
@@ -17,24 +22,35 @@ public final class SweepProgress: ProgressSink {
     }
 
     private struct State {
-        var runs = 0
+        /// The runs this invocation set out to run, in plan order.
+        var toRun: [PlannedRun] = []
         var alreadyDone = 0
         var budget: ResourceBudget?
         var running: [RunID: Running] = [:]
+        /// Runs of `toRun` that ended one way or another (here or in another process).
+        var ended: Set<RunID> = []
         var succeeded = 0, failed = 0, skipped = 0, interrupted = 0, doneElsewhere = 0
-        /// Wall time of each run that succeeded in this invocation.
-        var durations: [Double] = []
         var waitingElsewhere: Set<RunID> = []
         var stopping: StopReason?
+        var timings: [String: GroupTiming] = [:]
+        /// A run succeeded since `timings` was read.
+        var timingsStale = true
     }
 
     private let workspace: Workspace?
-    private let now: @Sendable () -> Date
+    private let pastTimings: @Sendable () -> [String: GroupTiming]
+    /// The clock: the displays' timing uses it too, so tests can drive both.
+    let now: @Sendable () -> Date
     private let state = Mutex(State())
 
-    /// - Parameter workspace: where runs write progress.jsonl; nil shows no per-run detail.
-    public init(workspace: Workspace?, now: @escaping @Sendable () -> Date = Date.init) {
+    /// - Parameters:
+    ///   - workspace: where runs write progress.jsonl; nil shows no per-run detail.
+    ///   - pastTimings: the run times of the workspace's succeeded runs per group
+    ///     (`Ledger.groupTimings`); read at the start and again after each run succeeds.
+    public init(workspace: Workspace?, pastTimings: @escaping @Sendable () -> [String: GroupTiming] = { [:] },
+                now: @escaping @Sendable () -> Date = Date.init) {
         self.workspace = workspace
+        self.pastTimings = pastTimings
         self.now = now
     }
 
@@ -42,30 +58,33 @@ public final class SweepProgress: ProgressSink {
         let time = now()
         state.withLock { state in
             switch event {
-            case .began(let runs, let alreadyDone, let budget):
-                state.runs = runs; state.alreadyDone = alreadyDone; state.budget = budget
+            case .began(let toRun, let alreadyDone, let budget):
+                state.toRun = toRun; state.alreadyDone = alreadyDone; state.budget = budget
             case .started(let run, let attempt):
                 state.running[run.id] = Running(run: run, attempt: attempt, startedAt: state.running[run.id]?.startedAt ?? time)
             case .retrying(let run, let attempt, _):
                 state.running[run.id]?.attempt = attempt
             case .finished(let run, let status, _):
-                let started = state.running.removeValue(forKey: run.id)?.startedAt
+                state.running.removeValue(forKey: run.id)
+                state.ended.insert(run.id)
                 switch status {
                 case .succeeded:
                     state.succeeded += 1
-                    if let started { state.durations.append(time.timeIntervalSince(started)) }
+                    state.timingsStale = true
                 case .failed: state.failed += 1
                 case .interrupted: state.interrupted += 1
                 case .skipped: state.skipped += 1
                 case .planned, .running: break
                 }
-            case .skipped:
+            case .skipped(let run, _):
+                state.ended.insert(run.id)
                 state.skipped += 1
             case .waitingElsewhere(let run):
                 state.waitingElsewhere.insert(run.id)
             case .finishedElsewhere(let run, let status):
                 state.waitingElsewhere.remove(run.id)
-                if status == .succeeded { state.doneElsewhere += 1 }
+                state.ended.insert(run.id)
+                if status == .succeeded { state.doneElsewhere += 1; state.timingsStale = true }
             case .stopping(let reason):
                 if state.stopping == nil || reason != state.stopping { state.stopping = reason }
             }
@@ -81,21 +100,57 @@ public final class SweepProgress: ProgressSink {
     public func snapshot() -> ProgressSnapshot {
         let time = now()
         refreshTraining()
+        refreshTimings()
         return state.withLock { state in
+            let timings = state.timings
             let running = state.running.values
                 .sorted { ($0.startedAt, $0.run.id) < ($1.startedAt, $1.run.id) }
                 .map { entry in
-                    ProgressSnapshot.RunLine(
-                        id: entry.run.id, title: Self.title(of: entry.run), attempt: entry.attempt,
-                        elapsed: time.timeIntervalSince(entry.startedAt), training: entry.training)
+                    let elapsed = time.timeIntervalSince(entry.startedAt)
+                    return ProgressSnapshot.RunLine(
+                        id: entry.run.id, title: Self.title(of: entry.run), attempt: entry.attempt, elapsed: elapsed,
+                        training: entry.training,
+                        left: Self.timeLeft(training: entry.training, elapsed: elapsed,
+                                            expected: GroupTiming.expectedSeconds(of: entry.run, timings: timings)))
                 }
             var snapshot = ProgressSnapshot(
-                runs: state.runs, alreadyDone: state.alreadyDone + state.doneElsewhere, succeeded: state.succeeded,
-                failed: state.failed, skipped: state.skipped, interrupted: state.interrupted, running: running,
-                waitingElsewhere: state.waitingElsewhere.count, stopping: state.stopping, budget: state.budget)
-            snapshot.eta = Self.estimate(snapshot, durations: state.durations)
+                runs: state.toRun.count + state.alreadyDone, alreadyDone: state.alreadyDone + state.doneElsewhere,
+                succeeded: state.succeeded, failed: state.failed, skipped: state.skipped, interrupted: state.interrupted,
+                running: running, waitingElsewhere: state.waitingElsewhere.count, stopping: state.stopping,
+                budget: state.budget)
+            // Once stopping, nothing new starts: only the running runs are left to wait for.
+            let runsLeft = state.toRun.filter {
+                !state.ended.contains($0.id) && (state.stopping == nil || state.running[$0.id] != nil)
+            }
+            if !runsLeft.isEmpty {
+                snapshot.eta = RemainingTime.simulate(
+                    runsLeft: runsLeft, running: Dictionary(uniqueKeysWithValues: running.map { ($0.id, $0.left) }),
+                    slots: state.budget?.slots ?? 1) { GroupTiming.expectedSeconds(of: $0, timings: timings) }
+            }
             return snapshot
         }
+    }
+
+    /// Seconds a running run has left: its own pace once it has one; before that what its
+    /// group's past runs took, less the share of epochs done (or, with no progress yet, the
+    /// time it has been running).
+    static func timeLeft(training: TrainingProgress?, elapsed: Double, expected: Double?) -> Double? {
+        if let pace = training?.eta { return pace }
+        guard let expected else { return nil }
+        guard let training else { return max(0, expected - elapsed) }
+        return expected * (1 - training.fraction)
+    }
+
+    /// Reads the past timings again after a run succeeded (outside the lock: it is a query).
+    private func refreshTimings() {
+        // Cleared before the query, so a run that succeeds meanwhile makes it stale again.
+        let stale = state.withLock { state in
+            defer { state.timingsStale = false }
+            return state.timingsStale
+        }
+        guard stale else { return }
+        let timings = pastTimings()
+        state.withLock { $0.timings = timings }
     }
 
     /// Reads the progress.jsonl of runs whose file grew since the last look (outside the lock).
@@ -112,23 +167,6 @@ public final class SweepProgress: ProgressSink {
                 state.running[id]?.training = training
             }
         }
-    }
-
-    /// Seconds until the whole sweep is done: the running runs' own estimates plus the runs not
-    /// started yet at the mean duration seen so far, spread over the slots.
-    static func estimate(_ snapshot: ProgressSnapshot, durations: [Double]) -> Double? {
-        let measured = durations.isEmpty ? nil : durations.reduce(0, +) / Double(durations.count)
-        let projected = snapshot.running.compactMap { line -> Double? in
-            guard let eta = line.training?.eta else { return nil }
-            return line.elapsed + eta
-        }
-        guard let typical = measured ?? (projected.isEmpty ? nil : projected.reduce(0, +) / Double(projected.count))
-        else { return nil }
-        let runningLeft = snapshot.running.map { $0.training?.eta ?? max(0, typical - $0.elapsed) }
-        let waiting = Double(max(0, snapshot.remaining - snapshot.running.count))
-        let slots = Double(max(1, snapshot.budget?.slots ?? 1))
-        let spread = (runningLeft.reduce(0, +) + waiting * typical) / slots
-        return max(spread, runningLeft.max() ?? 0)
     }
 
     /// "group/label (seed 1)", with the grid values when the run has no label, or the group alone.
@@ -183,6 +221,8 @@ public struct ProgressSnapshot: Sendable, Equatable {
         /// Seconds since the run started in this invocation.
         public var elapsed: Double
         public var training: TrainingProgress?
+        /// Seconds left: the run's own pace, else its group's past runs (see `SweepProgress.timeLeft`).
+        public var left: Double?
     }
 
     public var runs: Int
@@ -196,8 +236,8 @@ public struct ProgressSnapshot: Sendable, Equatable {
     public var waitingElsewhere: Int
     public var stopping: StopReason?
     public var budget: ResourceBudget?
-    /// Seconds until every run is done, when there is anything to estimate from.
-    public var eta: Double?
+    /// Time until every run is done; nil when no run is left.
+    public var eta: RemainingTime?
 
     public var done: Int { alreadyDone + succeeded }
     /// Runs not finished in any way yet (running ones included).

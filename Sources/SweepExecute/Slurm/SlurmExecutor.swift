@@ -53,7 +53,8 @@ public struct SlurmExecutor: Executor {
         let before = try ledger.records(session.runs.map(\.id))
         session.doneBefore = Set(before.filter { $0.value.status == .succeeded }.map(\.key))
         if options.rerun { session.doneBefore = [] }
-        progress?.handle(.began(runs: session.runs.count, alreadyDone: session.doneBefore.count, budget: budget))
+        progress?.handle(.began(toRun: session.runs.filter { !session.doneBefore.contains($0.id) },
+                                alreadyDone: session.doneBefore.count, budget: budget))
 
         try await submitRemaining(&session, command: command, firstRound: true, progress: progress)
         var stoppedBy: StopReason?

@@ -12,10 +12,13 @@ public struct Figure: Sendable {
 /// The figures a table's runs can give, found from what they report:
 /// - rank curves when runs report `ranks` (FAAR's PDRS): the average rank per epoch of every row
 ///   (one line per row, e.g. per ρ) and, per row, every adapter's rank per epoch of its first run;
+/// - the time per epoch when the table has a time column; with a GMACs column too, and runs that
+///   report their GMACs per epoch, rank, time and GMACs per epoch stacked (FAAR's cost over training);
 /// - Δm against trainable parameters when the table has both columns (a Pareto plot);
 /// - a task-similarity heat map when a run reports `extra` values named `similarity.<a>.<b>`.
 enum Figures {
-    static func all(for table: Table, spec: TableSpec, records: [RunID: RunRecord]) -> [Figure] {
+    /// `plan`: where to find the runs built on a similarity run, whose task groups its heat map shows.
+    static func all(for table: Table, spec: TableSpec, records: [RunID: RunRecord], plan: Plan? = nil) -> [Figure] {
         var figures: [Figure] = []
         let rows = spec.rows.filter { !$0.paperOnly }.map { row in
             (label: row.label, runs: row.runs.compactMap { records[$0]?.succeededMetrics })
@@ -26,22 +29,39 @@ enum Figures {
         }
         var slugs: Set<String> = []
         for row in rows {
-            guard let run = row.runs.first(where: { $0.ranks?.isEmpty == false }),
-                  var chart = adapterRanks(run, title: "Rank of every adapter per epoch") else { continue }
-            chart.subtitle = "\(row.label) (\(table.title))"
+            guard let run = row.runs.first(where: { $0.ranks?.isEmpty == false }), let ranks = run.ranks else { continue }
+            let title = "Rank of every adapter per epoch", subtitle = "\(row.label) (\(table.title))"
             let slug = unique("ranks-" + slugged(row.label), in: &slugs)
-            figures.append(Figure(slug: slug, title: "\(chart.title): \(row.label)", svg: chart.svg))
+            // A line per adapter reads well for a few adapters; a whole model's need the grid.
+            let svg: String
+            if ranks.count > LineChart.legendLimit {
+                svg = RankMap(title: title, subtitle: subtitle,
+                              adapters: ranks.map { RankMap.Adapter(name: $0.key, ranks: $0.value) }).svg
+            } else {
+                var chart = adapterRanks(run, title: title)!
+                chart.subtitle = subtitle
+                svg = chart.svg
+            }
+            figures.append(Figure(slug: slug, title: "\(title): \(row.label)", svg: svg))
         }
-        if table.columns.contains(where: { $0.measure == .epochSeconds || $0.measure == .trainSeconds }),
-           var chart = epochTimes(rows: rows, title: "Time per epoch") {
+        let timed = table.columns.contains { $0.measure == .epochSeconds || $0.measure == .trainSeconds }
+        if timed, table.columns.contains(where: { $0.measure == .gmacs }),
+           var chart = costOverTraining(rows: rows, title: "Cost over training") {
+            chart.subtitle = table.title
+            figures.append(Figure(slug: "cost", title: chart.title, svg: chart.svg))
+        } else if timed, var chart = epochTimes(rows: rows, title: "Time per epoch") {
             chart.subtitle = table.title
             figures.append(Figure(slug: "epoch-seconds", title: chart.title, svg: chart.svg))
         }
         if let chart = pareto(table) {
             figures.append(Figure(slug: "pareto", title: chart.title, svg: chart.svg))
         }
-        for row in rows {
-            guard let map = similarity(row.runs.map(\.extra), title: "\(row.label): task similarity") else { continue }
+        for (row, rowSpec) in zip(rows, spec.rows.filter { !$0.paperOnly }) {
+            guard var map = similarity(row.runs.map(\.extra), title: "\(row.label): task similarity") else { continue }
+            if let plan, let groups = taskGroups(builtOn: Set(rowSpec.runs), plan: plan, records: records, tasks: map.labels) {
+                map.groups = groups.stages
+                map.groupsNote = "groups of \(groups.agreeing) of \(groups.runs) runs built on it"
+            }
             let slug = unique("similarity-" + slugged(row.label), in: &slugs)
             figures.append(Figure(slug: slug, title: map.title, svg: map.svg))
         }
@@ -50,14 +70,32 @@ enum Figures {
 
     /// One line per row: at each epoch, the mean rank over the run's adapters, then over the row's runs.
     static func averageRanks(rows: [(label: String, runs: [RunMetrics])], title: String) -> LineChart? {
-        perEpochMeans(rows: rows, title: title, yLabel: "average rank") { run in
-            guard let ranks = run.ranks?.sorted(by: { $0.key < $1.key }).map(\.value), !ranks.isEmpty else { return nil }
-            let epochs = ranks.map(\.count).max() ?? 0
-            return (0..<epochs).map { epoch in
-                let values = ranks.compactMap { $0.indices.contains(epoch) ? Double($0[epoch]) : nil }
-                return values.reduce(0, +) / Double(values.count)
-            }
+        perEpochMeans(rows: rows, title: title, yLabel: "average rank", perRun: averageRank)
+    }
+
+    /// A run's mean rank over its adapters at the end of each epoch.
+    private static func averageRank(_ run: RunMetrics) -> [Double]? {
+        guard let ranks = run.ranks?.sorted(by: { $0.key < $1.key }).map(\.value), !ranks.isEmpty else { return nil }
+        let epochs = ranks.map(\.count).max() ?? 0
+        return (0..<epochs).map { epoch in
+            let values = ranks.compactMap { $0.indices.contains(epoch) ? Double($0[epoch]) : nil }
+            return values.reduce(0, +) / Double(values.count)
         }
+    }
+
+    /// FAAR's supplementary Fig. 3: average rank, epoch time and forward GMACs per epoch, one
+    /// panel each, one line per row (means over its runs). Needs some run that reports its
+    /// GMACs per epoch; rows without ranks (no adapters, or an engine that does not log them)
+    /// are missing from the rank panel only.
+    static func costOverTraining(rows: [(label: String, runs: [RunMetrics])], title: String) -> StackedLineChart? {
+        guard var gmacs = perEpochMeans(rows: rows, title: title, yLabel: "GMACs per image", perRun: \.epochGMACs),
+              var seconds = epochTimes(rows: rows, title: title) else { return nil }
+        seconds.yLabel = "epoch time (s)"
+        // Zoomed in: the change is a few per cent of the total, as in the paper's figure.
+        gmacs.yFromZero = false
+        seconds.yFromZero = false
+        let ranks = averageRanks(rows: rows, title: title)
+        return StackedLineChart(title: title, xLabel: "epoch", panels: (ranks.map { [$0] } ?? []) + [seconds, gmacs])
     }
 
     /// One line per row: each epoch's wall time, the mean over the row's runs (FAAR's Fig. 3: time
@@ -132,6 +170,35 @@ enum Figures {
             tasks.map { b in mean(a, b) ?? mean(b, a) ?? (a == b ? 1 : .nan) }
         }
         return HeatMap(title: title, labels: tasks, values: values)
+    }
+
+    /// The task groups per stage of the succeeded runs that need one of `sources` (TGLoRA's runs
+    /// on a similarity run), from their `extra["groups.stage<k>.<task>"]`: for each stage, each
+    /// task's group index, tasks in `tasks`' order. Runs that swap tasks or set other group
+    /// counts group differently; the grouping most runs share is shown, the first in plan order
+    /// on a tie, with how many runs share it.
+    static func taskGroups(builtOn sources: Set<RunID>, plan: Plan, records: [RunID: RunRecord], tasks: [String])
+        -> (stages: [[Int]], agreeing: Int, runs: Int)? {
+        var groupings: [[[Int]]] = []
+        for run in plan.runs where run.needs.values.contains(where: sources.contains) {
+            guard let extra = records[run.id]?.succeededMetrics?.extra else { continue }
+            var stages: [Int: [String: Int]] = [:]
+            for (key, value) in extra where key.hasPrefix("groups.stage") {
+                let parts = key.dropFirst("groups.stage".count).split(separator: ".", maxSplits: 1).map(String.init)
+                guard parts.count == 2, let stage = Int(parts[0]) else { continue }
+                stages[stage, default: [:]][parts[1]] = Int(value)
+            }
+            let grouping = stages.keys.sorted().compactMap { stage -> [Int]? in
+                let byTask = stages[stage]!
+                let indices = tasks.compactMap { byTask[$0] }
+                return indices.count == tasks.count ? indices : nil
+            }
+            if !grouping.isEmpty, grouping.count == stages.count { groupings.append(grouping) }
+        }
+        var counts: [[[Int]]: Int] = [:]
+        for grouping in groupings { counts[grouping, default: 0] += 1 }
+        guard let top = counts.values.max(), let first = groupings.first(where: { counts[$0] == top }) else { return nil }
+        return (first, top, groupings.count)
     }
 
     static func slugged(_ label: String) -> String {

@@ -67,22 +67,24 @@ enum Palette {
     static func color(_ index: Int) -> String { colors[index % colors.count] }
 }
 
-/// Axis ticks at 1, 2 or 5 times a power of ten.
+/// Axis ticks at 1, 2 or 5 times a power of ten, on a linear or a logarithmic scale.
 struct Axis {
     var lower: Double
     var upper: Double
     var ticks: [Double]
     var decimals: Int
+    var logarithmic = false
 
-    /// `padded`: room beyond the extreme values, so points and their labels stay off the frame.
+    /// `padded`: room beyond the extreme values, so points and their labels stay off the frame;
+    /// never past 0 when `includeZero` (a count does not go below 0).
     /// `integral`: steps of at least 1 (epochs).
     init(values: [Double], includeZero: Bool = false, padded: Bool = false, integral: Bool = false,
          targetTicks: Int = 6) {
         var low = values.min() ?? 0, high = values.max() ?? 1
         if padded {
             let pad = 0.06 * max(high - low, abs(high), 1e-9)
-            if low != 0 || !includeZero { low -= pad }
-            high += pad
+            if !(includeZero && low >= 0) { low -= pad }
+            if !(includeZero && high <= 0) { high += pad }
         }
         if includeZero { low = min(low, 0); high = max(high, 0) }
         if low == high { low -= 1; high += 1 }
@@ -98,10 +100,37 @@ struct Axis {
         decimals = max(0, -Int(floor(log10(step) + 1e-9)))
     }
 
-    func label(_ value: Double) -> String { NumberFormat.fixed(value, precision: decimals) }
+    /// A logarithmic axis for positive values: ends and ticks at 1, 2 and 5 times a power of ten
+    /// (powers of ten only beyond three decades), with room of 6 % of the span at both ends.
+    init(logarithmicValues values: [Double]) {
+        precondition(values.allSatisfy { $0 > 0 }, "a logarithmic axis needs positive values")
+        let low = log10(values.min() ?? 1), high = log10(values.max() ?? 10)
+        let pad = 0.06 * max(high - low, 0.5)
+        let (from, to) = (low - pad, high + pad)
+        let mantissas: [Double] = to - from > 3 ? [1] : [1, 2, 5]
+        let candidates = (Int(floor(from))...Int(ceil(to)) + 1).flatMap { power in
+            mantissas.map { $0 * pow(10, Double(power)) }
+        }
+        let first = candidates.last { log10($0) <= from + 1e-9 } ?? pow(10, from)
+        let last = candidates.first { log10($0) >= to - 1e-9 } ?? pow(10, to)
+        lower = first
+        upper = last
+        ticks = candidates.filter { $0 >= first && $0 <= last }
+        decimals = 0
+        logarithmic = true
+    }
+
+    /// On a logarithmic axis each tick has the decimals it needs (0.2, 1, 50).
+    func label(_ value: Double) -> String {
+        let places = logarithmic ? max(0, -Int(floor(log10(value) + 1e-9))) : decimals
+        return NumberFormat.fixed(value, precision: places)
+    }
 
     /// Position of `value` between `from` (at lower) and `to` (at upper).
     func scale(_ value: Double, from: Double, to: Double) -> Double {
-        from + (value - lower) / (upper - lower) * (to - from)
+        let fraction = logarithmic
+            ? (log10(value) - log10(lower)) / (log10(upper) - log10(lower))
+            : (value - lower) / (upper - lower)
+        return from + fraction * (to - from)
     }
 }

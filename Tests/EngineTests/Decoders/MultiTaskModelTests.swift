@@ -30,9 +30,10 @@ private func tinyModel(seed: Int = 1) -> MultiTaskModel {
         + merging(2 * c) + block(4 * c, heads: 2, window: 2)
         + merging(4 * c) + block(8 * c, heads: 4, window: 1)
         + 2 * 8 * c
-    let features = [16, 32, 64, 64], channels = [2, 3, 4, 5], s = 14
+    // HRNet heads: projections, fuse widening s = 14 to w = 56, BatchNorm, classifier.
+    let features = [16, 32, 64, 64], channels = [2, 3, 4, 5], s = 14, w = 56
     func head(_ outputs: Int) -> Int {
-        zip(features, channels).map(*).reduce(0, +) + (s * s + s) + 2 * s + (s * outputs + outputs)
+        zip(features, channels).map(*).reduce(0, +) + (s * w + w) + 2 * w + (w * outputs + outputs)
     }
     let decoder = head(3) + head(3)
     let counts = model.parameterCounts

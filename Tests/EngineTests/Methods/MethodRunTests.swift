@@ -39,6 +39,11 @@ import Testing
         #expect(ranks.values.allSatisfy { $0.count == 3 && $0.allSatisfy { (1...8).contains($0) } })
         #expect(ranks.values.allSatisfy { zip($0, $0.dropFirst()).allSatisfy { $0 >= $1 } })   // never grow
         #expect(ranks.values.contains { $0.last! < 8 })
+        // The cost per epoch follows the ranks down and ends at the run's GMACs; counting it
+        // between epochs must not change training (the resumed run counts one time fewer).
+        let epochGMACs = try #require(a.epochGMACs)
+        #expect(b.epochGMACs == epochGMACs && epochGMACs.count == 3 && epochGMACs.last == a.gmacs)
+        #expect(zip(epochGMACs, epochGMACs.dropFirst()).allSatisfy { $0 >= $1 } && epochGMACs.last! < epochGMACs.first!)
         let weightsA = try Checkpoint.read(from: whole.appendingPathComponent(Checkpoint.fileName))
         let weightsB = try Checkpoint.read(from: interrupted.appendingPathComponent(Checkpoint.fileName))
         let differing = weightsA.model.keys.filter { weightsA.model[$0] != weightsB.model[$0] }.sorted()

@@ -9,29 +9,12 @@ import Foundation
 ///     ROOT/normals/ID.npy             H x W x 3 normals; zero vectors invalid
 ///
 /// Samples are resized to `height` x `width` (bilinear image, nearest labels).
-public struct NYUDDataset: MultiTaskDataset {
-    public let root: URL
-    public let split: DataSplit
-    public let ids: [String]
-    public let height: Int
-    public let width: Int
-    public let tasks: [TaskName]
+public struct NYUDDataset: RealDataset {
+    public static let layout = RealDataLayout(dataset: .nyud, name: "NYUD-v2", splitLists: "gt_sets")
+    public let opened: RealSplit
 
-    /// `limit`: keep only the first `limit` ids of the split list.
-    public init(root: URL, split: DataSplit, height: Int, width: Int, tasks: [TaskName]? = nil, limit: Int? = nil) throws {
-        self.root = root; self.split = split; self.height = height; self.width = width
-        self.tasks = tasks ?? DatasetName.nyud.tasks
-        try RealDataFiles.checkTasks(self.tasks, of: .nyud, named: "NYUD-v2", root: root)
-        let all = try RealDataFiles.ids(in: Self.splitList(root: root, split: split))
-        ids = limit.map { Array(all.prefix($0)) } ?? all
-    }
+    public init(opened: RealSplit) { self.opened = opened }
 
-    public static func splitList(root: URL, split: DataSplit) -> URL {
-        root.appendingPathComponent("gt_sets/\(split.rawValue).txt")
-    }
-
-    /// Throws for the first file a sample would need that is missing, so a run stops before
-    /// training instead of in the middle of an epoch.
     public func checkFiles() throws {
         for id in ids {
             try RealDataFiles.checkImage(directory: root.appendingPathComponent("images"), id: id)
@@ -49,10 +32,6 @@ public struct NYUDDataset: MultiTaskDataset {
             }
         }
     }
-
-    public var count: Int { ids.count }
-
-    public func outputs(of task: TaskName) -> Int { DatasetName.nyud.realOutputs(of: task) }
 
     public func sample(at index: Int) throws -> MultiTaskSample {
         let id = ids[index]

@@ -16,29 +16,13 @@ import Foundation
 /// original MATLAB `.mat` annotations, a map that is all background, or absent when the image has
 /// no person, is all ignore (255); the distilled normals are used without MTLoRA's per-class
 /// validity mask (which needs the Context `.mat` label maps), only zero vectors are invalid.
-public struct PascalContextDataset: MultiTaskDataset {
-    public let root: URL
-    public let split: DataSplit
-    public let ids: [String]
-    public let height: Int
-    public let width: Int
-    public let tasks: [TaskName]
+public struct PascalContextDataset: RealDataset {
+    public static let layout = RealDataLayout(dataset: .pascal, name: "PASCAL-Context", splitLists: "ImageSets/Context")
+    public let opened: RealSplit
 
-    /// `limit`: keep only the first `limit` ids of the split list.
-    public init(root: URL, split: DataSplit, height: Int, width: Int, tasks: [TaskName]? = nil, limit: Int? = nil) throws {
-        self.root = root; self.split = split; self.height = height; self.width = width
-        self.tasks = tasks ?? DatasetName.pascal.tasks
-        try RealDataFiles.checkTasks(self.tasks, of: .pascal, named: "PASCAL-Context", root: root)
-        let all = try RealDataFiles.ids(in: Self.splitList(root: root, split: split))
-        ids = limit.map { Array(all.prefix($0)) } ?? all
-    }
+    public init(opened: RealSplit) { self.opened = opened }
 
-    public static func splitList(root: URL, split: DataSplit) -> URL {
-        root.appendingPathComponent("ImageSets/Context/\(split.rawValue).txt")
-    }
-
-    /// Throws for the first file a sample would need that is missing (human parts are optional),
-    /// so a run stops before training instead of in the middle of an epoch.
+    /// Human parts are optional: an image without people has no part map.
     public func checkFiles() throws {
         for id in ids {
             try RealDataFiles.checkImage(directory: root.appendingPathComponent("JPEGImages"), id: id)
@@ -60,10 +44,6 @@ public struct PascalContextDataset: MultiTaskDataset {
             }
         }
     }
-
-    public var count: Int { ids.count }
-
-    public func outputs(of task: TaskName) -> Int { DatasetName.pascal.realOutputs(of: task) }
 
     public func sample(at index: Int) throws -> MultiTaskSample {
         let id = ids[index]

@@ -10,37 +10,6 @@ public struct DataFileError: Error, Equatable, CustomStringConvertible {
     public var description: String { "\(file): \(reason)" }
 }
 
-/// The real data sets by name: PASCAL-Context and NYUD-v2 in their multi-task layouts.
-public enum RealDataSets {
-    /// The split list (one image id per line) of `dataset`'s layout under `root`.
-    public static func splitList(_ dataset: DatasetName, root: URL, split: DataSplit) -> URL {
-        switch dataset {
-        case .pascal: return PascalContextDataset.splitList(root: root, split: split)
-        case .nyud: return NYUDDataset.splitList(root: root, split: split)
-        }
-    }
-
-    /// The images a split lists.
-    public static func count(_ dataset: DatasetName, root: URL, split: DataSplit) throws -> Int {
-        try RealDataFiles.ids(in: splitList(dataset, root: root, split: split)).count
-    }
-
-    /// The first `limit` images of a split, every file they need checked to exist.
-    public static func open(_ dataset: DatasetName, root: URL, split: DataSplit, size: Int, tasks: [TaskName],
-                            limit: Int?) throws -> any MultiTaskDataset {
-        switch dataset {
-        case .pascal:
-            let set = try PascalContextDataset(root: root, split: split, height: size, width: size, tasks: tasks, limit: limit)
-            try set.checkFiles()
-            return set
-        case .nyud:
-            let set = try NYUDDataset(root: root, split: split, height: size, width: size, tasks: tasks, limit: limit)
-            try set.checkFiles()
-            return set
-        }
-    }
-}
-
 /// Reading and resampling the files of the real layouts.
 enum RealDataFiles {
     static func checkTasks(_ tasks: [TaskName], of dataset: DatasetName, named name: String, root: URL) throws {
