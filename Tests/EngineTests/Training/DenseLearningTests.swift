@@ -59,7 +59,7 @@ private struct PaintedScenes: MultiTaskDataset {
     background.add(predictions: [UInt8](repeating: 0, count: batch.labels.semseg!.count), targets: batch.labels.semseg!)
     let metrics = try JSONDecoder().decode(RunMetrics.self, from: Data(contentsOf: directory.appendingPathComponent(RunFiles.metrics)))
     #expect(predicted.count > 2, "the head predicts only classes \(predicted.sorted())")
-    // Measured: 8 classes predicted, 16.4 % against 4.9 % for background everywhere.
+    // Measured: 10 classes predicted, 16.0 % against 4.9 % for background everywhere.
     #expect(metrics.tasks["semseg"]!.value > background.meanIoU + 8,
             "mIoU \(metrics.tasks["semseg"]!.value) against \(background.meanIoU) for background everywhere")
 }
