@@ -9,7 +9,7 @@ import Foundation
 /// that uses it (the manifests' default engine), so a version whose results differ gets new runs
 /// instead of the old ones' results: bump the version with any change to what runs compute.
 public enum BundledEngine {
-    public static let version = "0.3.0"
+    public static let version = "0.4.0"
     public static var identity: String { "mtl-engine \(version)" }
 }
 

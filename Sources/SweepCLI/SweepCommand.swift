@@ -27,7 +27,7 @@ public struct SweepCommand: AsyncParsableCommand {
 
             `sweep help <subcommand>` shows each command's options and more examples.
             """,
-        version: "0.3.0",
+        version: "0.4.0",
         subcommands: [PlanCommand.self, RunCommand.self, StatusCommand.self, ShowCommand.self, ReportCommand.self,
                       CompareCommand.self, CancelCommand.self]
     )

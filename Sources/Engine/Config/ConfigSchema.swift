@@ -183,6 +183,8 @@ public enum ConfigSchema {
         ConfigKey("weight_decay", .real(0...10), "AdamW decoupled weight decay (not on biases and 1-D parameters)"),
         ConfigKey("warmup_epochs", .real(0...100_000), "linear warm-up length in epochs (fractions allowed)"),
         ConfigKey("clip_grad", .real(0...1e9), "global gradient-norm clip (0: off)"),
+        ConfigKey("decoder_lr_scale", .real(1e-6...1e6),
+                  "the decoder heads' learning rate as a multiple of lr (default 10)"),
         ConfigKey("loss_weights", .weights(taskNames, 0...1e6), "per-task loss weights (default: the papers')"),
         ConfigKey("needs", .directories,
                   "the run directories of this run's dependencies, by name (written by sweep; informational)"),

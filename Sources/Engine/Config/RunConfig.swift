@@ -24,6 +24,8 @@ public struct RunConfig: Sendable {
     public var weightDecay: Double
     public var warmupEpochs: Double
     public var clipGrad: Double
+    /// The decoder heads' learning rate over the backbone's (dense kinds).
+    public var decoderLRScale: Double
     public var lossWeights: [TaskName: Double]
     public var progressEvery: Int
     /// Every key as written, for the method keys that extend the core.
@@ -186,7 +188,8 @@ public struct RunConfig: Sendable {
             trainImages: trainImages, valImages: valImages,
             lr: lr, minLR: minLR, weightDecay: number("weight_decay") ?? 0.05,
             warmupEpochs: number("warmup_epochs") ?? scale.warmupEpochs,
-            clipGrad: number("clip_grad") ?? 5.0, lossWeights: lossWeights,
+            clipGrad: number("clip_grad") ?? 5.0, decoderLRScale: number("decoder_lr_scale") ?? 10,
+            lossWeights: lossWeights,
             progressEvery: integer("progress_every") ?? 0, values: values)
         // The method and decoder keys' own rules (which keys go with which choice), with the key's line.
         _ = try MethodOptions(config: config, file: file, text: text)

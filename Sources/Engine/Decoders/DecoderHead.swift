@@ -7,6 +7,8 @@ public protocol DecoderHead: AnyObject {
     /// Channels the head predicts (classes, 1, 3).
     var outputs: Int { get }
     var parameters: [Parameter] { get }
+    /// The last 1x1 layer, whose bias starts at the class prior for segmentation tasks.
+    var classify: Linear { get }
     /// Returns channels-last predictions [batch * size², outputs]; the pullback takes their
     /// gradient, accumulates the head's parameter gradients and returns each feature's gradient.
     func forward(_ features: [FeatureMap], batch: Int, size: Int, _ context: ForwardContext)

@@ -17,10 +17,13 @@ public final class Conv2d {
                 role: ParameterRole, initializer: ParameterInitializer) {
         precondition(kernel % 2 == 1, "\(name): 'same' padding needs an odd kernel, got \(kernel)")
         self.inChannels = inChannels; self.outChannels = outChannels; self.kernel = kernel; self.dilation = dilation
+        let fanIn = inChannels * kernel * kernel
         weight = Parameter(name: name + ".weight", shape: [outChannels, inChannels, kernel, kernel], role: role,
-                           initialValues: initializer.truncatedNormal(count: outChannels * inChannels * kernel * kernel,
-                                                                      std: 0.02, name: name + ".weight"))
-        self.bias = bias ? Parameter(name: name + ".bias", shape: [outChannels], role: role) : nil
+                           initialValues: initializer.layerWeight(count: outChannels * fanIn, fanIn: fanIn, role: role,
+                                                                  name: name + ".weight"))
+        self.bias = bias ? Parameter(name: name + ".bias", shape: [outChannels], role: role,
+                                     initialValues: initializer.layerBias(count: outChannels, fanIn: fanIn, role: role,
+                                                                          name: name + ".bias")) : nil
     }
 
     public var parameters: [Parameter] { [weight] + (bias.map { [$0] } ?? []) }

@@ -24,9 +24,11 @@ public final class Linear: LinearLayer {
                 initializer: ParameterInitializer, weightShape: [Int]? = nil) {
         self.inFeatures = inFeatures; self.outFeatures = outFeatures
         weight = Parameter(name: name + ".weight", shape: weightShape ?? [outFeatures, inFeatures], role: role,
-                           initialValues: initializer.truncatedNormal(count: outFeatures * inFeatures, std: 0.02,
-                                                                      name: name + ".weight"))
-        self.bias = bias ? Parameter(name: name + ".bias", shape: [outFeatures], role: role) : nil
+                           initialValues: initializer.layerWeight(count: outFeatures * inFeatures, fanIn: inFeatures,
+                                                                  role: role, name: name + ".weight"))
+        self.bias = bias ? Parameter(name: name + ".bias", shape: [outFeatures], role: role,
+                                     initialValues: initializer.layerBias(count: outFeatures, fanIn: inFeatures,
+                                                                          role: role, name: name + ".bias")) : nil
     }
 
     public var parameters: [Parameter] { [weight] + (bias.map { [$0] } ?? []) }

@@ -96,12 +96,34 @@ public enum WeightsError: Error, CustomStringConvertible {
     }
 }
 
-/// Deterministic initial values: truncated normal (std 0.02, as timm initialises linears and
-/// the relative position tables), from a SplitMix64 stream keyed by seed and parameter name.
+/// Deterministic initial values from a SplitMix64 stream keyed by seed and parameter name:
+/// truncated normal (std 0.02, as timm initialises linears and the relative position tables) or
+/// uniform (PyTorch's default for convolutions).
 public struct ParameterInitializer: Sendable {
     public var seed: UInt64
 
     public init(seed: UInt64) { self.seed = seed }
+
+    /// Uniform in [-bound, bound).
+    public func uniform(count: Int, bound: Float, name: String) -> [Float] {
+        var generator = SplitMix64(seed: seed ^ stableHash(name))
+        return (0..<count).map { _ in Float(generator.unit() * 2 - 1) * bound }
+    }
+
+    /// A layer's initial weight: timm's truncated normal (std 0.02) in the backbone and adapters;
+    /// in decoder heads, PyTorch's default for the papers' `nn.Conv2d` layers,
+    /// U(±1/√fan_in). At std 0.02 the heads spent most of a short run learning the class
+    /// prior (docs/engine.md, "Training recipe").
+    public func layerWeight(count: Int, fanIn: Int, role: ParameterRole, name: String) -> [Float] {
+        role == .decoder ? uniform(count: count, bound: 1 / Float(fanIn).squareRoot(), name: name)
+            : truncatedNormal(count: count, std: 0.02, name: name)
+    }
+
+    /// A layer's initial bias: zero as timm, U(±1/√fan_in) in decoder heads as PyTorch.
+    public func layerBias(count: Int, fanIn: Int, role: ParameterRole, name: String) -> [Float] {
+        role == .decoder ? uniform(count: count, bound: 1 / Float(fanIn).squareRoot(), name: name)
+            : [Float](repeating: 0, count: count)
+    }
 
     public func truncatedNormal(count: Int, std: Float, name: String) -> [Float] {
         var generator = SplitMix64(seed: seed ^ stableHash(name))

@@ -7,11 +7,15 @@ public struct ParameterSlot {
     public var gradient: UnsafeMutableBufferPointer<Float>
     /// False for biases, norms and other 1-D parameters, which the papers exempt from weight decay.
     public var decays: Bool
+    /// This parameter's learning rate over the schedule's (a PyTorch parameter group's lr
+    /// multiplier); the decoder heads take `decoder_lr_scale`.
+    public var learningRateScale: Float
 
     public init(name: String, values: UnsafeMutableBufferPointer<Float>,
-                gradient: UnsafeMutableBufferPointer<Float>, decays: Bool) {
+                gradient: UnsafeMutableBufferPointer<Float>, decays: Bool, learningRateScale: Float = 1) {
         precondition(values.count == gradient.count, "\(name): gradient size differs from the values'")
         self.name = name; self.values = values; self.gradient = gradient; self.decays = decays
+        self.learningRateScale = learningRateScale
     }
 }
 
@@ -33,10 +37,11 @@ public final class AdamW {
         step += 1
         let correction1 = 1 - pow(beta1, Float(step))
         let correction2 = 1 - pow(beta2, Float(step))
-        let stepSize = lr / correction1
-        let decayFactor = 1 - lr * weightDecay
         let (b1, b2, eps) = (beta1, beta2, epsilon)
         for parameter in parameters {
+            let lr = lr * parameter.learningRateScale
+            let stepSize = lr / correction1
+            let decayFactor = 1 - lr * weightDecay
             let count = parameter.values.count
             // Taken out of the dictionaries so the update mutates them in place, without a copy.
             var m = firstMoments.removeValue(forKey: parameter.name) ?? [Float](repeating: 0, count: count)

@@ -31,6 +31,11 @@ public final class DenseObjective: ParameterizedObjective {
         if let path = config.pretrained {
             try model.backbone.loadPretrained(from: path)
         }
+        for task in config.tasks where task.labelKind == .classIndices {
+            let head = model.heads[task]!
+            let frequencies = try train.classFrequencies(of: task, classes: head.outputs, threads: threads)
+            for (k, frequency) in frequencies.enumerated() { head.classify.bias!.values[k] = Float(log(frequency)) }
+        }
         adaptation = BackboneAdaptation(options: try MethodOptions(config: config, file: "config.json"),
                                         model: model, seed: config.seed)
         batch = MultiTaskBatch(size: config.batchSize, height: train.height, width: train.width, tasks: config.tasks)
@@ -38,6 +43,18 @@ public final class DenseObjective: ParameterizedObjective {
 
     /// The model's parameters and those the method adds beside it (TS-PD).
     public var modelParameters: [Parameter] { model.parameters + adaptation.parameters }
+
+    /// As every objective's, with the decoder heads' parameters at `decoder_lr_scale`.
+    public func trainableSlots() -> [ParameterSlot] {
+        let heads = Set(model.tasks.flatMap { model.heads[$0]!.parameters.map(ObjectIdentifier.init) })
+        return modelParameters.compactMap { parameter in
+            parameter.slot.map { slot in
+                var slot = slot
+                if heads.contains(ObjectIdentifier(parameter)) { slot.learningRateScale = Float(config.decoderLRScale) }
+                return slot
+            }
+        }
+    }
 
     public func trainStep(epoch: Int, step: Int) throws -> Double {
         let indices = batchIndices(step: step, batchSize: config.batchSize, count: train.count, seed: config.seed,
@@ -108,6 +125,24 @@ public final class DenseObjective: ParameterizedObjective {
         guard let similarity else { return [:] }
         try similarity.write(to: directory.appendingPathComponent(TaskSimilarity.fileName))
         return ["similarity": TaskSimilarity.fileName]
+    }
+}
+
+extension MultiTaskDataset {
+    /// Each class's share of the labelled pixels of (up to) the first 256 un-augmented training
+    /// images, with one pseudo-count per class so absent classes keep a finite logarithm.
+    /// A classifier whose biases are their logarithms predicts the prior from the first step.
+    func classFrequencies(of task: TaskName, classes: Int, threads: Int) throws -> [Double] {
+        let perImage = try concurrentMap(Array(0..<min(count, 256)), threads: threads) { index in
+            var counts = [Double](repeating: 0, count: classes)
+            for label in try self.sample(at: index).labels.classes(task)! where Int(label) < classes {
+                counts[Int(label)] += 1
+            }
+            return counts
+        }
+        let counts = perImage.reduce([Double](repeating: 1, count: classes)) { zip($0, $1).map(+) }
+        let total = counts.reduce(0, +)
+        return counts.map { $0 / total }
     }
 }
 

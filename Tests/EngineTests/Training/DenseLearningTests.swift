@@ -5,8 +5,9 @@ import Testing
 
 /// The synthetic scenes with every pixel painted in a colour that encodes its semseg class, so
 /// the class is readable from the pixel itself: a healthy model separates classes after a few
-/// dozen steps. The default profile's heads predict background everywhere; this catches that
-/// failure (a (nearly) constant prediction) in seconds.
+/// dozen steps. Before the heads' recipe changed (PyTorch's init, class-prior biases, a 10x
+/// learning rate; docs/engine.md, "Training recipe") they predicted background everywhere here:
+/// this catches that collapse in seconds.
 private struct PaintedScenes: MultiTaskDataset {
     var scenes: SyntheticScenes
     var tasks: [TaskName] { scenes.tasks }
@@ -27,17 +28,12 @@ private struct PaintedScenes: MultiTaskDataset {
     }
 }
 
-/// Once a known issue (docs/engine.md, "Training recipe"): with the HRNet head's fuse as wide as
-/// its input (s channels) it predicted 1-2 classes here after 120 steps at timm's std 0.02; MTLoRA's
-/// head widens the fuse to 4s, and the collapse is gone at the same init.
-@Test func denseHeadsLearnMoreThanAConstantPrediction() throws {
-    try trainPaintedScenesAndCheckThePredictions()
-}
-
-private func trainPaintedScenesAndCheckThePredictions() throws {
+/// With the old recipe (timm's std-0.02 head init, zero biases, one learning rate, the fuse as
+/// wide as its input) the head predicted 1-2 classes here, at the background-only mIoU.
+@Test func denseHeadsLearnPaintedClassesInAFewDozenSteps() throws {
     let config = try RunConfig.parse(Data(#"""
         {"kind": "single_task", "task": "semseg", "profile": "smoke", "image_size": 64, "train_images": 16,
-         "val_images": 8, "batch_size": 8, "epochs": 60, "lr": 0.003}
+         "val_images": 8, "batch_size": 8, "epochs": 40}
         """#.utf8), file: "config.json")
     func painted(_ split: DataSplit, _ count: Int) -> PaintedScenes {
         PaintedScenes(scenes: SyntheticScenes(dataset: .pascal, split: split, count: count, height: 64, width: 64,
@@ -63,6 +59,7 @@ private func trainPaintedScenesAndCheckThePredictions() throws {
     background.add(predictions: [UInt8](repeating: 0, count: batch.labels.semseg!.count), targets: batch.labels.semseg!)
     let metrics = try JSONDecoder().decode(RunMetrics.self, from: Data(contentsOf: directory.appendingPathComponent(RunFiles.metrics)))
     #expect(predicted.count > 2, "the head predicts only classes \(predicted.sorted())")
-    #expect(metrics.tasks["semseg"]!.value > background.meanIoU + 2,
+    // Measured: 10 classes predicted, 16.0 % against 4.9 % for background everywhere.
+    #expect(metrics.tasks["semseg"]!.value > background.meanIoU + 8,
             "mIoU \(metrics.tasks["semseg"]!.value) against \(background.meanIoU) for background everywhere")
 }
