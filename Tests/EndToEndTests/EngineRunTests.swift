@@ -72,16 +72,8 @@ extension EndToEnd {
 
             let killed = try Self.projectScratch()
             let sweep = try killed.start(["run", "experiments/ablation.yaml", "--profile", "smoke"])
-            let clock = ContinuousClock()
-            let deadline = clock.now.advanced(by: .seconds(600))
-            while clock.now < deadline, sweep.process.isRunning {
-                // The pretraining and a few of the runs that need it.
-                if try await killed.status().values.filter({ $0.state == "succeeded" }).count >= 4 { break }
-                try await Task.sleep(for: .milliseconds(200))
-            }
-            #expect(sweep.process.isRunning, "sweep ended before it could be killed")
-            kill(sweep.pid, SIGKILL)
-            _ = try await sweep.finish()
+            // The pretraining and a few of the runs that need it.
+            _ = try await killed.killWhenSucceeded(sweep, 4, within: .seconds(600), polling: .milliseconds(200))
             let succeededBefore = try await killed.status().filter { $0.value.state == "succeeded" }
             let resumed = try await killed.sweep(["run", "experiments/ablation.yaml", "--profile", "smoke"], limit: .seconds(900))
             #expect(resumed.status == 0, "\(resumed.output)")

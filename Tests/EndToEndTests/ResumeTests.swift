@@ -17,15 +17,7 @@ extension EndToEnd {
             _ = try scratch.write("grid.yaml", manifest)
             let sweep = try scratch.start(["run", "grid.yaml"])
             // Kill it once the ledger holds two finished runs, while others are under way.
-            let clock = ContinuousClock()
-            let deadline = clock.now.advanced(by: .seconds(30))
-            while clock.now < deadline, sweep.process.isRunning {
-                if try await scratch.status().values.filter({ $0.state == "succeeded" }).count >= 2 { break }
-                try await Task.sleep(for: .milliseconds(50))
-            }
-            #expect(sweep.process.isRunning, "sweep ended before it could be killed")
-            kill(sweep.pid, SIGKILL)
-            let killed = try await sweep.finish()
+            let killed = try await scratch.killWhenSucceeded(sweep, 2, within: .seconds(30))
             #expect(killed.status == SIGKILL)
 
             let before = try await scratch.status()

@@ -125,6 +125,21 @@ final class Scratch {
         return Dictionary(document.sweeps.flatMap(\.runs).map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
     }
 
+    /// Kills `sweep` with SIGKILL, as a crash would, once the ledger holds `succeeded` finished
+    /// runs (or `limit` has passed), and returns its result. Records an issue if it had already ended.
+    func killWhenSucceeded(_ sweep: SweepProcess, _ succeeded: Int, within limit: Duration,
+                           polling interval: Duration = .milliseconds(50)) async throws -> SweepProcess.Result {
+        let clock = ContinuousClock()
+        let deadline = clock.now.advanced(by: limit)
+        while clock.now < deadline, sweep.process.isRunning {
+            if try await status().values.filter({ $0.state == "succeeded" }).count >= succeeded { break }
+            try await Task.sleep(for: interval)
+        }
+        #expect(sweep.process.isRunning, "sweep ended before it could be killed")
+        kill(sweep.pid, SIGKILL)
+        return try await sweep.finish()
+    }
+
     /// The log's lines as (event, run directory name) pairs.
     func executions() -> [(event: String, run: String)] {
         let text = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
