@@ -129,7 +129,8 @@ public struct RunDriver {
         let (tasks, extra) = try objective.evaluate()
         let metrics = RunMetrics(
             engineVersion: EngineVersion.current, tasks: tasks, parameters: objective.parameterCounts,
-            gmacs: objective.forwardGMACs(), epochSeconds: epochSeconds,
+            // The last epoch's count is the final model's; count again only when none was kept.
+            gmacs: epochGMACs.last ?? objective.forwardGMACs(), epochSeconds: epochSeconds,
             ranks: rankHistory.isEmpty ? nil : rankHistory,
             // A run resumed from a checkpoint that predates the record has no complete series.
             epochGMACs: epochGMACs.count == epochSeconds.count && !epochGMACs.isEmpty ? epochGMACs : nil,
