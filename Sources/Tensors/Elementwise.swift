@@ -178,10 +178,10 @@ public func relu(_ x: Tensor) -> Tensor {
 
 /// Exact GELU: x * Phi(x) = 0.5 x (1 + erf(x / sqrt 2)) (PyTorch's default, timm's Swin).
 public func gelu(_ x: Tensor) -> Tensor {
-    let y = Tensor(uninitialized: x.shape)
-    geluForward(x.data, y.data, count: y.count)
+    let y = Tensor(uninitialized: x.shape), derivative = Tensor(uninitialized: x.shape)
+    geluForward(x.data, y.data, derivative: derivative.data, count: y.count)
     y.record(x) { y in
-        if let gx = x.gradSink() { geluBackward(x.data, y.grad!, gx, count: y.count) }
+        if let gx = x.gradSink() { geluBackward(derivative: derivative.data, y.grad!, gx, count: y.count) }
     }
     return y
 }
@@ -191,46 +191,60 @@ public func gelu(_ x: Tensor) -> Tensor {
 
 /// y = max(x, 0).
 public func reluForward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count n: Int) {
-    for i in 0..<n { y[i] = max(x[i], 0) }
+    parallelChunks(n, minimumChunk: 1 << 15) { _, range in
+        for i in range { y[i] = max(x[i], 0) }
+    }
 }
 
-/// dx += dy where x > 0.
+/// dx += dy where x > 0; with `accumulate` false, dx = 0 + dy there and 0 elsewhere (the same
+/// bits as adding into zeros, without zero-filling dx first). `x` may be the forward's input or
+/// its output: both are > 0 at the same elements.
 public func reluBackward(_ x: UnsafePointer<Float>, _ dy: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>,
-                         count n: Int) {
-    for i in 0..<n where x[i] > 0 { dx[i] += dy[i] }
+                         count n: Int, accumulate: Bool = true) {
+    parallelChunks(n, minimumChunk: 1 << 15) { _, range in
+        forEachLanes(range) { i, valid in
+            let base = accumulate ? load8(dx, i, valid) : SIMD8<Float>(repeating: 0)
+            var sum = base + load8(dy, i, valid)
+            sum.replace(with: base, where: .!(load8(x, i, valid) .> 0))
+            store8(sum, dx, i, valid)
+        }
+    }
 }
 
-/// y = x Phi(x), 8 lanes at a time on `fastErf`, split over the compute threads.
-public func geluForward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count n: Int) {
-    let invSqrt2: Float = 0.70710678118654752
-    forEachChunk(n) { range in
+/// y = x Phi(x) and its derivative Phi(x) + x phi(x) for the backward, 8 lanes at a time on
+/// `fastErf`, split over the compute threads. Keeping the derivative costs one exponential
+/// here and saves the backward recomputing erf.
+public func geluForward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>,
+                        derivative: UnsafeMutablePointer<Float>, count n: Int) {
+    let invSqrt2: Float = 0.70710678118654752, invSqrt2Pi: Float = 0.39894228040143268
+    parallelChunks(n, minimumChunk: 1 << 15) { _, range in
         forEachLanes(range) { i, valid in
             let v = load8(x, i, valid)
-            store8(0.5 * v * (1 + fastErf(v * invSqrt2)), y, i, valid)
+            let erf = fastErf(v * invSqrt2)
+            store8(0.5 * v * (1 + erf), y, i, valid)
+            var slope = 0.5 * (1 + erf) + v * invSqrt2Pi * fastExp(-0.5 * v * v)
+            slope.replace(with: 0, where: v .< geluTail)
+            store8(slope, derivative, i, valid)
         }
     }
     // Below -3, 1 + erf cancels to a few ulp of noise (even the wrong sign); the
     // complementary error function gives the tail exactly. Rare, so a second pass.
-    for i in 0..<n where x[i] < geluTail { y[i] = 0.5 * x[i] * erfcf(-x[i] * invSqrt2) }
-}
-
-/// dx += dy (Phi(x) + x phi(x)), recomputed from x: two vectorised polynomials cost less
-/// than keeping a derivative buffer alive from the forward pass.
-public func geluBackward(_ x: UnsafePointer<Float>, _ dy: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>,
-                         count n: Int) {
-    let invSqrt2: Float = 0.70710678118654752, invSqrt2Pi: Float = 0.39894228040143268
-    // A vectorisable pass with the tail masked out, then the tail from erfc, as in the forward.
-    forEachChunk(n) { range in
-        forEachLanes(range) { i, valid in
-            let v = load8(x, i, valid)
-            var derivative = 0.5 * (1 + fastErf(v * invSqrt2)) + v * invSqrt2Pi * fastExp(-0.5 * v * v)
-            derivative.replace(with: 0, where: v .< geluTail)
-            store8(load8(dx, i, valid) + load8(dy, i, valid) * derivative, dx, i, valid)
-        }
-    }
     for i in 0..<n where x[i] < geluTail {
         let v = x[i]
-        dx[i] += dy[i] * (0.5 * erfcf(-v * invSqrt2) + v * invSqrt2Pi * expf(-0.5 * v * v))
+        y[i] = 0.5 * v * erfcf(-v * invSqrt2)
+        derivative[i] = 0.5 * erfcf(-v * invSqrt2) + v * invSqrt2Pi * expf(-0.5 * v * v)
+    }
+}
+
+/// dx += dy * the derivative `geluForward` kept; with `accumulate` false, dx = 0 + dy *
+/// derivative (the same bits as adding into zeros, without zero-filling dx first).
+public func geluBackward(derivative: UnsafePointer<Float>, _ dy: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>,
+                         count n: Int, accumulate: Bool = true) {
+    parallelChunks(n, minimumChunk: 1 << 15) { _, range in
+        forEachLanes(range) { i, valid in
+            let base = accumulate ? load8(dx, i, valid) : SIMD8<Float>(repeating: 0)
+            store8(base + load8(dy, i, valid) * load8(derivative, i, valid), dx, i, valid)
+        }
     }
 }
 

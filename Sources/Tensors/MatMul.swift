@@ -104,18 +104,6 @@ public func linear(_ x: Tensor, weight: Tensor, bias: Tensor? = nil) -> Tensor {
 
 // MARK: threads and peak
 
-/// OpenBLAS's thread count, which also splits the pointwise and per-row kernels
-/// (`forEachChunk`). The engine sets it once per run from the run's config; results are
-/// bit-identical for a fixed count.
-public enum ComputeThreads {
-    public static func set(_ count: Int) {
-        precondition(count >= 1, "thread count \(count)")
-        openblas_set_num_threads(Int32(count))
-    }
-
-    public static var current: Int { Int(openblas_get_num_threads()) }
-}
-
 /// Achieved sgemm GFLOP/s on square `size` matrices at `threads` threads, timed over
 /// at least `seconds` after one warm-up call. The engine's benchmarks report their
 /// throughput against this number. Restores the previous thread count.

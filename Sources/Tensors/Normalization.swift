@@ -65,7 +65,7 @@ public func batchNorm2d(_ x: Tensor, weight: Tensor?, bias: Tensor?,
 
 /// Row softmax of `rows` x `width` values; `y` may be `x` (in place).
 public func softmaxForward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, rows: Int, width: Int) {
-    forEachChunk(rows, minimumChunk: max(1, (1 << 15) / max(width, 1))) { chunk in
+    parallelChunks(rows, minimumChunk: max(1, (1 << 15) / max(width, 1))) { _, chunk in
         for r in chunk {
             let src = x + r * width, dst = y + r * width
             var peak = -Float.infinity
@@ -82,7 +82,7 @@ public func softmaxForward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<
 /// dx += y (dy - <dy, y>) per row, given the softmax output `y`.
 public func softmaxBackward(_ y: UnsafePointer<Float>, _ dy: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>,
                             rows: Int, width: Int) {
-    forEachChunk(rows, minimumChunk: max(1, (1 << 15) / max(width, 1))) { chunk in
+    parallelChunks(rows, minimumChunk: max(1, (1 << 15) / max(width, 1))) { _, chunk in
         for r in chunk {
             let p = y + r * width, g = dy + r * width, d = dx + r * width
             var dot: Float = 0
@@ -97,7 +97,7 @@ public func softmaxBackward(_ y: UnsafePointer<Float>, _ dy: UnsafePointer<Float
 public func layerNormForward(_ x: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>,
                              _ y: UnsafeMutablePointer<Float>, means: UnsafeMutablePointer<Float>,
                              rstds: UnsafeMutablePointer<Float>, rows: Int, channels c: Int, epsilon: Float = 1e-5) {
-    forEachChunk(rows, minimumChunk: max(1, (1 << 15) / max(c, 1))) { chunk in
+    parallelChunks(rows, minimumChunk: max(1, (1 << 15) / max(c, 1))) { _, chunk in
         for r in chunk {
             let src = x + r * c, dst = y + r * c
             var sum: Float = 0
@@ -121,7 +121,7 @@ public func layerNormBackward(_ x: UnsafePointer<Float>, weight: UnsafePointer<F
                               weightGradient gw: UnsafeMutablePointer<Float>?, biasGradient gb: UnsafeMutablePointer<Float>?,
                               rows: Int, channels c: Int) {
     if let gx {
-        forEachChunk(rows, minimumChunk: max(1, (1 << 15) / max(c, 1))) { chunk in
+        parallelChunks(rows, minimumChunk: max(1, (1 << 15) / max(c, 1))) { _, chunk in
             for r in chunk {
                 let src = x + r * c, g = gy + r * c, d = gx + r * c
                 let mean = means[r], rstd = rstds[r]

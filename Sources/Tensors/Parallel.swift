@@ -1,21 +1,37 @@
+import CBLAS
 import Dispatch
+import Synchronization
 
-/// Runs `body` over `0..<count` split into one contiguous chunk per compute thread,
-/// when there is enough work to pay for the hand-off (else in one call). Only for
-/// loops whose every output element depends on its own inputs alone: then the split
-/// cannot change a single bit of the result, at any thread count.
-func forEachChunk(_ count: Int, minimumChunk: Int = 1 << 15, _ body: (Range<Int>) -> Void) {
-    let chunks = min(ComputeThreads.current, count / minimumChunk)
-    guard chunks > 1 else { body(0..<count); return }
+/// The process's compute thread count: OpenBLAS's, and the most chunks `parallelChunks` splits
+/// the engine's own loops into. It starts at OpenBLAS's own count (OPENBLAS_NUM_THREADS, else
+/// the cores); the engine sets it once per run from the run's config.
+public enum ComputeThreads {
+    private static let count = Atomic<Int>(max(1, Int(openblas_get_num_threads())))
+
+    public static func set(_ threads: Int) {
+        precondition(threads >= 1, "thread count \(threads)")
+        openblas_set_num_threads(Int32(threads))
+        count.store(threads, ordering: .relaxed)
+    }
+
+    public static var current: Int { count.load(ordering: .relaxed) }
+}
+
+/// Runs `body` over 0..<count split into at most `ComputeThreads.current` contiguous chunks of
+/// at least `minimumChunk` elements, in parallel (else in one call). Chunk boundaries depend
+/// only on `count`, `minimumChunk` and the thread count, so a loop whose every output depends
+/// on its own inputs alone gives the same bits at any thread count, and per-chunk partial
+/// results combined in chunk order give the same bits on every run with the same threads.
+public func parallelChunks(_ count: Int, minimumChunk: Int = 1, _ body: (_ chunk: Int, _ range: Range<Int>) -> Void) {
+    let chunks = max(1, min(ComputeThreads.current, count / max(1, minimumChunk)))
+    if chunks == 1 { body(0, 0..<count); return }
     withoutActuallyEscaping(body) { body in
-        // Each chunk writes only its own elements, so sharing the loop body is safe.
-        let shared = SharedLoopBody(run: body)
+        // The chunks write disjoint memory; the caller guarantees it, the compiler cannot see it.
+        let shared = UncheckedSendable(value: body)
         DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
-            shared.run((chunk * count / chunks)..<((chunk + 1) * count / chunks))
+            shared.value(chunk, (chunk * count / chunks)..<((chunk + 1) * count / chunks))
         }
     }
 }
 
-private struct SharedLoopBody: @unchecked Sendable {
-    let run: (Range<Int>) -> Void
-}
+private struct UncheckedSendable<Value>: @unchecked Sendable { let value: Value }

@@ -42,7 +42,7 @@ public struct BilinearResize: Sendable {
 
     public func forward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>) {
         let (height, width, channels) = (target.height, target.width, channels)
-        forEachChunk(images * height, minimumChunk: max(1, (1 << 14) / max(1, width * channels))) { lines in
+        parallelChunks(images * height, minimumChunk: max(1, (1 << 14) / max(1, width * channels))) { _, lines in
             for line in lines {
                 let b = line / height, i = line % height
                 for j in 0..<width {
@@ -59,7 +59,7 @@ public struct BilinearResize: Sendable {
     public func backward(_ dy: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>) {
         let (height, width, channels) = (target.height, target.width, channels)
         // An image's taps scatter into that image only, so images are the unit of parallel work.
-        forEachChunk(images, minimumChunk: max(1, (1 << 14) / max(1, height * width * channels))) { chunk in
+        parallelChunks(images, minimumChunk: max(1, (1 << 14) / max(1, height * width * channels))) { _, chunk in
             for b in chunk {
                 for i in 0..<height {
                     for j in 0..<width {

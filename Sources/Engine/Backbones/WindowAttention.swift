@@ -94,7 +94,7 @@ public final class WindowAttention {
         return (attended, { [relativePositionBias, relativeIndex, heads] dAttended in
             var dQKV = Matrix(uninitialized: x.rows, 3 * c)
             // One bias-gradient accumulator and one score scratch per chunk, summed in chunk order.
-            let chunks = max(1, min(ComputeSetup.threads, windows))
+            let chunks = max(1, min(ComputeThreads.current, windows))
             var chunkBias = [Float](repeating: 0, count: chunks * heads * n * n)
             // Per chunk: dP, then the scores' gradient dS.
             var scratch = [Float](repeating: 0, count: chunks * 2 * n * n)

@@ -1,37 +1,48 @@
 import Foundation
 import Tensors
 
-/// GELU, the exact form 0.5 x (1 + erf(x / √2)) that PyTorch's nn.GELU uses by default.
+/// GELU, the exact form 0.5 x (1 + erf(x / √2)) that PyTorch's nn.GELU uses by default. The
+/// pullback keeps the derivative the forward computed instead of x.
 func gelu(_ x: Matrix, _ context: ForwardContext) -> (Matrix, Pullback) {
     context.count(x.values.count)
-    return pointwise(x, forward: { geluForward($0, $1, count: $2) }, backward: { geluBackward($0, $1, $2, count: $3) })
+    var y = Matrix(uninitialized: x.rows, x.columns), derivative = Matrix(uninitialized: x.rows, x.columns)
+    x.values.withUnsafeBufferPointer { x in
+        y.values.withUnsafeMutableBufferPointer { y in
+            derivative.values.withUnsafeMutableBufferPointer { d in
+                geluForward(x.baseAddress!, y.baseAddress!, derivative: d.baseAddress!, count: x.count)
+            }
+        }
+    }
+    return (y, { dy in
+        freshGradient(like: dy) { dy, dx in
+            derivative.values.withUnsafeBufferPointer { d in
+                geluBackward(derivative: d.baseAddress!, dy, dx, count: d.count, accumulate: false)
+            }
+        }
+    })
 }
 
 func relu(_ x: Matrix) -> (Matrix, Pullback) {
-    pointwise(x, forward: { reluForward($0, $1, count: $2) }, backward: { reluBackward($0, $1, $2, count: $3) })
-}
-
-/// Runs one of Tensors' pointwise kernel pairs on a matrix: `forward(x, y, count)` now, and
-/// `backward(x, dy, dx, count)`, which adds into dx, in the pullback.
-private func pointwise(_ x: Matrix, forward: (UnsafePointer<Float>, UnsafeMutablePointer<Float>, Int) -> Void,
-                       backward: @escaping (UnsafePointer<Float>, UnsafePointer<Float>, UnsafeMutablePointer<Float>, Int) -> Void)
-    -> (Matrix, Pullback)
-{
     var y = Matrix(uninitialized: x.rows, x.columns)
     x.values.withUnsafeBufferPointer { x in
-        y.values.withUnsafeMutableBufferPointer { y in forward(x.baseAddress!, y.baseAddress!, x.count) }
+        y.values.withUnsafeMutableBufferPointer { y in reluForward(x.baseAddress!, y.baseAddress!, count: x.count) }
     }
+    // The output is > 0 exactly where the input is, so the pullback keeps the output (which the
+    // next layer keeps anyway) and x can be freed.
     return (y, { dy in
-        var dx = Matrix(zeros: dy.rows, dy.columns)
-        x.values.withUnsafeBufferPointer { x in
-            dy.values.withUnsafeBufferPointer { dy in
-                dx.values.withUnsafeMutableBufferPointer { dx in
-                    backward(x.baseAddress!, dy.baseAddress!, dx.baseAddress!, x.count)
-                }
-            }
+        freshGradient(like: dy) { dy, dx in
+            y.values.withUnsafeBufferPointer { y in reluBackward(y.baseAddress!, dy, dx, count: y.count, accumulate: false) }
         }
-        return dx
     })
+}
+
+/// A new gradient of dy's shape, every element written by `fill(dy, dx)` (no zero-fill).
+private func freshGradient(like dy: Matrix, _ fill: (UnsafePointer<Float>, UnsafeMutablePointer<Float>) -> Void) -> Matrix {
+    var dx = Matrix(uninitialized: dy.rows, dy.columns)
+    dy.values.withUnsafeBufferPointer { dy in
+        dx.values.withUnsafeMutableBufferPointer { dx in fill(dy.baseAddress!, dx.baseAddress!) }
+    }
+    return dx
 }
 
 /// Side-by-side concatenation of the columns of matrices with equal row counts.
