@@ -322,16 +322,16 @@ func forEachLanes(_ range: Range<Int>, _ lanes: (Int, Int) -> Void) {
 }
 
 @inline(__always)
-func load8(_ p: UnsafePointer<Float>, _ i: Int, _ valid: Int) -> SIMD8<Float> {
-    if valid == 8 { return UnsafeRawPointer(p + i).loadUnaligned(as: SIMD8<Float>.self) }
-    var v = SIMD8<Float>(repeating: 0)
+func load8<Scalar: SIMDScalar>(_ p: UnsafePointer<Scalar>, _ i: Int, _ valid: Int) -> SIMD8<Scalar> {
+    if valid == 8 { return UnsafeRawPointer(p + i).loadUnaligned(as: SIMD8<Scalar>.self) }
+    var v = SIMD8<Scalar>()
     for j in 0..<valid { v[j] = p[i + j] }
     return v
 }
 
 @inline(__always)
-func store8(_ v: SIMD8<Float>, _ p: UnsafeMutablePointer<Float>, _ i: Int, _ valid: Int) {
-    if valid == 8 { UnsafeMutableRawPointer(p + i).storeBytes(of: v, as: SIMD8<Float>.self); return }
+func store8<Scalar: SIMDScalar>(_ v: SIMD8<Scalar>, _ p: UnsafeMutablePointer<Scalar>, _ i: Int, _ valid: Int) {
+    if valid == 8 { UnsafeMutableRawPointer(p + i).storeBytes(of: v, as: SIMD8<Scalar>.self); return }
     for j in 0..<valid { p[i + j] = v[j] }
 }
 

@@ -130,9 +130,8 @@ final class ConvNormReLU {
 /// BatchNorm then ReLU on a layer's output, chaining the layer's pullback.
 func normalizedReLU(_ layerOutput: (Matrix, Pullback), _ norm: BatchNorm, _ context: ForwardContext) -> (Matrix, Pullback) {
     let (y, layerPullback) = layerOutput
-    let (normalized, normPullback) = norm.forward(y, context)
-    let (activated, reluPullback) = relu(normalized)
-    return (activated, { layerPullback(normPullback(reluPullback($0))) })
+    let (activated, pullback) = norm.forward(y, context, relu: true)
+    return (activated, { layerPullback(pullback($0)) })
 }
 
 extension DecoderSpec {

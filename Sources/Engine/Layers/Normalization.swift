@@ -72,7 +72,10 @@ public final class BatchNorm {
 
     public var parameters: [Parameter] { [weight, bias, runningMean, runningVariance] }
 
-    public func forward(_ x: Matrix, _ context: ForwardContext) -> (Matrix, Pullback) {
+    /// BatchNorm, then ReLU in the same pass when `relu` is set (every head's BatchNorm is
+    /// followed by one): the pullback then takes the ReLU output's gradient and keeps the ReLU
+    /// output (which the next layer keeps anyway) instead of a normalised copy.
+    public func forward(_ x: Matrix, _ context: ForwardContext, relu: Bool = false) -> (Matrix, Pullback) {
         let layout = BatchNormLayout(outer: x.rows, channels: x.columns, inner: 1)
         context.count(x.rows * x.columns)
         var means = [Float](repeating: 0, count: x.columns), rstds = means
@@ -87,23 +90,33 @@ public final class BatchNorm {
         x.values.withUnsafeBufferPointer { x in
             y.values.withUnsafeMutableBufferPointer { y in
                 batchNormForward(x.baseAddress!, layout, means: means, rstds: rstds, weight: weight.values.baseAddress!,
-                                 bias: bias.values.baseAddress!, y.baseAddress!)
+                                 bias: bias.values.baseAddress!, y.baseAddress!, relu: relu)
             }
         }
+        let reluOutput = relu ? y : nil
         return (y, { [weight, bias, means, rstds] dy in
-            var dx = Matrix(zeros: x.rows, x.columns)
+            var dx = Matrix(uninitialized: x.rows, x.columns)
             x.values.withUnsafeBufferPointer { x in
                 dy.values.withUnsafeBufferPointer { dy in
                     dx.values.withUnsafeMutableBufferPointer { dx in
-                        batchNormBackward(x.baseAddress!, layout, means: means, rstds: rstds,
-                                          weight: weight.values.baseAddress!, training: training,
-                                          outputGradient: dy.baseAddress!, inputGradient: dx.baseAddress!,
-                                          weightGradient: weight.gradient?.baseAddress,
-                                          biasGradient: bias.gradient?.baseAddress)
+                        withOptionalBuffer(reluOutput) { reluOutput in
+                            batchNormBackward(x.baseAddress!, layout, means: means, rstds: rstds,
+                                              weight: weight.values.baseAddress!, training: training,
+                                              outputGradient: dy.baseAddress!, reluOutput: reluOutput,
+                                              inputGradient: dx.baseAddress!, accumulate: false,
+                                              weightGradient: weight.gradient?.baseAddress,
+                                              biasGradient: bias.gradient?.baseAddress)
+                        }
                     }
                 }
             }
             return dx
         })
     }
+}
+
+/// Calls `body` with a pointer to the matrix's values, or nil without a matrix.
+private func withOptionalBuffer<Result>(_ matrix: Matrix?, _ body: (UnsafePointer<Float>?) -> Result) -> Result {
+    guard let matrix else { return body(nil) }
+    return matrix.values.withUnsafeBufferPointer { body($0.baseAddress!) }
 }
