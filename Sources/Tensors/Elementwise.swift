@@ -315,22 +315,24 @@ func fastExp(_ value: SIMD8<Float>) -> SIMD8<Float> {
 
 /// Applies `lanes(start, valid)` to `range` 8 elements at a time (the tail padded with
 /// zeros), so pointwise kernels vectorise whatever the compiler's loop vectoriser decides.
-@inline(__always)
-func forEachLanes(_ range: Range<Int>, _ lanes: (Int, Int) -> Void) {
+@inlinable @inline(__always)
+public func forEachLanes(_ range: Range<Int>, _ lanes: (Int, Int) -> Void) {
     var i = range.lowerBound
     while i < range.upperBound { lanes(i, min(8, range.upperBound - i)); i += 8 }
 }
 
-@inline(__always)
-func load8<Scalar: SIMDScalar>(_ p: UnsafePointer<Scalar>, _ i: Int, _ valid: Int) -> SIMD8<Scalar> {
+/// The 8 values at p[i...], zeros past the first `valid`.
+@inlinable @inline(__always)
+public func load8<Scalar: SIMDScalar>(_ p: UnsafePointer<Scalar>, _ i: Int, _ valid: Int) -> SIMD8<Scalar> {
     if valid == 8 { return UnsafeRawPointer(p + i).loadUnaligned(as: SIMD8<Scalar>.self) }
     var v = SIMD8<Scalar>()
     for j in 0..<valid { v[j] = p[i + j] }
     return v
 }
 
-@inline(__always)
-func store8<Scalar: SIMDScalar>(_ v: SIMD8<Scalar>, _ p: UnsafeMutablePointer<Scalar>, _ i: Int, _ valid: Int) {
+/// Stores the first `valid` lanes of `v` at p[i...].
+@inlinable @inline(__always)
+public func store8<Scalar: SIMDScalar>(_ v: SIMD8<Scalar>, _ p: UnsafeMutablePointer<Scalar>, _ i: Int, _ valid: Int) {
     if valid == 8 { UnsafeMutableRawPointer(p + i).storeBytes(of: v, as: SIMD8<Scalar>.self); return }
     for j in 0..<valid { p[i + j] = v[j] }
 }

@@ -22,20 +22,6 @@ func gelu(_ x: Matrix, _ context: ForwardContext) -> (Matrix, Pullback) {
     })
 }
 
-func relu(_ x: Matrix) -> (Matrix, Pullback) {
-    var y = Matrix(uninitialized: x.rows, x.columns)
-    x.values.withUnsafeBufferPointer { x in
-        y.values.withUnsafeMutableBufferPointer { y in reluForward(x.baseAddress!, y.baseAddress!, count: x.count) }
-    }
-    // The output is > 0 exactly where the input is, so the pullback keeps the output (which the
-    // next layer keeps anyway) and x can be freed.
-    return (y, { dy in
-        freshGradient(like: dy) { dy, dx in
-            y.values.withUnsafeBufferPointer { y in reluBackward(y.baseAddress!, dy, dx, count: y.count, accumulate: false) }
-        }
-    })
-}
-
 /// A new gradient of dy's shape, every element written by `fill(dy, dx)` (no zero-fill).
 private func freshGradient(like dy: Matrix, _ fill: (UnsafePointer<Float>, UnsafeMutablePointer<Float>) -> Void) -> Matrix {
     var dx = Matrix(uninitialized: dy.rows, dy.columns)

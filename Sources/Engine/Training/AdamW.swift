@@ -1,4 +1,5 @@
 import Foundation
+import Tensors
 
 /// What the optimizer sees of one trainable parameter: its values and gradient as flat buffers.
 public struct ParameterSlot {
@@ -47,16 +48,23 @@ public final class AdamW {
             var m = firstMoments.removeValue(forKey: parameter.name) ?? [Float](repeating: 0, count: count)
             var v = secondMoments.removeValue(forKey: parameter.name) ?? [Float](repeating: 0, count: count)
             precondition(m.count == count, "\(parameter.name): optimizer state has \(m.count) values, parameter \(count)")
-            let x = parameter.values, g = parameter.gradient
-            if parameter.decays {
-                for i in 0..<count { x[i] *= decayFactor }
-            }
+            let x = parameter.values.baseAddress!, g = parameter.gradient.baseAddress!
+            let decays = parameter.decays
             m.withUnsafeMutableBufferPointer { m in
                 v.withUnsafeMutableBufferPointer { v in
-                    for i in 0..<count {
-                        m[i] = b1 * m[i] + (1 - b1) * g[i]
-                        v[i] = b2 * v[i] + (1 - b2) * g[i] * g[i]
-                        x[i] -= stepSize * m[i] / ((v[i] / correction2).squareRoot() + eps)
+                    let m = m.baseAddress!, v = v.baseAddress!
+                    // Per element: the decay, then PyTorch's update, 8 elements at a time; elements
+                    // are independent, so the split over threads changes no bit.
+                    parallelChunks(count, minimumChunk: 1 << 14) { _, range in
+                        forEachLanes(range) { i, valid in
+                            var xi = load8(x, i, valid)
+                            if decays { xi *= decayFactor }
+                            let gi = load8(g, i, valid)
+                            let mi = b1 * load8(m, i, valid) + (1 - b1) * gi
+                            let vi = b2 * load8(v, i, valid) + (1 - b2) * gi * gi
+                            xi -= stepSize * mi / ((vi / correction2).squareRoot() + eps)
+                            store8(mi, m, i, valid); store8(vi, v, i, valid); store8(xi, x, i, valid)
+                        }
                     }
                 }
             }
