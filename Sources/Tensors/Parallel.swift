@@ -35,3 +35,21 @@ public func parallelChunks(_ count: Int, minimumChunk: Int = 1, _ body: (_ chunk
 }
 
 private struct UncheckedSendable<Value>: @unchecked Sendable { let value: Value }
+
+extension ComputeThreads {
+    /// Runs `body(index)` for every index in 0..<count, spread over the compute threads, with
+    /// every call computing on one thread (OpenBLAS and `parallelChunks` are set to 1 meanwhile):
+    /// for independent pieces of work that are each too small to split well inside. Each call
+    /// gives the bits it gives in a 1-thread process, whatever the thread count.
+    public static func spread(_ count: Int, _ body: (_ index: Int) -> Void) {
+        let threads = current
+        guard threads > 1, count > 1 else { for index in 0..<count { body(index) }; return }
+        set(1)
+        defer { set(threads) }
+        withoutActuallyEscaping(body) { body in
+            // Each call writes only its own outputs; the caller guarantees it.
+            let shared = UncheckedSendable(value: body)
+            DispatchQueue.concurrentPerform(iterations: count) { shared.value($0) }
+        }
+    }
+}

@@ -1,5 +1,6 @@
 import Foundation
 import RunContract
+import Tensors
 
 /// The Swin backbone with one decoder head per task.
 public final class MultiTaskModel {
@@ -66,16 +67,31 @@ public final class MultiTaskModel {
             precondition(spectral.tasks == tasks, "TS-PD must serve the model's tasks in order")
             (inputs, spectralPullback) = spectral.forward(features, batch: batch)
         }
-        var predictions: [TaskName: Matrix] = [:]
-        var headPullbacks: [(Matrix) -> [Matrix]] = []
-        for (t, task) in tasks.enumerated() {
-            let (prediction, pullback) = heads[task]!.forward(inputs[t], batch: batch, size: imageSize, context)
-            predictions[task] = prediction
-            headPullbacks.append(pullback)
+        // The heads share nothing (their own parameters, gradients and BatchNorm statistics), so
+        // they run side by side on the compute threads, each on one thread, forward and backward;
+        // the backbone sums their feature gradients in task order as before. Counting MACs stays
+        // serial (one counter).
+        let headInputs = inputs
+        let serial = context.macs != nil
+        func runHeads(_ count: Int, _ body: (Int) -> Void) {
+            if serial { for index in 0..<count { body(index) } } else { ComputeThreads.spread(count, body) }
         }
+        var outputs = [(prediction: Matrix, pullback: (Matrix) -> [Matrix])?](repeating: nil, count: tasks.count)
+        outputs.withUnsafeMutableBufferPointer { outputs in
+            runHeads(tasks.count) { t in
+                outputs[t] = self.heads[self.tasks[t]]!.forward(headInputs[t], batch: batch, size: self.imageSize, context)
+            }
+        }
+        var predictions: [TaskName: Matrix] = [:]
+        for (t, task) in tasks.enumerated() { predictions[task] = outputs[t]!.prediction }
+        let headPullbacks = outputs.map { $0!.pullback }
         return (predictions, { gradients in
-            let featureGradients: [[Matrix?]] = self.tasks.enumerated().map { t, task in
-                gradients[task].map { headPullbacks[t]($0) } ?? Array(repeating: nil, count: inputs[t].count)
+            var featureGradients = [[Matrix?]](repeating: [], count: self.tasks.count)
+            featureGradients.withUnsafeMutableBufferPointer { featureGradients in
+                runHeads(self.tasks.count) { t in
+                    featureGradients[t] = gradients[self.tasks[t]].map { headPullbacks[t]($0) }
+                        ?? Array(repeating: nil, count: headInputs[t].count)
+                }
             }
             guard let spectralPullback else { return featureGradients }
             // TS-PD's pullback wants every task's gradient; a task without one contributes zeros.
