@@ -141,12 +141,18 @@ public func layerNormBackward(_ x: UnsafePointer<Float>, weight: UnsafePointer<F
             }
         }
     }
-    // Parameter gradients sum over rows: serial, in row order.
+    // Parameter gradients sum over rows in row order, per channel: 8 channels at a time and
+    // channels split over threads, which changes no bit.
     guard gw != nil || gb != nil else { return }
-    for r in 0..<rows {
-        let src = x + r * c, g = gy + r * c, mean = means[r], rstd = rstds[r]
-        if let gw { for j in 0..<c { gw[j] += g[j] * (src[j] - mean) * rstd } }
-        if let gb { for j in 0..<c { gb[j] += g[j] } }
+    parallelChunks(c, minimumChunk: max(8, (1 << 15) / max(rows, 1))) { _, channels in
+        for r in 0..<rows {
+            let src = x + r * c, g = gy + r * c, mean = means[r], rstd = rstds[r]
+            forEachLanes(channels) { j, valid in
+                let gj = load8(g, j, valid)
+                if let gw { store8(load8(gw, j, valid) + gj * (load8(src, j, valid) - mean) * rstd, gw, j, valid) }
+                if let gb { store8(load8(gb, j, valid) + gj, gb, j, valid) }
+            }
+        }
     }
 }
 

@@ -95,17 +95,28 @@ public final class AdamW {
 /// clip_grad_norm_, with the same 1e-6 guard). Returns the norm before clipping.
 @discardableResult
 public func clipGradientNorm(_ parameters: [ParameterSlot], maxNorm: Double) -> Double {
-    var sumOfSquares = 0.0
-    for parameter in parameters {
-        var partial: Float = 0
-        for g in parameter.gradient { partial += g * g }
-        sumOfSquares += Double(partial)
+    // Each parameter's sum of squares in Float, in element order, the parameters split over the
+    // threads; the sums then add up in Double in parameter order (no bit depends on the threads).
+    var partials = [Float](repeating: 0, count: parameters.count)
+    partials.withUnsafeMutableBufferPointer { partials in
+        parallelChunks(parameters.count) { _, range in
+            for p in range {
+                var partial: Float = 0
+                for g in parameters[p].gradient { partial += g * g }
+                partials[p] = partial
+            }
+        }
     }
+    var sumOfSquares = 0.0
+    for partial in partials { sumOfSquares += Double(partial) }
     let norm = sumOfSquares.squareRoot()
     guard maxNorm > 0, norm > maxNorm else { return norm }
     let scale = Float(maxNorm / (norm + 1e-6))
     for parameter in parameters {
-        for i in parameter.gradient.indices { parameter.gradient[i] *= scale }
+        let gradient = parameter.gradient.baseAddress!
+        parallelChunks(parameter.gradient.count, minimumChunk: 1 << 15) { _, range in
+            for i in range { gradient[i] *= scale }
+        }
     }
     return norm
 }

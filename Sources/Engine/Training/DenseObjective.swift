@@ -63,17 +63,10 @@ public final class DenseObjective: ParameterizedObjective {
         let size = indices.count, plane = batch.height * batch.width
         let images = channelsLastImages(batch.images, batch: size, height: batch.height, width: batch.width)
         let (predictions, pullback) = adaptation.forward(model, images, batch: size, ForwardContext(training: true))
-        var total = 0.0
-        var gradients: [TaskName: Matrix] = [:]
-        for task in config.tasks {
-            let labels = batch.labels.lossLabels(for: task, batch: size, plane: plane)
-            var (loss, gradient) = TaskLoss.loss(for: task, predictions[task]!, labels: labels)
-            let weight = config.lossWeights[task] ?? task.paperLossWeight
-            total += weight * loss
-            let scale = Float(weight)
-            gradient.values.withUnsafeMutableBufferPointer { g in for i in g.indices { g[i] *= scale } }
-            gradients[task] = gradient
-        }
+        let (total, gradients) = TaskLoss.weightedLosses(
+            tasks: config.tasks, predictions: predictions,
+            labels: config.tasks.map { batch.labels.lossLabels(for: $0, batch: size, plane: plane) },
+            weights: config.tasks.map { config.lossWeights[$0] ?? $0.paperLossWeight })
         pullback(gradients)
         adaptation.recordImportance()
         return total

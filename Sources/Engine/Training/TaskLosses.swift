@@ -1,4 +1,5 @@
 import Foundation
+import Tensors
 
 /// The training losses of METHODS.md on channels-last predictions [pixels, outputs]. Each returns
 /// the loss and its gradient with respect to the predictions. Labels are per pixel: a class index
@@ -92,9 +93,10 @@ public enum TaskLoss {
     }
 
     /// Mean of the summed loss and its gradient; nothing labelled gives zero loss and gradient.
-    private static func finish(_ total: Double, _ counted: Int, _ gradient: Matrix) -> (Double, Matrix) {
+    private static func finish(_ total: Double, _ counted: Int, _ gradient: consuming Matrix) -> (Double, Matrix) {
         guard counted > 0 else { return (0, Matrix(zeros: gradient.rows, gradient.columns)) }
-        var scaled = gradient
+        // The gradient is consumed, so scaling it in place copies nothing.
+        var scaled = consume gradient
         let inverse = Float(1 / Double(counted))
         scaled.values.withUnsafeMutableBufferPointer { g in for i in g.indices { g[i] *= inverse } }
         return (total / Double(counted), scaled)
@@ -108,5 +110,28 @@ public enum TaskLoss {
         case .normals: return normalsL1(predictions, labels: labels)
         case .depth: return depthL1(predictions, labels: labels)
         }
+    }
+
+    /// Every task's loss, and its gradient times the task's weight: the tasks side by side on the
+    /// compute threads, each loss computed as it is alone (so no bit depends on the threads).
+    /// `total` is the weighted sum in task order.
+    public static func weightedLosses(tasks: [TaskName], predictions: [TaskName: Matrix], labels: [[Float]],
+                                      weights: [Double]) -> (total: Double, gradients: [TaskName: Matrix]) {
+        var results = [(loss: Double, gradient: Matrix)?](repeating: nil, count: tasks.count)
+        results.withUnsafeMutableBufferPointer { results in
+            ComputeThreads.spread(tasks.count) { t in
+                var (loss, gradient) = Self.loss(for: tasks[t], predictions[tasks[t]]!, labels: labels[t])
+                let scale = Float(weights[t])
+                gradient.values.withUnsafeMutableBufferPointer { g in for i in g.indices { g[i] *= scale } }
+                results[t] = (loss, gradient)
+            }
+        }
+        var total = 0.0
+        var gradients: [TaskName: Matrix] = [:]
+        for (t, task) in tasks.enumerated() {
+            total += weights[t] * results[t]!.loss
+            gradients[task] = results[t]!.gradient
+        }
+        return (total, gradients)
     }
 }

@@ -68,13 +68,9 @@ public struct ThroughputBenchmark {
         func step() {
             for parameter in parameters { parameter.zeroGradient() }
             let (predictions, pullback) = adaptation.forward(model, images, batch: batch, ForwardContext(training: true))
-            var gradients: [TaskName: Matrix] = [:]
-            for task in tasks {
-                var (_, gradient) = TaskLoss.loss(for: task, predictions[task]!, labels: labels[task]!)
-                let weight = Float(task.paperLossWeight)
-                gradient.values.withUnsafeMutableBufferPointer { g in for i in g.indices { g[i] *= weight } }
-                gradients[task] = gradient
-            }
+            let (_, gradients) = TaskLoss.weightedLosses(tasks: tasks, predictions: predictions,
+                                                        labels: tasks.map { labels[$0]! },
+                                                        weights: tasks.map(\.paperLossWeight))
             pullback(gradients)
             adaptation.recordImportance()
             clipGradientNorm(slots, maxNorm: 5)
