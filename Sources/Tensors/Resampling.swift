@@ -30,50 +30,26 @@ public struct BilinearResize: Sendable {
         columns = BilinearTaps(input: source.width, output: target.width)
     }
 
-    /// Calls `body(output, p00, p01, p10, p11, weights)` for every output pixel of image `b`'s
-    /// output rows `outputRows`, in row-major order: the offsets of the pixel and of its four
-    /// source pixels (top left, top right, bottom left, bottom right) and their weights.
+    /// The four source offsets and weights of output pixel (i, j) of image b.
     @inline(__always)
-    private func forEachPixel(image b: Int, outputRows: Range<Int>,
-                              _ body: (Int, Int, Int, Int, Int, (Float, Float, Float, Float)) -> Void) {
-        let (sourceWidth, channels) = (source.width, channels)
-        rows.low.withUnsafeBufferPointer { rowLow in
-        rows.high.withUnsafeBufferPointer { rowHigh in
-        rows.highWeight.withUnsafeBufferPointer { rowWeight in
-        columns.low.withUnsafeBufferPointer { columnLow in
-        columns.high.withUnsafeBufferPointer { columnHigh in
-        columns.highWeight.withUnsafeBufferPointer { columnWeight in
-            for i in outputRows {
-                let v = rowWeight[i]
-                let top = (b * source.height + rowLow[i]) * sourceWidth, bottom = (b * source.height + rowHigh[i]) * sourceWidth
-                for j in 0..<target.width {
-                    let h = columnWeight[j], c0 = columnLow[j], c1 = columnHigh[j]
-                    body(((b * target.height + i) * target.width + j) * channels,
-                         (top + c0) * channels, (top + c1) * channels, (bottom + c0) * channels, (bottom + c1) * channels,
-                         ((1 - v) * (1 - h), (1 - v) * h, v * (1 - h), v * h))
-                }
-            }
-        } } } } } }
+    private func corners(_ b: Int, _ i: Int, _ j: Int) -> (offsets: (Int, Int, Int, Int), weights: (Float, Float, Float, Float)) {
+        func offset(_ row: Int, _ column: Int) -> Int { ((b * source.height + row) * source.width + column) * channels }
+        let (v, h) = (rows.highWeight[i], columns.highWeight[j])
+        let (r0, r1, c0, c1) = (rows.low[i], rows.high[i], columns.low[j], columns.high[j])
+        return ((offset(r0, c0), offset(r0, c1), offset(r1, c0), offset(r1, c1)),
+                ((1 - v) * (1 - h), (1 - v) * h, v * (1 - h), v * h))
     }
 
     public func forward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>) {
         let (height, width, channels) = (target.height, target.width, channels)
-        let vectorEnd = channels - channels % 8
         parallelChunks(images * height, minimumChunk: max(1, (1 << 14) / max(1, width * channels))) { _, lines in
             for line in lines {
-                forEachPixel(image: line / height, outputRows: (line % height)..<(line % height + 1)) { o, p00, p01, p10, p11, w in
-                    let out = y + o
-                    var c = 0
-                    while c < vectorEnd {
-                        let sum = w.0 * load8(x + p00, c, 8) + w.1 * load8(x + p01, c, 8) + w.2 * load8(x + p10, c, 8)
-                            + w.3 * load8(x + p11, c, 8)
-                        store8(sum, out, c, 8)
-                        c += 8
-                    }
-                    while c < channels {
-                        out[c] = w.0 * x[p00 + c] + w.1 * x[p01 + c] + w.2 * x[p10 + c] + w.3 * x[p11 + c]
-                        c += 1
-                    }
+                let b = line / height, i = line % height
+                for j in 0..<width {
+                    let out = y + (line * width + j) * channels
+                    let (p, w) = corners(b, i, j)
+                    let (p00, p01, p10, p11) = (x + p.0, x + p.1, x + p.2, x + p.3)
+                    for c in 0..<channels { out[c] = w.0 * p00[c] + w.1 * p01[c] + w.2 * p10[c] + w.3 * p11[c] }
                 }
             }
         }
@@ -84,23 +60,28 @@ public struct BilinearResize: Sendable {
         let (height, width, channels) = (target.height, target.width, channels)
         let vectorEnd = channels - channels % 8
         // An image's taps scatter into that image only, so images are the unit of parallel work.
-        // The four taps add in this order per element, also where they coincide at the border.
+        // The four taps add in this order per element, also where they coincide at the border,
+        // 8 channels at a time (a pixel's channels never overlap another tap's).
         parallelChunks(images, minimumChunk: max(1, (1 << 14) / max(1, height * width * channels))) { _, chunk in
             for b in chunk {
-                forEachPixel(image: b, outputRows: 0..<height) { o, p00, p01, p10, p11, w in
-                    let g = dy + o
-                    var c = 0
-                    while c < vectorEnd {
-                        let gc = load8(g, c, 8)
-                        store8(load8(dx + p00, c, 8) + w.0 * gc, dx + p00, c, 8)
-                        store8(load8(dx + p01, c, 8) + w.1 * gc, dx + p01, c, 8)
-                        store8(load8(dx + p10, c, 8) + w.2 * gc, dx + p10, c, 8)
-                        store8(load8(dx + p11, c, 8) + w.3 * gc, dx + p11, c, 8)
-                        c += 8
-                    }
-                    while c < channels {
-                        dx[p00 + c] += w.0 * g[c]; dx[p01 + c] += w.1 * g[c]; dx[p10 + c] += w.2 * g[c]; dx[p11 + c] += w.3 * g[c]
-                        c += 1
+                for i in 0..<height {
+                    for j in 0..<width {
+                        let g = dy + ((b * height + i) * width + j) * channels
+                        let (p, w) = corners(b, i, j)
+                        let (p00, p01, p10, p11) = (dx + p.0, dx + p.1, dx + p.2, dx + p.3)
+                        var c = 0
+                        while c < vectorEnd {
+                            let gc = load8(g, c, 8)
+                            store8(load8(p00, c, 8) + w.0 * gc, p00, c, 8)
+                            store8(load8(p01, c, 8) + w.1 * gc, p01, c, 8)
+                            store8(load8(p10, c, 8) + w.2 * gc, p10, c, 8)
+                            store8(load8(p11, c, 8) + w.3 * gc, p11, c, 8)
+                            c += 8
+                        }
+                        while c < channels {
+                            p00[c] += w.0 * g[c]; p01[c] += w.1 * g[c]; p10[c] += w.2 * g[c]; p11[c] += w.3 * g[c]
+                            c += 1
+                        }
                     }
                 }
             }
