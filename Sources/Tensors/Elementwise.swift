@@ -315,10 +315,12 @@ func fastExp(_ value: SIMD8<Float>) -> SIMD8<Float> {
 
 /// Applies `lanes(start, valid)` to `range` 8 elements at a time (the tail padded with
 /// zeros), so pointwise kernels vectorise whatever the compiler's loop vectoriser decides.
+/// Full groups pass a literal 8, so their loads and stores compile to plain vector moves.
 @inlinable @inline(__always)
 public func forEachLanes(_ range: Range<Int>, _ lanes: (Int, Int) -> Void) {
     var i = range.lowerBound
-    while i < range.upperBound { lanes(i, min(8, range.upperBound - i)); i += 8 }
+    while i + 8 <= range.upperBound { lanes(i, 8); i += 8 }
+    if i < range.upperBound { lanes(i, range.upperBound - i) }
 }
 
 /// The 8 values at p[i...], zeros past the first `valid`.

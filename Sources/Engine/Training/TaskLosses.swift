@@ -29,7 +29,7 @@ public enum TaskLoss {
                 }
             }
         }
-        return finish(total, counted, gradient)
+        return finish(total, counted, &gradient)
     }
 
     /// Balanced binary cross-entropy (MTLoRA's saliency loss): positives weighted by
@@ -50,7 +50,7 @@ public enum TaskLoss {
             gradient.values[p] = -w * y * (1 - sigma) + (1 - w) * (1 - y) * sigma
             counted += 1
         }
-        return finish(total, counted, gradient)
+        return finish(total, counted, &gradient)
     }
 
     /// L1 between the L2-normalised prediction and the label, over labelled pixels' components.
@@ -76,7 +76,7 @@ public enum TaskLoss {
             for i in 0..<3 { gradient.values[3 * p + i] = (sign[i] - unit[i] * dot) / norm }
             counted += 3
         }
-        return finish(total, counted, gradient)
+        return finish(total, counted, &gradient)
     }
 
     /// L1 over pixels with a depth label.
@@ -89,17 +89,16 @@ public enum TaskLoss {
             gradient.values[p] = d > 0 ? 1 : (d < 0 ? -1 : 0)
             counted += 1
         }
-        return finish(total, counted, gradient)
+        return finish(total, counted, &gradient)
     }
 
     /// Mean of the summed loss and its gradient; nothing labelled gives zero loss and gradient.
-    private static func finish(_ total: Double, _ counted: Int, _ gradient: consuming Matrix) -> (Double, Matrix) {
+    /// Scales the gradient in place (no copy of it).
+    private static func finish(_ total: Double, _ counted: Int, _ gradient: inout Matrix) -> (Double, Matrix) {
         guard counted > 0 else { return (0, Matrix(zeros: gradient.rows, gradient.columns)) }
-        // The gradient is consumed, so scaling it in place copies nothing.
-        var scaled = consume gradient
         let inverse = Float(1 / Double(counted))
-        scaled.values.withUnsafeMutableBufferPointer { g in for i in g.indices { g[i] *= inverse } }
-        return (total / Double(counted), scaled)
+        gradient.values.withUnsafeMutableBufferPointer { g in for i in g.indices { g[i] *= inverse } }
+        return (total / Double(counted), gradient)
     }
 
     /// The task's loss on its predictions.
