@@ -108,7 +108,7 @@ public func linear(_ x: Tensor, weight: Tensor, bias: Tensor? = nil) -> Tensor {
 /// at least `seconds` after one warm-up call. The engine's benchmarks report their
 /// throughput against this number. Restores the previous thread count.
 public func measureSgemmPeak(size: Int = 1024, threads: Int, seconds: Double = 1.0) -> Double {
-    let previous = ComputeThreads.current
+    let previous = ComputeThreads.process
     ComputeThreads.set(threads)
     defer { ComputeThreads.set(previous) }
     var rng = SeededRandom(seed: 1)

@@ -3,10 +3,15 @@ import Dispatch
 import Synchronization
 
 /// The process's compute thread count: OpenBLAS's, and the most chunks `parallelChunks` splits
-/// the engine's own loops into. It starts at OpenBLAS's own count (OPENBLAS_NUM_THREADS, else
-/// the cores); the engine sets it once per run from the run's config.
+/// the engine's own loops into. It starts at 1; the engine sets it once per run from the run's
+/// config (tests never set it: they run side by side in one process).
 public enum ComputeThreads {
-    private static let count = Atomic<Int>(max(1, Int(openblas_get_num_threads())))
+    private static let count = Atomic<Int>(1)
+
+    /// The chunk count of `parallelChunks` for code running in this task, in place of the
+    /// process's (OpenBLAS keeps the process's): how a test exercises the split without touching
+    /// process-wide state.
+    @TaskLocal public static var chunksInThisTask: Int?
 
     public static func set(_ threads: Int) {
         precondition(threads >= 1, "thread count \(threads)")
@@ -14,7 +19,11 @@ public enum ComputeThreads {
         count.store(threads, ordering: .relaxed)
     }
 
-    public static var current: Int { count.load(ordering: .relaxed) }
+    /// The process's count (what `set` last set).
+    public static var process: Int { count.load(ordering: .relaxed) }
+
+    /// The chunk count for loops started here: this task's, else the process's.
+    public static var current: Int { chunksInThisTask ?? process }
 }
 
 /// Runs `body` over 0..<count split into at most `ComputeThreads.current` contiguous chunks of
@@ -42,7 +51,7 @@ extension ComputeThreads {
     /// for independent pieces of work that are each too small to split well inside. Each call
     /// gives the bits it gives in a 1-thread process, whatever the thread count.
     public static func spread(_ count: Int, _ body: (_ index: Int) -> Void) {
-        let threads = current
+        let threads = process
         guard threads > 1, count > 1 else { for index in 0..<count { body(index) }; return }
         set(1)
         defer { set(threads) }

@@ -95,6 +95,10 @@ func wronglyDifferentiatedSquare(_ x: Tensor) -> Tensor {
     /// Large tensors are split across compute threads; small slices are not. Equal
     /// bits show the split changes nothing.
     @Test func chunkedPointwiseOpsMatchSerialSlices() {
+        ComputeThreads.$chunksInThisTask.withValue(3) { pointwiseOpsMatchSerialSlices() }
+    }
+
+    private func pointwiseOpsMatchSerialSlices() {
         let x = constant([80, 1250], seed: 76, low: -5, high: 5)
         let whole = x.reshaped([100_000])
         let slices = (0..<10).map { x.slice(axis: 0, ($0 * 8)..<($0 * 8 + 8)) }
@@ -106,6 +110,10 @@ func wronglyDifferentiatedSquare(_ x: Tensor) -> Tensor {
     }
 
     @Test func chunkedBackwardMatchesSerialSlices() {
+        ComputeThreads.$chunksInThisTask.withValue(3) { backwardMatchesSerialSlices() }
+    }
+
+    private func backwardMatchesSerialSlices() {
         let ops: [(Tensor) -> Tensor] = [gelu, softmax, { layerNorm($0, weight: nil, bias: nil) }]
         for op in ops {
             let x = parameter([2000, 50], seed: 77, low: -5, high: 5)
