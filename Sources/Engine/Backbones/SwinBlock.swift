@@ -114,12 +114,16 @@ func permuteRows(_ x: Matrix, order: [Int32], batch: Int, inverse: Bool) -> Matr
     var y = Matrix(uninitialized: x.rows, c)
     x.values.withUnsafeBufferPointer { x in
         y.values.withUnsafeMutableBufferPointer { y in
-            for b in 0..<batch {
-                let base = b * perImage
-                for k in 0..<perImage {
-                    let source = inverse ? base + k : base + Int(order[k])
-                    let target = inverse ? base + Int(order[k]) : base + k
-                    (y.baseAddress! + target * c).update(from: x.baseAddress! + source * c, count: c)
+            let x = x.baseAddress!, y = y.baseAddress!
+            // Images are disjoint blocks of rows: split over the threads (a copy changes no bit).
+            parallelChunks(batch, minimumChunk: max(1, (1 << 15) / max(1, perImage * c))) { _, images in
+                for b in images {
+                    let base = b * perImage
+                    for k in 0..<perImage {
+                        let source = inverse ? base + k : base + Int(order[k])
+                        let target = inverse ? base + Int(order[k]) : base + k
+                        (y + target * c).update(from: x + source * c, count: c)
+                    }
                 }
             }
         }
