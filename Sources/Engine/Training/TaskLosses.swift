@@ -9,7 +9,7 @@ public enum TaskLoss {
     public static let ignoreLabel: Float = 255
 
     /// Pixel cross-entropy averaged over labelled pixels.
-    public static func crossEntropy(_ logits: Matrix, labels: [Float]) -> (Double, Matrix) {
+    public static func crossEntropy(_ logits: Matrix, labels: [Float], gradientScale: Float = 1) -> (Double, Matrix) {
         let k = logits.columns
         var gradient = Matrix(zeros: logits.rows, k)
         var total = 0.0, counted = 0
@@ -29,12 +29,12 @@ public enum TaskLoss {
                 }
             }
         }
-        return finish(total, counted, &gradient)
+        return finish(total, counted, &gradient, gradientScale)
     }
 
     /// Balanced binary cross-entropy (MTLoRA's saliency loss): positives weighted by
     /// w = N_neg / N of the batch, negatives by 1 - w, averaged over labelled pixels.
-    public static func balancedBinaryCrossEntropy(_ logits: Matrix, labels: [Float]) -> (Double, Matrix) {
+    public static func balancedBinaryCrossEntropy(_ logits: Matrix, labels: [Float], gradientScale: Float = 1) -> (Double, Matrix) {
         var positives = 0.0, negatives = 0.0
         for label in labels where label != ignoreLabel { if label > 0.5 { positives += 1 } else { negatives += 1 } }
         let w = Float(negatives / max(1, positives + negatives))
@@ -50,11 +50,11 @@ public enum TaskLoss {
             gradient.values[p] = -w * y * (1 - sigma) + (1 - w) * (1 - y) * sigma
             counted += 1
         }
-        return finish(total, counted, &gradient)
+        return finish(total, counted, &gradient, gradientScale)
     }
 
     /// L1 between the L2-normalised prediction and the label, over labelled pixels' components.
-    public static func normalsL1(_ predictions: Matrix, labels: [Float]) -> (Double, Matrix) {
+    public static func normalsL1(_ predictions: Matrix, labels: [Float], gradientScale: Float = 1) -> (Double, Matrix) {
         precondition(predictions.columns == 3 && labels.count == predictions.rows * 3)
         var gradient = Matrix(zeros: predictions.rows, 3)
         var total = 0.0, counted = 0
@@ -76,11 +76,11 @@ public enum TaskLoss {
             for i in 0..<3 { gradient.values[3 * p + i] = (sign[i] - unit[i] * dot) / norm }
             counted += 3
         }
-        return finish(total, counted, &gradient)
+        return finish(total, counted, &gradient, gradientScale)
     }
 
     /// L1 over pixels with a depth label.
-    public static func depthL1(_ predictions: Matrix, labels: [Float]) -> (Double, Matrix) {
+    public static func depthL1(_ predictions: Matrix, labels: [Float], gradientScale: Float = 1) -> (Double, Matrix) {
         var gradient = Matrix(zeros: predictions.rows, 1)
         var total = 0.0, counted = 0
         for p in 0..<predictions.rows where labels[p] > 0 && labels[p].isFinite {
@@ -89,25 +89,30 @@ public enum TaskLoss {
             gradient.values[p] = d > 0 ? 1 : (d < 0 ? -1 : 0)
             counted += 1
         }
-        return finish(total, counted, &gradient)
+        return finish(total, counted, &gradient, gradientScale)
     }
 
-    /// Mean of the summed loss and its gradient; nothing labelled gives zero loss and gradient.
-    /// Scales the gradient in place (no copy of it).
-    private static func finish(_ total: Double, _ counted: Int, _ gradient: inout Matrix) -> (Double, Matrix) {
-        guard counted > 0 else { return (0, Matrix(zeros: gradient.rows, gradient.columns)) }
+    /// Mean of the summed loss and its gradient, the gradient then times `scale` (in place, in
+    /// one pass); nothing labelled gives zero loss and gradient.
+    private static func finish(_ total: Double, _ counted: Int, _ gradient: inout Matrix, _ scale: Float) -> (Double, Matrix) {
+        guard counted > 0 else {
+            let zero: Float = 0 * scale
+            return (0, Matrix(rows: gradient.rows, columns: gradient.columns,
+                              values: [Float](repeating: zero, count: gradient.values.count)))
+        }
         let inverse = Float(1 / Double(counted))
-        gradient.values.withUnsafeMutableBufferPointer { g in for i in g.indices { g[i] *= inverse } }
+        gradient.values.withUnsafeMutableBufferPointer { g in for i in g.indices { g[i] = g[i] * inverse * scale } }
         return (total / Double(counted), gradient)
     }
 
-    /// The task's loss on its predictions.
-    public static func loss(for task: TaskName, _ predictions: Matrix, labels: [Float]) -> (Double, Matrix) {
+    /// The task's loss on its predictions, and its gradient times `gradientScale`.
+    public static func loss(for task: TaskName, _ predictions: Matrix, labels: [Float], gradientScale: Float = 1)
+        -> (Double, Matrix) {
         switch task {
-        case .semseg, .humanParts: return crossEntropy(predictions, labels: labels)
-        case .saliency: return balancedBinaryCrossEntropy(predictions, labels: labels)
-        case .normals: return normalsL1(predictions, labels: labels)
-        case .depth: return depthL1(predictions, labels: labels)
+        case .semseg, .humanParts: return crossEntropy(predictions, labels: labels, gradientScale: gradientScale)
+        case .saliency: return balancedBinaryCrossEntropy(predictions, labels: labels, gradientScale: gradientScale)
+        case .normals: return normalsL1(predictions, labels: labels, gradientScale: gradientScale)
+        case .depth: return depthL1(predictions, labels: labels, gradientScale: gradientScale)
         }
     }
 
@@ -119,10 +124,8 @@ public enum TaskLoss {
         var results = [(loss: Double, gradient: Matrix)?](repeating: nil, count: tasks.count)
         results.withUnsafeMutableBufferPointer { results in
             ComputeThreads.spread(tasks.count) { t in
-                var (loss, gradient) = Self.loss(for: tasks[t], predictions[tasks[t]]!, labels: labels[t])
-                let scale = Float(weights[t])
-                gradient.values.withUnsafeMutableBufferPointer { g in for i in g.indices { g[i] *= scale } }
-                results[t] = (loss, gradient)
+                results[t] = Self.loss(for: tasks[t], predictions[tasks[t]]!, labels: labels[t],
+                                       gradientScale: Float(weights[t]))
             }
         }
         var total = 0.0
