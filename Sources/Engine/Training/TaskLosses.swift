@@ -8,14 +8,27 @@ import Tensors
 public enum TaskLoss {
     public static let ignoreLabel: Float = 255
 
-    /// Pixel cross-entropy averaged over labelled pixels.
-    public static func crossEntropy(_ logits: Matrix, labels: [Float], gradientScale: Float = 1) -> (Double, Matrix) {
+    /// Pixel cross-entropy averaged over labelled pixels. The gradient's scaling by 1/count and
+    /// `gradientScale` happens in the same pass (the count is known first), unlabelled rows
+    /// written as the zeros they would be after scaling: no zero-fill, no second pass.
+    public static func crossEntropy(_ logits: Matrix, labels: [Float], gradientScale scale: Float = 1) -> (Double, Matrix) {
         let k = logits.columns
-        var gradient = Matrix(zeros: logits.rows, k)
-        var total = 0.0, counted = 0
+        var counted = 0
+        for p in 0..<logits.rows where labels[p] != ignoreLabel { counted += 1 }
+        guard counted > 0 else {
+            var gradient = Matrix(zeros: logits.rows, k)
+            return finish(0, 0, &gradient, scale)
+        }
+        let inverse = Float(1 / Double(counted)), unlabelled: Float = 0 * inverse * scale
+        var gradient = Matrix(uninitialized: logits.rows, k)
+        var total = 0.0
         logits.values.withUnsafeBufferPointer { z in
             gradient.values.withUnsafeMutableBufferPointer { g in
-                for p in 0..<logits.rows where labels[p] != ignoreLabel {
+                for p in 0..<logits.rows {
+                    guard labels[p] != ignoreLabel else {
+                        for c in 0..<k { g[p * k + c] = unlabelled }
+                        continue
+                    }
                     let row = z.baseAddress! + p * k
                     var largest = -Float.infinity
                     for c in 0..<k { largest = max(largest, row[c]) }
@@ -25,11 +38,11 @@ public enum TaskLoss {
                     total += Double(log(sum) + largest - row[label])
                     for c in 0..<k { g[p * k + c] /= sum }
                     g[p * k + label] -= 1
-                    counted += 1
+                    for c in 0..<k { g[p * k + c] = g[p * k + c] * inverse * scale }
                 }
             }
         }
-        return finish(total, counted, &gradient, gradientScale)
+        return (total / Double(counted), gradient)
     }
 
     /// Balanced binary cross-entropy (MTLoRA's saliency loss): positives weighted by
