@@ -73,7 +73,7 @@ public final class BatchNorm {
     public var parameters: [Parameter] { [weight, bias, runningMean, runningVariance] }
 
     public func forward(_ x: Matrix, _ context: ForwardContext) -> (Matrix, Pullback) {
-        let layout = BatchNormLayout(outer: x.rows, channels: x.columns, inner: 1)
+        let layout = ChannelLayout(rows: x.rows, channels: x.columns)
         context.count(x.rows * x.columns)
         var means = [Float](repeating: 0, count: x.columns), rstds = means
         let training = context.training
