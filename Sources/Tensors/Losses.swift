@@ -4,151 +4,174 @@ import Glibc
 import Darwin
 #endif
 
-// The task losses of METHODS.md, each a scalar tensor with a fused backward.
-// Dense predictions are NCHW; per-pixel labels and masks are row-major N*H*W.
-// A batch with no valid pixel gives loss 0 and zero gradient (not NaN), since
-// e.g. human_parts ignores whole images without people.
+// The task losses of METHODS.md. Each exists once, as a kernel over raw buffers that returns
+// the mean loss and writes its gradient with respect to the predictions; the tape ops below
+// (NCHW) and the engine's `TaskLoss` (channels-last rows) both call it. Labels say themselves
+// which pixels count: `ignoredClassLabel` for the class losses, a zero vector for normals, a
+// depth of 0 or less (or not finite) for depth. Nothing labelled gives loss 0 and a zero
+// gradient, not NaN, since e.g. human_parts ignores whole images without people.
+//
+// The engine's trained results depend on these kernels bit for bit: Double sums in pixel
+// order, Float per-pixel arithmetic in the order written, libm `exp` / `log`, and the mean's
+// 1 / count applied to the gradient as one Float factor.
 
-/// Pixel cross-entropy: `logits` [N, K, H, W] (or [N, K]), `labels` one class per
-/// pixel (N*H*W), pixels labelled `ignoreIndex` skipped; the mean over the rest.
-public func crossEntropy(_ logits: Tensor, labels: [Int32], ignoreIndex: Int32 = 255) -> Tensor {
-    precondition(logits.rank >= 2, "crossEntropy needs [N, K, ...] logits, got \(logits.shape)")
-    let n = logits.shape[0], k = logits.shape[1], plane = logits.count / (n * k)
-    precondition(labels.count == n * plane, "\(labels.count) labels for logits \(logits.shape)")
-    var valid = 0
-    var total = 0.0
-    let px = logits.data
-    for b in 0..<n {
-        for p in 0..<plane {
-            let label = labels[b * plane + p]
-            if label == ignoreIndex { continue }
-            precondition(label >= 0 && Int(label) < k, "label \(label) outside 0..<\(k) (ignore index \(ignoreIndex))")
-            let base = px + b * k * plane + p
-            var peak = -Float.infinity
-            for c in 0..<k { peak = max(peak, base[c * plane]) }
-            var sum: Float = 0
-            for c in 0..<k { sum += expf(base[c * plane] - peak) }
-            total += Double(logf(sum) + peak - base[Int(label) * plane])
-            valid += 1
-        }
+/// The class label of a pixel the class losses skip (PASCAL's 255).
+public let ignoredClassLabel: Float = 255
+
+// MARK: tape ops
+
+/// Pixel cross-entropy: `logits` [N, K, H, W] (or [N, K]), `labels` one class per pixel in
+/// (N, H, W) order, `ignoredClassLabel` skipped; the mean over the other pixels.
+public func crossEntropy(_ logits: Tensor, labels: [Float]) -> Tensor {
+    let layout = ChannelLayout(nchw: logits.shape)
+    precondition(labels.count == layout.pixels, "\(labels.count) labels for logits \(logits.shape)")
+    return lossTensor(logits) { gradient in
+        crossEntropyWithGradient(logits.data, labels: labels, layout, gradient: gradient)
     }
-    let y = Tensor(scalar: valid == 0 ? 0 : Float(total / Double(valid)))
-    y.record(logits) { y in
-        guard valid > 0, let gx = logits.gradSink() else { return }
-        let g = y.grad![0] / Float(valid), px = logits.data
-        for b in 0..<n {
-            for p in 0..<plane {
-                let label = labels[b * plane + p]
-                if label == ignoreIndex { continue }
-                let base = px + b * k * plane + p, gbase = gx + b * k * plane + p
-                var peak = -Float.infinity
-                for c in 0..<k { peak = max(peak, base[c * plane]) }
-                var sum: Float = 0
-                for c in 0..<k { sum += expf(base[c * plane] - peak) }
-                for c in 0..<k {  // softmax - one-hot
-                    let probability = expf(base[c * plane] - peak) / sum
-                    gbase[c * plane] += g * (probability - (c == Int(label) ? 1 : 0))
-                }
-            }
-        }
-    }
-    return y
 }
 
-/// Balanced binary cross-entropy on logits (saliency): with w = N_neg / N over the
-/// valid pixels of the batch, the mean over valid pixels of
-/// w * y * -log sigmoid(x) + (1 - w) * (1 - y) * -log(1 - sigmoid(x)).
-/// `targets` hold y in [0, 1] with `ignoreValue` (255) marking invalid pixels.
-public func balancedBCEWithLogits(_ logits: Tensor, targets: Tensor, ignoreValue: Float = 255) -> Tensor {
-    precondition(logits.shape == targets.shape, "logits \(logits.shape) vs targets \(targets.shape)")
-    let count = logits.count, px = logits.data, pt = targets.data
-    var valid = 0
-    var negatives = 0.0
-    for i in 0..<count where pt[i] != ignoreValue {
-        valid += 1
-        negatives += Double(1 - pt[i])
+/// Balanced binary cross-entropy on logits (saliency); `labels` 0 / 1 per element,
+/// `ignoredClassLabel` skipped. See `balancedBCEWithGradient`.
+public func balancedBCEWithLogits(_ logits: Tensor, labels: [Float]) -> Tensor {
+    precondition(labels.count == logits.count, "\(labels.count) labels for logits \(logits.shape)")
+    return lossTensor(logits) { gradient in
+        balancedBCEWithGradient(logits.data, labels: labels, count: logits.count, gradient: gradient)
     }
-    let w = valid == 0 ? 0 : Float(negatives / Double(valid))
-    var total = 0.0
-    for i in 0..<count where pt[i] != ignoreValue {
-        let x = px[i], t = pt[i]
-        total += Double(w * t * softplus(-x) + (1 - w) * (1 - t) * softplus(x))
-    }
-    let y = Tensor(scalar: valid == 0 ? 0 : Float(total / Double(valid)))
-    y.record(logits) { y in
-        guard valid > 0, let gx = logits.gradSink() else { return }
-        let g = y.grad![0] / Float(valid), px = logits.data, pt = targets.data
-        for i in 0..<count where pt[i] != ignoreValue {
-            let s = stableSigmoid(px[i]), t = pt[i]
-            gx[i] += g * (-w * t * (1 - s) + (1 - w) * (1 - t) * s)
-        }
-    }
-    return y
 }
 
-/// Masked L1 (depth): sum over valid pixels and channels of |prediction - target|,
-/// divided by the number of valid pixels. `valid` has one entry per pixel (N*H*W).
-public func maskedL1(_ prediction: Tensor, target: Tensor, valid: [Bool]) -> Tensor {
-    pixelL1(prediction, target: target, valid: valid, normalizingPrediction: false)
-}
-
-/// Surface-normal loss: the prediction is L2-normalised over its channels at every
-/// pixel (F.normalize, eps 1e-12), then masked L1 as in `maskedL1`.
-public func normalsL1(_ prediction: Tensor, target: Tensor, valid: [Bool]) -> Tensor {
-    pixelL1(prediction, target: target, valid: valid, normalizingPrediction: true)
-}
-
-private func pixelL1(_ prediction: Tensor, target: Tensor, valid: [Bool], normalizingPrediction: Bool) -> Tensor {
-    precondition(prediction.shape == target.shape && prediction.rank == 4,
-                 "L1 needs matching NCHW prediction and target, got \(prediction.shape), \(target.shape)")
-    let n = prediction.shape[0], c = prediction.shape[1], plane = prediction.shape[2] * prediction.shape[3]
-    precondition(valid.count == n * plane, "\(valid.count) mask entries for \(n * plane) pixels")
-    let epsilon: Float = 1e-12
-    // Per pixel: 1 / max(|p|, eps) (1 when not normalising).
-    var inverseNorms = [Float](repeating: 1, count: n * plane)
-    let pp = prediction.data, pt = target.data
-    var validCount = 0
-    var total = 0.0
-    for b in 0..<n {
-        for p in 0..<plane where valid[b * plane + p] {
-            validCount += 1
-            let base = b * c * plane + p
-            if normalizingPrediction {
-                var squares: Float = 0
-                for ch in 0..<c { squares += pp[base + ch * plane] * pp[base + ch * plane] }
-                inverseNorms[b * plane + p] = 1 / max(squares.squareRoot(), epsilon)
-            }
-            let inv = inverseNorms[b * plane + p]
-            for ch in 0..<c { total += Double(abs(pp[base + ch * plane] * inv - pt[base + ch * plane])) }
-        }
+/// Surface-normal loss on NCHW `prediction` [N, C, H, W]; `labels` in the same layout, a zero
+/// vector where a pixel has no label. See `normalsL1WithGradient`.
+public func normalsL1(_ prediction: Tensor, labels: [Float]) -> Tensor {
+    precondition(labels.count == prediction.count, "\(labels.count) labels for a prediction \(prediction.shape)")
+    return lossTensor(prediction) { gradient in
+        normalsL1WithGradient(prediction.data, labels: labels, ChannelLayout(nchw: prediction.shape), gradient: gradient)
     }
-    let y = Tensor(scalar: validCount == 0 ? 0 : Float(total / Double(validCount)))
+}
+
+/// Depth loss: L1 over the elements whose label is a depth (positive and finite).
+public func depthL1(_ prediction: Tensor, labels: [Float]) -> Tensor {
+    precondition(labels.count == prediction.count, "\(labels.count) labels for a prediction \(prediction.shape)")
+    return lossTensor(prediction) { gradient in
+        depthL1WithGradient(prediction.data, labels: labels, count: prediction.count, gradient: gradient)
+    }
+}
+
+/// The scalar `kernel` returns, recorded with the gradient it wrote, scaled by the
+/// upstream gradient in the backward.
+private func lossTensor(_ prediction: Tensor, _ kernel: (UnsafeMutablePointer<Float>) -> Double) -> Tensor {
+    let gradient = Tensor(uninitialized: prediction.shape)
+    let y = Tensor(scalar: Float(kernel(gradient.data)))
     y.record(prediction) { y in
-        guard validCount > 0, let gx = prediction.gradSink() else { return }
-        let g = y.grad![0] / Float(validCount), pp = prediction.data, pt = target.data
-        var signs = [Float](repeating: 0, count: c)
-        for b in 0..<n {
-            for p in 0..<plane where valid[b * plane + p] {
-                let base = b * c * plane + p, inv = inverseNorms[b * plane + p]
-                var dot: Float = 0  // <unit, d loss / d unit>
-                for ch in 0..<c {
-                    let unit = pp[base + ch * plane] * inv, difference = unit - pt[base + ch * plane]
-                    signs[ch] = difference > 0 ? g : (difference < 0 ? -g : 0)
-                    dot += unit * signs[ch]
-                }
-                // Through p / |p|: (d - unit <unit, d>) / |p|, unless the norm was clamped at eps.
-                let projecting = normalizingPrediction && inv < 1 / epsilon
-                for ch in 0..<c {
-                    let unit = pp[base + ch * plane] * inv
-                    gx[base + ch * plane] += inv * (signs[ch] - (projecting ? unit * dot : 0))
-                }
-            }
-        }
+        guard let gx = prediction.gradSink() else { return }
+        let g = y.grad![0], pg = gradient.data
+        for i in 0..<prediction.count { gx[i] += g * pg[i] }
     }
     return y
 }
 
-@inline(__always)
-func softplus(_ x: Float) -> Float {
-    max(x, 0) + log1pf(expf(-abs(x)))
+// MARK: buffer-level kernels (the tape ops above and the engine's TaskLoss both run these)
+
+// Each returns the mean loss and overwrites `gradient` (the predictions' size) with the
+// gradient of that mean: the loss starts the backward pass, so there is nothing to add into.
+
+/// Pixel cross-entropy of `logits` laid out as `layout` (K = `layout.channels` classes);
+/// `labels` one class index per pixel in the layout's pixel order, `ignoredClassLabel` skipped.
+/// The mean over labelled pixels of -log softmax(logits)[label].
+public func crossEntropyWithGradient(_ logits: UnsafePointer<Float>, labels: UnsafePointer<Float>,
+                                     _ layout: ChannelLayout, gradient: UnsafeMutablePointer<Float>) -> Double {
+    let k = layout.channels, step = layout.inner
+    gradient.initialize(repeating: 0, count: layout.count)
+    var total = 0.0, counted = 0
+    layout.forEachPixel { pixel, offset in
+        guard labels[pixel] != ignoredClassLabel else { return }
+        let label = Int(labels[pixel])
+        precondition(label >= 0 && label < k, "label \(labels[pixel]) outside 0..<\(k) (ignored: \(ignoredClassLabel))")
+        let row = logits + offset, g = gradient + offset
+        var largest = -Float.infinity
+        for c in 0..<k { largest = max(largest, row[c * step]) }
+        var sum: Float = 0
+        for c in 0..<k { let e = exp(row[c * step] - largest); g[c * step] = e; sum += e }
+        total += Double(log(sum) + largest - row[label * step])
+        for c in 0..<k { g[c * step] /= sum }  // softmax - one-hot
+        g[label * step] -= 1
+        counted += 1
+    }
+    return averaged(total, counted, gradient, count: layout.count)
+}
+
+/// Balanced binary cross-entropy (MTLoRA's saliency loss) of `count` single-channel logits (one
+/// layout for NCHW and channels-last): with w = N_neg / N over the labelled pixels (label > 0.5
+/// positive), positives weighted by w and negatives by 1 - w; the mean over labelled pixels.
+public func balancedBCEWithGradient(_ logits: UnsafePointer<Float>, labels: UnsafePointer<Float>, count: Int,
+                                    gradient: UnsafeMutablePointer<Float>) -> Double {
+    var positives = 0.0, negatives = 0.0
+    for p in 0..<count where labels[p] != ignoredClassLabel { if labels[p] > 0.5 { positives += 1 } else { negatives += 1 } }
+    let w = Float(negatives / max(1, positives + negatives))
+    gradient.initialize(repeating: 0, count: count)
+    var total = 0.0, counted = 0
+    for p in 0..<count where labels[p] != ignoredClassLabel {
+        let x = logits[p], y = labels[p]
+        // log σ(x) and log(1 - σ(x)), computed without overflow.
+        let softplusNegative = max(-x, 0) + log(1 + exp(-abs(x)))
+        let logP = -softplusNegative, logQ = -x - softplusNegative
+        let sigma = 1 / (1 + exp(-x))
+        total -= Double(w * y * logP + (1 - w) * (1 - y) * logQ)
+        gradient[p] = -w * y * (1 - sigma) + (1 - w) * (1 - y) * sigma
+        counted += 1
+    }
+    return averaged(total, counted, gradient, count: count)
+}
+
+/// L1 between the L2-normalised prediction (v / max(|v|, 1e-12) over the channels, as
+/// F.normalize) and the label, laid out as `layout` (labels too); pixels whose label is the
+/// zero vector skipped. The mean over the labelled pixels' components.
+public func normalsL1WithGradient(_ predictions: UnsafePointer<Float>, labels: UnsafePointer<Float>,
+                                  _ layout: ChannelLayout, gradient: UnsafeMutablePointer<Float>) -> Double {
+    let channels = layout.channels, step = layout.inner
+    precondition(channels > 0, "normals need at least one channel")
+    gradient.initialize(repeating: 0, count: layout.count)
+    var total = 0.0, counted = 0
+    layout.forEachPixel { _, offset in
+        let v = predictions + offset, target = labels + offset, g = gradient + offset
+        guard (0..<channels).contains(where: { target[$0 * step] != 0 }) else { return }
+        var squares = v[0] * v[0]
+        for c in 1..<channels { squares += v[c * step] * v[c * step] }
+        let norm = max(squares.squareRoot(), 1e-12)
+        // d loss / d unit is the sign of (unit - target); through the normalisation the
+        // gradient is (I - u uᵀ) sign / |v|, with <sign, unit> summed first.
+        func unit(_ c: Int) -> Float { v[c * step] / norm }
+        func sign(_ c: Int) -> Float {
+            let d = unit(c) - target[c * step]
+            return d > 0 ? 1 : (d < 0 ? -1 : 0)
+        }
+        for c in 0..<channels { total += Double(abs(unit(c) - target[c * step])) }
+        var dot = sign(0) * unit(0)
+        for c in 1..<channels { dot += sign(c) * unit(c) }
+        for c in 0..<channels { g[c * step] = (sign(c) - unit(c) * dot) / norm }
+        counted += channels
+    }
+    return averaged(total, counted, gradient, count: layout.count)
+}
+
+/// L1 over the `count` elements whose label is a depth (positive and finite); one layout for
+/// NCHW and channels-last. The mean over those elements.
+public func depthL1WithGradient(_ predictions: UnsafePointer<Float>, labels: UnsafePointer<Float>, count: Int,
+                                gradient: UnsafeMutablePointer<Float>) -> Double {
+    gradient.initialize(repeating: 0, count: count)
+    var total = 0.0, counted = 0
+    for p in 0..<count where labels[p] > 0 && labels[p].isFinite {
+        let d = predictions[p] - labels[p]
+        total += Double(abs(d))
+        gradient[p] = d > 0 ? 1 : (d < 0 ? -1 : 0)
+        counted += 1
+    }
+    return averaged(total, counted, gradient, count: count)
+}
+
+/// The mean of the summed loss; the summed gradient scaled to the mean's in place.
+private func averaged(_ total: Double, _ counted: Int, _ gradient: UnsafeMutablePointer<Float>, count: Int) -> Double {
+    guard counted > 0 else { return 0 }
+    let inverse = Float(1 / Double(counted))
+    for i in 0..<count { gradient[i] *= inverse }
+    return total / Double(counted)
 }

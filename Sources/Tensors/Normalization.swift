@@ -44,7 +44,7 @@ public func batchNorm2d(_ x: Tensor, weight: Tensor?, bias: Tensor?,
                         runningMean: Tensor, runningVariance: Tensor,
                         training: Bool, momentum: Float = 0.1, epsilon: Float = 1e-5) -> Tensor {
     precondition(x.rank == 4, "batchNorm2d needs NCHW, got \(x.shape)")
-    let layout = BatchNormLayout(outer: x.shape[0], channels: x.shape[1], inner: x.shape[2] * x.shape[3])
+    let layout = ChannelLayout(nchw: x.shape)
     let c = layout.channels
     precondition(runningMean.count == c && runningVariance.count == c, "running statistics for \(c) channels")
     let scale = weight ?? Tensor.ones([c]), shift = bias ?? Tensor.zeros([c])
@@ -156,28 +156,14 @@ public func layerNormBackward(_ x: UnsafePointer<Float>, weight: UnsafePointer<F
     }
 }
 
-/// Where BatchNorm's channels sit in memory: `outer` blocks of `channels` runs of `inner`
-/// contiguous values. NCHW is (N, C, H W); channels-last rows are (rows, C, 1).
-public struct BatchNormLayout: Sendable {
-    public var outer: Int, channels: Int, inner: Int
-    public init(outer: Int, channels: Int, inner: Int) { self.outer = outer; self.channels = channels; self.inner = inner }
-    var perChannel: Int { outer * inner }
-
-    /// Calls `body(channel, offset)` for every run of one channel's values, in memory order.
-    @inline(__always)
-    func forEachRun(_ body: (Int, Int) -> Void) {
-        for b in 0..<outer { for ch in 0..<channels { body(ch, (b * channels + ch) * inner) } }
-    }
-}
-
 /// The mean and 1 / standard deviation per channel: the batch's (two-pass, in Double) while
 /// training, which also moves the running statistics by `momentum` (the running variance takes
 /// the unbiased batch variance); the running statistics in evaluation.
-public func batchNormStatistics(_ x: UnsafePointer<Float>, _ layout: BatchNormLayout,
+public func batchNormStatistics(_ x: UnsafePointer<Float>, _ layout: ChannelLayout,
                                 means: inout [Float], rstds: inout [Float],
                                 runningMean: UnsafeMutablePointer<Float>, runningVariance: UnsafeMutablePointer<Float>,
                                 training: Bool, momentum: Float = 0.1, epsilon: Float = 1e-5) {
-    let c = layout.channels, inner = layout.inner, count = layout.perChannel
+    let c = layout.channels, inner = layout.inner, count = layout.pixels
     guard training else {
         for ch in 0..<c {
             means[ch] = runningMean[ch]
@@ -239,7 +225,7 @@ public func batchNormStatistics(_ x: UnsafePointer<Float>, _ layout: BatchNormLa
 
 /// y = (x - mean) / std * weight + bias per channel, then max(y, 0) when `relu` is set (the
 /// BatchNorm -> ReLU of the decoder heads in one pass).
-public func batchNormForward(_ x: UnsafePointer<Float>, _ layout: BatchNormLayout, means: [Float], rstds: [Float],
+public func batchNormForward(_ x: UnsafePointer<Float>, _ layout: ChannelLayout, means: [Float], rstds: [Float],
                              weight: UnsafePointer<Float>, bias: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>,
                              relu: Bool = false) {
     let c = layout.channels, inner = layout.inner
@@ -281,13 +267,13 @@ public func batchNormForward(_ x: UnsafePointer<Float>, _ layout: BatchNormLayou
 /// bits as adding into zeros). Training: the batch statistics depend on x, as in LayerNorm.
 /// `reluOutput`: the forward ran with `relu`, so `outputGradient` is the ReLU output's gradient
 /// and passes where the output is > 0 (as ReLU's own backward would, into zeros).
-public func batchNormBackward(_ x: UnsafePointer<Float>, _ layout: BatchNormLayout, means: [Float], rstds: [Float],
+public func batchNormBackward(_ x: UnsafePointer<Float>, _ layout: ChannelLayout, means: [Float], rstds: [Float],
                               weight: UnsafePointer<Float>, training: Bool, outputGradient gy: UnsafePointer<Float>,
                               reluOutput: UnsafePointer<Float>? = nil,
                               inputGradient gx: UnsafeMutablePointer<Float>?, accumulate: Bool = true,
                               weightGradient gw: UnsafeMutablePointer<Float>?, biasGradient gb: UnsafeMutablePointer<Float>?) {
     let c = layout.channels, inner = layout.inner
-    let count = Float(layout.perChannel)
+    let count = Float(layout.pixels)
     var sumG = [Double](repeating: 0, count: c), sumGN = [Double](repeating: 0, count: c)
     // Per channel: rstd, weight, mean(dnorm), mean(dnorm * norm), in four runs of c.
     var factors = [Float](repeating: 0, count: 4 * c)

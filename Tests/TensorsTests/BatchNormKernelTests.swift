@@ -16,8 +16,8 @@ import Tensors
         let dy = (0..<(rows * c)).map { _ in random.uniform(-1, 1) }
         let weight = (0..<c).map { _ in random.uniform(0.5, 1.5) }, bias = (0..<c).map { _ in random.uniform(-1, 1) }
         let transposed = { (m: [Float]) in (0..<(rows * c)).map { m[($0 % rows) * c + $0 / rows] } }
-        let channelsLast = BatchNormLayout(outer: rows, channels: c, inner: 1)
-        let general = BatchNormLayout(outer: 1, channels: c, inner: rows)
+        let channelsLast = ChannelLayout(outer: rows, channels: c, inner: 1)
+        let general = ChannelLayout(outer: 1, channels: c, inner: rows)
 
         // Fused, channels-last.
         var means = [Float](repeating: 0, count: c), rstds = means

@@ -51,7 +51,7 @@ func wronglyDifferentiatedSquare(_ x: Tensor) -> Tensor {
             let tokens = filtered.reshaped([2, 4, 64]).transposed(1, 2)
             let attention = softmax(matmul(tokens, tokens, transposeB: true))
             let logits = matmul(attention, tokens).transposed(1, 2).reshaped([2, 4, 8, 8])
-            let labels = (0..<128).map { Int32($0 % 4) }
+            let labels = (0..<128).map { Float($0 % 4) }
             let loss = crossEntropy(logits, labels: labels)
             loss.backward()
             return (w.gradValues + filter.gradValues, [loss.item])

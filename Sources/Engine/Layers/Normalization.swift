@@ -76,7 +76,7 @@ public final class BatchNorm {
     /// followed by one): the pullback then takes the ReLU output's gradient and keeps the ReLU
     /// output (which the next layer keeps anyway) instead of a normalised copy.
     public func forward(_ x: Matrix, _ context: ForwardContext, relu: Bool = false) -> (Matrix, Pullback) {
-        let layout = BatchNormLayout(outer: x.rows, channels: x.columns, inner: 1)
+        let layout = ChannelLayout(rows: x.rows, channels: x.columns)
         context.count(x.rows * x.columns)
         var means = [Float](repeating: 0, count: x.columns), rstds = means
         let training = context.training
