@@ -52,20 +52,27 @@ public final class Linear: LinearLayer {
             }
         }
         return (y, { [weight, bias] dy in
-            if let gradient = weight.gradient {
-                dy.values.withUnsafeBufferPointer { dy in
-                    x.values.withUnsafeBufferPointer { x in
-                        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(n), Int32(k), Int32(rows),
-                                    1, dy.baseAddress, Int32(n), x.baseAddress, Int32(k), 1, gradient.baseAddress, Int32(k))
-                    }
-                }
-            }
-            if let gradient = bias?.gradient { addColumnSums(of: dy, into: gradient) }
             var dx = Matrix(uninitialized: rows, k)
             dy.values.withUnsafeBufferPointer { dy in
-                dx.values.withUnsafeMutableBufferPointer { dx in
-                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(rows), Int32(k), Int32(n),
-                                1, dy.baseAddress, Int32(n), weight.values.baseAddress, Int32(k), 0, dx.baseAddress, Int32(k))
+                x.values.withUnsafeBufferPointer { x in
+                    dx.values.withUnsafeMutableBufferPointer { dx in
+                        let dy = dy.baseAddress!, x = x.baseAddress!, dx = dx.baseAddress!
+                        // The parameter gradients and the input gradient are independent GEMMs of
+                        // equal size: side by side, each on one thread, rather than one after the
+                        // other on all threads (small GEMMs split poorly).
+                        ComputeThreads.spread(weight.gradient == nil && bias?.gradient == nil ? 1 : 2) { part in
+                            if part == 1 {
+                                if let gradient = weight.gradient {
+                                    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(n), Int32(k), Int32(rows),
+                                                1, dy, Int32(n), x, Int32(k), 1, gradient.baseAddress, Int32(k))
+                                }
+                                if let gradient = bias?.gradient { addColumnSums(of: dy, rows: rows, columns: n, into: gradient) }
+                                return
+                            }
+                            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(rows), Int32(k), Int32(n),
+                                        1, dy, Int32(n), weight.values.baseAddress, Int32(k), 0, dx, Int32(k))
+                        }
+                    }
                 }
             }
             return dx
@@ -75,14 +82,11 @@ public final class Linear: LinearLayer {
 
 /// gradient[c] += the sum of column c over the rows, in row order: 8 columns at a time and
 /// columns split over the threads, which changes no bit.
-func addColumnSums(of matrix: Matrix, into gradient: UnsafeMutableBufferPointer<Float>) {
-    let columns = matrix.columns, rows = matrix.rows, sums = gradient.baseAddress!
-    matrix.values.withUnsafeBufferPointer { m in
-        let m = m.baseAddress!
-        parallelChunks(columns, minimumChunk: max(8, (1 << 15) / max(1, rows))) { _, range in
-            for r in 0..<rows {
-                forEachLanes(range) { c, valid in store8(load8(sums, c, valid) + load8(m + r * columns, c, valid), sums, c, valid) }
-            }
+func addColumnSums(of m: UnsafePointer<Float>, rows: Int, columns: Int, into gradient: UnsafeMutableBufferPointer<Float>) {
+    let sums = gradient.baseAddress!
+    parallelChunks(columns, minimumChunk: max(8, (1 << 15) / max(1, rows))) { _, range in
+        for r in 0..<rows {
+            forEachLanes(range) { c, valid in store8(load8(sums, c, valid) + load8(m + r * columns, c, valid), sums, c, valid) }
         }
     }
 }
