@@ -29,8 +29,21 @@ public final class AdamW {
     public var weightDecay: Float
     /// Updates taken so far (bias correction uses it).
     public private(set) var step = 0
-    public private(set) var firstMoments: [String: [Float]] = [:]
-    public private(set) var secondMoments: [String: [Float]] = [:]
+    private var moments: [String: Moments] = [:]
+
+    /// One parameter's first and second moments, in buffers the parallel update writes through.
+    private final class Moments {
+        let first: UnsafeMutableBufferPointer<Float>, second: UnsafeMutableBufferPointer<Float>
+
+        init(first: [Float], second: [Float]) {
+            self.first = .allocate(capacity: first.count)
+            self.second = .allocate(capacity: second.count)
+            _ = self.first.initialize(from: first)
+            _ = self.second.initialize(from: second)
+        }
+
+        deinit { first.deallocate(); second.deallocate() }
+    }
 
     public init(weightDecay: Float) { self.weightDecay = weightDecay }
 
@@ -39,54 +52,66 @@ public final class AdamW {
         let correction1 = 1 - pow(beta1, Float(step))
         let correction2 = 1 - pow(beta2, Float(step))
         let (b1, b2, eps) = (beta1, beta2, epsilon)
+        // The parameters laid end to end, so the threads split their elements evenly.
+        var work: [(slot: ParameterSlot, moments: Moments, stepSize: Float, decayFactor: Float, start: Int)] = []
+        var total = 0
         for parameter in parameters {
-            let lr = lr * parameter.learningRateScale
-            let stepSize = lr / correction1
-            let decayFactor = 1 - lr * weightDecay
             let count = parameter.values.count
-            // Taken out of the dictionaries so the update mutates them in place, without a copy.
-            var m = firstMoments.removeValue(forKey: parameter.name) ?? [Float](repeating: 0, count: count)
-            var v = secondMoments.removeValue(forKey: parameter.name) ?? [Float](repeating: 0, count: count)
-            precondition(m.count == count, "\(parameter.name): optimizer state has \(m.count) values, parameter \(count)")
-            let x = parameter.values.baseAddress!, g = parameter.gradient.baseAddress!
-            let decays = parameter.decays
-            m.withUnsafeMutableBufferPointer { m in
-                v.withUnsafeMutableBufferPointer { v in
-                    let m = m.baseAddress!, v = v.baseAddress!
-                    // Per element: the decay, then PyTorch's update, 8 elements at a time; elements
-                    // are independent, so the split over threads changes no bit.
-                    parallelChunks(count, minimumChunk: 1 << 14) { _, range in
-                        forEachLanes(range) { i, valid in
-                            var xi = load8(x, i, valid)
-                            if decays { xi *= decayFactor }
-                            let gi = load8(g, i, valid)
-                            let mi = b1 * load8(m, i, valid) + (1 - b1) * gi
-                            let vi = b2 * load8(v, i, valid) + (1 - b2) * gi * gi
-                            xi -= stepSize * mi / ((vi / correction2).squareRoot() + eps)
-                            store8(mi, m, i, valid); store8(vi, v, i, valid); store8(xi, x, i, valid)
-                        }
-                    }
+            let state = moments[parameter.name] ?? Moments(first: [Float](repeating: 0, count: count),
+                                                           second: [Float](repeating: 0, count: count))
+            moments[parameter.name] = state
+            precondition(state.first.count == count,
+                         "\(parameter.name): optimizer state has \(state.first.count) values, parameter \(count)")
+            let lr = lr * parameter.learningRateScale
+            work.append((parameter, state, lr / correction1, 1 - lr * weightDecay, total))
+            total += count
+        }
+        let items = work
+        // Per element: the decay, then PyTorch's update, 8 elements at a time. Every element is
+        // computed by one thread as it is alone, so the split changes no bit.
+        parallelChunks(total, minimumChunk: 1 << 14) { _, range in
+            for item in items where item.start < range.upperBound && item.start + item.slot.values.count > range.lowerBound {
+                let x = item.slot.values.baseAddress!, g = item.slot.gradient.baseAddress!
+                let m = item.moments.first.baseAddress!, v = item.moments.second.baseAddress!
+                let (stepSize, decayFactor, decays) = (item.stepSize, item.decayFactor, item.slot.decays)
+                let elements = (max(range.lowerBound, item.start) - item.start)
+                    ..< (min(range.upperBound, item.start + item.slot.values.count) - item.start)
+                forEachLanes(elements) { i, valid in
+                    var xi = load8(x, i, valid)
+                    if decays { xi *= decayFactor }
+                    let gi = load8(g, i, valid)
+                    let mi = b1 * load8(m, i, valid) + (1 - b1) * gi
+                    let vi = b2 * load8(v, i, valid) + (1 - b2) * gi * gi
+                    xi -= stepSize * mi / ((vi / correction2).squareRoot() + eps)
+                    store8(mi, m, i, valid); store8(vi, v, i, valid); store8(xi, x, i, valid)
                 }
             }
-            firstMoments[parameter.name] = m
-            secondMoments[parameter.name] = v
         }
     }
 
     /// The state to checkpoint, as named arrays plus the step count.
     public func state() -> (step: Int, tensors: [String: StoredTensor]) {
         var tensors: [String: StoredTensor] = [:]
-        for (name, m) in firstMoments { tensors["adamw.m." + name] = StoredTensor(shape: [m.count], values: m) }
-        for (name, v) in secondMoments { tensors["adamw.v." + name] = StoredTensor(shape: [v.count], values: v) }
+        for (name, state) in moments {
+            tensors["adamw.m." + name] = StoredTensor(shape: [state.first.count], values: Array(state.first))
+            tensors["adamw.v." + name] = StoredTensor(shape: [state.second.count], values: Array(state.second))
+        }
         return (step, tensors)
     }
 
     public func restore(step: Int, from tensors: [String: StoredTensor]) {
         self.step = step
-        firstMoments = [:]; secondMoments = [:]
+        var first: [String: [Float]] = [:], second: [String: [Float]] = [:]
         for (name, tensor) in tensors {
-            if name.hasPrefix("adamw.m.") { firstMoments[String(name.dropFirst(8))] = tensor.values }
-            if name.hasPrefix("adamw.v.") { secondMoments[String(name.dropFirst(8))] = tensor.values }
+            if name.hasPrefix("adamw.m.") { first[String(name.dropFirst(8))] = tensor.values }
+            if name.hasPrefix("adamw.v.") { second[String(name.dropFirst(8))] = tensor.values }
+        }
+        moments = [:]
+        for name in Set(first.keys).union(second.keys) {
+            // A moment missing from the file starts at zero, as for a new parameter.
+            let count = (first[name] ?? second[name]!).count
+            moments[name] = Moments(first: first[name] ?? [Float](repeating: 0, count: count),
+                                    second: second[name] ?? [Float](repeating: 0, count: count))
         }
     }
 }
