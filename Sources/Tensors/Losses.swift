@@ -72,13 +72,14 @@ private func lossTensor(_ prediction: Tensor, _ kernel: (UnsafeMutablePointer<Fl
 // MARK: buffer-level kernels (the tape ops above and the engine's TaskLoss both run these)
 
 // Each returns the mean loss and overwrites `gradient` (the predictions' size) with the
-// gradient of that mean: the loss starts the backward pass, so there is nothing to add into.
+// gradient of that mean times `scale` (a task's loss weight, applied in the same pass): the
+// loss starts the backward pass, so there is nothing to add into.
 
 /// Pixel cross-entropy of `logits` laid out as `layout` (K = `layout.channels` classes);
 /// `labels` one class index per pixel in the layout's pixel order, `ignoredClassLabel` skipped.
 /// The mean over labelled pixels of -log softmax(logits)[label].
 public func crossEntropyWithGradient(_ logits: UnsafePointer<Float>, labels: UnsafePointer<Float>,
-                                     _ layout: ChannelLayout, gradient: UnsafeMutablePointer<Float>) -> Double {
+                                     _ layout: ChannelLayout, gradient: UnsafeMutablePointer<Float>, scale: Float = 1) -> Double {
     let k = layout.channels, step = layout.inner
     gradient.initialize(repeating: 0, count: layout.count)
     var total = 0.0, counted = 0
@@ -96,14 +97,14 @@ public func crossEntropyWithGradient(_ logits: UnsafePointer<Float>, labels: Uns
         g[label * step] -= 1
         counted += 1
     }
-    return averaged(total, counted, gradient, count: layout.count)
+    return averaged(total, counted, gradient, count: layout.count, scale: scale)
 }
 
 /// Balanced binary cross-entropy (MTLoRA's saliency loss) of `count` single-channel logits (one
 /// layout for NCHW and channels-last): with w = N_neg / N over the labelled pixels (label > 0.5
 /// positive), positives weighted by w and negatives by 1 - w; the mean over labelled pixels.
 public func balancedBCEWithGradient(_ logits: UnsafePointer<Float>, labels: UnsafePointer<Float>, count: Int,
-                                    gradient: UnsafeMutablePointer<Float>) -> Double {
+                                    gradient: UnsafeMutablePointer<Float>, scale: Float = 1) -> Double {
     var positives = 0.0, negatives = 0.0
     for p in 0..<count where labels[p] != ignoredClassLabel { if labels[p] > 0.5 { positives += 1 } else { negatives += 1 } }
     let w = Float(negatives / max(1, positives + negatives))
@@ -119,14 +120,14 @@ public func balancedBCEWithGradient(_ logits: UnsafePointer<Float>, labels: Unsa
         gradient[p] = -w * y * (1 - sigma) + (1 - w) * (1 - y) * sigma
         counted += 1
     }
-    return averaged(total, counted, gradient, count: count)
+    return averaged(total, counted, gradient, count: count, scale: scale)
 }
 
 /// L1 between the L2-normalised prediction (v / max(|v|, 1e-12) over the channels, as
 /// F.normalize) and the label, laid out as `layout` (labels too); pixels whose label is the
 /// zero vector skipped. The mean over the labelled pixels' components.
 public func normalsL1WithGradient(_ predictions: UnsafePointer<Float>, labels: UnsafePointer<Float>,
-                                  _ layout: ChannelLayout, gradient: UnsafeMutablePointer<Float>) -> Double {
+                                  _ layout: ChannelLayout, gradient: UnsafeMutablePointer<Float>, scale: Float = 1) -> Double {
     let channels = layout.channels, step = layout.inner
     precondition(channels > 0, "normals need at least one channel")
     gradient.initialize(repeating: 0, count: layout.count)
@@ -150,13 +151,13 @@ public func normalsL1WithGradient(_ predictions: UnsafePointer<Float>, labels: U
         for c in 0..<channels { g[c * step] = (sign(c) - unit(c) * dot) / norm }
         counted += channels
     }
-    return averaged(total, counted, gradient, count: layout.count)
+    return averaged(total, counted, gradient, count: layout.count, scale: scale)
 }
 
 /// L1 over the `count` elements whose label is a depth (positive and finite); one layout for
 /// NCHW and channels-last. The mean over those elements.
 public func depthL1WithGradient(_ predictions: UnsafePointer<Float>, labels: UnsafePointer<Float>, count: Int,
-                                gradient: UnsafeMutablePointer<Float>) -> Double {
+                                gradient: UnsafeMutablePointer<Float>, scale: Float = 1) -> Double {
     gradient.initialize(repeating: 0, count: count)
     var total = 0.0, counted = 0
     for p in 0..<count where labels[p] > 0 && labels[p].isFinite {
@@ -165,13 +166,16 @@ public func depthL1WithGradient(_ predictions: UnsafePointer<Float>, labels: Uns
         gradient[p] = d > 0 ? 1 : (d < 0 ? -1 : 0)
         counted += 1
     }
-    return averaged(total, counted, gradient, count: count)
+    return averaged(total, counted, gradient, count: count, scale: scale)
 }
 
-/// The mean of the summed loss; the summed gradient scaled to the mean's in place.
-private func averaged(_ total: Double, _ counted: Int, _ gradient: UnsafeMutablePointer<Float>, count: Int) -> Double {
+/// The mean of the summed loss; the summed gradient scaled in place to the mean's, then by
+/// `scale` (two Float products in that order, so a weight applied here gives the bits a
+/// separate pass would).
+private func averaged(_ total: Double, _ counted: Int, _ gradient: UnsafeMutablePointer<Float>, count: Int,
+                      scale: Float) -> Double {
     guard counted > 0 else { return 0 }
     let inverse = Float(1 / Double(counted))
-    for i in 0..<count { gradient[i] *= inverse }
+    for i in 0..<count { gradient[i] = gradient[i] * inverse * scale }
     return total / Double(counted)
 }

@@ -3,43 +3,48 @@ import Tensors
 
 /// The training losses of METHODS.md on channels-last predictions [pixels, outputs]: the
 /// Tensors kernels (Tensors/Losses.swift) on the model's matrices. Each returns the loss and
-/// its gradient with respect to the predictions. Labels are per pixel, in the layout of the
+/// its gradient with respect to the predictions, times `gradientScale` (a task's loss weight). Labels are per pixel, in the layout of the
 /// predictions: a class index (255 = ignore) for segmentation, 0/1 (255 = ignore) for
 /// saliency, a unit vector (zero = no label) for normals, metres (0 or less = no label) for depth.
 public enum TaskLoss {
     /// Pixel cross-entropy averaged over labelled pixels.
-    public static func crossEntropy(_ logits: Matrix, labels: [Float]) -> (Double, Matrix) {
-        applying(logits, labels: labels, labelsPerRow: 1) { crossEntropyWithGradient($0, labels: $1, $2, gradient: $3) }
+    public static func crossEntropy(_ logits: Matrix, labels: [Float], gradientScale: Float = 1) -> (Double, Matrix) {
+        applying(logits, labels: labels, labelsPerRow: 1) {
+            crossEntropyWithGradient($0, labels: $1, $2, gradient: $3, scale: gradientScale)
+        }
     }
 
     /// Balanced binary cross-entropy (MTLoRA's saliency loss): positives weighted by
     /// w = N_neg / N of the batch, negatives by 1 - w, averaged over labelled pixels.
-    public static func balancedBinaryCrossEntropy(_ logits: Matrix, labels: [Float]) -> (Double, Matrix) {
+    public static func balancedBinaryCrossEntropy(_ logits: Matrix, labels: [Float], gradientScale: Float = 1) -> (Double, Matrix) {
         applying(logits, labels: labels, labelsPerRow: 1) {
-            balancedBCEWithGradient($0, labels: $1, count: $2.count, gradient: $3)
+            balancedBCEWithGradient($0, labels: $1, count: $2.count, gradient: $3, scale: gradientScale)
         }
     }
 
     /// L1 between the L2-normalised prediction and the label, over labelled pixels' components.
-    public static func normalsL1(_ predictions: Matrix, labels: [Float]) -> (Double, Matrix) {
+    public static func normalsL1(_ predictions: Matrix, labels: [Float], gradientScale: Float = 1) -> (Double, Matrix) {
         precondition(predictions.columns == 3, "normals predictions need 3 columns, got \(predictions.columns)")
-        return applying(predictions, labels: labels, labelsPerRow: 3) { normalsL1WithGradient($0, labels: $1, $2, gradient: $3) }
+        return applying(predictions, labels: labels, labelsPerRow: 3) {
+            normalsL1WithGradient($0, labels: $1, $2, gradient: $3, scale: gradientScale)
+        }
     }
 
     /// L1 over pixels with a depth label.
-    public static func depthL1(_ predictions: Matrix, labels: [Float]) -> (Double, Matrix) {
+    public static func depthL1(_ predictions: Matrix, labels: [Float], gradientScale: Float = 1) -> (Double, Matrix) {
         applying(predictions, labels: labels, labelsPerRow: 1) {
-            depthL1WithGradient($0, labels: $1, count: $2.count, gradient: $3)
+            depthL1WithGradient($0, labels: $1, count: $2.count, gradient: $3, scale: gradientScale)
         }
     }
 
     /// The task's loss on its predictions.
-    public static func loss(for task: TaskName, _ predictions: Matrix, labels: [Float]) -> (Double, Matrix) {
+    public static func loss(for task: TaskName, _ predictions: Matrix, labels: [Float],
+                            gradientScale: Float = 1) -> (Double, Matrix) {
         switch task {
-        case .semseg, .humanParts: return crossEntropy(predictions, labels: labels)
-        case .saliency: return balancedBinaryCrossEntropy(predictions, labels: labels)
-        case .normals: return normalsL1(predictions, labels: labels)
-        case .depth: return depthL1(predictions, labels: labels)
+        case .semseg, .humanParts: return crossEntropy(predictions, labels: labels, gradientScale: gradientScale)
+        case .saliency: return balancedBinaryCrossEntropy(predictions, labels: labels, gradientScale: gradientScale)
+        case .normals: return normalsL1(predictions, labels: labels, gradientScale: gradientScale)
+        case .depth: return depthL1(predictions, labels: labels, gradientScale: gradientScale)
         }
     }
 
@@ -51,10 +56,9 @@ public enum TaskLoss {
         var results = [(loss: Double, gradient: Matrix)?](repeating: nil, count: tasks.count)
         results.withUnsafeMutableBufferPointer { results in
             ComputeThreads.spread(tasks.count) { t in
-                var (loss, gradient) = Self.loss(for: tasks[t], predictions[tasks[t]]!, labels: labels[t])
-                let scale = Float(weights[t])
-                gradient.values.withUnsafeMutableBufferPointer { g in for i in g.indices { g[i] *= scale } }
-                results[t] = (loss, gradient)
+                // The weight scales the gradient inside the loss's own pass (the same bits).
+                results[t] = Self.loss(for: tasks[t], predictions[tasks[t]]!, labels: labels[t],
+                                       gradientScale: Float(weights[t]))
             }
         }
         var total = 0.0
