@@ -1,21 +1,22 @@
-import CBLAS
 import Dispatch
 import Synchronization
 
-/// The process's compute thread count: OpenBLAS's, and the most chunks `parallelChunks` splits
-/// the engine's own loops into. It starts at 1; the engine sets it once per run from the run's
-/// config (tests never set it: they run side by side in one process).
+/// The process's compute thread count: the most chunks `parallelChunks` splits the engine's loops
+/// and `gemm` its GEMMs into. It starts at 1; the engine sets it once per run from the run's
+/// config (tests never set it: they run side by side in one process). OpenBLAS itself stays at
+/// one thread: its idle workers spin for a while after each threaded call, and on a machine with
+/// as many cores as threads they took the cores from the engine's own parallel loops.
 public enum ComputeThreads {
     private static let count = Atomic<Int>(1)
 
-    /// The chunk count of `parallelChunks` for code running in this task, in place of the
-    /// process's (OpenBLAS keeps the process's): how a test exercises the split without touching
+    /// The chunk count of `parallelChunks` and `gemm` for code running in this task (or on this
+    /// thread), in place of the process's: 1 inside a parallel chunk, so work nested in a split
+    /// runs on its own thread, and what a test sets to exercise a split without touching
     /// process-wide state.
     @TaskLocal public static var chunksInThisTask: Int?
 
     public static func set(_ threads: Int) {
         precondition(threads >= 1, "thread count \(threads)")
-        openblas_set_num_threads(Int32(threads))
         count.store(threads, ordering: .relaxed)
     }
 
@@ -38,7 +39,9 @@ public func parallelChunks(_ count: Int, minimumChunk: Int = 1, _ body: (_ chunk
         // The chunks write disjoint memory; the caller guarantees it, the compiler cannot see it.
         let shared = UncheckedSendable(value: body)
         DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
-            shared.value(chunk, (chunk * count / chunks)..<((chunk + 1) * count / chunks))
+            ComputeThreads.$chunksInThisTask.withValue(1) {
+                shared.value(chunk, (chunk * count / chunks)..<((chunk + 1) * count / chunks))
+            }
         }
     }
 }
@@ -47,18 +50,17 @@ private struct UncheckedSendable<Value>: @unchecked Sendable { let value: Value 
 
 extension ComputeThreads {
     /// Runs `body(index)` for every index in 0..<count, spread over the compute threads, with
-    /// every call computing on one thread (OpenBLAS and `parallelChunks` are set to 1 meanwhile):
-    /// for independent pieces of work that are each too small to split well inside. Each call
-    /// gives the bits it gives in a 1-thread process, whatever the thread count.
+    /// every call computing on one thread (its `parallelChunks` and `gemm` do not split): for
+    /// independent pieces of work that are each too small to split well inside. Each call gives
+    /// the bits it gives in a 1-thread process, whatever the thread count.
     public static func spread(_ count: Int, _ body: (_ index: Int) -> Void) {
-        let threads = process
-        guard threads > 1, count > 1 else { for index in 0..<count { body(index) }; return }
-        set(1)
-        defer { set(threads) }
+        guard current > 1, count > 1 else { for index in 0..<count { body(index) }; return }
         withoutActuallyEscaping(body) { body in
             // Each call writes only its own outputs; the caller guarantees it.
             let shared = UncheckedSendable(value: body)
-            DispatchQueue.concurrentPerform(iterations: count) { shared.value($0) }
+            DispatchQueue.concurrentPerform(iterations: count) { index in
+                $chunksInThisTask.withValue(1) { shared.value(index) }
+            }
         }
     }
 }

@@ -1,4 +1,4 @@
-import CBLAS
+import Tensors
 
 // The numerics of the adapters: forward and backward side by side over contiguous row-major
 // buffers, on OpenBLAS. Inputs are `rows` vectors (tokens), so x is rows x inputs. Only the first
@@ -14,12 +14,12 @@ extension LowRankFactors {
     ) {
         precondition((1...rank).contains(active), "active prefix \(active) outside 1...\(rank)")
         a.withUnsafeBufferPointer { a in
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows), Int32(active), Int32(inputs),
-                        1, x, Int32(inputs), a.baseAddress, Int32(inputs), 0, hidden, Int32(active))
+            gemm(transposeA: false, transposeB: true, m: rows, n: active, k: inputs,
+                 a: x, lda: inputs, b: a.baseAddress!, ldb: inputs, beta: 0, c: hidden, ldc: active)
         }
         b.withUnsafeBufferPointer { b in
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows), Int32(outputs), Int32(active),
-                        scale, hidden, Int32(active), b.baseAddress, Int32(rank), accumulate ? 1 : 0, output, Int32(outputs))
+            gemm(transposeA: false, transposeB: true, m: rows, n: outputs, k: active, alpha: scale,
+                 a: hidden, lda: active, b: b.baseAddress!, ldb: rank, beta: accumulate ? 1 : 0, c: output, ldc: outputs)
         }
     }
 
@@ -36,24 +36,24 @@ extension LowRankFactors {
                      "gradient factors must have the shape of the factors")
         b.withUnsafeBufferPointer { b in
             // dHidden = scale * dy B_b
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(rows), Int32(active), Int32(outputs),
-                        scale, dy, Int32(outputs), b.baseAddress, Int32(rank), 0, dHidden, Int32(active))
+            gemm(transposeA: false, transposeB: false, m: rows, n: active, k: outputs, alpha: scale,
+                 a: dy, lda: outputs, b: b.baseAddress!, ldb: rank, beta: 0, c: dHidden, ldc: active)
         }
         gradient.b.withUnsafeMutableBufferPointer { gradB in
             // dB_b += scale * dy^T hidden
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(outputs), Int32(active), Int32(rows),
-                        scale, dy, Int32(outputs), hidden, Int32(active), 1, gradB.baseAddress, Int32(rank))
+            gemm(transposeA: true, transposeB: false, m: outputs, n: active, k: rows, alpha: scale,
+                 a: dy, lda: outputs, b: hidden, ldb: active, beta: 1, c: gradB.baseAddress!, ldc: rank)
         }
         gradient.a.withUnsafeMutableBufferPointer { gradA in
             // dA_b += dHidden^T x
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(active), Int32(inputs), Int32(rows),
-                        1, dHidden, Int32(active), x, Int32(inputs), 1, gradA.baseAddress, Int32(inputs))
+            gemm(transposeA: true, transposeB: false, m: active, n: inputs, k: rows,
+                 a: dHidden, lda: active, b: x, ldb: inputs, beta: 1, c: gradA.baseAddress!, ldc: inputs)
         }
         if let dx {
             a.withUnsafeBufferPointer { a in
                 // dx += dHidden A_b
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(rows), Int32(inputs), Int32(active),
-                            1, dHidden, Int32(active), a.baseAddress, Int32(inputs), 1, dx, Int32(inputs))
+                gemm(transposeA: false, transposeB: false, m: rows, n: inputs, k: active,
+                     a: dHidden, lda: active, b: a.baseAddress!, ldb: inputs, beta: 1, c: dx, ldc: inputs)
             }
         }
     }
@@ -63,8 +63,8 @@ extension LowRankFactors {
         var merged = Array(UnsafeBufferPointer(start: weight, count: outputs * inputs))
         a.withUnsafeBufferPointer { a in
             b.withUnsafeBufferPointer { b in
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(outputs), Int32(inputs), Int32(active),
-                            scale, b.baseAddress, Int32(rank), a.baseAddress, Int32(inputs), 1, &merged, Int32(inputs))
+                gemm(transposeA: false, transposeB: false, m: outputs, n: inputs, k: active, alpha: scale,
+                     a: b.baseAddress!, lda: rank, b: a.baseAddress!, ldb: inputs, beta: 1, c: &merged, ldc: inputs)
             }
         }
         return merged

@@ -1,4 +1,3 @@
-import CBLAS
 import Foundation
 import Tensors
 
@@ -76,16 +75,16 @@ public final class WindowAttention {
                         for h in 0..<heads {
                             let p = probabilities.baseAddress! + (w * heads + h) * n * n
                             let q = tokens + h * headDim, k = tokens + c + h * headDim
-                            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(n), Int32(n), Int32(headDim),
-                                        scale, q, Int32(3 * c), k, Int32(3 * c), 0, p, Int32(n))
+                            gemm(transposeA: false, transposeB: true, m: n, n: n, k: headDim, alpha: scale,
+                                 a: q, lda: 3 * c, b: k, ldb: 3 * c, beta: 0, c: p, ldc: n)
                             for pair in 0..<(n * n) {
                                 p[pair] += bias[h * n * n + pair]
                                 if let (mask, offset) = windowMask { p[pair] += mask[offset + pair] }
                             }
                             softmaxForward(p, p, rows: n, width: n)
                             let v = tokens + 2 * c + h * headDim
-                            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(n), Int32(headDim), Int32(n),
-                                        1, p, Int32(n), v, Int32(3 * c), 0, out.baseAddress! + w * n * c + h * headDim, Int32(c))
+                            gemm(transposeA: false, transposeB: false, m: n, n: headDim, k: n,
+                                 a: p, lda: n, b: v, ldb: 3 * c, beta: 0, c: out.baseAddress! + w * n * c + h * headDim, ldc: c)
                         }
                     } }
                 }
@@ -93,41 +92,40 @@ public final class WindowAttention {
         }
         return (attended, { [relativePositionBias, relativeIndex, heads] dAttended in
             var dQKV = Matrix(uninitialized: x.rows, 3 * c)
-            // One bias-gradient accumulator and one score scratch per chunk, summed in chunk order.
+            // The scores' gradient dS of every window and head is kept, and the bias gradient sums
+            // it over the windows in window order, split by bias entry: the bits of a 1-thread run
+            // at any thread count. One dP scratch per chunk.
             let chunks = max(1, min(ComputeThreads.current, windows))
-            var chunkBias = [Float](repeating: 0, count: chunks * heads * n * n)
-            // Per chunk: dP, then the scores' gradient dS.
-            var scratch = [Float](repeating: 0, count: chunks * 2 * n * n)
+            var scores = [Float](repeating: 0, count: windows * heads * n * n)
+            var scratch = [Float](repeating: 0, count: chunks * n * n)
             qkvOut.values.withUnsafeBufferPointer { qkv in
                 probabilities.withUnsafeBufferPointer { probabilities in
                     dAttended.values.withUnsafeBufferPointer { dOut in
                         dQKV.values.withUnsafeMutableBufferPointer { dQKV in
-                          chunkBias.withUnsafeMutableBufferPointer { chunkBias in
+                          scores.withUnsafeMutableBufferPointer { scores in
                             scratch.withUnsafeMutableBufferPointer { scratch in
                               parallelChunks(windows) { chunk, range in
-                                let dP = scratch.baseAddress! + chunk * 2 * n * n, dS = dP + n * n
-                                let dBias = chunkBias.baseAddress! + chunk * heads * n * n
+                                let dP = scratch.baseAddress! + chunk * n * n
                                 for w in range {
                                     let tokens = qkv.baseAddress! + w * n * 3 * c
                                     let dTokens = dQKV.baseAddress! + w * n * 3 * c
                                     for h in 0..<heads {
                                         let p = probabilities.baseAddress! + (w * heads + h) * n * n
+                                        let dS = scores.baseAddress! + (w * heads + h) * n * n
                                         let q = tokens + h * headDim, k = tokens + c + h * headDim, v = tokens + 2 * c + h * headDim
                                         let dO = dOut.baseAddress! + w * n * c + h * headDim
                                         // dP = dO Vᵀ, dV = Pᵀ dO
-                                        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(n), Int32(n), Int32(headDim),
-                                                    1, dO, Int32(c), v, Int32(3 * c), 0, dP, Int32(n))
-                                        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(n), Int32(headDim), Int32(n),
-                                                    1, p, Int32(n), dO, Int32(c), 0, dTokens + 2 * c + h * headDim, Int32(3 * c))
+                                        gemm(transposeA: false, transposeB: true, m: n, n: n, k: headDim,
+                                             a: dO, lda: c, b: v, ldb: 3 * c, beta: 0, c: dP, ldc: n)
+                                        gemm(transposeA: true, transposeB: false, m: n, n: headDim, k: n,
+                                             a: p, lda: n, b: dO, ldb: c, beta: 0, c: dTokens + 2 * c + h * headDim, ldc: 3 * c)
                                         // Softmax: dS = P ⊙ (dP − Σⱼ dP P); the bias adds to the scores.
-                                        dS.update(repeating: 0, count: n * n)
                                         softmaxBackward(p, dP, dS, rows: n, width: n)
-                                        for pair in 0..<(n * n) { dBias[h * n * n + pair] += dS[pair] }
                                         // dQ = scale dS K, dK = scale dSᵀ Q
-                                        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(n), Int32(headDim), Int32(n),
-                                                    scale, dS, Int32(n), k, Int32(3 * c), 0, dTokens + h * headDim, Int32(3 * c))
-                                        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(n), Int32(headDim), Int32(n),
-                                                    scale, dS, Int32(n), q, Int32(3 * c), 0, dTokens + c + h * headDim, Int32(3 * c))
+                                        gemm(transposeA: false, transposeB: false, m: n, n: headDim, k: n, alpha: scale,
+                                             a: dS, lda: n, b: k, ldb: 3 * c, beta: 0, c: dTokens + h * headDim, ldc: 3 * c)
+                                        gemm(transposeA: true, transposeB: false, m: n, n: headDim, k: n, alpha: scale,
+                                             a: dS, lda: n, b: q, ldb: 3 * c, beta: 0, c: dTokens + c + h * headDim, ldc: 3 * c)
                                     }
                                 }
                               }
@@ -138,11 +136,21 @@ public final class WindowAttention {
                 }
             }
             if let table = relativePositionBias.gradient {
-                for chunk in 0..<chunks {
-                    for h in 0..<heads {
-                        for pair in 0..<(n * n) {
-                            table[Int(relativeIndex[pair]) * heads + h] += chunkBias[(chunk * heads + h) * n * n + pair]
+                let entries = heads * n * n
+                var windowSums = [Float](repeating: 0, count: entries)
+                scores.withUnsafeBufferPointer { scores in
+                    windowSums.withUnsafeMutableBufferPointer { sums in
+                        parallelChunks(entries, minimumChunk: 256) { _, range in
+                            for w in 0..<windows {
+                                let window = scores.baseAddress! + w * entries
+                                for entry in range { sums[entry] += window[entry] }
+                            }
                         }
+                    }
+                }
+                for h in 0..<heads {
+                    for pair in 0..<(n * n) {
+                        table[Int(relativeIndex[pair]) * heads + h] += windowSums[h * n * n + pair]
                     }
                 }
             }

@@ -1,4 +1,3 @@
-import CBLAS
 import Foundation
 import Tensors
 
@@ -46,9 +45,8 @@ public final class Linear: LinearLayer {
         }
         x.values.withUnsafeBufferPointer { x in
             y.values.withUnsafeMutableBufferPointer { y in
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows), Int32(n), Int32(k),
-                            1, x.baseAddress, Int32(k), weight.values.baseAddress, Int32(k),
-                            bias == nil ? 0 : 1, y.baseAddress, Int32(n))
+                gemm(transposeA: false, transposeB: true, m: rows, n: n, k: k,
+                     a: x.baseAddress!, lda: k, b: weight.values.baseAddress!, ldb: k, beta: bias == nil ? 0 : 1, c: y.baseAddress!, ldc: n)
             }
         }
         return (y, { [weight, bias] dy in
@@ -63,14 +61,14 @@ public final class Linear: LinearLayer {
                         ComputeThreads.spread(weight.gradient == nil && bias?.gradient == nil ? 1 : 2) { part in
                             if part == 1 {
                                 if let gradient = weight.gradient {
-                                    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(n), Int32(k), Int32(rows),
-                                                1, dy, Int32(n), x, Int32(k), 1, gradient.baseAddress, Int32(k))
+                                    gemm(transposeA: true, transposeB: false, m: n, n: k, k: rows,
+                                         a: dy, lda: n, b: x, ldb: k, beta: 1, c: gradient.baseAddress!, ldc: k)
                                 }
                                 if let gradient = bias?.gradient { addColumnSums(of: dy, rows: rows, columns: n, into: gradient) }
                                 return
                             }
-                            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(rows), Int32(k), Int32(n),
-                                        1, dy, Int32(n), weight.values.baseAddress, Int32(k), 0, dx, Int32(k))
+                            gemm(transposeA: false, transposeB: false, m: rows, n: k, k: n,
+                                 a: dy, lda: n, b: weight.values.baseAddress!, ldb: k, beta: 0, c: dx, ldc: k)
                         }
                     }
                 }

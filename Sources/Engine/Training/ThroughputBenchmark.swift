@@ -1,6 +1,6 @@
-import CBLAS
 import Foundation
 import RunContract
+import Tensors
 
 /// Measures training throughput of the multi-task model under a method (forward, the four PASCAL
 /// losses, backward, PDRS's importance step, clipping, AdamW) on random batches, and the sgemm peak of this machine in the same
@@ -108,7 +108,7 @@ public struct ThroughputBenchmark {
         return Result(imagesPerSecond: Double(batch) / seconds, secondsPerStep: seconds, cpuSecondsPerStep: cpuSeconds,
                       forwardGMACs: macs / 1e9,
                       achievedGFLOPS: 3 * 2 * macs * Double(batch) / seconds / 1e9,
-                      sgemmPeakGFLOPS: Self.sgemmPeak(),
+                      sgemmPeakGFLOPS: measureSgemmPeak(threads: ComputeThreads.process),
                       decoderSecondsPerStep: decoderSeconds, decoderCPUSecondsPerStep: decoderCPUSeconds,
                       decoderGMACs: (macs - Double(backboneMACs.total)) / 1e9, parameters: adaptation.parameterCounts(model))
     }
@@ -118,19 +118,5 @@ public struct ThroughputBenchmark {
         getrusage(RUSAGE_SELF.rawValue, &usage)
         return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec)
             + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
-    }
-
-    /// The best of a few square sgemm runs (n = 1024), in GFLOP/s.
-    public static func sgemmPeak(size n: Int = 1024, repeats: Int = 5) -> Double {
-        let a = [Float](repeating: 0.5, count: n * n), b = [Float](repeating: 0.25, count: n * n)
-        var c = [Float](repeating: 0, count: n * n)
-        var best = Double.infinity
-        for _ in 0..<repeats {
-            let start = Date()
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(n), Int32(n), Int32(n), 1, a, Int32(n),
-                        b, Int32(n), 0, &c, Int32(n))
-            best = min(best, Date().timeIntervalSince(start))
-        }
-        return 2 * Double(n * n * n) / best / 1e9
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import RunContract
+import Tensors
 import Testing
 @testable import Engine
 
@@ -24,6 +25,25 @@ import Testing
 
     func metrics(in directory: URL) throws -> RunMetrics {
         try JSONDecoder().decode(RunMetrics.self, from: Data(contentsOf: directory.appendingPathComponent(RunFiles.metrics)))
+    }
+
+    /// A run's bits do not depend on the thread count: FAAR (DoRA adapters, PDRS, TS-PD's
+    /// spectra, XT-Cons, the four heads and losses side by side) with every loop, GEMM and spread
+    /// split three ways ends with the metrics and every tensor of the 1-thread run.
+    @Test func runGivesTheSameBitsAtAnyThreadCount() throws {
+        let json = #"{"kind": "mtl_full", "profile": "smoke", "epochs": 2, "seed": 5, "method": "faar", "adapter": "dora", "pdrs": true, "ts_pd": true, "xt_cons": true}"#
+        let serial = temporaryRunDirectory(), split = temporaryRunDirectory()
+        defer { try? FileManager.default.removeItem(at: serial); try? FileManager.default.removeItem(at: split) }
+        try run(json, in: serial)
+        try ComputeThreads.$chunksInThisTask.withValue(3) { try run(json, in: split) }
+
+        let a = try metrics(in: serial), b = try metrics(in: split)
+        #expect(a.tasks == b.tasks && a.ranks == b.ranks)
+        let weightsA = try Checkpoint.read(from: serial.appendingPathComponent(Checkpoint.fileName))
+        let weightsB = try Checkpoint.read(from: split.appendingPathComponent(Checkpoint.fileName))
+        let differing = weightsA.model.keys.filter { weightsA.model[$0] != weightsB.model[$0] }.sorted()
+        #expect(differing.isEmpty, "differ: \(differing.prefix(6))")
+        #expect(weightsA.optimizer == weightsB.optimizer)
     }
 
     @Test func rankShrinkingRunLogsRanksShrinksAndResumesBitIdentically() throws {
