@@ -30,26 +30,32 @@ public struct BilinearResize: Sendable {
         columns = BilinearTaps(input: source.width, output: target.width)
     }
 
-    /// The four source offsets and weights of output pixel (i, j) of image b.
-    @inline(__always)
-    private func corners(_ b: Int, _ i: Int, _ j: Int) -> (offsets: (Int, Int, Int, Int), weights: (Float, Float, Float, Float)) {
-        func offset(_ row: Int, _ column: Int) -> Int { ((b * source.height + row) * source.width + column) * channels }
-        let (v, h) = (rows.highWeight[i], columns.highWeight[j])
-        let (r0, r1, c0, c1) = (rows.low[i], rows.high[i], columns.low[j], columns.high[j])
-        return ((offset(r0, c0), offset(r0, c1), offset(r1, c0), offset(r1, c1)),
-                ((1 - v) * (1 - h), (1 - v) * h, v * (1 - h), v * h))
-    }
-
     public func forward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>) {
         let (height, width, channels) = (target.height, target.width, channels)
-        parallelChunks(images * height, minimumChunk: max(1, (1 << 14) / max(1, width * channels))) { _, lines in
-            for line in lines {
-                let b = line / height, i = line % height
-                for j in 0..<width {
-                    let out = y + (line * width + j) * channels
-                    let (p, w) = corners(b, i, j)
-                    let (p00, p01, p10, p11) = (x + p.0, x + p.1, x + p.2, x + p.3)
-                    for c in 0..<channels { out[c] = w.0 * p00[c] + w.1 * p01[c] + w.2 * p10[c] + w.3 * p11[c] }
+        let sourceRow = source.width * channels, sourceImage = source.height * sourceRow
+        rows.withTaps { rowLow, rowHigh, rowWeight in
+            columns.withTaps { columnLow, columnHigh, columnWeight in
+                parallelChunks(images * height, minimumChunk: max(1, (1 << 14) / max(1, width * channels))) { _, lines in
+                    for line in lines {
+                        let b = line / height, i = line % height
+                        let v = rowWeight[i]
+                        let top = x + b * sourceImage + rowLow[i] * sourceRow, bottom = x + b * sourceImage + rowHigh[i] * sourceRow
+                        for j in 0..<width {
+                            let h = columnWeight[j]
+                            let (w0, w1, w2, w3) = ((1 - v) * (1 - h), (1 - v) * h, v * (1 - h), v * h)
+                            let left = columnLow[j] * channels, right = columnHigh[j] * channels
+                            let (p00, p01, p10, p11) = (top + left, top + right, bottom + left, bottom + right)
+                            let out = y + (line * width + j) * channels
+                            // Per element w0 a + w1 b + w2 c + w3 d, left to right, 8 channels at a time.
+                            var c = 0
+                            while c + 8 <= channels {
+                                store8(w0 * load8(p00, c, 8) + w1 * load8(p01, c, 8) + w2 * load8(p10, c, 8)
+                                       + w3 * load8(p11, c, 8), out, c, 8)
+                                c += 8
+                            }
+                            while c < channels { out[c] = w0 * p00[c] + w1 * p01[c] + w2 * p10[c] + w3 * p11[c]; c += 1 }
+                        }
+                    }
                 }
             }
         }
@@ -58,29 +64,38 @@ public struct BilinearResize: Sendable {
     /// dx += the adjoint of `forward` applied to dy.
     public func backward(_ dy: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>) {
         let (height, width, channels) = (target.height, target.width, channels)
-        let vectorEnd = channels - channels % 8
-        // An image's taps scatter into that image only, so images are the unit of parallel work.
-        // The four taps add in this order per element, also where they coincide at the border,
-        // 8 channels at a time (a pixel's channels never overlap another tap's).
-        parallelChunks(images, minimumChunk: max(1, (1 << 14) / max(1, height * width * channels))) { _, chunk in
-            for b in chunk {
-                for i in 0..<height {
-                    for j in 0..<width {
-                        let g = dy + ((b * height + i) * width + j) * channels
-                        let (p, w) = corners(b, i, j)
-                        let (p00, p01, p10, p11) = (dx + p.0, dx + p.1, dx + p.2, dx + p.3)
-                        var c = 0
-                        while c < vectorEnd {
-                            let gc = load8(g, c, 8)
-                            store8(load8(p00, c, 8) + w.0 * gc, p00, c, 8)
-                            store8(load8(p01, c, 8) + w.1 * gc, p01, c, 8)
-                            store8(load8(p10, c, 8) + w.2 * gc, p10, c, 8)
-                            store8(load8(p11, c, 8) + w.3 * gc, p11, c, 8)
-                            c += 8
-                        }
-                        while c < channels {
-                            p00[c] += w.0 * g[c]; p01[c] += w.1 * g[c]; p10[c] += w.2 * g[c]; p11[c] += w.3 * g[c]
-                            c += 1
+        let sourceRow = source.width * channels, sourceImage = source.height * sourceRow
+        rows.withTaps { rowLow, rowHigh, rowWeight in
+            columns.withTaps { columnLow, columnHigh, columnWeight in
+                // An image's taps scatter into that image only, so images are the unit of parallel
+                // work. The four taps add in this order per element, also where they coincide at
+                // the border, 8 channels at a time (a pixel's channels never overlap another tap's).
+                parallelChunks(images, minimumChunk: max(1, (1 << 14) / max(1, height * width * channels))) { _, chunk in
+                    for b in chunk {
+                        for i in 0..<height {
+                            let v = rowWeight[i]
+                            let top = dx + b * sourceImage + rowLow[i] * sourceRow
+                            let bottom = dx + b * sourceImage + rowHigh[i] * sourceRow
+                            for j in 0..<width {
+                                let h = columnWeight[j]
+                                let (w0, w1, w2, w3) = ((1 - v) * (1 - h), (1 - v) * h, v * (1 - h), v * h)
+                                let left = columnLow[j] * channels, right = columnHigh[j] * channels
+                                let (p00, p01, p10, p11) = (top + left, top + right, bottom + left, bottom + right)
+                                let g = dy + ((b * height + i) * width + j) * channels
+                                var c = 0
+                                while c + 8 <= channels {
+                                    let gc = load8(g, c, 8)
+                                    store8(load8(p00, c, 8) + w0 * gc, p00, c, 8)
+                                    store8(load8(p01, c, 8) + w1 * gc, p01, c, 8)
+                                    store8(load8(p10, c, 8) + w2 * gc, p10, c, 8)
+                                    store8(load8(p11, c, 8) + w3 * gc, p11, c, 8)
+                                    c += 8
+                                }
+                                while c < channels {
+                                    p00[c] += w0 * g[c]; p01[c] += w1 * g[c]; p10[c] += w2 * g[c]; p11[c] += w3 * g[c]
+                                    c += 1
+                                }
+                            }
                         }
                     }
                 }
@@ -101,6 +116,15 @@ struct BilinearTaps: Sendable {
             low.append(l)
             high.append(min(l + 1, input - 1))
             highWeight.append(source - Float(l))
+        }
+    }
+
+    /// The three arrays as pointers, for the kernels' inner loops (no bounds checks there).
+    func withTaps<R>(_ body: (UnsafePointer<Int>, UnsafePointer<Int>, UnsafePointer<Float>) -> R) -> R {
+        low.withUnsafeBufferPointer { low in
+            high.withUnsafeBufferPointer { high in
+                highWeight.withUnsafeBufferPointer { body(low.baseAddress!, high.baseAddress!, $0.baseAddress!) }
+            }
         }
     }
 }
