@@ -9,6 +9,7 @@ Not part of the product: PyTorch and timm come from pip, for side-by-side number
 """
 import argparse
 import json
+import statistics
 import time
 
 import torch
@@ -109,13 +110,18 @@ def main():
     for _ in range(args.warmup):
         step()
     start, cpu_start = time.perf_counter(), time.process_time()
+    step_seconds = []
     for _ in range(args.steps):
+        step_start = time.perf_counter()
         step()
+        step_seconds.append(time.perf_counter() - step_start)
     seconds = time.perf_counter() - start
+    median = statistics.median(step_seconds)
     cpu_seconds = time.process_time() - cpu_start
     print(json.dumps({"shape": args.shape, "threads": args.threads, "batch": batch, "steps": args.steps,
                       "images_per_second": batch * args.steps / seconds,
                       "seconds_per_step": seconds / args.steps,
+                      "median_images_per_second": batch / median, "median_seconds_per_step": median,
                       "cpu_seconds_per_step": cpu_seconds / args.steps, "torch": torch.__version__}))
 
 

@@ -71,6 +71,8 @@ public struct BenchCommand: ParsableCommand {
                 ("image_size", imageSize), ("batch", batch),
                 ("threads", threads),
                 ("images_per_second", result.imagesPerSecond), ("seconds_per_step", result.secondsPerStep),
+                ("median_images_per_second", Double(batch) / result.medianSecondsPerStep),
+                ("median_seconds_per_step", result.medianSecondsPerStep),
                 ("cpu_seconds_per_step", result.cpuSecondsPerStep),
                 ("forward_gmacs_per_image", result.forwardGMACs), ("achieved_gflops", result.achievedGFLOPS),
                 ("sgemm_peak_gflops", result.sgemmPeakGFLOPS),

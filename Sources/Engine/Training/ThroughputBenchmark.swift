@@ -11,6 +11,8 @@ public struct ThroughputBenchmark {
     public struct Result: Sendable {
         public var imagesPerSecond: Double
         public var secondsPerStep: Double
+        /// The median of the steps' wall times: on a noisy machine steadier than the mean.
+        public var medianSecondsPerStep: Double
         /// Processor time (all threads) per step: on a shared machine, less disturbed by other load.
         public var cpuSecondsPerStep: Double
         /// Forward MACs per image, counted by the layers.
@@ -78,8 +80,15 @@ public struct ThroughputBenchmark {
         }
         for _ in 0..<warmup { step() }
         let start = Date(), cpuStart = processorSeconds()
-        for _ in 0..<steps { step() }
+        var stepSeconds: [Double] = []
+        for _ in 0..<steps {
+            let stepStart = Date()
+            step()
+            stepSeconds.append(Date().timeIntervalSince(stepStart))
+        }
         let seconds = Date().timeIntervalSince(start) / Double(steps)
+        let sorted = stepSeconds.sorted()
+        let median = (sorted[(steps - 1) / 2] + sorted[steps / 2]) / 2
         let cpuSeconds = (processorSeconds() - cpuStart) / Double(steps)
         let macs = Double(adaptation.forwardMACs(model))
 
@@ -105,7 +114,8 @@ public struct ThroughputBenchmark {
                                    ForwardContext(training: false, macs: backboneMACs), layout: adaptation.layout,
                                    taskCount: tasks.count)
 
-        return Result(imagesPerSecond: Double(batch) / seconds, secondsPerStep: seconds, cpuSecondsPerStep: cpuSeconds,
+        return Result(imagesPerSecond: Double(batch) / seconds, secondsPerStep: seconds, medianSecondsPerStep: median,
+                      cpuSecondsPerStep: cpuSeconds,
                       forwardGMACs: macs / 1e9,
                       achievedGFLOPS: 3 * 2 * macs * Double(batch) / seconds / 1e9,
                       sgemmPeakGFLOPS: measureSgemmPeak(threads: ComputeThreads.process),
