@@ -81,13 +81,24 @@ private func lossTensor(_ prediction: Tensor, _ kernel: (UnsafeMutablePointer<Fl
 public func crossEntropyWithGradient(_ logits: UnsafePointer<Float>, labels: UnsafePointer<Float>,
                                      _ layout: ChannelLayout, gradient: UnsafeMutablePointer<Float>, scale: Float = 1) -> Double {
     let k = layout.channels, step = layout.inner
-    gradient.initialize(repeating: 0, count: layout.count)
-    var total = 0.0, counted = 0
+    // The labelled pixels are counted first, so each pixel's gradient is averaged and weighted
+    // while in cache: ((softmax - one-hot) * (1 / N)) * scale, the products `averaged` would
+    // apply in a second pass over the whole buffer, and no zero-filling first.
+    var counted = 0
+    for pixel in 0..<layout.pixels where labels[pixel] != ignoredClassLabel { counted += 1 }
+    guard counted > 0 else { gradient.initialize(repeating: 0, count: layout.count); return 0 }
+    let inverse = Float(1 / Double(counted))
+    let unlabelled: Float = 0 * inverse * scale  // +0, or -0 under a negative scale, as `averaged` gives
+    var total = 0.0
     layout.forEachPixel { pixel, offset in
-        guard labels[pixel] != ignoredClassLabel else { return }
+        let g = gradient + offset
+        guard labels[pixel] != ignoredClassLabel else {
+            for c in 0..<k { g[c * step] = unlabelled }
+            return
+        }
         let label = Int(labels[pixel])
         precondition(label >= 0 && label < k, "label \(labels[pixel]) outside 0..<\(k) (ignored: \(ignoredClassLabel))")
-        let row = logits + offset, g = gradient + offset
+        let row = logits + offset
         var largest = -Float.infinity
         for c in 0..<k { largest = max(largest, row[c * step]) }
         var sum: Float = 0
@@ -95,9 +106,9 @@ public func crossEntropyWithGradient(_ logits: UnsafePointer<Float>, labels: Uns
         total += Double(log(sum) + largest - row[label * step])
         for c in 0..<k { g[c * step] /= sum }  // softmax - one-hot
         g[label * step] -= 1
-        counted += 1
+        for c in 0..<k { g[c * step] = g[c * step] * inverse * scale }
     }
-    return averaged(total, counted, gradient, count: layout.count, scale: scale)
+    return total / Double(counted)
 }
 
 /// Balanced binary cross-entropy (MTLoRA's saliency loss) of `count` single-channel logits (one
