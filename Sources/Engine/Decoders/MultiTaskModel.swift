@@ -69,16 +69,11 @@ public final class MultiTaskModel {
         }
         // The heads share nothing (their own parameters, gradients and BatchNorm statistics), so
         // they run side by side on the compute threads, each on one thread, forward and backward;
-        // the backbone sums their feature gradients in task order as before. Counting MACs stays
-        // serial (one counter).
+        // the backbone sums their feature gradients in task order as before.
         let headInputs = inputs
-        let serial = context.macs != nil
-        func runHeads(_ count: Int, _ body: (Int) -> Void) {
-            if serial { for index in 0..<count { body(index) } } else { ComputeThreads.spread(count, body) }
-        }
         var outputs = [(prediction: Matrix, pullback: (Matrix) -> [Matrix])?](repeating: nil, count: tasks.count)
         outputs.withUnsafeMutableBufferPointer { outputs in
-            runHeads(tasks.count) { t in
+            ComputeThreads.spread(tasks.count) { t in
                 outputs[t] = self.heads[self.tasks[t]]!.forward(headInputs[t], batch: batch, size: self.imageSize, context)
             }
         }
@@ -88,7 +83,7 @@ public final class MultiTaskModel {
         return (predictions, { gradients in
             var featureGradients = [[Matrix?]](repeating: [], count: self.tasks.count)
             featureGradients.withUnsafeMutableBufferPointer { featureGradients in
-                runHeads(self.tasks.count) { t in
+                ComputeThreads.spread(self.tasks.count) { t in
                     featureGradients[t] = gradients[self.tasks[t]].map { headPullbacks[t]($0) }
                         ?? Array(repeating: nil, count: headInputs[t].count)
                 }

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Tensors
 
 /// Activations as a row-major matrix: one row per token (or pixel), one column per channel.
@@ -50,11 +51,13 @@ public struct Matrix: Sendable {
 /// per task stream) keeps one pullback per call.
 public typealias Pullback = (Matrix) -> Matrix
 
-/// Counts forward multiply-accumulates as the layers see their shapes.
-public final class MACCounter {
-    public private(set) var total = 0
+/// Counts forward multiply-accumulates as the layers see their shapes; layers running side by
+/// side (the task heads) add to it from several threads.
+public final class MACCounter: Sendable {
+    private let count = Atomic<Int>(0)
     public init() {}
-    public func add(_ macs: Int) { total += macs }
+    public var total: Int { count.load(ordering: .relaxed) }
+    public func add(_ macs: Int) { count.add(macs, ordering: .relaxed) }
 }
 
 /// How a forward pass runs: training (batch statistics, pullbacks kept) or evaluation.
