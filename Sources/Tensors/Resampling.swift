@@ -32,29 +32,22 @@ public struct BilinearResize: Sendable {
 
     public func forward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>) {
         let (height, width, channels) = (target.height, target.width, channels)
-        let sourceRow = source.width * channels, sourceImage = source.height * sourceRow
-        rows.withTaps { rowLow, rowHigh, rowWeight in
-            columns.withTaps { columnLow, columnHigh, columnWeight in
-                parallelChunks(images * height, minimumChunk: max(1, (1 << 14) / max(1, width * channels))) { _, lines in
-                    for line in lines {
-                        let b = line / height, i = line % height
-                        let v = rowWeight[i]
-                        let top = x + b * sourceImage + rowLow[i] * sourceRow, bottom = x + b * sourceImage + rowHigh[i] * sourceRow
-                        for j in 0..<width {
-                            let h = columnWeight[j]
-                            let (w0, w1, w2, w3) = ((1 - v) * (1 - h), (1 - v) * h, v * (1 - h), v * h)
-                            let left = columnLow[j] * channels, right = columnHigh[j] * channels
-                            let (p00, p01, p10, p11) = (top + left, top + right, bottom + left, bottom + right)
-                            let out = y + (line * width + j) * channels
-                            // Per element w0 a + w1 b + w2 c + w3 d, left to right, 8 channels at a time.
-                            var c = 0
-                            while c + 8 <= channels {
-                                store8(w0 * load8(p00, c, 8) + w1 * load8(p01, c, 8) + w2 * load8(p10, c, 8)
-                                       + w3 * load8(p11, c, 8), out, c, 8)
-                                c += 8
-                            }
-                            while c < channels { out[c] = w0 * p00[c] + w1 * p01[c] + w2 * p10[c] + w3 * p11[c]; c += 1 }
+        withCorners { corners in
+            parallelChunks(images * height, minimumChunk: max(1, (1 << 14) / max(1, width * channels))) { _, lines in
+                for line in lines {
+                    let b = line / height, i = line % height
+                    for j in 0..<width {
+                        let (p, w) = corners.of(b, i, j)
+                        let (p00, p01, p10, p11) = (x + p.0, x + p.1, x + p.2, x + p.3)
+                        let out = y + (line * width + j) * channels
+                        // Per element w0 a + w1 b + w2 c + w3 d, left to right, 8 channels at a time.
+                        var c = 0
+                        while c + 8 <= channels {
+                            store8(w.0 * load8(p00, c, 8) + w.1 * load8(p01, c, 8) + w.2 * load8(p10, c, 8)
+                                   + w.3 * load8(p11, c, 8), out, c, 8)
+                            c += 8
                         }
+                        while c < channels { out[c] = w.0 * p00[c] + w.1 * p01[c] + w.2 * p10[c] + w.3 * p11[c]; c += 1 }
                     }
                 }
             }
@@ -64,43 +57,74 @@ public struct BilinearResize: Sendable {
     /// dx += the adjoint of `forward` applied to dy.
     public func backward(_ dy: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>) {
         let (height, width, channels) = (target.height, target.width, channels)
-        let sourceRow = source.width * channels, sourceImage = source.height * sourceRow
-        rows.withTaps { rowLow, rowHigh, rowWeight in
-            columns.withTaps { columnLow, columnHigh, columnWeight in
-                // An image's taps scatter into that image only, so images are the unit of parallel
-                // work. The four taps add in this order per element, also where they coincide at
-                // the border, 8 channels at a time (a pixel's channels never overlap another tap's).
-                parallelChunks(images, minimumChunk: max(1, (1 << 14) / max(1, height * width * channels))) { _, chunk in
-                    for b in chunk {
-                        for i in 0..<height {
-                            let v = rowWeight[i]
-                            let top = dx + b * sourceImage + rowLow[i] * sourceRow
-                            let bottom = dx + b * sourceImage + rowHigh[i] * sourceRow
-                            for j in 0..<width {
-                                let h = columnWeight[j]
-                                let (w0, w1, w2, w3) = ((1 - v) * (1 - h), (1 - v) * h, v * (1 - h), v * h)
-                                let left = columnLow[j] * channels, right = columnHigh[j] * channels
-                                let (p00, p01, p10, p11) = (top + left, top + right, bottom + left, bottom + right)
-                                let g = dy + ((b * height + i) * width + j) * channels
-                                var c = 0
-                                while c + 8 <= channels {
-                                    let gc = load8(g, c, 8)
-                                    store8(load8(p00, c, 8) + w0 * gc, p00, c, 8)
-                                    store8(load8(p01, c, 8) + w1 * gc, p01, c, 8)
-                                    store8(load8(p10, c, 8) + w2 * gc, p10, c, 8)
-                                    store8(load8(p11, c, 8) + w3 * gc, p11, c, 8)
-                                    c += 8
-                                }
-                                while c < channels {
-                                    p00[c] += w0 * g[c]; p01[c] += w1 * g[c]; p10[c] += w2 * g[c]; p11[c] += w3 * g[c]
-                                    c += 1
-                                }
+        withCorners { corners in
+            // An image's taps scatter into that image only, so images are the unit of parallel
+            // work. The four taps add in this order per element, also where they coincide at the
+            // border, 8 channels at a time (a pixel's channels never overlap another tap's).
+            parallelChunks(images, minimumChunk: max(1, (1 << 14) / max(1, height * width * channels))) { _, chunk in
+                for b in chunk {
+                    for i in 0..<height {
+                        for j in 0..<width {
+                            let (p, w) = corners.of(b, i, j)
+                            let (p00, p01, p10, p11) = (dx + p.0, dx + p.1, dx + p.2, dx + p.3)
+                            let g = dy + ((b * height + i) * width + j) * channels
+                            var c = 0
+                            while c + 8 <= channels {
+                                let gc = load8(g, c, 8)
+                                store8(load8(p00, c, 8) + w.0 * gc, p00, c, 8)
+                                store8(load8(p01, c, 8) + w.1 * gc, p01, c, 8)
+                                store8(load8(p10, c, 8) + w.2 * gc, p10, c, 8)
+                                store8(load8(p11, c, 8) + w.3 * gc, p11, c, 8)
+                                c += 8
+                            }
+                            while c < channels {
+                                p00[c] += w.0 * g[c]; p01[c] += w.1 * g[c]; p10[c] += w.2 * g[c]; p11[c] += w.3 * g[c]
+                                c += 1
                             }
                         }
                     }
                 }
             }
         }
+    }
+
+    /// Both axes' taps as pointers (no bounds checks in the kernels' inner loops).
+    private func withCorners<R>(_ body: (Corners) -> R) -> R {
+        rows.low.withUnsafeBufferPointer { rowLow in
+            rows.high.withUnsafeBufferPointer { rowHigh in
+                rows.highWeight.withUnsafeBufferPointer { rowWeight in
+                    columns.low.withUnsafeBufferPointer { columnLow in
+                        columns.high.withUnsafeBufferPointer { columnHigh in
+                            columns.highWeight.withUnsafeBufferPointer { columnWeight in
+                                body(Corners(rowLow: rowLow.baseAddress!, rowHigh: rowHigh.baseAddress!,
+                                             rowWeight: rowWeight.baseAddress!, columnLow: columnLow.baseAddress!,
+                                             columnHigh: columnHigh.baseAddress!, columnWeight: columnWeight.baseAddress!,
+                                             channels: channels, sourceRow: source.width * channels,
+                                             sourceImage: source.height * source.width * channels))
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The four source pixels and weights of an output pixel, from both axes' taps.
+private struct Corners {
+    let rowLow: UnsafePointer<Int>, rowHigh: UnsafePointer<Int>, rowWeight: UnsafePointer<Float>
+    let columnLow: UnsafePointer<Int>, columnHigh: UnsafePointer<Int>, columnWeight: UnsafePointer<Float>
+    let channels: Int, sourceRow: Int, sourceImage: Int
+
+    /// The offsets of output pixel (i, j) of image b's four source pixels (top left, top right,
+    /// bottom left, bottom right) and their weights.
+    @inline(__always)
+    func of(_ b: Int, _ i: Int, _ j: Int) -> (offsets: (Int, Int, Int, Int), weights: (Float, Float, Float, Float)) {
+        let (v, h) = (rowWeight[i], columnWeight[j])
+        let top = b * sourceImage + rowLow[i] * sourceRow, bottom = b * sourceImage + rowHigh[i] * sourceRow
+        let left = columnLow[j] * channels, right = columnHigh[j] * channels
+        return ((top + left, top + right, bottom + left, bottom + right),
+                ((1 - v) * (1 - h), (1 - v) * h, v * (1 - h), v * h))
     }
 }
 
@@ -116,15 +140,6 @@ struct BilinearTaps: Sendable {
             low.append(l)
             high.append(min(l + 1, input - 1))
             highWeight.append(source - Float(l))
-        }
-    }
-
-    /// The three arrays as pointers, for the kernels' inner loops (no bounds checks there).
-    func withTaps<R>(_ body: (UnsafePointer<Int>, UnsafePointer<Int>, UnsafePointer<Float>) -> R) -> R {
-        low.withUnsafeBufferPointer { low in
-            high.withUnsafeBufferPointer { high in
-                highWeight.withUnsafeBufferPointer { body(low.baseAddress!, high.baseAddress!, $0.baseAddress!) }
-            }
         }
     }
 }

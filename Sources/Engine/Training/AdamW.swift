@@ -76,8 +76,7 @@ public final class AdamW {
                 let (stepSize, decayFactor, decays) = (item.stepSize, item.decayFactor, item.slot.decays)
                 let elements = (max(range.lowerBound, item.start) - item.start)
                     ..< (min(range.upperBound, item.start + item.slot.values.count) - item.start)
-                // A named function, inlined at both call sites (see Tensors' geluForward).
-                @inline(__always) func lanes(_ i: Int, _ valid: Int) {
+                @inline(__always) func lanes(_ i: Int, _ valid: Int) {  // named: see forEachLanes
                     var xi = load8(x, i, valid)
                     if decays { xi *= decayFactor }
                     let gi = load8(g, i, valid)
@@ -86,9 +85,7 @@ public final class AdamW {
                     xi -= stepSize * mi / ((vi / correction2).squareRoot() + eps)
                     store8(mi, m, i, valid); store8(vi, v, i, valid); store8(xi, x, i, valid)
                 }
-                var i = elements.lowerBound
-                while i + 8 <= elements.upperBound { lanes(i, 8); i += 8 }
-                if i < elements.upperBound { lanes(i, elements.upperBound - i) }
+                forEachLanes(elements, lanes)
             }
         }
     }
