@@ -31,7 +31,7 @@ let package = Package(
         .target(name: "RunContract"),
         .target(name: "Engine", dependencies: ["Tensors", "RunContract"], swiftSettings: numeric),
         .target(name: "EngineCLI", dependencies: [
-            "Engine", "RunContract",
+            "Engine", "RunContract", "Tensors",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "mtl-engine", dependencies: ["EngineCLI"]),

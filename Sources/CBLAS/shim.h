@@ -4,3 +4,7 @@
 // OpenBLAS extension: thread count per process, set per run.
 void openblas_set_num_threads(int num_threads);
 int openblas_get_num_threads(void);
+// OpenBLAS extension: the build's description and the kernel set chosen for this CPU (a run's
+// provenance in metrics.json).
+char* openblas_get_config(void);
+char* openblas_get_corename(void);

@@ -1,6 +1,8 @@
 import ArgumentParser
 import Engine
 import Foundation
+import RunContract
+import Tensors
 
 /// Runs one training run: reads RUN_DIR/config.json, resumes from RUN_DIR's checkpoint if there
 /// is one, appends progress.jsonl, and writes metrics.json when done.
@@ -30,6 +32,15 @@ public struct TrainCommand: ParsableCommand {
             runConfig = try RunConfig.load(from: configURL)
         } catch let error as ConfigError {
             FileHandle.standardError.write(Data("mtl-engine: \(error)\n".utf8))
+            throw ExitCode(2)
+        }
+        if let pinned = ProcessInfo.processInfo.environment[RunEnvironment.pinnedBLASCore], !pinned.isEmpty,
+           pinned.lowercased() != NumericLibraries.blasCore.lowercased() {
+            FileHandle.standardError.write(Data("""
+                mtl-engine: the run pins the BLAS core \(pinned), but OpenBLAS loaded \(NumericLibraries.blasCore) \
+                (this CPU cannot run \(pinned)'s kernels, or this OpenBLAS does not know the name); \
+                pin a core this machine supports, or none\n
+                """.utf8))
             throw ExitCode(2)
         }
         StopRequest.installSignalHandlers()

@@ -9,7 +9,7 @@ import Foundation
 /// that uses it (the manifests' default engine), so a version whose results differ gets new runs
 /// instead of the old ones' results: bump the version with any change to what runs compute.
 public enum BundledEngine {
-    public static let version = "0.4.0"
+    public static let version = "0.5.0"
     public static var identity: String { "mtl-engine \(version)" }
 }
 
@@ -29,6 +29,13 @@ public enum RunEnvironment {
     /// The run's thread budget; the engine sizes its own pools and OpenBLAS from it.
     public static let threads = "MTL_THREADS"
     public static let openBLASThreads = "OPENBLAS_NUM_THREADS"
+    /// The BLAS kernel set a manifest pins (`engine: {blas_core: Haswell}`), so that a grid gives
+    /// the same bits on every machine that can run those kernels. OpenBLAS reads it when it loads.
+    public static let blasCore = "OPENBLAS_CORETYPE"
+    /// The same core, for the engine to check that OpenBLAS loaded it: OpenBLAS falls back to
+    /// another core, with a line on stderr, when this CPU cannot run the one asked for. (A separate
+    /// variable, since some machines set OPENBLAS_CORETYPE themselves.)
+    public static let pinnedBLASCore = "MTL_BLAS_CORE"
 }
 
 /// One line of `progress.jsonl`, appended by the engine as training advances.
@@ -102,18 +109,50 @@ public struct RunMetrics: Codable, Sendable, Equatable {
     public var artifacts: [String: String]
     /// Any other scalar results (pretraining accuracy, GMACs per epoch, ...).
     public var extra: [String: Double]
+    /// The numerical libraries that computed the run. Absent from engines that do not say.
+    public var numerics: Numerics?
 
     public init(engineVersion: String, tasks: [String: TaskMetric], parameters: ParameterCounts,
                 gmacs: Double, epochSeconds: [Double], ranks: [String: [Int]]? = nil,
-                epochGMACs: [Double]? = nil, artifacts: [String: String] = [:], extra: [String: Double] = [:]) {
+                epochGMACs: [Double]? = nil, artifacts: [String: String] = [:], extra: [String: Double] = [:],
+                numerics: Numerics? = nil) {
         self.engineVersion = engineVersion; self.tasks = tasks; self.parameters = parameters
         self.gmacs = gmacs; self.epochSeconds = epochSeconds; self.ranks = ranks; self.epochGMACs = epochGMACs
-        self.artifacts = artifacts; self.extra = extra
+        self.artifacts = artifacts; self.extra = extra; self.numerics = numerics
     }
 
     enum CodingKeys: String, CodingKey {
         case engineVersion = "engine_version", tasks, parameters, gmacs
-        case epochSeconds = "epoch_seconds", ranks, epochGMACs = "epoch_gmacs", artifacts, extra
+        case epochSeconds = "epoch_seconds", ranks, epochGMACs = "epoch_gmacs", artifacts, extra, numerics
+    }
+}
+
+/// What computed a run's numbers. Other BLAS kernels give other last bits, which training
+/// amplifies: two runs of one config agree bit for bit only on the same `blasCore` (and the same
+/// library builds).
+public struct Numerics: Codable, Sendable, Equatable {
+    /// The BLAS library's own description of its build (OpenBLAS's `openblas_get_config`).
+    public var blas: String
+    /// The kernel set the BLAS library chose for this CPU, or was pinned to
+    /// (`openblas_get_corename`: "Haswell", "Cooperlake", ...).
+    public var blasCore: String
+    /// The FFT library's version string.
+    public var fft: String?
+    /// Threads the run computed on (the bits do not depend on it).
+    public var threads: Int?
+
+    public init(blas: String, blasCore: String, fft: String? = nil, threads: Int? = nil) {
+        self.blas = blas; self.blasCore = blasCore; self.fft = fft; self.threads = threads
+    }
+
+    enum CodingKeys: String, CodingKey { case blas, blasCore = "blas_core", fft, threads }
+
+    /// One line for people: "OpenBLAS 0.3.21 … (core Cooperlake), FFTW 3.3.10, 2 threads".
+    public var summary: String {
+        var line = "\(blas) (core \(blasCore))"
+        if let fft { line += ", \(fft)" }
+        if let threads { line += ", \(threads) thread\(threads == 1 ? "" : "s")" }
+        return line
     }
 }
 

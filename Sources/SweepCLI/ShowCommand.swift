@@ -135,6 +135,7 @@ struct RunDetails {
             out += "artifact \(name): \(directory.appendingPathComponent(path).path)\n"
         }
         out += "engine: \(metrics.engineVersion)\n"
+        if let numerics = metrics.numerics { out += "numerics: \(numerics.summary)\n" }
         return out
     }
 

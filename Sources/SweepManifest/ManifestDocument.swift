@@ -143,7 +143,7 @@ extension ManifestDocument {
     // MARK: engine and executor
 
     static func readEngine(_ node: ManifestNode) throws(ManifestError) -> EngineSpec {
-        try node.checkKeys(["command", "identity"], in: "engine")
+        try node.checkKeys(["command", "identity", "blas_core"], in: "engine")
         var spec = EngineSpec()
         if let commandNode = node["command"] {
             let command = try commandNode.strings(expected: "the engine command as a list of strings")
@@ -155,6 +155,13 @@ extension ManifestDocument {
         if let identity = node["identity"] {
             spec.identity = try identity.string(expected: "the engine's identity (a string that changes when results would)")
             if spec.identity.isEmpty { throw identity.error("empty engine identity", expected: "a non-empty string") }
+        }
+        if let core = node["blas_core"] {
+            let name = try core.string(expected: "an OpenBLAS core type (Haswell, Zen, SkylakeX, Cooperlake, Prescott, ...)")
+            guard !name.isEmpty, name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_") }) else {
+                throw core.error("bad blas_core \"\(name)\"", expected: "an OpenBLAS core type such as Haswell (letters and digits)")
+            }
+            spec.blasCore = name
         }
         return spec
     }

@@ -4,14 +4,16 @@ import CBLAS
 /// op(A) is m x k, op(B) is k x n, with explicit leading dimensions (so a GEMM can read and write
 /// strided slices, as attention's per-head blocks of the qkv rows).
 ///
-/// OpenBLAS always computes on one thread (set before the first GEMM); a GEMM large
-/// enough is split here instead, into blocks of C's rows, one per compute thread. The engine's
-/// own loops use the same threads, so no second pool of OpenBLAS workers spins beside them.
-/// Every block starts at a multiple of 48 rows, and then each element of C comes out with the
-/// bits of the unsplit product: OpenBLAS computes row-major C column-major, so C's rows are its
-/// N dimension, whose micro-kernel tiles (12 wide on this machine's kernels; 48 also covers 8,
-/// 16 and 24) then fall on the same rows. Splitting elsewhere, or along C's columns, changes the
-/// last bits of up to a fifth of the elements. `GEMMTests` checks the split on random shapes.
+/// OpenBLAS always computes on one thread (set before the first GEMM); a GEMM large enough is
+/// split here instead, into blocks of C's rows that the compute threads share. The engine's own
+/// loops use the same threads, so no second pool of OpenBLAS workers spins beside them.
+///
+/// The blocks depend on the shape alone, never on the thread count: a 1-thread run makes the
+/// same `cblas_sgemm` calls, one after another, that a 4-thread run makes side by side. Every
+/// element of C therefore comes out of the same call with the same shape, and with it the same
+/// kernel code path, whatever kernels OpenBLAS picked for this CPU: its AVX-512 builds choose
+/// between a direct, a "small matrix" and the packed kernel by m, n and k, so a split that
+/// followed the threads gave other bits at other thread counts there (issue 18).
 public func gemm(transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Float = 1,
                  a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
                  beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
@@ -24,25 +26,41 @@ public func gemm(transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alp
         }
         return
     }
-    func block(rows: Range<Int>) {
+    let blocks = gemmRowBlocks(m: m, n: n, k: k)
+    func block(_ index: Int) {
+        let rows = blocks == 1 ? 0..<m : gemmRowRange(block: index, of: blocks, rows: m)
         cblas_sgemm(CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
                     Int32(rows.count), Int32(n), Int32(k), alpha,
                     transposeA ? a + rows.lowerBound : a + rows.lowerBound * lda, Int32(lda), b, Int32(ldb),
                     beta, c + rows.lowerBound * ldc, Int32(ldc))
     }
-    // Below about a quarter of a million multiply-adds a split costs more than it saves.
-    let groups = m / gemmRowGroup
-    let blocks = m * n * k < 1 << 18 ? 1 : min(ComputeThreads.current, groups)
-    if blocks <= 1 { block(rows: 0..<m); return }
-    parallelChunks(blocks) { index, _ in
-        let start = index * groups / blocks * gemmRowGroup
-        let end = index == blocks - 1 ? m : (index + 1) * groups / blocks * gemmRowGroup
-        block(rows: start..<end)
-    }
+    if blocks == 1 { block(0); return }
+    parallelChunks(blocks) { _, range in for index in range { block(index) } }
 }
 
-/// The row granularity of `gemm`'s split (see there).
+/// How many row blocks `gemm` splits an m x n x k product into: a function of the shape only.
+/// Below about a quarter of a million multiply-adds a split costs more than it saves; above,
+/// up to `gemmMaxBlocks` blocks of at least `gemmRowGroup` rows each.
+func gemmRowBlocks(m: Int, n: Int, k: Int) -> Int {
+    m * n * k < 1 << 18 ? 1 : max(1, min(gemmMaxBlocks, m / gemmRowGroup))
+}
+
+/// The rows of block `index` of `blocks`: every block but the last starts and ends on a multiple
+/// of `gemmRowGroup` rows (OpenBLAS's micro-kernel tiles then fall on the same rows as in the
+/// unsplit product, which keeps most kernels' bits; the calls being fixed is what guarantees it).
+func gemmRowRange(block index: Int, of blocks: Int, rows m: Int) -> Range<Int> {
+    let groups = m / gemmRowGroup
+    let start = index * groups / blocks * gemmRowGroup
+    let end = index == blocks - 1 ? m : (index + 1) * groups / blocks * gemmRowGroup
+    return start..<end
+}
+
+/// The row granularity of `gemm`'s split (see `gemmRowRange`).
 let gemmRowGroup = 48
+
+/// The most blocks `gemm` splits a product into: 4 keeps 1, 2 and 4 threads evenly loaded, and a
+/// block of a split product still carries at least 2^16 multiply-adds.
+let gemmMaxBlocks = 4
 
 /// Sets OpenBLAS to one thread, once per process, before the first GEMM (a global's initializer
 /// runs exactly once). OpenBLAS starts with a thread per core.

@@ -230,6 +230,21 @@ import Testing
         #expect(own.runs[0].config == custom.runs[0].config)
     }
 
+    /// `engine: {blas_core: X}` pins OpenBLAS's kernels for every run: other kernels give other
+    /// bits, so the pin is part of every id, and the runs get it in their environment.
+    @Test func aPinnedBLASCoreIsPartOfEveryIdAndEnvironment() throws {
+        let native = try fixture.plan("groups: {g: {set: {x: 1}}}")
+        let pinned = try fixture.plan("engine: {blas_core: Haswell}\ngroups: {g: {set: {x: 1}}}")
+        #expect(native.engine.blasCore == nil && native.engine.environment.isEmpty)
+        #expect(pinned.engine.blasCore == "Haswell")
+        #expect(pinned.engine.environment == ["OPENBLAS_CORETYPE": "Haswell", "MTL_BLAS_CORE": "Haswell"])
+        #expect(pinned.runs[0].config == native.runs[0].config && pinned.runs[0].id != native.runs[0].id)
+        // Unpinned ids are what they were before pins existed: the identity alone.
+        #expect(native.engine.runIdentity == native.engine.identity)
+        let error = try #require(fixture.error("engine: {blas_core: \"Has well\"}\ngroups: {g: {set: {x: 1}}}"))
+        #expect(error.line == 1 && error.problem.contains("blas_core"))
+    }
+
     @Test func identicalConfigsAreOneRunKeptAtTheFirstPlace() throws {
         let plan = try fixture.plan("""
             groups:

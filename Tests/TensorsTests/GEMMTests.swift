@@ -1,10 +1,29 @@
 import Testing
-import Tensors
+@testable import Tensors
 
-/// `gemm` splits a large product into blocks of C's rows, one per compute thread, each
-/// computed by single-threaded OpenBLAS: every element must come out with the bits of the
-/// unsplit product, for every transpose, odd sizes, strided operands, alpha and beta.
+/// `gemm` splits a large product into blocks of C's rows that the compute threads share, each
+/// computed by single-threaded OpenBLAS. The blocks are a function of the shape alone, so every
+/// thread count makes the same `cblas_sgemm` calls: the same bits whatever kernels OpenBLAS
+/// picked (these tests never set OPENBLAS_CORETYPE), for every transpose, odd sizes, strided
+/// operands, alpha and beta.
 @Suite struct GEMMTests {
+    /// The partition: consecutive, covering every row once, 48-row aligned, at most 4 blocks,
+    /// none for small products. It takes no thread count, which is what makes the bits
+    /// independent of the threads on every CPU.
+    @Test func blocksDependOnTheShapeAlone() {
+        #expect(gemmRowBlocks(m: 4096, n: 8, k: 7) == 1)          // under 2^18 multiply-adds
+        #expect(gemmRowBlocks(m: 95, n: 512, k: 512) == 1)        // fewer than two 48-row groups
+        #expect(gemmRowBlocks(m: 100, n: 512, k: 512) == 2)
+        #expect(gemmRowBlocks(m: 2048, n: 96, k: 288) == 4)
+        for m in [96, 97, 143, 200, 1000, 2048, 4099] {
+            let blocks = gemmRowBlocks(m: m, n: 256, k: 256)
+            let ranges = (0..<blocks).map { gemmRowRange(block: $0, of: blocks, rows: m) }
+            #expect(ranges.first?.lowerBound == 0 && ranges.last?.upperBound == m)
+            #expect(zip(ranges, ranges.dropFirst()).allSatisfy { $0.upperBound == $1.lowerBound })
+            #expect(ranges.allSatisfy { !$0.isEmpty && $0.lowerBound % gemmRowGroup == 0 })
+        }
+    }
+
     struct Shape: CustomTestStringConvertible {
         let m, n, k: Int
         let transposeA, transposeB: Bool
@@ -22,7 +41,7 @@ import Tensors
     }()
 
     @Test(arguments: shapes, [2, 3, 5])
-    func splitGivesTheBitsOfTheWholeProduct(shape: Shape, threads: Int) {
+    func everyThreadCountGivesTheSameBits(shape: Shape, threads: Int) {
         let (m, n, k) = (shape.m, shape.n, shape.k)
         // Stored with 3 spare columns, so every leading dimension exceeds the row it holds.
         let lda = (shape.transposeA ? m : k) + 3, ldb = (shape.transposeB ? k : n) + 3, ldc = n + 3

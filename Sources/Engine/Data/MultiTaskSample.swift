@@ -51,6 +51,17 @@ public struct DenseLabels: Sendable, Equatable {
         }
     }
 
+    /// Image `index` of a batch of labels of `pixels` pixels per image.
+    public func image(_ index: Int, pixels: Int) -> DenseLabels {
+        var one = DenseLabels()
+        for task in tasks {
+            let span = pixels * task.labelChannels, range = (index * span)..<((index + 1) * span)
+            if let map = classes(task) { one.setClasses(task, Array(map[range])) }
+            if let map = values(task) { one.setValues(task, Array(map[range])) }
+        }
+        return one
+    }
+
     /// The tasks that carry a buffer.
     public var tasks: [TaskName] {
         TaskName.allCases.filter { classes($0) != nil || values($0) != nil }

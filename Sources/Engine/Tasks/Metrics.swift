@@ -1,5 +1,6 @@
 import Foundation
 import RunContract
+import Tensors
 
 // Accumulators for the papers' metrics over a validation set, on plain buffers. Model outputs
 // come as [B, C, H, W]; labels in the `DenseLabels` layouts.
@@ -117,6 +118,11 @@ public struct SaliencyMeter: Sendable, Equatable {
         add(probabilities: logits.map { 1 / (1 + exp(-$0)) }, targets: targets, pixelsPerImage: plane)
     }
 
+    public mutating func merge(_ other: SaliencyMeter) {
+        for t in iouSums.indices { iouSums[t] += other.iouSums[t] }
+        images += other.images
+    }
+
     /// Mean IoU per threshold, in %.
     public var meanIoUPerThreshold: [Double] { iouSums.map { images == 0 ? 0 : 100 * $0 / Double(images) } }
 
@@ -157,6 +163,12 @@ public struct NormalsMeter: Sendable, Equatable {
         }
     }
 
+    public mutating func merge(_ other: NormalsMeter) {
+        angleSum += other.angleSum
+        pixels += other.pixels
+        for k in within.indices { within[k] += other.within[k] }
+    }
+
     /// Mean angular error in degrees.
     public var meanAngle: Double { pixels == 0 ? 0 : angleSum / Double(pixels) }
 
@@ -182,6 +194,12 @@ public struct DepthMeter: Sendable, Equatable {
             logSquaredErrorSum += logError * logError
             pixels += 1
         }
+    }
+
+    public mutating func merge(_ other: DepthMeter) {
+        squaredErrorSum += other.squaredErrorSum
+        logSquaredErrorSum += other.logSquaredErrorSum
+        pixels += other.pixels
     }
 
     public var rmse: Double { pixels == 0 ? 0 : (squaredErrorSum / Double(pixels)).squareRoot() }
@@ -245,6 +263,27 @@ public enum TaskEvaluator: Sendable, Equatable {
         }
     }
 
+    /// An evaluator of the same task and outputs that has seen nothing.
+    public var emptied: TaskEvaluator {
+        switch self {
+        case .segmentation(let task, let matrix): return .segmentation(task, ConfusionMatrix(classes: matrix.classes))
+        case .saliency: return .saliency(SaliencyMeter())
+        case .normals: return .normals(NormalsMeter())
+        case .depth: return .depth(DepthMeter())
+        }
+    }
+
+    /// Adds what `other`, an evaluator of the same task, has seen.
+    public mutating func merge(_ other: TaskEvaluator) {
+        switch (self, other) {
+        case (.segmentation(let task, var matrix), .segmentation(_, let more)): matrix.merge(more); self = .segmentation(task, matrix)
+        case (.saliency(var meter), .saliency(let more)): meter.merge(more); self = .saliency(meter)
+        case (.normals(var meter), .normals(let more)): meter.merge(more); self = .normals(meter)
+        case (.depth(var meter), .depth(let more)): meter.merge(more); self = .depth(meter)
+        default: preconditionFailure("merging evaluators of \(task.rawValue) and \(other.task.rawValue)")
+        }
+    }
+
     /// `[B, H*W, C]` -> `[B, C, H*W]`.
     static func channelsFirst(_ values: [Float], channels: Int, pixelsPerImage plane: Int) -> [Float] {
         guard channels > 1 else { return values }
@@ -285,6 +324,23 @@ public enum TaskEvaluator: Sendable, Equatable {
         case .depth(let meter): return ["\(prefix)_log_rmse": meter.logRMSE]
         }
     }
+}
+
+/// How much a metric moves with the choice of validation images: the sample std of the metric
+/// over bootstrap resamples of the images (drawn with replacement, as many as there are), from
+/// one evaluator per image. A difference between two models smaller than about twice this is
+/// within what another draw of the validation set could give.
+public func bootstrapStd(_ perImage: [TaskEvaluator], resamples: Int = 200, seed: UInt64 = 0xB007) -> Double {
+    guard perImage.count > 1, resamples > 1 else { return 0 }
+    var random = SeededRandom(seed: seed)
+    var values: [Double] = []
+    for _ in 0..<resamples {
+        var total = perImage[random.nextInt(below: perImage.count)]
+        for _ in 1..<perImage.count { total.merge(perImage[random.nextInt(below: perImage.count)]) }
+        values.append(total.value)
+    }
+    let mean = values.reduce(0, +) / Double(values.count)
+    return (values.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(values.count - 1)).squareRoot()
 }
 
 /// Δm in %: the mean over tasks of the signed relative change against single-task references,

@@ -1,6 +1,6 @@
-import CBLAS
 import Foundation
 import RunContract
+import Tensors
 
 /// Drives one run of the run contract: resume from the checkpoint if there is one, train the
 /// remaining epochs (checkpoint and progress line after each), evaluate, write metrics.json.
@@ -39,24 +39,24 @@ public struct RunDriver {
                 train: SyntheticObjects(variant: variant, split: .train, count: config.trainImages, height: size, width: size),
                 validation: SyntheticObjects(variant: variant, split: .val, count: config.valImages, height: size, width: size),
                 threads: threads)
-        case .singleTask, .mtlFull, .mtlDecoders, .taskSimilarity:
+        case .singleTask, .mtlFull, .mtlDecoders, .taskSimilarity, .trivial:
+            let train: any MultiTaskDataset, validation: any MultiTaskDataset
             if let root = config.dataRoot {
                 let url = URL(fileURLWithPath: root)
-                return try DenseObjective(
-                    config: config,
-                    train: try RealDataSets.open(config.dataset, root: url, split: .train, size: size,
-                                                 tasks: config.tasks, limit: config.trainImages),
-                    validation: try RealDataSets.open(config.dataset, root: url, split: .val, size: size,
-                                                      tasks: config.tasks, limit: config.valImages),
-                    threads: threads)
+                train = try RealDataSets.open(config.dataset, root: url, split: .train, size: size,
+                                              tasks: config.tasks, limit: config.trainImages)
+                validation = try RealDataSets.open(config.dataset, root: url, split: .val, size: size,
+                                                   tasks: config.tasks, limit: config.valImages)
+            } else {
+                train = SyntheticScenes(dataset: config.dataset, split: .train, count: config.trainImages,
+                                        height: size, width: size, tasks: config.tasks)
+                validation = SyntheticScenes(dataset: config.dataset, split: .val, count: config.valImages,
+                                             height: size, width: size, tasks: config.tasks)
             }
-            return try DenseObjective(
-                config: config,
-                train: SyntheticScenes(dataset: config.dataset, split: .train, count: config.trainImages,
-                                       height: size, width: size, tasks: config.tasks),
-                validation: SyntheticScenes(dataset: config.dataset, split: .val, count: config.valImages,
-                                            height: size, width: size, tasks: config.tasks),
-                threads: threads)
+            if config.kind == .trivial {
+                return try ConstantPredictors(config: config, train: train, validation: validation, threads: threads)
+            }
+            return try DenseObjective(config: config, train: train, validation: validation, threads: threads)
         }
     }
 
@@ -134,7 +134,9 @@ public struct RunDriver {
             ranks: rankHistory.isEmpty ? nil : rankHistory,
             // A run resumed from a checkpoint that predates the record has no complete series.
             epochGMACs: epochGMACs.count == epochSeconds.count && !epochGMACs.isEmpty ? epochGMACs : nil,
-            artifacts: try objective.writeArtifacts(to: directory), extra: extra)
+            artifacts: try objective.writeArtifacts(to: directory), extra: extra,
+            numerics: Numerics(blas: NumericLibraries.blas, blasCore: NumericLibraries.blasCore,
+                               fft: NumericLibraries.fft, threads: threads))
         try ContractJSON.writeAtomically(try ContractJSON.encoder().encode(metrics),
                                          to: directory.appendingPathComponent(RunFiles.metrics))
     }

@@ -12,7 +12,7 @@ public struct RunID: Hashable, Comparable, Codable, Sendable, CustomStringConver
     public init(config: JSONValue, engine: EngineSpec) {
         var text = config.canonicalUTF8
         text.append(UInt8(ascii: "\n"))
-        text += engine.identity.utf8
+        text += engine.runIdentity.utf8
         let digest = SHA256.hash(data: text)
         let hex = Array("0123456789abcdef".utf8)
         rawValue = String(decoding: digest.prefix(8).flatMap { [hex[Int($0 >> 4)], hex[Int($0 & 15)]] }, as: UTF8.self)
@@ -36,9 +36,22 @@ public struct EngineSpec: Hashable, Sendable, Codable {
     public var command: [String]?
     /// Part of every run id: changing the engine changes the runs.
     public var identity: String
+    /// The BLAS kernel set every run computes with (OPENBLAS_CORETYPE), or nil for the one the
+    /// BLAS library picks for each machine. Pinned, a grid gives the same bits on any machine
+    /// that can run those kernels; it is part of every run id, since other kernels give other bits.
+    public var blasCore: String?
 
-    public init(command: [String]? = nil, identity: String = BundledEngine.identity) {
-        self.command = command; self.identity = identity
+    public init(command: [String]? = nil, identity: String = BundledEngine.identity, blasCore: String? = nil) {
+        self.command = command; self.identity = identity; self.blasCore = blasCore
+    }
+
+    /// What run ids hash besides the config: the identity, and the pinned core if there is one
+    /// (so unpinned runs keep the ids they had before pinning existed).
+    public var runIdentity: String { identity + (blasCore.map { " blas_core=\($0)" } ?? "") }
+
+    /// Environment variables every run of this engine gets.
+    public var environment: [String: String] {
+        blasCore.map { [RunEnvironment.blasCore: $0, RunEnvironment.pinnedBLASCore: $0] } ?? [:]
     }
 }
 

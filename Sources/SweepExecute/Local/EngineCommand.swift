@@ -8,6 +8,8 @@ struct EngineCommand: Sendable, Equatable {
     let executable: String
     /// Arguments with `{config}` and `{out}` still in them.
     let arguments: [String]
+    /// Set for every run, beside the thread budget (the pinned BLAS core).
+    var environment: [String: String] = [:]
 
     /// - Parameters:
     ///   - manifestDirectory: relative executables in a manifest's command (`./train.sh`) are
@@ -16,6 +18,7 @@ struct EngineCommand: Sendable, Equatable {
     init(_ spec: EngineSpec, manifestDirectory: URL?, besideExecutable: URL? = EngineCommand.runningExecutableDirectory,
          environment: [String: String] = ProcessInfo.processInfo.environment) throws {
         let searchPath = (environment["PATH"] ?? "/usr/bin:/bin").split(separator: ":").map(String.init)
+        self.environment = spec.environment
         if let command = spec.command, let first = command.first {
             arguments = Array(command.dropFirst())
             if first.contains("/") {

@@ -40,15 +40,17 @@ struct SubprocessLauncher: RunLauncher {
         platform.processGroupID = 0
         platform.teardownSequence = [.gracefulShutDown(toProcessGroup: true, allowedDurationToNextStep: grace)]
         let threads = String(attempt.threads)
+        var environment: [Environment.Key: String?] = [
+            Environment.Key(stringLiteral: RunEnvironment.threads): threads,
+            Environment.Key(stringLiteral: RunEnvironment.openBLASThreads): threads,
+            // For engines on OpenMP (a user's PyTorch script).
+            "OMP_NUM_THREADS": threads,
+        ]
+        for (name, value) in command.environment { environment[Environment.Key(stringLiteral: name)] = value }
         let configuration = Configuration(
             executable: .path(FilePath(command.executable)),
             arguments: Arguments(arguments),
-            environment: .inherit.updating([
-                Environment.Key(stringLiteral: RunEnvironment.threads): threads,
-                Environment.Key(stringLiteral: RunEnvironment.openBLASThreads): threads,
-                // For engines on OpenMP (a user's PyTorch script).
-                "OMP_NUM_THREADS": threads,
-            ]),
+            environment: .inherit.updating(environment),
             workingDirectory: FilePath(directory.path),
             platformOptions: platform)
 

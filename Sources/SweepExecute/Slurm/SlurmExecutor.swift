@@ -220,7 +220,10 @@ public struct SlurmExecutor: Executor {
             // This attempt writes its own; stale ones would pass for its result.
             try? files.removeItem(at: directory.appendingPathComponent(RunFiles.metrics))
             try? files.removeItem(at: directory.appendingPathComponent(ExitStatusFile.name))
-            try ArrayTask.prepare(run, in: directory, command: [command.executable]
+            // The engine's own variables (a pinned BLAS core) through env(1): the script stays the same.
+            let variables = command.environment.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
+            try ArrayTask.prepare(run, in: directory, command: (variables.isEmpty ? [] : ["/usr/bin/env"] + variables)
+                                  + [command.executable]
                                   + command.arguments(config: directory.appendingPathComponent(RunFiles.config), out: directory))
             list += "\(session.index[run.id] ?? 0) \(run.id.rawValue)\n"
         }

@@ -14,6 +14,9 @@ public struct Table: Sendable {
     public var paperSource: String?
     /// Versions reported by the runs behind the table, sorted.
     public var engineVersions: [String]
+    /// The BLAS kernel sets the runs behind the table computed with, sorted (runs of engines that
+    /// do not report one add nothing): bits, and at our scale the last digits, depend on them.
+    public var blasCores: [String]
     /// Distinct runs the measured rows name, and how many of them succeeded.
     public var plannedRuns: Int
     public var succeededRuns: Int
@@ -108,6 +111,7 @@ extension Table {
         let measuredRuns = Set(spec.rows.filter { !$0.paperOnly }.flatMap(\.runs))
         let finished = measuredRuns.compactMap { records[$0]?.succeededMetrics }
         engineVersions = Set(finished.map(\.engineVersion)).sorted()
+        blasCores = Set(finished.compactMap(\.numerics?.blasCore)).sorted()
         plannedRuns = measuredRuns.count
         succeededRuns = finished.count
         typicalN = Self.mostCommon(rows.flatMap { $0.cells.compactMap { $0.measured?.n } })

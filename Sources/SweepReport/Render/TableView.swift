@@ -161,8 +161,9 @@ extension TableView {
         for row in table.rows {
             if let note = row.note { lines.append("\(row.label): \(note)") }
         }
-        let engine = table.engineVersions.isEmpty ? "no finished run"
+        var engine = table.engineVersions.isEmpty ? "no finished run"
             : "engine " + table.engineVersions.joined(separator: ", ")
+        if !table.blasCores.isEmpty { engine += ", OpenBLAS core " + table.blasCores.joined(separator: ", ") }
         lines.append("Runs: \(table.succeededRuns) of \(table.plannedRuns) succeeded; \(engine).")
         return lines
     }

@@ -31,13 +31,16 @@ import Testing
 
     @Test func pascalLabelsAgreeWithEachOther() {
         let person = UInt8(SyntheticScenes.semsegClasses(.pascal).firstIndex(of: "person")!)
+        let classes = SyntheticScenes.semsegClasses(.pascal)
+        let sky = UInt8(classes.firstIndex(of: "sky")!), background = UInt8(0)
         #expect(person == 15)
-        #expect(pascal.outputs(of: .semseg) == 21 && pascal.outputs(of: .humanParts) == 7)
+        #expect(classes.count == 26 && Array(classes.suffix(5)) == ["sky", "grass", "ground", "road", "building"])
+        #expect(pascal.outputs(of: .semseg) == 26 && pascal.outputs(of: .humanParts) == 7)
         var imagesWithPeople = 0, imagesWithoutPeople = 0
         for index in 0..<pascal.count {
             let sample = pascal.sample(at: index), labels = sample.labels, plane = sample.pixels
             let semseg = labels.semseg!, parts = labels.humanParts!, saliency = labels.saliency!, normals = labels.normals!
-            #expect(semseg.allSatisfy { $0 < 21 })
+            #expect(semseg.allSatisfy { $0 < 26 })
             #expect(saliency.allSatisfy { $0 == 0 || $0 == 1 })
             #expect(sample.rgb.allSatisfy { $0 >= 0 && $0 <= 1 })
             if parts.allSatisfy({ $0 == ignoreLabel }) {
@@ -56,9 +59,11 @@ import Testing
                 if n != (0, 0, 0) {
                     #expect(abs((n.0 * n.0 + n.1 * n.1 + n.2 * n.2).squareRoot() - 1) < 1e-3)
                 } else {
-                    #expect(semseg[i] == 0 && saliency[i] == 0)  // only the sky has no surface
+                    #expect(semseg[i] == sky && saliency[i] == 0)  // only the sky has no surface
                 }
-                if saliency[i] == 1 { #expect(semseg[i] != 0) }
+                if n != (0, 0, 0) { #expect(semseg[i] != sky) }
+                // Salient pixels are objects or figures: never stuff, never clutter.
+                if saliency[i] == 1 { #expect(semseg[i] != background && semseg[i] < 21) }
             }
         }
         #expect(imagesWithPeople > 0 && imagesWithoutPeople > 0)

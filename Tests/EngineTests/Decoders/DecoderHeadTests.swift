@@ -221,7 +221,8 @@ private func expectDirectionalDerivative(_ name: String, count: Int, analytic: (
         let spec = try DecoderSpec(config: config, file: "config.json")
         #expect(spec.kind.rawValue == decoder)
         let model = MultiTaskModel(shape: config.backbone, imageSize: config.imageSize, tasks: config.tasks,
-                                   outputs: [.semseg: 21, .humanParts: 7, .saliency: 1, .normals: 3], decoder: spec, seed: 0)
+                                   outputs: [.semseg: SyntheticScenes.semsegClasses(.pascal).count, .humanParts: 7, .saliency: 1, .normals: 3],
+                                   decoder: spec, seed: 0)
         let heads = model.parameterCounts.decoder
         #expect(spectral ? metrics.parameters.decoder > heads : metrics.parameters.decoder == heads)
         #expect(metrics.tasks.count == config.tasks.count && metrics.tasks.values.allSatisfy { $0.value.isFinite })

@@ -20,7 +20,7 @@ private struct PaintedScenes: MultiTaskDataset {
         var sample = scenes.sample(at: index)
         let classes = sample.labels.semseg!, plane = classes.count
         for (pixel, label) in classes.enumerated() {
-            // Class k in base 3 gives the three channels: 27 distinct colours for 21 classes.
+            // Class k in base 3 gives the three channels: 27 distinct colours for 26 classes.
             let k = Int(label)
             for channel in 0..<3 { sample.rgb[channel * plane + pixel] = Float((k / [1, 3, 9][channel]) % 3) / 2 }
         }
@@ -46,14 +46,15 @@ private struct PaintedScenes: MultiTaskDataset {
 
     // Predicted classes on the validation images, and what predicting background everywhere scores.
     var predicted = Set<Int>()
-    var background = ConfusionMatrix(classes: 21)
+    let classes = SyntheticScenes.semsegClasses(.pascal).count
+    var background = ConfusionMatrix(classes: classes)
     let validation = painted(.val, 8)
     let batch = try validation.batch(indices: Array(0..<8))
     let (predictions, _) = objective.model.forward(channelsLastImages(batch.images, batch: 8, height: 64, width: 64),
                                                    batch: 8, ForwardContext(training: false))
     let logits = predictions[.semseg]!
     for row in 0..<logits.rows {
-        let scores = logits.values[(row * 21)..<((row + 1) * 21)]
+        let scores = logits.values[(row * classes)..<((row + 1) * classes)]
         predicted.insert(scores.indices.max { scores[$0] < scores[$1] }! - scores.startIndex)
     }
     background.add(predictions: [UInt8](repeating: 0, count: batch.labels.semseg!.count), targets: batch.labels.semseg!)

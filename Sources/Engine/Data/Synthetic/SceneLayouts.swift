@@ -9,7 +9,18 @@ enum SceneLayouts {
     static let roomFamilies: [ObjectFamily] = [.crate, .cabinet, .table, .barrel, .lamp, .bottle, .bench, .ball,
                                                .globe, .tower, .disc, .egg]
 
-    static func outdoor(width: Int, height: Int, classOf: (ObjectFamily) -> UInt8,
+    /// The outdoor scenes' "stuff", each its own semseg class as in PASCAL-Context's label set;
+    /// the background class keeps the clutter (rocks, bushes), PASCAL's unlabelled "other".
+    enum Stuff: String, CaseIterable {
+        case sky, grass, ground, road, building
+    }
+
+    /// Objects stand 1-7 m from the camera and figures 1-5 m (nearer more likely), so that at the
+    /// default 64 px an object spans about 5-30 pixels: large enough for its class and, for a
+    /// figure, its parts to be learned at all (at 2-14 m most were a few pixels across).
+    static let objectDepths: ClosedRange<Float> = 1...7, figureDepths: ClosedRange<Float> = 1...5
+
+    static func outdoor(width: Int, height: Int, classOf: (ObjectFamily) -> UInt8, stuffClass: (Stuff) -> UInt8,
                         random: inout SeededRandom) -> Scene {
         func u(_ low: Float, _ high: Float) -> Float { random.uniform(low, high) }
         let focal = Float(width) * u(0.9, 1.4)
@@ -20,16 +31,19 @@ enum SceneLayouts {
         let lighting = outdoorLighting(&random)
 
         var objects: [SceneObject] = []
-        let ground = Appearance(hue: [95, 35, 30, 210][random.nextInt(below: 4)], hueSpread: 20, saturation: 0.1...0.6,
+        // Green grass, brown earth or sand, blue-grey paving.
+        let (groundHue, groundKind): (Float, Stuff) = [(95, .grass), (35, .ground), (30, .ground), (210, .road)][random.nextInt(below: 4)]
+        let ground = Appearance(hue: groundHue, hueSpread: 20, saturation: 0.1...0.6,
                                 value: 0.25...0.7, patterns: [(.noise, 0.5), (.checker, 0.2), (.bricks, 0.15), (.plain, 0.15)],
                                 frequency: 0.3...1.2, gloss: 0...0.05)
-        objects.append(surface(normal: Vector3(0, 1, 0), through: .zero, material: ground.draw(&random), semanticClass: 0))
+        objects.append(surface(normal: Vector3(0, 1, 0), through: .zero, material: ground.draw(&random),
+                               semanticClass: stuffClass(groundKind)))
         if random.chance(0.5) {
             let facade = Appearance(hue: u(0, 360), hueSpread: 30, saturation: 0.05...0.5, value: 0.3...0.85,
                                     patterns: [(.bricks, 0.5), (.stripes, 0.2), (.checker, 0.2), (.plain, 0.1)],
                                     frequency: 0.5...2.5, gloss: 0...0.1)
             objects.append(surface(normal: Vector3(0, 0, -1), through: Vector3(0, 0, u(12, 30)),
-                                   material: facade.draw(&random), semanticClass: 0))
+                                   material: facade.draw(&random), semanticClass: stuffClass(.building)))
         }
 
         var footprints: [(x: Float, z: Float, r: Float)] = []
@@ -50,20 +64,21 @@ enum SceneLayouts {
         let things = ObjectFamily.allCases.filter { $0 != .person }
         for _ in 0..<random.integer(2...7) {
             let family = things[random.nextInt(below: things.count)]
-            if let object = placedObject(family, camera: camera, width: width, depth: 2...14,
+            if let object = placedObject(family, camera: camera, width: width, depth: objectDepths,
                                          semanticClass: classOf(family), footprints: &footprints, random: &random) {
                 objects.append(object)
             }
         }
         if random.chance(0.55) {
             for _ in 0..<random.integer(1...3) {
-                if let figure = placedObject(.person, camera: camera, width: width, depth: 2...8,
+                if let figure = placedObject(.person, camera: camera, width: width, depth: figureDepths,
                                              semanticClass: classOf(.person), footprints: &footprints, random: &random) {
                     objects.append(figure)
                 }
             }
         }
-        return Scene(camera: camera, objects: objects, lighting: lighting, noise: u(0.005, 0.03), exposure: u(0.8, 1.25))
+        return Scene(camera: camera, objects: objects, lighting: lighting, noise: u(0.005, 0.03), exposure: u(0.8, 1.25),
+                     skyClass: stuffClass(.sky))
     }
 
     /// Room surfaces take classes 0 (wall), 1 (floor), 2 (ceiling), 3 (picture); objects follow.

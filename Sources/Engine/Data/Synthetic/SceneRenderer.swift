@@ -46,6 +46,8 @@ struct Scene: Sendable {
     /// Standard deviation of the sensor noise added to every channel.
     var noise: Float
     var exposure: Float
+    /// The semantic class of pixels where no surface is hit (the sky).
+    var skyClass: UInt8 = 0
 }
 
 /// Everything one ray-cast pass yields; labels come from the same hits as the colours.
@@ -54,7 +56,7 @@ struct RenderedScene: Sendable {
     var height: Int
     /// [3, H, W] in [0, 1].
     var rgb: [Float]
-    /// Semantic class per pixel; sky pixels get 0 (background).
+    /// Semantic class per pixel; sky pixels get the scene's `skyClass`.
     var semantic: [UInt8]
     /// Human part per pixel (0 = not a figure).
     var parts: [UInt8]
@@ -71,7 +73,7 @@ enum SceneRenderer {
         let plane = width * height
         var output = RenderedScene(
             width: width, height: height, rgb: [Float](repeating: 0, count: 3 * plane),
-            semantic: [UInt8](repeating: 0, count: plane), parts: [UInt8](repeating: 0, count: plane),
+            semantic: [UInt8](repeating: scene.skyClass, count: plane), parts: [UInt8](repeating: 0, count: plane),
             instance: [Int32](repeating: -1, count: plane), normals: [Float](repeating: 0, count: 3 * plane),
             depth: [Float](repeating: 0, count: plane))
         let camera = scene.camera, light = scene.lighting

@@ -28,14 +28,16 @@ public struct SyntheticScenes: MultiTaskDataset {
         precondition(self.tasks.allSatisfy(dataset.tasks.contains), "tasks outside \(dataset.rawValue)'s task set")
     }
 
-    /// Class names of the synthetic semseg task: PASCAL's analogue keeps 21 classes with the
-    /// figures at VOC's person index 15; the room scenes have 16.
+    /// Class names of the synthetic semseg task. PASCAL's analogue has 26: background (the
+    /// clutter), the 20 object classes with the figures at VOC's person index 15, then the stuff
+    /// (sky, grass, ground, road, building), as PASCAL-Context labels its stuff; the room scenes
+    /// have 16 (wall, floor, ceiling, picture, then 12 furniture families).
     public static func semsegClasses(_ dataset: DatasetName) -> [String] {
         switch dataset {
         case .pascal:
             var names = ObjectFamily.allCases.filter { $0 != .person }.map(\.name)
             names.insert("person", at: 14)
-            return ["background"] + names
+            return ["background"] + names + SceneLayouts.Stuff.allCases.map(\.rawValue)
         case .nyud:
             return ["wall", "floor", "ceiling", "picture"] + SceneLayouts.roomFamilies.map(\.name)
         }
@@ -60,7 +62,8 @@ public struct SyntheticScenes: MultiTaskDataset {
         case .pascal:
             let classes = Self.semsegClasses(.pascal)
             scene = SceneLayouts.outdoor(width: width, height: height,
-                                         classOf: { UInt8(classes.firstIndex(of: $0.name)!) }, random: &random)
+                                         classOf: { UInt8(classes.firstIndex(of: $0.name)!) },
+                                         stuffClass: { UInt8(classes.firstIndex(of: $0.rawValue)!) }, random: &random)
         case .nyud:
             scene = SceneLayouts.room(width: width, height: height, random: &random)
         }
