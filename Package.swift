@@ -29,7 +29,10 @@ let package = Package(
         .systemLibrary(name: "CFFTW", pkgConfig: "fftw3f", providers: [.apt(["libfftw3-dev"])]),
         .target(name: "Tensors", dependencies: ["CBLAS", "CFFTW"], swiftSettings: numeric),
         .target(name: "RunContract"),
-        .target(name: "Engine", dependencies: ["Tensors", "RunContract"], swiftSettings: numeric),
+        // Pretrained/ holds the bundled backbones (BundledWeights.swift), read through Bundle.module.
+        .target(name: "Engine", dependencies: [
+            "Tensors", "RunContract", .product(name: "Crypto", package: "swift-crypto"),
+        ], resources: [.copy("Pretrained")], swiftSettings: numeric),
         .target(name: "EngineCLI", dependencies: [
             "Engine", "RunContract", "Tensors",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),

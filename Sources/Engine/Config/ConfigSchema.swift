@@ -161,6 +161,8 @@ public enum ConfigSchema {
         ConfigKey("task", .choice(taskNames), "the task of a single_task run"),
         ConfigKey("pretrain_set", .choice(["1k", "22k"]), "upstream set of a pretrain run"),
         ConfigKey("pretrained", .file, "a backbone in safetensors with timm's names (from a pretrain run)"),
+        ConfigKey("backbone_weights", .choice(BundledWeights.names),
+                  "a pretrained backbone the engine ships, by name (SHA-256 checked; experiments/weights.yaml makes it)"),
         ConfigKey("backbone", .choice(BackboneShape.named.map(\.name)), "backbone shape (default: the profile's)"),
         ConfigKey("embed_dim", .integer(4...1024), "channels C of stage 1 (overrides the backbone's)"),
         ConfigKey("depths", .integers(count: 4, each: 1...48), "blocks per stage (overrides the backbone's)"),

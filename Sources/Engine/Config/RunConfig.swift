@@ -109,10 +109,19 @@ public struct RunConfig: Sendable {
                 throw fail("task", "only single_task runs take 'task'; use 'tasks' for kind \(kind.rawValue)")
             }
         }
-        if kind == .mtlDecoders || kind == .taskSimilarity, values["pretrained"] == nil {
-            throw fail("pretrained", "kind \(kind.rawValue) freezes the backbone, so it needs 'pretrained': "
-                       + "the path of a backbone.safetensors")
+        if kind == .mtlDecoders || kind == .taskSimilarity, values["pretrained"] == nil, values["backbone_weights"] == nil {
+            throw fail("pretrained", "kind \(kind.rawValue) freezes the backbone, so it needs 'pretrained' (the path of "
+                       + "a backbone.safetensors) or 'backbone_weights' (one the engine ships)")
         }
+        if values["pretrained"] != nil, values["backbone_weights"] != nil {
+            throw fail("backbone_weights", "give 'pretrained' or 'backbone_weights', not both")
+        }
+        if kind == .pretrain || kind == .trivial, values["backbone_weights"] != nil {
+            throw fail("backbone_weights", "kind \(kind.rawValue) loads no pretrained backbone")
+        }
+        // A bundled backbone is checked against its recorded SHA-256 before anything runs.
+        let pretrained = try string("backbone_weights").map { try BundledWeights.verifiedPath($0, configFile: file) }
+            ?? string("pretrained")
         if kind != .pretrain, values["pretrain_set"] != nil {
             throw fail("pretrain_set", "only pretrain runs take 'pretrain_set'")
         }
@@ -181,7 +190,7 @@ public struct RunConfig: Sendable {
         let config = RunConfig(
             kind: kind, profile: profile, seed: integer("seed") ?? 0, dataset: dataset,
             dataRoot: string("data_root"), tasks: tasks, pretrainSet: string("pretrain_set") ?? "1k",
-            pretrained: string("pretrained"), backbone: backbone, imageSize: imageSize,
+            pretrained: pretrained, backbone: backbone, imageSize: imageSize,
             decoder: string("decoder").flatMap(DecoderKind.init(rawValue:)) ?? .hrnet,
             decoderChannels: decoderChannels, epochs: integer("epochs") ?? scale.epochs,
             batchSize: integer("batch_size") ?? scale.batchSize,
