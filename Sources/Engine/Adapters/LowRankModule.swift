@@ -76,13 +76,25 @@ public final class LowRankModule {
     public var parameterCount: Int { rank * (inputs + outputs) + (weightMagnitude?.count ?? 0) }
 
     /// Multiply-accumulates of one forward pass over `tokens` inputs at the current rank, beyond
-    /// the frozen W x: B (A x), and for DoRA the norms of W + s B A (once per pass) and m / n.
+    /// the frozen W x and the once-per-pass work: B (A x), and for DoRA m / n.
     public func multiplyAccumulates(tokens: Int) -> Int {
         let lowRank = tokens * rank * (inputs + outputs)
         switch kind {
         case .lora: return lowRank
-        case .dora: return lowRank + outputs * inputs * (rank + 1) + tokens * outputs
+        case .dora: return lowRank + tokens * outputs
         }
+    }
+
+    /// Work done once per forward pass whatever its batch: DoRA's norms of W + s B A (the product
+    /// B A, then the squares).
+    public var perPassMultiplyAccumulates: Int {
+        kind == .dora ? outputs * inputs * (rank + 1) : 0
+    }
+
+    /// Counts one forward pass over `tokens` inputs into `context`.
+    func count(tokens: Int, _ context: ForwardContext) {
+        context.count(multiplyAccumulates(tokens: tokens))
+        context.countPerPass(perPassMultiplyAccumulates)
     }
 
     // MARK: the live components as contiguous factors

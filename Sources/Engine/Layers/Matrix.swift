@@ -65,8 +65,18 @@ public struct ForwardContext {
     public var training: Bool
     /// When set, every layer adds its MACs for the shapes it sees.
     public var macs: MACCounter?
+    /// The images one pass serves when MACs are counted per image: work done once per pass for
+    /// all of them (DoRA's norms of W + sBA) counts 1/imagesPerPass per image, as a FLOP counter
+    /// run on a whole batch and divided by its size would give.
+    public var imagesPerPass = 1
 
-    public init(training: Bool, macs: MACCounter? = nil) { self.training = training; self.macs = macs }
+    public init(training: Bool, macs: MACCounter? = nil, imagesPerPass: Int = 1) {
+        precondition(imagesPerPass >= 1, "a pass serves at least one image")
+        self.training = training; self.macs = macs; self.imagesPerPass = imagesPerPass
+    }
 
     func count(_ macs: Int) { self.macs?.add(macs) }
+
+    /// Counts work done once per pass, shared by `imagesPerPass` images (rounded to the nearest MAC).
+    func countPerPass(_ macs: Int) { self.macs?.add((macs + imagesPerPass / 2) / imagesPerPass) }
 }

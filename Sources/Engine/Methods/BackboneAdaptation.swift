@@ -171,9 +171,10 @@ public final class BackboneAdaptation {
         model.forward(images, batch: batch, context, layout: layout, spectral: spectral)
     }
 
-    /// Forward MACs for one image as the method runs the model (every stream, TS-PD excluded).
-    public func forwardMACs(_ model: MultiTaskModel) -> Int {
-        model.forwardMACs(layout: layout, spectral: spectral)
+    /// Forward MACs for one image as the method runs the model (every stream, TS-PD's FFTs
+    /// included), with once-per-pass work shared by the `imagesPerPass` images of a batch.
+    public func forwardMACs(_ model: MultiTaskModel, imagesPerPass: Int = 1) -> Int {
+        model.forwardMACs(layout: layout, spectral: spectral, imagesPerPass: imagesPerPass)
     }
 
     // MARK: PDRS, as the training loop drives it
@@ -183,11 +184,11 @@ public final class BackboneAdaptation {
         for (_, module) in modules { module.recordImportance() }
     }
 
-    /// At each epoch end: applies the coverage rule and returns every module's rank (empty
-    /// without PDRS, whose ranks never change).
-    public func epochEnded() -> [String: Int] {
+    /// At each epoch end: applies the coverage rule when `shrinks` (every epoch but the last) and
+    /// returns every module's rank (empty without PDRS, whose ranks never change).
+    public func epochEnded(shrinks: Bool = true) -> [String: Int] {
         guard options.rankShrinking != nil else { return [:] }
-        for (_, module) in modules { module.shrinkRank() }
+        if shrinks { for (_, module) in modules { module.shrinkRank() } }
         return ranks
     }
 

@@ -13,7 +13,7 @@ extension ConfigSchema {
         ConfigKey("lora_alpha", .real(0...1e6), "alpha of the alpha / r convention (default: r)"),
         ConfigKey("rank", .integer(1...4096),
                   "rank of shared modules (FAAR: r_init; TGLoRA: the combined rank of a layer; default 16, faar 32)"),
-        ConfigKey("task_rank", .integer(1...4096), "rank of task-specific modules (default 4)"),
+        ConfigKey("task_rank", .integer(1...4096), "rank of task-specific modules (default 4; faar: rank, r_init)"),
         ConfigKey("adapter_locations", .choice(MethodOptions.Locations.allCases.map(\.rawValue)),
                   "which linears of a block carry modules: attn (qkv, proj), attn_mlp (and fc1, fc2; default) or "
                   + "attn_mlp_others (and the others train; tglora's default)"),
@@ -37,7 +37,7 @@ extension ConfigSchema {
         ConfigKey("rho_task", .real(0.000001...1), "PDRS coverage of task-specific modules (default 0.95)"),
         ConfigKey("pdrs_ema_decay", .real(0...1), "PDRS importance EMA decay beta (default 0.9)"),
         ConfigKey("pdrs_ema_start", .choice(RankShrinker.EMAStart.allCases.map(\.rawValue)),
-                  "where a component's EMA starts: zero (default) or first_observation"),
+                  "where a component's EMA starts: first_observation (default) or zero"),
         ConfigKey("pdrs_prefix_rescale", .bool, "DyLoRA's sqrt(r / b) rescaling of an active prefix (default false)"),
         ConfigKey("ts_pd", .bool, "FAAR's channel-wise spectral filter before each decoder input (default: true for faar)"),
         ConfigKey("xt_cons", .bool, "FAAR's cross-task consensus inside TS-PD (default: true for faar; needs ts_pd)"),
@@ -142,6 +142,8 @@ extension MethodOptions {
 
         if let name = string("adapter") { adapter = LowRankModule.Kind(rawValue: name)! }
         if let r = number("rank") { rank = Int(r) }
+        // FAAR §4.4: "r_init defines the initial rank of all layers", the task-specific ones too.
+        if method == .faar { taskRank = rank }
         if let r = number("task_rank") { taskRank = Int(r) }
         switch string("lora_scale_convention") ?? "raw" {
         case "alpha_over_r":

@@ -56,7 +56,8 @@ public struct MethodOptions: Sendable, Equatable {
     public var scale: Scale
     /// Rank of shared modules (FAAR: r_init; TGLoRA: the combined rank r of a layer).
     public var rank: Int
-    /// Rank of task-specific modules (MTLoRA's public configs and TGLoRA's last stage: 4).
+    /// Rank of task-specific modules (MTLoRA's public configs and TGLoRA's last stage: 4; FAAR:
+    /// r_init, as the shared modules).
     public var taskRank: Int
     public var locations: Locations
     /// Stages (1-based) whose last block has task-specific modules: MTLoRA's "TS-blocks".
@@ -89,7 +90,7 @@ public struct MethodOptions: Sendable, Equatable {
         public var emaStart: RankShrinker.EMAStart
 
         public init(rhoShared: Double = 0.95, rhoTask: Double = 0.95, decay: Double = 0.9,
-                    rescalesPrefix: Bool = false, emaStart: RankShrinker.EMAStart = .zero) {
+                    rescalesPrefix: Bool = false, emaStart: RankShrinker.EMAStart = .firstObservation) {
             self.rhoShared = rhoShared
             self.rhoTask = rhoTask
             self.decay = decay
@@ -129,7 +130,8 @@ public struct MethodOptions: Sendable, Equatable {
     public static func defaults(for method: Method) -> MethodOptions {
         switch method {
         case .faar:
-            return MethodOptions(method: .faar, adapter: .dora, rank: 32, rankShrinking: RankShrinking(),
+            // FAAR §4.4: "r_init defines the initial rank of all layers", task-specific ones too.
+            return MethodOptions(method: .faar, adapter: .dora, rank: 32, taskRank: 32, rankShrinking: RankShrinking(),
                                  spectralFilter: true, crossTaskConsensus: true)
         case .tglora:
             // The paper's headline configuration adapts attn + mlp and trains the others.

@@ -17,7 +17,7 @@ public struct RankShrinker: Sendable, Equatable {
         public var emaStart: EMAStart
 
         public init(decay: Double = 0.9, coverage: Double, minimumRank: Int = 1,
-                    rescalesPrefix: Bool = false, emaStart: EMAStart = .zero) {
+                    rescalesPrefix: Bool = false, emaStart: EMAStart = .firstObservation) {
             self.decay = decay
             self.coverage = coverage
             self.minimumRank = minimumRank
@@ -28,9 +28,12 @@ public struct RankShrinker: Sendable, Equatable {
 
     /// Where a component's EMA starts before its first score.
     public enum EMAStart: String, Sendable, Equatable, CaseIterable {
-        /// ema <- beta * 0 + (1 - beta) * s: the textbook recursion (AdaLoRA's choice).
+        /// ema <- beta * 0 + (1 - beta) * s: the textbook recursion (AdaLoRA's choice). Component i
+        /// is active with probability (r - i) / r, so after one epoch the tail's EMA still holds
+        /// mostly its zero start, and the first shrink follows how often it was drawn.
         case zero
-        /// The first score is taken as is, so rarely active tail components are not biased low.
+        /// The first score is taken as is, so rarely active tail components are not biased low
+        /// (the default: FAAR ranks by importance, eq. 5-6, not by how often a component ran).
         case firstObservation = "first_observation"
     }
 

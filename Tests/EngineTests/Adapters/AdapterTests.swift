@@ -149,6 +149,23 @@ import Testing
         #expect(expected.allSatisfy { $0 > 0 })
     }
 
+    /// DoRA's norms of W + sBA are computed once per pass for all of its images: counted per
+    /// image, a batch of 4 carries a quarter of them each (a counter run on the batch, divided by 4).
+    @Test func doraNormsCountOncePerPassSharedByItsImages() {
+        var generator = SplitMix64(seed: 17)
+        let layer = trainedLayer(.dora, &generator)
+        let x = Matrix(rows: rows, columns: inputs, values: generator.floats(rows * inputs))
+        func macs(imagesPerPass: Int) -> Int {
+            let counter = MACCounter()
+            _ = layer.forward(x, ForwardContext(training: false, macs: counter, imagesPerPass: imagesPerPass))
+            return counter.total
+        }
+        let norms = outputs * inputs * (rank + 1)
+        #expect(layer.module.perPassMultiplyAccumulates == norms)
+        #expect(macs(imagesPerPass: 1) - macs(imagesPerPass: 4) == norms - norms / 4)
+        #expect(trainedLayer(.lora, &generator).module.perPassMultiplyAccumulates == 0)
+    }
+
     @Test(arguments: LowRankModule.Kind.allCases)
     func shrinkingErasesComponentsFromTheComputation(kind: LowRankModule.Kind) {
         var generator = SplitMix64(seed: 13)
@@ -163,7 +180,7 @@ import Testing
 
         let before = module.factors
         let parametersBefore = module.parameterCount
-        let macsBefore = module.multiplyAccumulates(tokens: 100)
+        let macsBefore = module.multiplyAccumulates(tokens: 100) + module.perPassMultiplyAccumulates
         let covering = module.shrinker!.coveringComponents()
         let shrink = module.shrinkRank()!
         #expect(shrink.kept == covering)
@@ -172,7 +189,7 @@ import Testing
         #expect(module.parameterCount == parametersBefore - (rank - k) * (inputs + outputs))
         // Each erased component saves inputs + outputs MACs per token (DoRA: and one W-sized pass per forward).
         let saved = (rank - k) * (100 * (inputs + outputs) + (kind == .dora ? inputs * outputs : 0))
-        #expect(module.multiplyAccumulates(tokens: 100) == macsBefore - saved)
+        #expect(module.multiplyAccumulates(tokens: 100) + module.perPassMultiplyAccumulates == macsBefore - saved)
 
         // The shrunk layer computes exactly the kept components of the old one, and only they learn.
         for parameter in module.parameters { parameter.zeroGradient() }

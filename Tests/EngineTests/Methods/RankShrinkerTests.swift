@@ -61,12 +61,22 @@ import Testing
     }
 
     @Test func emaUpdatesActiveComponentsAndMaskedOnesKeepTheirScore() {
-        var shrinker = RankShrinker(rank: 3, options: .init(decay: 0.9, coverage: 0.9))
+        var shrinker = RankShrinker(rank: 3, options: .init(decay: 0.9, coverage: 0.9, emaStart: .zero))
         shrinker.accumulate(activeScores: [1, 2, 4])
         expectClose(shrinker.importance, [0.1, 0.2, 0.4])
         shrinker.accumulate(activeScores: [3])       // b = 1: components 1 and 2 masked
         expectClose(shrinker.importance, [0.9 * 0.1 + 0.1 * 3, 0.2, 0.4])
         #expect(shrinker.observations == [2, 1, 1])
+    }
+
+    /// The default start: a tail component drawn rarely is ranked by its scores, not by how
+    /// often it ran (a zero start leaves it at (1 - beta) x its score after one draw).
+    @Test func theDefaultEMAStartIsTheFirstObservation() {
+        var shrinker = RankShrinker(rank: 2, options: .init(decay: 0.9, coverage: 0.9))
+        for _ in 0..<10 { shrinker.accumulate(activeScores: [1]) }
+        shrinker.accumulate(activeScores: [1, 2])
+        expectClose(shrinker.importance, [1, 2])
+        #expect(shrinker.coveringComponents() == [1, 0])
     }
 
     @Test func firstObservationStartIsTakenAsIs() {
