@@ -23,7 +23,7 @@ public final class AdaptedLinear: LinearLayer {
         let pass = base.bias.withOptionalPointer { bias in
             module.forward(frozenOutput: frozenOutput.values, input: x.values, rows: x.rows,
                            weight: base.weight.values.baseAddress!, bias: bias, active: active,
-                           training: context.training, output: &y.values)
+                           context, output: &y.values)
         }
         return (y, { [module] dy in
             var df = Matrix(zeros: x.rows, module.outputs)
@@ -90,7 +90,7 @@ public final class TaskStreamLinear: LinearLayer {
                 let active = shared.activeRank(training: context.training)
                 shared.count(tokens: rows, context)
                 sharedPass = shared.forward(frozenOutput: frozenOutput.values, input: x.values, rows: rows, weight: weight,
-                                            bias: bias, active: active, training: context.training,
+                                            bias: bias, active: active, context,
                                             output: &sharedOutput.values)
             }
             var taskOutputs: [Matrix] = []
@@ -101,7 +101,7 @@ public final class TaskStreamLinear: LinearLayer {
                 var y = Matrix(zeros: rows, outFeatures)
                 taskPasses.append(module.forward(frozenOutput: frozenOutput.values, input: (taskInputs?[t] ?? x).values,
                                                  rows: rows, weight: weight, bias: bias, active: active,
-                                                 training: context.training, output: &y.values))
+                                                 context, output: &y.values))
                 taskOutputs.append(y)
             }
             return (sharedOutput, taskOutputs, { [shared] dyShared, dyTasks in

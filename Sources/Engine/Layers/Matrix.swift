@@ -60,6 +60,24 @@ public final class MACCounter: Sendable {
     public func add(_ macs: Int) { count.add(macs, ordering: .relaxed) }
 }
 
+/// What a training step's random masks are drawn from: the run's seed and the step's index in the
+/// run. A mask's stream is keyed by these, the layer and its stream only, so it is the same at
+/// any thread count, and a resumed run draws what the uninterrupted one did without saving any
+/// generator state.
+public struct NoiseKey: Sendable, Equatable {
+    public var seed: UInt64
+    public var step: Int
+
+    public init(seed: UInt64, step: Int) { self.seed = seed; self.step = step }
+
+    func generator(_ key: UInt64, stream: Int) -> SplitMix64 {
+        var generator = SplitMix64(seed: seed ^ key ^ (UInt64(step) &* 0x9E37_79B9_7F4A_7C15)
+                                   ^ (UInt64(stream) &* 0xD1B5_4A32_D192_ED03))
+        _ = generator.next()
+        return generator
+    }
+}
+
 /// How a forward pass runs: training (batch statistics, pullbacks kept) or evaluation.
 public struct ForwardContext {
     public var training: Bool
@@ -70,9 +88,23 @@ public struct ForwardContext {
     /// run on a whole batch and divided by its size would give.
     public var imagesPerPass = 1
 
-    public init(training: Bool, macs: MACCounter? = nil, imagesPerPass: Int = 1) {
+    /// Training passes of a run: where LoRA dropout and drop path draw their masks. Without it
+    /// (evaluation, benchmarks, tests of the plain layers) nothing is dropped.
+    public var noise: NoiseKey?
+    /// Which stream of a layer run once per stream this pass is (TGLoRA's group streams), so each
+    /// stream draws its own masks.
+    public var stream = 0
+
+    public init(training: Bool, macs: MACCounter? = nil, imagesPerPass: Int = 1, noise: NoiseKey? = nil) {
         precondition(imagesPerPass >= 1, "a pass serves at least one image")
-        self.training = training; self.macs = macs; self.imagesPerPass = imagesPerPass
+        self.training = training; self.macs = macs; self.imagesPerPass = imagesPerPass; self.noise = noise
+    }
+
+    /// The generator of one mask of this pass, keyed by the layer (`key`, a stable hash of its
+    /// name) and `stream`; nil outside training or without a noise key.
+    func maskGenerator(_ key: UInt64, stream: Int) -> SplitMix64? {
+        guard training, let noise else { return nil }
+        return noise.generator(key, stream: stream)
     }
 
     func count(_ macs: Int) { self.macs?.add(macs) }

@@ -43,7 +43,8 @@ public final class BackboneAdaptation {
                 name: name, kind: options.adapter, inputs: base.inFeatures, outputs: base.outFeatures,
                 rank: rank, scale: Float(options.scale.factor(rank: rank)),
                 weight: UnsafeBufferPointer(base.weight.values),
-                shrinking: options.rankShrinking?.options(taskSpecific: taskSpecific), seed: UInt64(seed))
+                shrinking: options.rankShrinking?.options(taskSpecific: taskSpecific), dropout: Float(options.loraDropout),
+                seed: UInt64(seed))
             modules.append((name, module))
             return module
         }
@@ -115,6 +116,8 @@ public final class BackboneAdaptation {
         } else {
             spectral = nil
         }
+
+        backbone.setDropPath(rate: options.dropPathRate)
 
         switch options.method {
         case .full:

@@ -44,6 +44,10 @@ extension ConfigSchema {
         ConfigKey("xt_cons_low_cutoff", .real(0...1), "XT-Cons low band: normalised radius at most this (default 0.25)"),
         ConfigKey("xt_cons_high_cutoff", .real(0...1), "XT-Cons high band: normalised radius above this (default 0.5)"),
         ConfigKey("bottleneck", .integer(1...4096), "width of the bottleneck adapters of method adapter (default 16)"),
+        ConfigKey("lora_dropout", .real(0...0.99),
+                  "dropout on every low-rank module's input in training (default 0; mtlora, tglora, faar: 0.05)"),
+        ConfigKey("drop_path_rate", .real(0...0.99),
+                  "stochastic depth, rising linearly over the blocks to this rate (default 0; mtlora, tglora, faar: 0.2)"),
     ]
 }
 
@@ -128,7 +132,7 @@ extension MethodOptions {
 
         let lowRankKeys = ["adapter", "lora_scale_convention", "lora_scale", "lora_alpha", "rank", "task_rank",
                            "adapter_locations", "adapt_patch_merging", "task_specific_stages", "pdrs", "rho_shared",
-                           "rho_task", "pdrs_ema_decay", "pdrs_ema_start", "pdrs_prefix_rescale"]
+                           "rho_task", "pdrs_ema_decay", "pdrs_ema_start", "pdrs_prefix_rescale", "lora_dropout"]
         if !usesLowRankAdapters, let key = lowRankKeys.first(where: { values[$0] != nil }) {
             throw fail(key, "only the low-rank methods (lora, mtlora, tglora, faar) take it; method is \(method.rawValue)")
         }
@@ -257,5 +261,10 @@ extension MethodOptions {
         consensusLowCutoff = low
         consensusHighCutoff = high
         if let width = number("bottleneck") { bottleneck = Int(width) }
+        if let rate = number("lora_dropout") { loraDropout = rate }
+        if let rate = number("drop_path_rate") {
+            if config.kind == .pretrain { throw fail("drop_path_rate", "pretrain runs take no drop path") }
+            dropPathRate = rate
+        }
     }
 }

@@ -81,6 +81,11 @@ public struct MethodOptions: Sendable, Equatable {
     public var consensusHighCutoff = 0.5
     /// Bottleneck width of `adapter` (Houlsby) modules.
     public var bottleneck: Int
+    /// LoRA dropout on every low-rank module's input (MTLoRA's configs and TGLoRA's
+    /// supplementary: 0.05).
+    public var loraDropout = 0.0
+    /// Stochastic depth of the backbone's blocks, the last block's rate (MTLoRA's configs: 0.2).
+    public var dropPathRate = 0.0
 
     public struct RankShrinking: Sendable, Equatable {
         public var rhoShared: Double
@@ -131,11 +136,27 @@ public struct MethodOptions: Sendable, Equatable {
         switch method {
         case .faar:
             // FAAR §4.4: "r_init defines the initial rank of all layers", task-specific ones too.
-            return MethodOptions(method: .faar, adapter: .dora, rank: 32, taskRank: 32, rankShrinking: RankShrinking(),
-                                 spectralFilter: true, crossTaskConsensus: true)
+            var options = MethodOptions(method: .faar, adapter: .dora, rank: 32, taskRank: 32, rankShrinking: RankShrinking(),
+                                        spectralFilter: true, crossTaskConsensus: true)
+            // FAAR gives neither; it builds on MTLoRA's layout and recipe (lr, batch 32), so MTLoRA's.
+            options.loraDropout = 0.05
+            options.dropPathRate = 0.2
+            return options
         case .tglora:
-            // The paper's headline configuration adapts attn + mlp and trains the others.
-            return MethodOptions(method: .tglora, rank: 16, locations: .attnMLPOthers, groupsPerStage: nil)
+            // The paper's headline configuration adapts attn + mlp and trains the others. Its
+            // supplementary: "a dropout rate of 0.05" for the LoRA modules, and MTLoRA's
+            // hyperparameters otherwise ("We replicate the hyperparameters from Agiza et al."),
+            // so MTLoRA's drop path.
+            var options = MethodOptions(method: .tglora, rank: 16, locations: .attnMLPOthers, groupsPerStage: nil)
+            options.loraDropout = 0.05
+            options.dropPathRate = 0.2
+            return options
+        case .mtlora:
+            // Every released MTLoRA config: MTLORA.DROPOUT 0.05, DROP_PATH_RATE 0.2.
+            var options = MethodOptions(method: .mtlora)
+            options.loraDropout = 0.05
+            options.dropPathRate = 0.2
+            return options
         default:
             return MethodOptions(method: method)
         }

@@ -65,7 +65,9 @@ public final class DenseObjective: ParameterizedObjective {
         try train.fill(&batch, indices: indices, augmentation: augmentation, epoch: epoch, threads: threads)
         let size = indices.count, plane = batch.height * batch.width
         let images = channelsLastImages(batch.images, batch: size, height: batch.height, width: batch.width)
-        let (predictions, pullback) = adaptation.forward(model, images, batch: size, ForwardContext(training: true))
+        // Dropout's and drop path's masks follow from the seed and the step's index in the run.
+        let noise = NoiseKey(seed: UInt64(config.seed), step: epoch * config.stepsPerEpoch + step)
+        let (predictions, pullback) = adaptation.forward(model, images, batch: size, ForwardContext(training: true, noise: noise))
         let (total, gradients) = TaskLoss.weightedLosses(
             tasks: config.tasks, predictions: predictions,
             labels: config.tasks.map { batch.labels.lossLabels(for: $0, batch: size, plane: plane) },

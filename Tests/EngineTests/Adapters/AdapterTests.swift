@@ -149,6 +149,48 @@ import Testing
         #expect(expected.allSatisfy { $0 > 0 })
     }
 
+    /// LoRA dropout: the low-rank branch reads the input through a mask the noise key fixes, so
+    /// the same key gives the same output (finite differences see one function), another step
+    /// another mask, and evaluation nothing dropped.
+    @Test(arguments: LowRankModule.Kind.allCases)
+    func dropoutMasksTheBranchInputAndItsGradients(kind: LowRankModule.Kind) {
+        var generator = SplitMix64(seed: 19)
+        let base = frozenLinear(inputs: inputs, outputs: outputs, &generator)
+        let module = LowRankModule(name: "layer", kind: kind, inputs: inputs, outputs: outputs, rank: rank, scale: 0.7,
+                                   weight: UnsafeBufferPointer(base.weight.values), dropout: 0.4, seed: 1)
+        var factors = module.factors
+        factors.b = generator.floats(outputs * rank)
+        module.setParameters(factors: factors)
+        let layer = AdaptedLinear(base: base, module: module)
+        let x = generator.floats(rows * inputs), weights = generator.floats(rows * outputs)
+        let context = ForwardContext(training: true, noise: NoiseKey(seed: 2, step: 3))
+        func output(_ values: [Float], _ context: ForwardContext) -> [Float] {
+            layer.forward(Matrix(rows: rows, columns: inputs, values: values), context).0.values
+        }
+        var later = context
+        later.noise!.step += 1
+        let evaluated = output(x, ForwardContext(training: false))
+        #expect(output(x, context) == output(x, context) && output(x, context) != evaluated)
+        #expect(output(x, later) != output(x, context))
+        #expect(output(x, ForwardContext(training: true)) == evaluated)
+
+        for parameter in module.parameters { parameter.zeroGradient() }
+        let (_, pullback) = layer.forward(Matrix(rows: rows, columns: inputs, values: x), context)
+        let dx = pullback(Matrix(rows: rows, columns: outputs, values: weights))
+        expectGradientsMatch(dx.values, numericGradient(x) { weightedSum(output($0, context), weights) }, "dL/dx")
+        if kind == .lora {
+            let saved = module.factors
+            let numeric = numericGradient(saved.a) { a in
+                var changed = saved
+                changed.a = a
+                module.setParameters(factors: changed)
+                defer { module.setParameters(factors: saved) }
+                return weightedSum(output(x, context), weights)
+            }
+            expectGradientsMatch(module.gradient.a, numeric, "dL/dA")
+        }
+    }
+
     /// DoRA's norms of W + sBA are computed once per pass for all of its images: counted per
     /// image, a batch of 4 carries a quarter of them each (a counter run on the batch, divided by 4).
     @Test func doraNormsCountOncePerPassSharedByItsImages() {

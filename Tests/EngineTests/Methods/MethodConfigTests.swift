@@ -35,6 +35,22 @@ import Testing
         #expect(o.rankShrinking == .init(rhoShared: 0.9, rhoTask: 0.95, decay: 0.8, emaStart: .firstObservation))
     }
 
+    /// LoRA dropout and drop path: the papers' values as the presets (MTLoRA's configs: 0.05 and
+    /// 0.2; TGLoRA's supplementary: dropout 0.05, MTLoRA's recipe otherwise; FAAR: MTLoRA's).
+    @Test func regularisationPresetsFollowThePapers() throws {
+        for json in [#"{"kind": "mtl_full", "method": "mtlora"}"#, #"{"kind": "mtl_full", "method": "faar"}"#,
+                     #"{"kind": "mtl_full", "method": "tglora", "groups_per_stage": [1, 1, 1, 4]}"#] {
+            let preset = try options(json)
+            #expect(preset.loraDropout == 0.05 && preset.dropPathRate == 0.2, "\(json)")
+        }
+        let lora = try options(#"{"kind": "mtl_full", "method": "lora"}"#)
+        #expect(lora.loraDropout == 0 && lora.dropPathRate == 0)
+        let set = try options(#"{"kind": "mtl_full", "method": "mtlora", "lora_dropout": 0, "drop_path_rate": 0.1}"#)
+        #expect(set.loraDropout == 0 && set.dropPathRate == 0.1)
+        #expect(try options(#"{"kind": "mtl_full", "drop_path_rate": 0.1}"#).dropPathRate == 0.1)
+        #expect(error(#"{"kind": "mtl_full", "lora_dropout": 0.1}"#)?.key == "lora_dropout")
+    }
+
     @Test func keysThatDoNotFitTheMethodNameTheKeyAndLine() throws {
         let found = try #require(error("{\n  \"kind\": \"mtl_full\",\n  \"rank\": 4\n}"))
         #expect(found.key == "rank" && found.line == 3)

@@ -124,6 +124,18 @@ import Testing
     }
 }
 
+/// The band sizes docs/methods.md gives for each profile's decoder inputs (normalised radius
+/// <= 0.25 low, > 0.5 high, of H x (W/2+1) bins).
+@Test func consensusBandsAtTheProfilesMapSizes() {
+    let expected: [Int: (low: Int, high: Int, bins: Int)] = [
+        1: (1, 0, 1), 2: (1, 3, 4), 4: (1, 6, 12), 7: (4, 15, 28), 8: (6, 25, 40), 14: (13, 73, 112), 28: (39, 258, 420)]
+    for (side, bands) in expected {
+        let layer = CrossTaskConsensus(name: "x", channels: 1, height: side, width: side)
+        let low = layer.lowMask.filter { $0 == 1 }.count, high = layer.highMask.filter { $0 == 1 }.count
+        #expect(low == bands.low && high == bands.high && layer.lowMask.count == bands.bins, "\(side) x \(side)")
+    }
+}
+
 @Suite struct TaskSpectralInputsTests {
     let tasks: [TaskName] = [.semseg, .normals, .depth]
     let shapes = [(channels: 3, side: 4), (channels: 2, side: 2)]
