@@ -37,7 +37,8 @@ extension ConfigSchema {
         ConfigKey("rho_task", .real(0.000001...1), "PDRS coverage of task-specific modules (default 0.95)"),
         ConfigKey("pdrs_ema_decay", .real(0...1), "PDRS importance EMA decay beta (default 0.9)"),
         ConfigKey("pdrs_ema_start", .choice(RankShrinker.EMAStart.allCases.map(\.rawValue)),
-                  "where a component's EMA starts: first_observation (default) or zero"),
+                  "what the coverage rule ranks: bias_corrected (default; the EMA over 1 - beta^n), zero (the plain EMA) or "
+                  + "first_observation (the EMA starting at the first score, which is always 0: runs as zero)"),
         ConfigKey("pdrs_prefix_rescale", .bool, "DyLoRA's sqrt(r / b) rescaling of an active prefix (default false)"),
         ConfigKey("ts_pd", .bool, "FAAR's channel-wise spectral filter before each decoder input (default: true for faar)"),
         ConfigKey("xt_cons", .bool, "FAAR's cross-task consensus inside TS-PD (default: true for faar; needs ts_pd)"),

@@ -95,7 +95,7 @@ public struct MethodOptions: Sendable, Equatable {
         public var emaStart: RankShrinker.EMAStart
 
         public init(rhoShared: Double = 0.95, rhoTask: Double = 0.95, decay: Double = 0.9,
-                    rescalesPrefix: Bool = false, emaStart: RankShrinker.EMAStart = .firstObservation) {
+                    rescalesPrefix: Bool = false, emaStart: RankShrinker.EMAStart = .biasCorrected) {
             self.rhoShared = rhoShared
             self.rhoTask = rhoTask
             self.decay = decay

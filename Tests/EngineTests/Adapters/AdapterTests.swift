@@ -145,8 +145,8 @@ import Testing
                                                     gradB: module.gradient.b, inputs: inputs, outputs: outputs,
                                                     rank: rank, active: active)
         module.recordImportance()
-        // The EMA starts at the first observation (the default): the scores as they are.
-        expectClose(module.shrinker!.importance, (0..<rank).map { $0 < active ? expected[$0] : 0 })
+        // The stored EMA starts at 0 (the coverage rule then divides by 1 - beta^n).
+        expectClose(module.shrinker!.importance, (0..<rank).map { $0 < active ? 0.1 * expected[$0] : 0 })
         #expect(expected.allSatisfy { $0 > 0 })
     }
 

@@ -68,7 +68,7 @@ import Testing
         let faar = try options(#"{"kind": "mtl_full", "method": "faar", "task_specific_stages": "4,3", "rho_task": 0.8}"#)
         #expect(faar.adapter == .dora && faar.rank == 32 && faar.taskRank == 32 && faar.taskSpecificStages == [3, 4])
         #expect(faar.rankShrinking?.rhoTask == 0.8 && faar.spectralFilter && faar.crossTaskConsensus && faar.othersTrain)
-        #expect(faar.rankShrinking?.emaStart == .firstObservation)
+        #expect(faar.rankShrinking?.emaStart == .biasCorrected)
         // FAAR §4.4: "r_init defines the initial rank of all layers", task-specific ones included.
         #expect(try options(#"{"kind": "mtl_full", "method": "faar", "rank": 8}"#).taskRank == 8)
         #expect(try options(#"{"kind": "mtl_full", "method": "faar", "rank": 8, "task_rank": 4}"#).taskRank == 4)
