@@ -138,7 +138,7 @@ public struct MethodOptions: Sendable, Equatable {
             // FAAR §4.4: "r_init defines the initial rank of all layers", task-specific ones too.
             var options = MethodOptions(method: .faar, adapter: .dora, rank: 32, taskRank: 32, rankShrinking: RankShrinking(),
                                         spectralFilter: true, crossTaskConsensus: true)
-            // FAAR gives neither; it builds on MTLoRA's layout and recipe (lr, batch 32), so MTLoRA's.
+            // FAAR gives neither; it builds on MTLoRA's layout and batch size (32), so MTLoRA's.
             options.loraDropout = 0.05
             options.dropPathRate = 0.2
             return options
