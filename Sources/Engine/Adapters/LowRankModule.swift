@@ -1,3 +1,5 @@
+import Tensors
+
 /// One low-rank module (LoRA or DoRA) of an adapted linear layer, with, under PDRS, its rank
 /// shrinker.
 ///
@@ -169,11 +171,23 @@ public final class LowRankModule {
         let droppedInput: [Float]?
     }
 
-    /// This training pass's dropout mask over rows x inputs values (nil: nothing dropped).
+    /// This training pass's dropout mask over rows x inputs values (nil: nothing dropped). Each
+    /// row draws from its own stream, keyed by the pass's and the row's index, so the rows fill
+    /// side by side on the compute threads and the mask is the same at any thread count.
     private func dropoutMask(rows: Int, _ context: ForwardContext) -> [Float]? {
         guard dropout > 0, var generator = context.maskGenerator(dropoutKey, stream: context.stream) else { return nil }
-        let kept = 1 / (1 - dropout)
-        return (0..<(rows * inputs)).map { _ in generator.unit() < Double(dropout) ? 0 : kept }
+        let passKey = generator.next(), rate = Double(dropout), kept = 1 / (1 - dropout), inputs = self.inputs
+        var mask = [Float](repeating: 0, count: rows * inputs)
+        mask.withUnsafeMutableBufferPointer { mask in
+            let mask = mask.baseAddress!
+            parallelChunks(rows, minimumChunk: max(1, (1 << 14) / inputs)) { _, range in
+                for row in range {
+                    var rowGenerator = SplitMix64(seed: passKey ^ (UInt64(row) &* 0x9E37_79B9_7F4A_7C15))
+                    for j in 0..<inputs { mask[row * inputs + j] = rowGenerator.unit() < rate ? 0 : kept }
+                }
+            }
+        }
+        return mask
     }
 
     /// How many components the next forward pass uses: a PDRS prefix draw while training, all

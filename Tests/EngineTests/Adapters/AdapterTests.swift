@@ -1,3 +1,4 @@
+import Tensors
 import Testing
 @testable import Engine
 
@@ -190,6 +191,23 @@ import Testing
             }
             expectGradientsMatch(module.gradient.a, numeric, "dL/dA")
         }
+    }
+
+    /// The dropout mask fills its rows side by side: split three ways it is the mask of one thread.
+    @Test func dropoutMasksAreTheSameAtAnyThreadCount() {
+        var generator = SplitMix64(seed: 23)
+        let base = frozenLinear(inputs: 4, outputs: 2, &generator)
+        let module = LowRankModule(name: "layer", kind: .lora, inputs: 4, outputs: 2, rank: 2, scale: 1, weight: nil,
+                                   dropout: 0.5, seed: 1)
+        var factors = module.factors
+        factors.b = generator.floats(2 * 2)
+        module.setParameters(factors: factors)
+        let layer = AdaptedLinear(base: base, module: module)
+        let x = Matrix(rows: 10_000, columns: 4, values: generator.floats(40_000))
+        let context = ForwardContext(training: true, noise: NoiseKey(seed: 8, step: 1))
+        let serial = ComputeThreads.$chunksInThisTask.withValue(1) { layer.forward(x, context).0.values }
+        let split = ComputeThreads.$chunksInThisTask.withValue(3) { layer.forward(x, context).0.values }
+        #expect(serial == split)
     }
 
     /// DoRA's norms of W + sBA are computed once per pass for all of its images: counted per
