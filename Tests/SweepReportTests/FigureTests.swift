@@ -80,6 +80,33 @@ import Testing
         #expect(figures.first { $0.slug == "ranks-mtlora-r-64" }?.svg.contains("<polyline") == true)
     }
 
+    /// MTLoRA's layout leaves the last block's shared fc2 adapter without a gradient (PDRS holds
+    /// it at rank 1): the rank figures leave it out and say so; other layouts keep every adapter.
+    @Test func rankFiguresLeaveOutTheUntrainedSharedAdapter() throws {
+        var ranks: [String: [Int]] = [:]
+        for stage in 0..<2 {
+            for layer in ["attn.qkv", "attn.proj", "mlp.fc1", "mlp.fc2"] {
+                ranks["layers.\(stage).blocks.1.\(layer).shared"] = [8, 6, 6]
+                if layer != "attn.qkv" { ranks["layers.\(stage).blocks.1.\(layer).task.semseg"] = [8, 7, 7] }
+            }
+        }
+        ranks["layers.1.blocks.1.mlp.fc2.shared"] = [1, 1, 1]
+        #expect(Figures.untrainedAdapters(in: ranks.keys) == ["layers.1.blocks.1.mlp.fc2.shared"])
+        #expect(Figures.untrainedAdapters(in: ranks.keys.filter { !$0.contains(".task.") }).isEmpty)   // plain LoRA
+        #expect(Figures.untrainedAdapters(in: ["stage4.fc2.shared", "stage4.fc2.semseg"]).isEmpty)
+
+        var records = Fixture.records
+        records[Fixture.id("faar-0")]!.metrics!.ranks = ranks
+        let table = try Table(spec: Fixture.table(), plan: Fixture.demoPlan, records: records)
+        let figures = Figures.all(for: table, spec: Fixture.table(), records: records)
+        let average = try #require(figures.first { $0.slug == "ranks" }?.svg)
+        let perAdapter = try #require(figures.first { $0.slug == "ranks-faar-1-2" }?.svg)
+        #expect(average.contains("no gradient") && perAdapter.contains("no gradient"))
+        // 14 adapters, one left out: 13 lines in the per-adapter chart.
+        let kept = Figures.withoutUntrainedAdapters(records[Fixture.id("faar-0")]!.metrics!).ranks!
+        #expect(kept.count == ranks.count - 1 && kept["layers.1.blocks.1.mlp.fc2.shared"] == nil)
+    }
+
     @Test func paretoFrontKeepsTheUnbeatenPoints() {
         let points = [ParetoChart.Point(label: "big", x: 10, y: 5), .init(label: "small", x: 1, y: 2),
                       .init(label: "dominated", x: 5, y: 1), .init(label: "middle", x: 3, y: 4),

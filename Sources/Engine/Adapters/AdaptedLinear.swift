@@ -18,12 +18,12 @@ public final class AdaptedLinear: LinearLayer {
     public func forward(_ x: Matrix, _ context: ForwardContext) -> (Matrix, Pullback) {
         let (frozenOutput, basePullback) = base.forward(x, context)
         let active = module.activeRank(training: context.training)
-        context.count(module.multiplyAccumulates(tokens: x.rows))
+        module.count(tokens: x.rows, context)
         var y = Matrix(zeros: x.rows, outFeatures)
         let pass = base.bias.withOptionalPointer { bias in
             module.forward(frozenOutput: frozenOutput.values, input: x.values, rows: x.rows,
                            weight: base.weight.values.baseAddress!, bias: bias, active: active,
-                           training: context.training, output: &y.values)
+                           context, output: &y.values)
         }
         return (y, { [module] dy in
             var df = Matrix(zeros: x.rows, module.outputs)
@@ -88,20 +88,20 @@ public final class TaskStreamLinear: LinearLayer {
             var sharedPass: LowRankModule.Pass?
             if let shared {
                 let active = shared.activeRank(training: context.training)
-                context.count(shared.multiplyAccumulates(tokens: rows))
+                shared.count(tokens: rows, context)
                 sharedPass = shared.forward(frozenOutput: frozenOutput.values, input: x.values, rows: rows, weight: weight,
-                                            bias: bias, active: active, training: context.training,
+                                            bias: bias, active: active, context,
                                             output: &sharedOutput.values)
             }
             var taskOutputs: [Matrix] = []
             var taskPasses: [LowRankModule.Pass] = []
             for (t, module) in taskModules.enumerated() {
                 let active = module.activeRank(training: context.training)
-                context.count(module.multiplyAccumulates(tokens: rows))
+                module.count(tokens: rows, context)
                 var y = Matrix(zeros: rows, outFeatures)
                 taskPasses.append(module.forward(frozenOutput: frozenOutput.values, input: (taskInputs?[t] ?? x).values,
                                                  rows: rows, weight: weight, bias: bias, active: active,
-                                                 training: context.training, output: &y.values))
+                                                 context, output: &y.values))
                 taskOutputs.append(y)
             }
             return (sharedOutput, taskOutputs, { [shared] dyShared, dyTasks in

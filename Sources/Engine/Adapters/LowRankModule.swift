@@ -1,3 +1,5 @@
+import Tensors
+
 /// One low-rank module (LoRA or DoRA) of an adapted linear layer, with, under PDRS, its rank
 /// shrinker.
 ///
@@ -34,6 +36,10 @@ public final class LowRankModule {
     /// restores the count draws what the uninterrupted run would have.
     public private(set) var draws = 0
     private let drawSeed: UInt64
+    /// LoRA dropout on the module's input in training passes (MTLoRA's and peft's lora_dropout:
+    /// the low-rank branch reads the dropped input, the frozen path the whole one).
+    public let dropout: Float
+    private let dropoutKey: UInt64
 
     /// `name` is the adapted layer's (e.g. `layers.0.blocks.0.attn.qkv`); the module's parameters
     /// are `name.lora_A`, `name.lora_B` and `name.lora_magnitude`. A is Kaiming-uniform with
@@ -41,8 +47,10 @@ public final class LowRankModule {
     /// m starts at the row norms of the frozen `weight` (outputs x inputs): the module starts as
     /// the frozen layer.
     public init(name: String, kind: Kind, inputs: Int, outputs: Int, rank: Int, scale: Float,
-                weight: UnsafeBufferPointer<Float>?, shrinking: RankShrinker.Options? = nil, seed: UInt64) {
+                weight: UnsafeBufferPointer<Float>?, shrinking: RankShrinker.Options? = nil, dropout: Float = 0,
+                seed: UInt64) {
         precondition(rank >= 1, "\(name): rank must be at least 1")
+        precondition((0..<1).contains(dropout), "\(name): dropout must lie in [0, 1)")
         self.kind = kind
         self.scale = scale
         self.inputs = inputs
@@ -66,6 +74,8 @@ public final class LowRankModule {
         }
         shrinker = shrinking.map { RankShrinker(rank: rank, options: $0) }
         drawSeed = seed ^ stableHash(name + ".prefix")
+        self.dropout = dropout
+        dropoutKey = stableHash(name + ".lora_dropout")
     }
 
     public var parameters: [Parameter] { [weightA, weightB] + (weightMagnitude.map { [$0] } ?? []) }
@@ -76,13 +86,25 @@ public final class LowRankModule {
     public var parameterCount: Int { rank * (inputs + outputs) + (weightMagnitude?.count ?? 0) }
 
     /// Multiply-accumulates of one forward pass over `tokens` inputs at the current rank, beyond
-    /// the frozen W x: B (A x), and for DoRA the norms of W + s B A (once per pass) and m / n.
+    /// the frozen W x and the once-per-pass work: B (A x), and for DoRA m / n.
     public func multiplyAccumulates(tokens: Int) -> Int {
         let lowRank = tokens * rank * (inputs + outputs)
         switch kind {
         case .lora: return lowRank
-        case .dora: return lowRank + outputs * inputs * (rank + 1) + tokens * outputs
+        case .dora: return lowRank + tokens * outputs
         }
+    }
+
+    /// Work done once per forward pass whatever its batch: DoRA's norms of W + s B A (the product
+    /// B A, then the squares).
+    public var perPassMultiplyAccumulates: Int {
+        kind == .dora ? outputs * inputs * (rank + 1) : 0
+    }
+
+    /// Counts one forward pass over `tokens` inputs into `context`.
+    func count(tokens: Int, _ context: ForwardContext) {
+        context.count(multiplyAccumulates(tokens: tokens))
+        context.countPerPass(perPassMultiplyAccumulates)
     }
 
     // MARK: the live components as contiguous factors
@@ -144,6 +166,28 @@ public final class LowRankModule {
         /// DoRA: f - b + s B A x and the norms it was divided by.
         let direction: [Float]
         let norms: [Float]
+        /// LoRA dropout: the mask (0 or 1 / (1 - p) per input value) and the input it left.
+        let dropMask: [Float]?
+        let droppedInput: [Float]?
+    }
+
+    /// This training pass's dropout mask over rows x inputs values (nil: nothing dropped). Each
+    /// row draws from its own stream, keyed by the pass's and the row's index, so the rows fill
+    /// side by side on the compute threads and the mask is the same at any thread count.
+    private func dropoutMask(rows: Int, _ context: ForwardContext) -> [Float]? {
+        guard dropout > 0, var generator = context.maskGenerator(dropoutKey, stream: context.stream) else { return nil }
+        let passKey = generator.next(), rate = Double(dropout), kept = 1 / (1 - dropout), inputs = self.inputs
+        var mask = [Float](repeating: 0, count: rows * inputs)
+        mask.withUnsafeMutableBufferPointer { mask in
+            let mask = mask.baseAddress!
+            parallelChunks(rows, minimumChunk: max(1, (1 << 14) / inputs)) { _, range in
+                for row in range {
+                    var rowGenerator = SplitMix64(seed: passKey ^ (UInt64(row) &* 0x9E37_79B9_7F4A_7C15))
+                    for j in 0..<inputs { mask[row * inputs + j] = rowGenerator.unit() < rate ? 0 : kept }
+                }
+            }
+        }
+        return mask
     }
 
     /// How many components the next forward pass uses: a PDRS prefix draw while training, all
@@ -156,36 +200,42 @@ public final class LowRankModule {
     }
 
     /// y (rows x outputs) from f = W x0 + b (rows x outputs), the module's input x (rows x
-    /// inputs), and the frozen weight and bias (DoRA's norms and its bias). Only a `training`
+    /// inputs), and the frozen weight and bias (DoRA's norms and its bias). Only a training
     /// pass counts towards PDRS's importance, so evaluating or counting MACs between training
-    /// steps leaves the run unchanged.
+    /// steps leaves the run unchanged; only a training pass with a noise key drops inputs.
     public func forward(frozenOutput f: UnsafePointer<Float>, input x: UnsafePointer<Float>, rows: Int,
-                        weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?, active: Int, training: Bool,
+                        weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?, active: Int, _ context: ForwardContext,
                         output y: UnsafeMutablePointer<Float>) -> Pass {
         let factors = self.factors
         let effectiveScale = scale * (shrinker?.prefixScale(active: active) ?? 1)
-        if training { activeThisStep = max(activeThisStep, active) }
+        if context.training { activeThisStep = max(activeThisStep, active) }
         lastActive = active
+        let dropMask = dropoutMask(rows: rows, context)
+        let droppedInput = dropMask.map { mask in (0..<(rows * inputs)).map { x[$0] * mask[$0] } }
         var hidden = [Float](repeating: 0, count: rows * active)
         switch kind {
         case .lora:
             y.update(from: f, count: rows * outputs)
-            factors.forward(input: x, rows: rows, active: active, scale: effectiveScale,
-                            hidden: &hidden, output: y, accumulate: true)
+            withLowRankInput(x, droppedInput) { x in
+                factors.forward(input: x, rows: rows, active: active, scale: effectiveScale,
+                                hidden: &hidden, output: y, accumulate: true)
+            }
             return Pass(rows: rows, active: active, factors: factors, scale: effectiveScale, hidden: hidden,
-                        direction: [], norms: [])
+                        direction: [], norms: [], dropMask: dropMask, droppedInput: droppedInput)
         case .dora:
             var direction = Array(UnsafeBufferPointer(start: f, count: rows * outputs))
             if let bias {
                 for k in direction.indices { direction[k] -= bias[k % outputs] }
             }
-            factors.forward(input: x, rows: rows, active: active, scale: effectiveScale,
-                            hidden: &hidden, output: &direction, accumulate: true)
+            withLowRankInput(x, droppedInput) { x in
+                factors.forward(input: x, rows: rows, active: active, scale: effectiveScale,
+                                hidden: &hidden, output: &direction, accumulate: true)
+            }
             let norms = WeightDecomposition.rowNorms(weight: weight, factors: factors, active: active, scale: effectiveScale)
             WeightDecomposition.forward(direction: direction, rows: rows, outputs: outputs,
                                         magnitude: magnitude, norms: norms, bias: bias, output: y)
             return Pass(rows: rows, active: active, factors: factors, scale: effectiveScale, hidden: hidden,
-                        direction: direction, norms: norms)
+                        direction: direction, norms: norms, dropMask: dropMask, droppedInput: droppedInput)
         }
     }
 
@@ -208,10 +258,27 @@ public final class LowRankModule {
         var gradient = LowRankFactors(inputs: inputs, outputs: outputs, rank: rank,
                                       a: Array(repeating: 0, count: rank * inputs), b: Array(repeating: 0, count: outputs * rank))
         var scratch = [Float](repeating: 0, count: rows * pass.active)
-        pass.factors.backward(input: x, rows: rows, active: pass.active, scale: pass.scale,
-                              hidden: pass.hidden, outputGradient: df, gradient: &gradient,
-                              inputGradient: dx, scratch: &scratch)
+        if let mask = pass.dropMask, let droppedInput = pass.droppedInput {
+            // The branch saw the dropped input: its gradient reaches x through the same mask.
+            var dDropped = [Float](repeating: 0, count: rows * inputs)
+            dDropped.withUnsafeMutableBufferPointer { dDropped in
+                pass.factors.backward(input: droppedInput, rows: rows, active: pass.active, scale: pass.scale,
+                                      hidden: pass.hidden, outputGradient: df, gradient: &gradient,
+                                      inputGradient: dx == nil ? nil : dDropped.baseAddress!, scratch: &scratch)
+            }
+            if let dx { for k in 0..<(rows * inputs) { dx[k] += dDropped[k] * mask[k] } }
+        } else {
+            pass.factors.backward(input: x, rows: rows, active: pass.active, scale: pass.scale,
+                                  hidden: pass.hidden, outputGradient: df, gradient: &gradient,
+                                  inputGradient: dx, scratch: &scratch)
+        }
         scatterAdd(gradient)
+    }
+
+    /// Runs `body` on the low-rank branch's input: the dropped one when dropout drew a mask.
+    private func withLowRankInput(_ x: UnsafePointer<Float>, _ dropped: [Float]?, _ body: (UnsafePointer<Float>) -> Void) {
+        guard let dropped else { return body(x) }
+        dropped.withUnsafeBufferPointer { body($0.baseAddress!) }
     }
 
     // MARK: PDRS

@@ -149,8 +149,11 @@ extension SwinBackbone {
                 }
                 var x = inputs[parent]
                 var pullbacks: [Pullback] = []
+                // Each group's stream runs the stage's blocks once: its own drop-path masks.
+                var streamContext = context
+                streamContext.stream = group
                 for block in stage.blocks {
-                    let (out, pullback) = block.forward(x, batch: batch, context)
+                    let (out, pullback) = block.forward(x, batch: batch, streamContext)
                     x = out
                     pullbacks.append(pullback)
                 }

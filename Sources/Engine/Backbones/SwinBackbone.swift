@@ -139,6 +139,15 @@ public final class SwinBackbone {
 
     public var parameters: [Parameter] { patchEmbedding.parameters + stages.flatMap(\.parameters) + norm.parameters }
 
+    /// Stochastic depth as Swin's (and MTLoRA's) builds it: the rate grows linearly over the
+    /// blocks, from 0 at the first to `rate` at the last (torch.linspace(0, rate, blocks)).
+    public func setDropPath(rate: Double) {
+        let blocks = stages.flatMap(\.blocks)
+        for (index, block) in blocks.enumerated() {
+            block.dropPathRate = blocks.count > 1 ? Float(rate * Double(index) / Double(blocks.count - 1)) : 0
+        }
+    }
+
     /// Channels of the four decoder features.
     public var featureChannels: [Int] { let d = shape.stageDims; return [d[1], d[2], d[3], d[3]] }
 

@@ -15,6 +15,11 @@ public final class SwinBlock {
     /// For each windowed row of one image, the row of the (shifted) map it comes from.
     let windowOrder: [Int32]
     let mask: [Float]?
+    /// Stochastic depth of both residual branches in training passes (0: off); the backbone
+    /// sets it per block (`SwinBackbone.setDropPath(rate:)`).
+    public var dropPathRate: Float = 0
+    /// The drop-path masks' stream keys: attention's and the MLP's branch.
+    let dropPathKeys: (attention: UInt64, mlp: UInt64)
 
     init(name: String, dim: Int, heads: Int, resolution: Int, window configuredWindow: Int, shifted: Bool,
          mlpRatio: Int, initializer: ParameterInitializer) {
@@ -33,6 +38,13 @@ public final class SwinBlock {
         windowOrder = WindowMap(batch: 1, height: height, width: width, window: window, shift: shift)
             .sourceRows.map { Int32($0) }
         mask = shift > 0 ? shiftedWindowMask(height: height, width: width, window: window, shift: shift).values : nil
+        dropPathKeys = (stableHash(name + ".attn.drop_path"), stableHash(name + ".mlp.drop_path"))
+    }
+
+    /// The drop paths of one stream's two branches in this pass (nil: off).
+    func dropPaths(batch: Int, stream: Int, _ context: ForwardContext) -> (attention: DropPath?, mlp: DropPath?) {
+        (DropPath(rate: dropPathRate, images: batch, key: dropPathKeys.attention, stream: stream, context),
+         DropPath(rate: dropPathRate, images: batch, key: dropPathKeys.mlp, stream: stream, context))
     }
 
     public var parameters: [Parameter] {
@@ -40,20 +52,23 @@ public final class SwinBlock {
     }
 
     func forward(_ x: Matrix, batch: Int, _ context: ForwardContext) -> (Matrix, Pullback) {
+        let drop = dropPaths(batch: batch, stream: context.stream, context)
         let (normalized, norm1Pullback) = norm1.forward(x, context)
         let windowed = permuteRows(normalized, order: windowOrder, batch: batch, inverse: false)
         let windowsPerImage = (height / window) * (width / window)
         let (attended, attentionPullback) = attention.forward(windowed, windowsPerImage: windowsPerImage,
                                                               mask: mask, context)
-        let afterAttention = x + permuteRows(attended, order: windowOrder, batch: batch, inverse: true)
+        let attentionBranch = permuteRows(attended, order: windowOrder, batch: batch, inverse: true)
+        let afterAttention = x + (drop.attention?.apply(attentionBranch) ?? attentionBranch)
         let (normalized2, norm2Pullback) = norm2.forward(afterAttention, context)
         let (hidden, fc1Pullback) = fc1.forward(normalized2, context)
         let (activated, geluPullback) = gelu(hidden, context)
         let (mlpOut, fc2Pullback) = fc2.forward(activated, context)
         context.count(2 * x.values.count)
-        return (afterAttention + mlpOut, { [windowOrder] dy in
-            let dAfterAttention = dy + norm2Pullback(fc1Pullback(geluPullback(fc2Pullback(dy))))
-            let dAttended = permuteRows(dAfterAttention, order: windowOrder, batch: batch, inverse: false)
+        return (afterAttention + (drop.mlp?.apply(mlpOut) ?? mlpOut), { [windowOrder] dy in
+            let dAfterAttention = dy + norm2Pullback(fc1Pullback(geluPullback(fc2Pullback(drop.mlp?.apply(dy) ?? dy))))
+            let dBranch = drop.attention?.apply(dAfterAttention) ?? dAfterAttention
+            let dAttended = permuteRows(dBranch, order: windowOrder, batch: batch, inverse: false)
             let dNormalized = permuteRows(attentionPullback(dAttended), order: windowOrder, batch: batch, inverse: true)
             return dAfterAttention + norm1Pullback(dNormalized)
         })
@@ -81,24 +96,32 @@ extension SwinBlock {
                                                                  mask: mask, context)
         let attended = permuteRows(attendedWindows, order: windowOrder, batch: batch, inverse: true)
         let projected = proj.forward(shared: attended, taskInputs: nil, context)
-        let afterAttention = [x + projected.shared] + projected.tasks.map { x + $0 }
+        // Every stream draws its own masks, as MTLoRA's block calls its DropPath once per stream.
+        let drops = (0...proj.tasks.count).map { dropPaths(batch: batch, stream: $0, context) }
+        let afterAttention = ([projected.shared] + projected.tasks).enumerated().map { s, branch in
+            x + (drops[s].attention?.apply(branch) ?? branch)
+        }
         let norm2Passes = afterAttention.map { norm2.forward($0, context) }
         let hidden = fc1.forward(shared: norm2Passes[0].0, taskInputs: norm2Passes.dropFirst().map(\.0), context)
         let geluPasses = ([hidden.shared] + hidden.tasks).map { gelu($0, context) }
         let mlp = fc2.forward(shared: geluPasses[0].0, taskInputs: geluPasses.dropFirst().map(\.0), context)
-        let outputs = zip(afterAttention, [mlp.shared] + mlp.tasks).map { $0 + $1 }
+        let outputs = ([mlp.shared] + mlp.tasks).enumerated().map { s, branch in
+            afterAttention[s] + (drops[s].mlp?.apply(branch) ?? branch)
+        }
         context.count(2 * x.values.count * outputs.count)
         let taskCount = proj.tasks.count
         return (outputs[0], Array(outputs.dropFirst()), { [windowOrder] dShared, dTasks in
             let zeros = Matrix(zeros: x.rows, x.columns)
             let dOutputs = [dShared ?? zeros] + (0..<taskCount).map { dTasks[$0] ?? zeros }
-            let dGelu = mlp.pullback(dOutputs[0], Array(dOutputs.dropFirst()))
+            let dMLP = dOutputs.enumerated().map { s, d in drops[s].mlp?.apply(d) ?? d }
+            let dGelu = mlp.pullback(dMLP[0], Array(dMLP.dropFirst()))
             let dHidden = zip([dGelu.shared] + dGelu.tasks, geluPasses).map { $1.1($0) }
             let dNormalized2 = hidden.pullback(dHidden[0], Array(dHidden.dropFirst()))
             let dAfterAttention = zip(zip(dOutputs, [dNormalized2.shared] + dNormalized2.tasks), norm2Passes)
                 .map { pair, pass in pair.0 + pass.1(pair.1) }
             // Every stream's residual and every task module's input lead back to the shared stream.
-            let dAttended = projected.pullback(dAfterAttention[0], Array(dAfterAttention.dropFirst())).shared
+            let dBranches = dAfterAttention.enumerated().map { s, d in drops[s].attention?.apply(d) ?? d }
+            let dAttended = projected.pullback(dBranches[0], Array(dBranches.dropFirst())).shared
             let dWindows = permuteRows(dAttended, order: windowOrder, batch: batch, inverse: false)
             let dNormalized = permuteRows(attendPullback(dWindows), order: windowOrder, batch: batch, inverse: true)
             return dAfterAttention.dropFirst().reduce(dAfterAttention[0], +) + norm1Pullback(dNormalized)

@@ -65,7 +65,7 @@ public final class MultiTaskModel {
         var spectralPullback: (([[Matrix]]) -> [[Matrix]])?
         if let spectral {
             precondition(spectral.tasks == tasks, "TS-PD must serve the model's tasks in order")
-            (inputs, spectralPullback) = spectral.forward(features, batch: batch)
+            (inputs, spectralPullback) = spectral.forward(features, batch: batch, context)
         }
         // The heads share nothing (their own parameters, gradients and BatchNorm statistics), so
         // they run side by side on the compute threads, each on one thread, forward and backward;
@@ -99,11 +99,14 @@ public final class MultiTaskModel {
         })
     }
 
-    /// Forward MACs for one image, counted by the layers themselves.
-    public func forwardMACs(layout: StreamLayout = .shared, spectral: TaskSpectralInputs? = nil) -> Int {
+    /// Forward MACs for one image, counted by the layers themselves; work done once per pass
+    /// (DoRA's norms) counts its share of a pass over `imagesPerPass` images (the training batch).
+    public func forwardMACs(layout: StreamLayout = .shared, spectral: TaskSpectralInputs? = nil,
+                            imagesPerPass: Int = 1) -> Int {
         let counter = MACCounter()
         let pixels = Matrix(zeros: imageSize * imageSize, 3)
-        _ = forward(pixels, batch: 1, ForwardContext(training: false, macs: counter), layout: layout, spectral: spectral)
+        _ = forward(pixels, batch: 1, ForwardContext(training: false, macs: counter, imagesPerPass: imagesPerPass),
+                    layout: layout, spectral: spectral)
         return counter.total
     }
 

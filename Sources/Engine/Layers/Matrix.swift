@@ -60,13 +60,55 @@ public final class MACCounter: Sendable {
     public func add(_ macs: Int) { count.add(macs, ordering: .relaxed) }
 }
 
+/// What a training step's random masks are drawn from: the run's seed and the step's index in the
+/// run. A mask's stream is keyed by these, the layer and its stream only, so it is the same at
+/// any thread count, and a resumed run draws what the uninterrupted one did without saving any
+/// generator state.
+public struct NoiseKey: Sendable, Equatable {
+    public var seed: UInt64
+    public var step: Int
+
+    public init(seed: UInt64, step: Int) { self.seed = seed; self.step = step }
+
+    func generator(_ key: UInt64, stream: Int) -> SplitMix64 {
+        var generator = SplitMix64(seed: seed ^ key ^ (UInt64(step) &* 0x9E37_79B9_7F4A_7C15)
+                                   ^ (UInt64(stream) &* 0xD1B5_4A32_D192_ED03))
+        _ = generator.next()
+        return generator
+    }
+}
+
 /// How a forward pass runs: training (batch statistics, pullbacks kept) or evaluation.
 public struct ForwardContext {
     public var training: Bool
     /// When set, every layer adds its MACs for the shapes it sees.
     public var macs: MACCounter?
+    /// The images one pass serves when MACs are counted per image: work done once per pass for
+    /// all of them (DoRA's norms of W + sBA) counts 1/imagesPerPass per image, as a FLOP counter
+    /// run on a whole batch and divided by its size would give.
+    public var imagesPerPass = 1
 
-    public init(training: Bool, macs: MACCounter? = nil) { self.training = training; self.macs = macs }
+    /// Training passes of a run: where LoRA dropout and drop path draw their masks. Without it
+    /// (evaluation, benchmarks, tests of the plain layers) nothing is dropped.
+    public var noise: NoiseKey?
+    /// Which stream of a layer run once per stream this pass is (TGLoRA's group streams), so each
+    /// stream draws its own masks.
+    public var stream = 0
+
+    public init(training: Bool, macs: MACCounter? = nil, imagesPerPass: Int = 1, noise: NoiseKey? = nil) {
+        precondition(imagesPerPass >= 1, "a pass serves at least one image")
+        self.training = training; self.macs = macs; self.imagesPerPass = imagesPerPass; self.noise = noise
+    }
+
+    /// The generator of one mask of this pass, keyed by the layer (`key`, a stable hash of its
+    /// name) and `stream`; nil outside training or without a noise key.
+    func maskGenerator(_ key: UInt64, stream: Int) -> SplitMix64? {
+        guard training, let noise else { return nil }
+        return noise.generator(key, stream: stream)
+    }
 
     func count(_ macs: Int) { self.macs?.add(macs) }
+
+    /// Counts work done once per pass, shared by `imagesPerPass` images (rounded to the nearest MAC).
+    func countPerPass(_ macs: Int) { self.macs?.add((macs + imagesPerPass / 2) / imagesPerPass) }
 }

@@ -92,3 +92,28 @@ func resizeBilinear(_ x: Matrix, batch: Int, from source: (height: Int, width: I
         return dx
     })
 }
+
+/// Stochastic depth on one residual branch (timm's DropPath, as MTLoRA's Swin uses it): in a
+/// training pass each image's branch is dropped with probability `rate`, a kept one is scaled by
+/// 1 / (1 - rate). The scaling is its own pullback.
+struct DropPath {
+    /// Per image: 0 or 1 / (1 - rate).
+    let scales: [Float]
+
+    /// nil when nothing can drop (rate 0, evaluation, no noise key): the branch passes as is.
+    init?(rate: Float, images: Int, key: UInt64, stream: Int, _ context: ForwardContext) {
+        guard rate > 0, var generator = context.maskGenerator(key, stream: stream) else { return nil }
+        let kept = 1 / (1 - rate)
+        scales = (0..<images).map { _ in generator.unit() < Double(rate) ? 0 : kept }
+    }
+
+    /// The branch (or its gradient), images' rows in order, scaled image by image.
+    func apply(_ x: Matrix) -> Matrix {
+        var y = x
+        let rowsPerImage = x.rows / scales.count, width = rowsPerImage * x.columns
+        for (image, scale) in scales.enumerated() {
+            for k in (image * width)..<((image + 1) * width) { y.values[k] *= scale }
+        }
+        return y
+    }
+}

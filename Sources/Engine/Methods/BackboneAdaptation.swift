@@ -43,7 +43,8 @@ public final class BackboneAdaptation {
                 name: name, kind: options.adapter, inputs: base.inFeatures, outputs: base.outFeatures,
                 rank: rank, scale: Float(options.scale.factor(rank: rank)),
                 weight: UnsafeBufferPointer(base.weight.values),
-                shrinking: options.rankShrinking?.options(taskSpecific: taskSpecific), seed: UInt64(seed))
+                shrinking: options.rankShrinking?.options(taskSpecific: taskSpecific), dropout: Float(options.loraDropout),
+                seed: UInt64(seed))
             modules.append((name, module))
             return module
         }
@@ -116,6 +117,8 @@ public final class BackboneAdaptation {
             spectral = nil
         }
 
+        backbone.setDropPath(rate: options.dropPathRate)
+
         switch options.method {
         case .full:
             break
@@ -171,9 +174,10 @@ public final class BackboneAdaptation {
         model.forward(images, batch: batch, context, layout: layout, spectral: spectral)
     }
 
-    /// Forward MACs for one image as the method runs the model (every stream, TS-PD excluded).
-    public func forwardMACs(_ model: MultiTaskModel) -> Int {
-        model.forwardMACs(layout: layout, spectral: spectral)
+    /// Forward MACs for one image as the method runs the model (every stream, TS-PD's FFTs
+    /// included), with once-per-pass work shared by the `imagesPerPass` images of a batch.
+    public func forwardMACs(_ model: MultiTaskModel, imagesPerPass: Int = 1) -> Int {
+        model.forwardMACs(layout: layout, spectral: spectral, imagesPerPass: imagesPerPass)
     }
 
     // MARK: PDRS, as the training loop drives it
@@ -183,11 +187,11 @@ public final class BackboneAdaptation {
         for (_, module) in modules { module.recordImportance() }
     }
 
-    /// At each epoch end: applies the coverage rule and returns every module's rank (empty
-    /// without PDRS, whose ranks never change).
-    public func epochEnded() -> [String: Int] {
+    /// At each epoch end: applies the coverage rule when `shrinks` (every epoch but the last) and
+    /// returns every module's rank (empty without PDRS, whose ranks never change).
+    public func epochEnded(shrinks: Bool = true) -> [String: Int] {
         guard options.rankShrinking != nil else { return [:] }
-        for (_, module) in modules { module.shrinkRank() }
+        if shrinks { for (_, module) in modules { module.shrinkRank() } }
         return ranks
     }
 

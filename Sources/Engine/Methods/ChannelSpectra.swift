@@ -1,3 +1,4 @@
+import Foundation
 import Tensors
 
 /// Batched 2-D real FFTs of `count` channels of H x W values each (contiguous, channel after
@@ -34,6 +35,17 @@ public struct ChannelSpectra: Sendable {
         let norm = 1 / Float(height * width)
         for k in 0..<(channels * height * width) { y[k] *= norm }
     }
+
+    /// Multiply-accumulates of `forward` over `channels` maps, by the radix-2 count: a complex FFT
+    /// of N points is (N/2) log2 N butterflies of one complex multiply (4 real MACs), 2 N log2 N;
+    /// a real input needs half of that, N log2 N (N = H W, log2 not rounded for other sizes).
+    public func forwardMACs(channels: Int) -> Int {
+        let points = Double(height * width)
+        return channels * Int((points * log2(points)).rounded())
+    }
+
+    /// `inverse`'s: the transform's, and one multiply per value for the 1 / (H W).
+    public func inverseMACs(channels: Int) -> Int { forwardMACs(channels: channels) + channels * height * width }
 
     /// True for the columns of the half spectrum that are their own mirror (kx = 0, and kx = W/2
     /// for even W): there the value at ky and at -ky must agree for the map to stay real.

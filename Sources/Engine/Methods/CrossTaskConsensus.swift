@@ -73,6 +73,15 @@ public final class CrossTaskConsensus {
         let high: [Float]
     }
 
+    /// A forward pass's MACs against `others` tasks: the mean difference (one per other task and
+    /// value), one rFFT2, per band a mask times each complex value (2, counted although the masks
+    /// are 0 or 1) and an inverse, then alpha_low and alpha_high (2 per value).
+    public func multiplyAccumulates(images: Int, others: Int) -> Int {
+        let maps = images * channels, values = maps * spectra.height * spectra.width
+        let band = 2 * maps * spectra.spectrumSize + spectra.inverseMACs(channels: maps)
+        return others * values + spectra.forwardMACs(channels: maps) + 2 * band + 2 * values
+    }
+
     /// `main`: the main task's features; `others`: the other tasks' features at the same
     /// resolution (each images x C x H x W).
     public func forward(main: [Float], others: [[Float]], images: Int) -> (output: [Float], pass: Pass) {

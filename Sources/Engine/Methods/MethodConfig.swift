@@ -13,7 +13,7 @@ extension ConfigSchema {
         ConfigKey("lora_alpha", .real(0...1e6), "alpha of the alpha / r convention (default: r)"),
         ConfigKey("rank", .integer(1...4096),
                   "rank of shared modules (FAAR: r_init; TGLoRA: the combined rank of a layer; default 16, faar 32)"),
-        ConfigKey("task_rank", .integer(1...4096), "rank of task-specific modules (default 4)"),
+        ConfigKey("task_rank", .integer(1...4096), "rank of task-specific modules (default 4; faar: rank, r_init)"),
         ConfigKey("adapter_locations", .choice(MethodOptions.Locations.allCases.map(\.rawValue)),
                   "which linears of a block carry modules: attn (qkv, proj), attn_mlp (and fc1, fc2; default) or "
                   + "attn_mlp_others (and the others train; tglora's default)"),
@@ -37,13 +37,18 @@ extension ConfigSchema {
         ConfigKey("rho_task", .real(0.000001...1), "PDRS coverage of task-specific modules (default 0.95)"),
         ConfigKey("pdrs_ema_decay", .real(0...1), "PDRS importance EMA decay beta (default 0.9)"),
         ConfigKey("pdrs_ema_start", .choice(RankShrinker.EMAStart.allCases.map(\.rawValue)),
-                  "where a component's EMA starts: zero (default) or first_observation"),
+                  "what the coverage rule ranks: bias_corrected (default; the EMA over 1 - beta^n), zero (the plain EMA) or "
+                  + "first_observation (the EMA starting at the first score, which is always 0: runs as zero)"),
         ConfigKey("pdrs_prefix_rescale", .bool, "DyLoRA's sqrt(r / b) rescaling of an active prefix (default false)"),
         ConfigKey("ts_pd", .bool, "FAAR's channel-wise spectral filter before each decoder input (default: true for faar)"),
         ConfigKey("xt_cons", .bool, "FAAR's cross-task consensus inside TS-PD (default: true for faar; needs ts_pd)"),
         ConfigKey("xt_cons_low_cutoff", .real(0...1), "XT-Cons low band: normalised radius at most this (default 0.25)"),
         ConfigKey("xt_cons_high_cutoff", .real(0...1), "XT-Cons high band: normalised radius above this (default 0.5)"),
         ConfigKey("bottleneck", .integer(1...4096), "width of the bottleneck adapters of method adapter (default 16)"),
+        ConfigKey("lora_dropout", .real(0...0.99),
+                  "dropout on every low-rank module's input in training (default 0; mtlora, tglora, faar: 0.05)"),
+        ConfigKey("drop_path_rate", .real(0...0.99),
+                  "stochastic depth, rising linearly over the blocks to this rate (default 0; mtlora, tglora, faar: 0.2)"),
     ]
 }
 
@@ -128,7 +133,7 @@ extension MethodOptions {
 
         let lowRankKeys = ["adapter", "lora_scale_convention", "lora_scale", "lora_alpha", "rank", "task_rank",
                            "adapter_locations", "adapt_patch_merging", "task_specific_stages", "pdrs", "rho_shared",
-                           "rho_task", "pdrs_ema_decay", "pdrs_ema_start", "pdrs_prefix_rescale"]
+                           "rho_task", "pdrs_ema_decay", "pdrs_ema_start", "pdrs_prefix_rescale", "lora_dropout"]
         if !usesLowRankAdapters, let key = lowRankKeys.first(where: { values[$0] != nil }) {
             throw fail(key, "only the low-rank methods (lora, mtlora, tglora, faar) take it; method is \(method.rawValue)")
         }
@@ -142,6 +147,8 @@ extension MethodOptions {
 
         if let name = string("adapter") { adapter = LowRankModule.Kind(rawValue: name)! }
         if let r = number("rank") { rank = Int(r) }
+        // FAAR §4.4: "r_init defines the initial rank of all layers", the task-specific ones too.
+        if method == .faar { taskRank = rank }
         if let r = number("task_rank") { taskRank = Int(r) }
         switch string("lora_scale_convention") ?? "raw" {
         case "alpha_over_r":
@@ -255,5 +262,10 @@ extension MethodOptions {
         consensusLowCutoff = low
         consensusHighCutoff = high
         if let width = number("bottleneck") { bottleneck = Int(width) }
+        if let rate = number("lora_dropout") { loraDropout = rate }
+        if let rate = number("drop_path_rate") {
+            if config.kind == .pretrain { throw fail("drop_path_rate", "pretrain runs take no drop path") }
+            dropPathRate = rate
+        }
     }
 }

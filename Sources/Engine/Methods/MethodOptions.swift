@@ -56,7 +56,8 @@ public struct MethodOptions: Sendable, Equatable {
     public var scale: Scale
     /// Rank of shared modules (FAAR: r_init; TGLoRA: the combined rank r of a layer).
     public var rank: Int
-    /// Rank of task-specific modules (MTLoRA's public configs and TGLoRA's last stage: 4).
+    /// Rank of task-specific modules (MTLoRA's public configs and TGLoRA's last stage: 4; FAAR:
+    /// r_init, as the shared modules).
     public var taskRank: Int
     public var locations: Locations
     /// Stages (1-based) whose last block has task-specific modules: MTLoRA's "TS-blocks".
@@ -80,6 +81,11 @@ public struct MethodOptions: Sendable, Equatable {
     public var consensusHighCutoff = 0.5
     /// Bottleneck width of `adapter` (Houlsby) modules.
     public var bottleneck: Int
+    /// LoRA dropout on every low-rank module's input (MTLoRA's configs and TGLoRA's
+    /// supplementary: 0.05).
+    public var loraDropout = 0.0
+    /// Stochastic depth of the backbone's blocks, the last block's rate (MTLoRA's configs: 0.2).
+    public var dropPathRate = 0.0
 
     public struct RankShrinking: Sendable, Equatable {
         public var rhoShared: Double
@@ -89,7 +95,7 @@ public struct MethodOptions: Sendable, Equatable {
         public var emaStart: RankShrinker.EMAStart
 
         public init(rhoShared: Double = 0.95, rhoTask: Double = 0.95, decay: Double = 0.9,
-                    rescalesPrefix: Bool = false, emaStart: RankShrinker.EMAStart = .zero) {
+                    rescalesPrefix: Bool = false, emaStart: RankShrinker.EMAStart = .biasCorrected) {
             self.rhoShared = rhoShared
             self.rhoTask = rhoTask
             self.decay = decay
@@ -129,11 +135,28 @@ public struct MethodOptions: Sendable, Equatable {
     public static func defaults(for method: Method) -> MethodOptions {
         switch method {
         case .faar:
-            return MethodOptions(method: .faar, adapter: .dora, rank: 32, rankShrinking: RankShrinking(),
-                                 spectralFilter: true, crossTaskConsensus: true)
+            // FAAR §4.4: "r_init defines the initial rank of all layers", task-specific ones too.
+            var options = MethodOptions(method: .faar, adapter: .dora, rank: 32, taskRank: 32, rankShrinking: RankShrinking(),
+                                        spectralFilter: true, crossTaskConsensus: true)
+            // FAAR gives neither; it builds on MTLoRA's layout and batch size (32), so MTLoRA's.
+            options.loraDropout = 0.05
+            options.dropPathRate = 0.2
+            return options
         case .tglora:
-            // The paper's headline configuration adapts attn + mlp and trains the others.
-            return MethodOptions(method: .tglora, rank: 16, locations: .attnMLPOthers, groupsPerStage: nil)
+            // The paper's headline configuration adapts attn + mlp and trains the others. Its
+            // supplementary: "a dropout rate of 0.05" for the LoRA modules, and MTLoRA's
+            // hyperparameters otherwise ("We replicate the hyperparameters from Agiza et al."),
+            // so MTLoRA's drop path.
+            var options = MethodOptions(method: .tglora, rank: 16, locations: .attnMLPOthers, groupsPerStage: nil)
+            options.loraDropout = 0.05
+            options.dropPathRate = 0.2
+            return options
+        case .mtlora:
+            // Every released MTLoRA config: MTLORA.DROPOUT 0.05, DROP_PATH_RATE 0.2.
+            var options = MethodOptions(method: .mtlora)
+            options.loraDropout = 0.05
+            options.dropPathRate = 0.2
+            return options
         default:
             return MethodOptions(method: method)
         }

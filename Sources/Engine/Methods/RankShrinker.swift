@@ -1,3 +1,5 @@
+import Foundation
+
 /// FAAR's Performance-Driven Rank Shrinking (PDRS) for one adapter: prefix rank sampling per
 /// forward pass, an EMA of each rank-1 component's loss sensitivity, and the coverage rule that
 /// erases the least important components at every epoch end.
@@ -17,7 +19,7 @@ public struct RankShrinker: Sendable, Equatable {
         public var emaStart: EMAStart
 
         public init(decay: Double = 0.9, coverage: Double, minimumRank: Int = 1,
-                    rescalesPrefix: Bool = false, emaStart: EMAStart = .zero) {
+                    rescalesPrefix: Bool = false, emaStart: EMAStart = .biasCorrected) {
             self.decay = decay
             self.coverage = coverage
             self.minimumRank = minimumRank
@@ -26,12 +28,20 @@ public struct RankShrinker: Sendable, Equatable {
         }
     }
 
-    /// Where a component's EMA starts before its first score.
+    /// Where a component's EMA starts before its first score, and what the coverage rule ranks.
     public enum EMAStart: String, Sendable, Equatable, CaseIterable {
-        /// ema <- beta * 0 + (1 - beta) * s: the textbook recursion (AdaLoRA's choice).
+        /// ema <- beta * 0 + (1 - beta) * s: the textbook recursion (AdaLoRA's choice). Component i
+        /// is active with probability (r - i) / r, so after one epoch the tail's EMA still holds
+        /// mostly its zero start, and the first shrink follows how often it was drawn.
         case zero
-        /// The first score is taken as is, so rarely active tail components are not biased low.
+        /// The first score is taken as is. A component's first score is always 0 (B starts at 0
+        /// and a masked component's B gets no update, so both halves of its score vanish), so
+        /// this runs exactly as `zero` does: kept for old configs.
         case firstObservation = "first_observation"
+        /// The textbook recursion, and the coverage rule ranks ema / (1 - beta^n), n the scores
+        /// the component received (Adam's bias correction): a weighted mean of its own scores,
+        /// whatever how often it was drawn (the default: FAAR ranks by importance, eq. 5-6).
+        case biasCorrected = "bias_corrected"
     }
 
     public let options: Options
@@ -113,10 +123,18 @@ public struct RankShrinker: Sendable, Equatable {
 
     // MARK: coverage
 
+    /// What the coverage rule ranks: the EMA, bias-corrected under `.biasCorrected` (0 for a
+    /// component never scored).
+    public var rankingScores: [Double] {
+        guard options.emaStart == .biasCorrected else { return importance }
+        return zip(importance, observations).map { ema, n in n > 0 ? ema / (1 - pow(options.decay, Double(n))) : 0 }
+    }
+
     /// The components the coverage rule keeps, most important first: the smallest k (at least
-    /// `minimumRank`) whose EMA scores, sorted in descending order, add up to rho x total.
+    /// `minimumRank`) whose ranking scores, sorted in descending order, add up to rho x total.
     /// Ties keep the lower index first, so the result is deterministic.
     public func coveringComponents() -> [Int] {
+        let importance = rankingScores
         let order = importance.indices.sorted { importance[$0] > importance[$1] || (importance[$0] == importance[$1] && $0 < $1) }
         let target = options.coverage * importance.reduce(0, +)
         var kept = 0

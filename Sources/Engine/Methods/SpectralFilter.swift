@@ -88,6 +88,14 @@ public final class SpectralFilter {
         let filtered: [Float]
     }
 
+    /// A forward pass's MACs: the rFFT2, a real filter times each complex value (2), the inverse,
+    /// and gamma x + beta (1 per value).
+    public func multiplyAccumulates(images: Int) -> Int {
+        let maps = images * channels
+        return spectra.forwardMACs(channels: maps) + 2 * maps * spectra.spectrumSize + spectra.inverseMACs(channels: maps)
+            + maps * planeSize
+    }
+
     public func forward(_ x: [Float], images: Int) -> (output: [Float], pass: Pass) {
         let maps = images * channels
         precondition(x.count == maps * planeSize, "expected \(images) x \(channels) x \(spectra.height) x \(spectra.width) values")

@@ -32,8 +32,9 @@ public final class TaskSpectralInputs {
 
     /// Each task's decoder inputs from the features it reads ([task][level]: one backbone's
     /// shared features repeated, or MTLoRA's and TGLoRA's per-task streams); the pullback takes
-    /// every task's input gradients and returns those of each task's features.
-    public func forward(_ features: [[FeatureMap]], batch: Int)
+    /// every task's input gradients and returns those of each task's features. The FFTs and the
+    /// rest count into the context's MACs.
+    public func forward(_ features: [[FeatureMap]], batch: Int, _ context: ForwardContext)
         -> (perTask: [[FeatureMap]], pullback: ([[Matrix]]) -> [[Matrix]]) {
         let taskCount = tasks.count
         precondition(features.count == taskCount, "one feature list per task")
@@ -48,8 +49,10 @@ public final class TaskSpectralInputs {
             }
             for t in 0..<taskCount {
                 filterPasses[t].append(filtered[t].pass)
+                context.count(filters[t][index].multiplyAccumulates(images: batch))
                 var output = filtered[t].output
                 if let consensus {
+                    context.count(consensus[t][index].multiplyAccumulates(images: batch, others: taskCount - 1))
                     let others = (0..<taskCount).filter { $0 != t }.map { filtered[$0].output }
                     let (aligned, pass) = consensus[t][index].forward(main: output, others: others, images: batch)
                     output = aligned

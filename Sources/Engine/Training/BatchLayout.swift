@@ -56,4 +56,14 @@ extension DenseLabels {
             return interleaved
         }
     }
+
+    /// Whether any pixel of the batch has a label for `task`, as the losses read them: a class or
+    /// saliency value other than 255, a non-zero normal, a positive depth.
+    func hasLabelledPixel(for task: TaskName) -> Bool {
+        switch task.labelKind {
+        case .classIndices, .binary: return classes(task)!.contains { $0 != 255 }
+        case .metres: return values(task)!.contains { $0 > 0 }
+        case .unitVectors: return values(task)!.contains { $0 != 0 }
+        }
+    }
 }

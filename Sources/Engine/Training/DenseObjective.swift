@@ -44,13 +44,16 @@ public final class DenseObjective: ParameterizedObjective {
     /// The model's parameters and those the method adds beside it (TS-PD).
     public var modelParameters: [Parameter] { model.parameters + adaptation.parameters }
 
-    /// As every objective's, with the decoder heads' parameters at `decoder_lr_scale`.
+    /// As every objective's, with the decoder's parameters at `decoder_lr_scale`: the heads', and
+    /// TS-PD's filters and XT-Cons's alphas, which FAAR makes part of the decoder (they feed the
+    /// heads; at the adapters' rate they would learn 10x slower than what they feed).
     public func trainableSlots() -> [ParameterSlot] {
-        let heads = Set(model.tasks.flatMap { model.heads[$0]!.parameters.map(ObjectIdentifier.init) })
+        let decoder = Set((model.tasks.flatMap { model.heads[$0]!.parameters } + adaptation.parameters)
+            .map(ObjectIdentifier.init))
         return modelParameters.compactMap { parameter in
             parameter.slot.map { slot in
                 var slot = slot
-                if heads.contains(ObjectIdentifier(parameter)) { slot.learningRateScale = Float(config.decoderLRScale) }
+                if decoder.contains(ObjectIdentifier(parameter)) { slot.learningRateScale = Float(config.decoderLRScale) }
                 return slot
             }
         }
@@ -62,7 +65,9 @@ public final class DenseObjective: ParameterizedObjective {
         try train.fill(&batch, indices: indices, augmentation: augmentation, epoch: epoch, threads: threads)
         let size = indices.count, plane = batch.height * batch.width
         let images = channelsLastImages(batch.images, batch: size, height: batch.height, width: batch.width)
-        let (predictions, pullback) = adaptation.forward(model, images, batch: size, ForwardContext(training: true))
+        // Dropout's and drop path's masks follow from the seed and the step's index in the run.
+        let noise = NoiseKey(seed: UInt64(config.seed), step: epoch * config.stepsPerEpoch + step)
+        let (predictions, pullback) = adaptation.forward(model, images, batch: size, ForwardContext(training: true, noise: noise))
         let (total, gradients) = TaskLoss.weightedLosses(
             tasks: config.tasks, predictions: predictions,
             labels: config.tasks.map { batch.labels.lossLabels(for: $0, batch: size, plane: plane) },
@@ -72,7 +77,9 @@ public final class DenseObjective: ParameterizedObjective {
         return total
     }
 
-    public func epochEnded(epoch: Int) -> [String: Int] { adaptation.epochEnded() }
+    /// PDRS sets the new rank "for the next epoch": after the last there is none, and the model
+    /// evaluated is the one trained at the last epoch's ranks.
+    public func epochEnded(epoch: Int) -> [String: Int] { adaptation.epochEnded(shrinks: epoch + 1 < config.epochs) }
 
     public func evaluate() throws -> (tasks: [String: TaskMetric], extra: [String: Double]) {
         var evaluation = DenseEvaluation(tasks: config.tasks, outputs: model.tasks.map { model.heads[$0]!.outputs })
@@ -112,7 +119,10 @@ public final class DenseObjective: ParameterizedObjective {
 
     public var parameterCounts: ParameterCounts { adaptation.parameterCounts(model) }
 
-    public func forwardGMACs() -> Double { Double(adaptation.forwardMACs(model)) / 1e9 }
+    /// Per image, at the training batch: DoRA's norms are computed once per pass for the batch.
+    public func forwardGMACs() -> Double {
+        Double(adaptation.forwardMACs(model, imagesPerPass: config.batchSize)) / 1e9
+    }
 
     public func writeArtifacts(to directory: URL) throws -> [String: String] {
         guard let similarity else { return [:] }

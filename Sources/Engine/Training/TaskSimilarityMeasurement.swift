@@ -3,9 +3,9 @@ import Foundation
 extension DenseObjective {
     /// TGLoRA's task similarity (eq. 1-3) with the model as trained so far (kind task_similarity:
     /// decoders fine-tuned on the frozen backbone): for each of the first `examples` training
-    /// images, unaugmented, in evaluation mode (no dropout exists; BatchNorm uses its running
+    /// images, unaugmented, in evaluation mode (no dropout; BatchNorm uses its running
     /// statistics), each task's loss gradient with respect to every backbone parameter, and the
-    /// mean over images of each pair's cosine.
+    /// mean of each pair's cosine over the images labelled for both tasks.
     public func measureTaskSimilarity(examples: Int) -> TaskSimilarity {
         let shared = model.backbone.parameters.filter { $0.role == .backbone }
         let wasTrainable = shared.map(\.isTrainable)
@@ -26,7 +26,8 @@ extension DenseObjective {
                 pullback([task: gradient])
                 return shared.flatMap { Array($0.gradient!) }
             }
-            accumulator.add(gradients: gradients)
+            accumulator.add(gradients: gradients,
+                            labelled: config.tasks.map { sample.labels.hasLabelledPixel(for: $0) })
         }
         return accumulator.similarity
     }

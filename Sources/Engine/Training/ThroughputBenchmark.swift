@@ -90,7 +90,7 @@ public struct ThroughputBenchmark {
         let sorted = stepSeconds.sorted()
         let median = (sorted[(steps - 1) / 2] + sorted[steps / 2]) / 2
         let cpuSeconds = (processorSeconds() - cpuStart) / Double(steps)
-        let macs = Double(adaptation.forwardMACs(model))
+        let macs = Double(adaptation.forwardMACs(model, imagesPerPass: batch))
 
         let (features, _) = model.backbone.forward(images, batch: batch, ForwardContext(training: true),
                                                    layout: adaptation.layout, taskCount: tasks.count)

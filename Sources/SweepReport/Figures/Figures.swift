@@ -23,14 +23,20 @@ enum Figures {
         let rows = spec.rows.filter { !$0.paperOnly }.map { row in
             (label: row.label, runs: row.runs.compactMap { records[$0]?.succeededMetrics })
         }
-        if var chart = averageRanks(rows: rows, title: "Average rank per epoch") {
-            chart.subtitle = table.title
+        // The rank figures leave out the adapters that never learn (`untrainedAdapters`) and say so.
+        let rankRows = rows.map { row in (label: row.label, runs: row.runs.map(withoutUntrainedAdapters)) }
+        let leftOut = rows.contains { $0.runs.contains { $0.ranks.map { !untrainedAdapters(in: $0.keys).isEmpty } ?? false } }
+        if var chart = averageRanks(rows: rankRows, title: "Average rank per epoch") {
+            chart.subtitle = table.title + (leftOut ? "; " + untrainedNote : "")
             figures.append(Figure(slug: "ranks", title: chart.title, svg: chart.svg))
         }
         var slugs: Set<String> = []
-        for row in rows {
-            guard let run = row.runs.first(where: { $0.ranks?.isEmpty == false }), let ranks = run.ranks else { continue }
-            let title = "Rank of every adapter per epoch", subtitle = "\(row.label) (\(table.title))"
+        for (row, rankRow) in zip(rows, rankRows) {
+            guard let index = row.runs.firstIndex(where: { $0.ranks?.isEmpty == false }) else { continue }
+            let run = rankRow.runs[index], ranks = run.ranks ?? [:]
+            let left = untrainedAdapters(in: row.runs[index].ranks!.keys)
+            let title = "Rank of every adapter per epoch"
+            let subtitle = "\(row.label) (\(table.title))" + (left.isEmpty ? "" : "; " + untrainedNote)
             let slug = unique("ranks-" + slugged(row.label), in: &slugs)
             // A line per adapter reads well for a few adapters; a whole model's need the grid.
             let svg: String
@@ -46,8 +52,8 @@ enum Figures {
         }
         let timed = table.columns.contains { $0.measure == .epochSeconds || $0.measure == .trainSeconds }
         if timed, table.columns.contains(where: { $0.measure == .gmacs }),
-           var chart = costOverTraining(rows: rows, title: "Cost over training") {
-            chart.subtitle = table.title
+           var chart = costOverTraining(rows: rankRows, title: "Cost over training") {
+            chart.subtitle = table.title + (leftOut ? "; ranks: " + untrainedNote : "")
             figures.append(Figure(slug: "cost", title: chart.title, svg: chart.svg))
         } else if timed, var chart = epochTimes(rows: rows, title: "Time per epoch") {
             chart.subtitle = table.title
@@ -66,6 +72,39 @@ enum Figures {
             figures.append(Figure(slug: slug, title: map.title, svg: map.svg))
         }
         return figures
+    }
+
+    /// Adapters that get no gradient by construction: in MTLoRA's layout (and FAAR's) the shared
+    /// module on fc2 of the last block of the last stage, once that block splits into task
+    /// streams, feeds nothing (the decoders read the task streams). MTLoRA's code has the same
+    /// dead module and the engine keeps it; PDRS holds it at rank 1 from the first epoch end,
+    /// which says nothing about the method, so the rank figures leave it out.
+    static func untrainedAdapters(in names: some Collection<String>) -> Set<String> {
+        // "layers.<stage>.blocks.<block>.<rest>" -> (stage, block)
+        func position(_ name: String) -> (stage: Int, block: Int)? {
+            let parts = name.split(separator: ".")
+            guard parts.count > 4, parts[0] == "layers", parts[2] == "blocks", let stage = Int(parts[1]),
+                  let block = Int(parts[3]) else { return nil }
+            return (stage, block)
+        }
+        let positions = names.compactMap(position)
+        guard let last = positions.max(by: { ($0.stage, $0.block) < ($1.stage, $1.block) }) else { return [] }
+        let layer = "layers.\(last.stage).blocks.\(last.block).mlp.fc2"
+        guard names.contains(layer + ".shared"), names.contains(where: { $0.hasPrefix(layer + ".task.") }) else { return [] }
+        return [layer + ".shared"]
+    }
+
+    /// The caption's note when `untrainedAdapters` left one out.
+    static let untrainedNote = "without the last block's shared fc2 adapter (no gradient in MTLoRA's layout)"
+
+    /// The run with its ranks less `untrainedAdapters`.
+    static func withoutUntrainedAdapters(_ run: RunMetrics) -> RunMetrics {
+        guard let ranks = run.ranks else { return run }
+        let left = untrainedAdapters(in: ranks.keys)
+        guard !left.isEmpty else { return run }
+        var kept = run
+        kept.ranks = ranks.filter { !left.contains($0.key) }
+        return kept
     }
 
     /// One line per row: at each epoch, the mean rank over the run's adapters, then over the row's runs.

@@ -1,3 +1,4 @@
+import Tensors
 import Testing
 @testable import Engine
 
@@ -145,8 +146,85 @@ import Testing
                                                     gradB: module.gradient.b, inputs: inputs, outputs: outputs,
                                                     rank: rank, active: active)
         module.recordImportance()
+        // The stored EMA starts at 0 (the coverage rule then divides by 1 - beta^n).
         expectClose(module.shrinker!.importance, (0..<rank).map { $0 < active ? 0.1 * expected[$0] : 0 })
         #expect(expected.allSatisfy { $0 > 0 })
+    }
+
+    /// LoRA dropout: the low-rank branch reads the input through a mask the noise key fixes, so
+    /// the same key gives the same output (finite differences see one function), another step
+    /// another mask, and evaluation nothing dropped.
+    @Test(arguments: LowRankModule.Kind.allCases)
+    func dropoutMasksTheBranchInputAndItsGradients(kind: LowRankModule.Kind) {
+        var generator = SplitMix64(seed: 19)
+        let base = frozenLinear(inputs: inputs, outputs: outputs, &generator)
+        let module = LowRankModule(name: "layer", kind: kind, inputs: inputs, outputs: outputs, rank: rank, scale: 0.7,
+                                   weight: UnsafeBufferPointer(base.weight.values), dropout: 0.4, seed: 1)
+        var factors = module.factors
+        factors.b = generator.floats(outputs * rank)
+        module.setParameters(factors: factors)
+        let layer = AdaptedLinear(base: base, module: module)
+        let x = generator.floats(rows * inputs), weights = generator.floats(rows * outputs)
+        let context = ForwardContext(training: true, noise: NoiseKey(seed: 2, step: 3))
+        func output(_ values: [Float], _ context: ForwardContext) -> [Float] {
+            layer.forward(Matrix(rows: rows, columns: inputs, values: values), context).0.values
+        }
+        var later = context
+        later.noise!.step += 1
+        let evaluated = output(x, ForwardContext(training: false))
+        #expect(output(x, context) == output(x, context) && output(x, context) != evaluated)
+        #expect(output(x, later) != output(x, context))
+        #expect(output(x, ForwardContext(training: true)) == evaluated)
+
+        for parameter in module.parameters { parameter.zeroGradient() }
+        let (_, pullback) = layer.forward(Matrix(rows: rows, columns: inputs, values: x), context)
+        let dx = pullback(Matrix(rows: rows, columns: outputs, values: weights))
+        expectGradientsMatch(dx.values, numericGradient(x) { weightedSum(output($0, context), weights) }, "dL/dx")
+        if kind == .lora {
+            let saved = module.factors
+            let numeric = numericGradient(saved.a) { a in
+                var changed = saved
+                changed.a = a
+                module.setParameters(factors: changed)
+                defer { module.setParameters(factors: saved) }
+                return weightedSum(output(x, context), weights)
+            }
+            expectGradientsMatch(module.gradient.a, numeric, "dL/dA")
+        }
+    }
+
+    /// The dropout mask fills its rows side by side: split three ways it is the mask of one thread.
+    @Test func dropoutMasksAreTheSameAtAnyThreadCount() {
+        var generator = SplitMix64(seed: 23)
+        let base = frozenLinear(inputs: 4, outputs: 2, &generator)
+        let module = LowRankModule(name: "layer", kind: .lora, inputs: 4, outputs: 2, rank: 2, scale: 1, weight: nil,
+                                   dropout: 0.5, seed: 1)
+        var factors = module.factors
+        factors.b = generator.floats(2 * 2)
+        module.setParameters(factors: factors)
+        let layer = AdaptedLinear(base: base, module: module)
+        let x = Matrix(rows: 10_000, columns: 4, values: generator.floats(40_000))
+        let context = ForwardContext(training: true, noise: NoiseKey(seed: 8, step: 1))
+        let serial = ComputeThreads.$chunksInThisTask.withValue(1) { layer.forward(x, context).0.values }
+        let split = ComputeThreads.$chunksInThisTask.withValue(3) { layer.forward(x, context).0.values }
+        #expect(serial == split)
+    }
+
+    /// DoRA's norms of W + sBA are computed once per pass for all of its images: counted per
+    /// image, a batch of 4 carries a quarter of them each (a counter run on the batch, divided by 4).
+    @Test func doraNormsCountOncePerPassSharedByItsImages() {
+        var generator = SplitMix64(seed: 17)
+        let layer = trainedLayer(.dora, &generator)
+        let x = Matrix(rows: rows, columns: inputs, values: generator.floats(rows * inputs))
+        func macs(imagesPerPass: Int) -> Int {
+            let counter = MACCounter()
+            _ = layer.forward(x, ForwardContext(training: false, macs: counter, imagesPerPass: imagesPerPass))
+            return counter.total
+        }
+        let norms = outputs * inputs * (rank + 1)
+        #expect(layer.module.perPassMultiplyAccumulates == norms)
+        #expect(macs(imagesPerPass: 1) - macs(imagesPerPass: 4) == norms - norms / 4)
+        #expect(trainedLayer(.lora, &generator).module.perPassMultiplyAccumulates == 0)
     }
 
     @Test(arguments: LowRankModule.Kind.allCases)
@@ -163,7 +241,7 @@ import Testing
 
         let before = module.factors
         let parametersBefore = module.parameterCount
-        let macsBefore = module.multiplyAccumulates(tokens: 100)
+        let macsBefore = module.multiplyAccumulates(tokens: 100) + module.perPassMultiplyAccumulates
         let covering = module.shrinker!.coveringComponents()
         let shrink = module.shrinkRank()!
         #expect(shrink.kept == covering)
@@ -172,7 +250,7 @@ import Testing
         #expect(module.parameterCount == parametersBefore - (rank - k) * (inputs + outputs))
         // Each erased component saves inputs + outputs MACs per token (DoRA: and one W-sized pass per forward).
         let saved = (rank - k) * (100 * (inputs + outputs) + (kind == .dora ? inputs * outputs : 0))
-        #expect(module.multiplyAccumulates(tokens: 100) == macsBefore - saved)
+        #expect(module.multiplyAccumulates(tokens: 100) + module.perPassMultiplyAccumulates == macsBefore - saved)
 
         // The shrunk layer computes exactly the kept components of the old one, and only they learn.
         for parameter in module.parameters { parameter.zeroGradient() }

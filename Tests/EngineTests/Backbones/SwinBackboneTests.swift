@@ -73,6 +73,22 @@ func randomMatrix(rows: Int, columns: Int, seed: UInt64) -> Matrix {
     }
 }
 
+/// Stochastic depth as Swin builds it: 0 at the first block rising to the rate at the last; per
+/// image, a branch is dropped or scaled by 1 / (1 - rate), by the noise key alone.
+@Test func dropPathRisesOverTheBlocksAndDrawsFromTheNoiseKey() {
+    let backbone = SwinBackbone(shape: tinyShape, imageSize: 32, seed: 1)
+    backbone.setDropPath(rate: 0.3)
+    let rates = backbone.stages.flatMap(\.blocks).map(\.dropPathRate)
+    #expect(rates.first == 0 && abs(rates.last! - 0.3) < 1e-6 && zip(rates, rates.dropFirst()).allSatisfy { $0 < $1 })
+    let key = NoiseKey(seed: 5, step: 2)
+    let drop = DropPath(rate: 0.5, images: 64, key: 7, stream: 0, ForwardContext(training: true, noise: key))!
+    #expect(Set(drop.scales) == [0, 2])
+    #expect(drop.scales == DropPath(rate: 0.5, images: 64, key: 7, stream: 0, ForwardContext(training: true, noise: key))!.scales)
+    #expect(drop.scales != DropPath(rate: 0.5, images: 64, key: 7, stream: 1, ForwardContext(training: true, noise: key))!.scales)
+    #expect(DropPath(rate: 0.5, images: 4, key: 7, stream: 0, ForwardContext(training: false, noise: key)) == nil)
+    #expect(DropPath(rate: 0.5, images: 4, key: 7, stream: 0, ForwardContext(training: true)) == nil)
+}
+
 @Test func sameSeedSameModelSameOutputs() {
     let images = randomMatrix(rows: 2 * 32 * 32, columns: 3, seed: 5)
     func run(_ seed: Int) -> [Float] {
@@ -123,10 +139,14 @@ func randomMatrix(rows: Int, columns: Int, seed: UInt64) -> Matrix {
 }
 
 /// A shifted block with peaked attention (large table and qkv weights), checked by directional
-/// derivatives: the relative position table, qkv, and the gradient of the block's input.
-@Test func shiftedBlockGradientsMatchFiniteDifferences() {
+/// derivatives: the relative position table, qkv, and the gradient of the block's input; with
+/// drop path on, at the masks a fixed noise key draws.
+@Test(arguments: [Float(0), 0.5])
+func shiftedBlockGradientsMatchFiniteDifferences(dropPathRate: Float) {
     let block = SwinBlock(name: "b", dim: 8, heads: 2, resolution: 8, window: 4, shifted: true, mlpRatio: 4,
                           initializer: ParameterInitializer(seed: 21))
+    block.dropPathRate = dropPathRate
+    let context = ForwardContext(training: true, noise: NoiseKey(seed: 3, step: 11))
     let table = block.attention.relativePositionBias
     for i in 0..<table.count { table.values[i] *= 50 }
     let qkv = block.attention.qkv.parameters[0]
@@ -134,10 +154,10 @@ func randomMatrix(rows: Int, columns: Int, seed: UInt64) -> Matrix {
     var x = randomMatrix(rows: 2 * 64, columns: 8, seed: 22)
     let direction = randomMatrix(rows: 2 * 64, columns: 8, seed: 23)
     func loss(_ input: Matrix) -> Double {
-        let y = block.forward(input, batch: 2, ForwardContext(training: true)).0
+        let y = block.forward(input, batch: 2, context).0
         return zip(y.values, direction.values).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
     }
-    let (_, pullback) = block.forward(x, batch: 2, ForwardContext(training: true))
+    let (_, pullback) = block.forward(x, batch: 2, context)
     let dx = pullback(direction)
 
     for parameter in [table, qkv] {

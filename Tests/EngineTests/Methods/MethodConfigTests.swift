@@ -35,6 +35,22 @@ import Testing
         #expect(o.rankShrinking == .init(rhoShared: 0.9, rhoTask: 0.95, decay: 0.8, emaStart: .firstObservation))
     }
 
+    /// LoRA dropout and drop path: the papers' values as the presets (MTLoRA's configs: 0.05 and
+    /// 0.2; TGLoRA's supplementary: dropout 0.05, MTLoRA's recipe otherwise; FAAR: MTLoRA's).
+    @Test func regularisationPresetsFollowThePapers() throws {
+        for json in [#"{"kind": "mtl_full", "method": "mtlora"}"#, #"{"kind": "mtl_full", "method": "faar"}"#,
+                     #"{"kind": "mtl_full", "method": "tglora", "groups_per_stage": [1, 1, 1, 4]}"#] {
+            let preset = try options(json)
+            #expect(preset.loraDropout == 0.05 && preset.dropPathRate == 0.2, "\(json)")
+        }
+        let lora = try options(#"{"kind": "mtl_full", "method": "lora"}"#)
+        #expect(lora.loraDropout == 0 && lora.dropPathRate == 0)
+        let set = try options(#"{"kind": "mtl_full", "method": "mtlora", "lora_dropout": 0, "drop_path_rate": 0.1}"#)
+        #expect(set.loraDropout == 0 && set.dropPathRate == 0.1)
+        #expect(try options(#"{"kind": "mtl_full", "drop_path_rate": 0.1}"#).dropPathRate == 0.1)
+        #expect(error(#"{"kind": "mtl_full", "lora_dropout": 0.1}"#)?.key == "lora_dropout")
+    }
+
     @Test func keysThatDoNotFitTheMethodNameTheKeyAndLine() throws {
         let found = try #require(error("{\n  \"kind\": \"mtl_full\",\n  \"rank\": 4\n}"))
         #expect(found.key == "rank" && found.line == 3)
@@ -50,8 +66,13 @@ import Testing
 
     @Test func taskStreamMethodsAreRead() throws {
         let faar = try options(#"{"kind": "mtl_full", "method": "faar", "task_specific_stages": "4,3", "rho_task": 0.8}"#)
-        #expect(faar.adapter == .dora && faar.rank == 32 && faar.taskRank == 4 && faar.taskSpecificStages == [3, 4])
+        #expect(faar.adapter == .dora && faar.rank == 32 && faar.taskRank == 32 && faar.taskSpecificStages == [3, 4])
         #expect(faar.rankShrinking?.rhoTask == 0.8 && faar.spectralFilter && faar.crossTaskConsensus && faar.othersTrain)
+        #expect(faar.rankShrinking?.emaStart == .biasCorrected)
+        // FAAR §4.4: "r_init defines the initial rank of all layers", task-specific ones included.
+        #expect(try options(#"{"kind": "mtl_full", "method": "faar", "rank": 8}"#).taskRank == 8)
+        #expect(try options(#"{"kind": "mtl_full", "method": "faar", "rank": 8, "task_rank": 4}"#).taskRank == 4)
+        #expect(try options(#"{"kind": "mtl_full", "method": "mtlora", "rank": 8}"#).taskRank == 4)
         let mtlora = try options(#"{"kind": "mtl_full", "method": "mtlora", "adapter_locations": "attn_mlp_others"}"#)
         #expect(mtlora.adapter == .lora && mtlora.rankShrinking == nil && !mtlora.spectralFilter && mtlora.othersTrain)
         #expect(error(#"{"kind": "mtl_full", "method": "mtlora", "adapter_locations": "attn"}"#)?.key == "adapter_locations")

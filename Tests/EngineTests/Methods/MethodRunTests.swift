@@ -73,6 +73,8 @@ import Testing
         #expect(ranks.values.allSatisfy { $0.count == 3 && $0.allSatisfy { (1...8).contains($0) } })
         #expect(ranks.values.allSatisfy { zip($0, $0.dropFirst()).allSatisfy { $0 >= $1 } })   // never grow
         #expect(ranks.values.contains { $0.last! < 8 })
+        // No shrink after the last epoch: the evaluated model is the one trained at its ranks.
+        #expect(ranks.values.allSatisfy { $0[2] == $0[1] })
         // The cost per epoch follows the ranks down and ends at the run's GMACs; counting it
         // between epochs must not change training (the resumed run counts one time fewer).
         let epochGMACs = try #require(a.epochGMACs)

@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 @testable import Engine
 
@@ -61,12 +62,27 @@ import Testing
     }
 
     @Test func emaUpdatesActiveComponentsAndMaskedOnesKeepTheirScore() {
-        var shrinker = RankShrinker(rank: 3, options: .init(decay: 0.9, coverage: 0.9))
+        var shrinker = RankShrinker(rank: 3, options: .init(decay: 0.9, coverage: 0.9, emaStart: .zero))
         shrinker.accumulate(activeScores: [1, 2, 4])
         expectClose(shrinker.importance, [0.1, 0.2, 0.4])
         shrinker.accumulate(activeScores: [3])       // b = 1: components 1 and 2 masked
         expectClose(shrinker.importance, [0.9 * 0.1 + 0.1 * 3, 0.2, 0.4])
         #expect(shrinker.observations == [2, 1, 1])
+    }
+
+    /// The default: a tail component drawn rarely is ranked by the mean of its scores, not by
+    /// how often it ran (the plain EMA leaves it at (1 - beta) x its score after one draw).
+    @Test func theDefaultRanksTheBiasCorrectedEMA() {
+        var shrinker = RankShrinker(rank: 2, options: .init(decay: 0.9, coverage: 0.9))
+        for _ in 0..<10 { shrinker.accumulate(activeScores: [1]) }
+        shrinker.accumulate(activeScores: [1, 2])
+        expectClose(shrinker.importance, [1 - pow(0.9, 11), 0.2], tolerance: 1e-12)
+        expectClose(shrinker.rankingScores, [1, 2], tolerance: 1e-12)
+        #expect(shrinker.coveringComponents() == [1, 0])
+        var plain = RankShrinker(rank: 2, options: .init(decay: 0.9, coverage: 0.9, emaStart: .zero))
+        for _ in 0..<10 { plain.accumulate(activeScores: [1]) }
+        plain.accumulate(activeScores: [1, 2])
+        #expect(plain.coveringComponents() == [0, 1])
     }
 
     @Test func firstObservationStartIsTakenAsIs() {

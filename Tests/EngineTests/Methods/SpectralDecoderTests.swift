@@ -124,6 +124,18 @@ import Testing
     }
 }
 
+/// The band sizes docs/methods.md gives for each profile's decoder inputs (normalised radius
+/// <= 0.25 low, > 0.5 high, of H x (W/2+1) bins).
+@Test func consensusBandsAtTheProfilesMapSizes() {
+    let expected: [Int: (low: Int, high: Int, bins: Int)] = [
+        1: (1, 0, 1), 2: (1, 3, 4), 4: (1, 6, 12), 7: (4, 15, 28), 8: (6, 25, 40), 14: (13, 73, 112), 28: (39, 258, 420)]
+    for (side, bands) in expected {
+        let layer = CrossTaskConsensus(name: "x", channels: 1, height: side, width: side)
+        let low = layer.lowMask.filter { $0 == 1 }.count, high = layer.highMask.filter { $0 == 1 }.count
+        #expect(low == bands.low && high == bands.high && layer.lowMask.count == bands.bins, "\(side) x \(side)")
+    }
+}
+
 @Suite struct TaskSpectralInputsTests {
     let tasks: [TaskName] = [.semseg, .normals, .depth]
     let shapes = [(channels: 3, side: 4), (channels: 2, side: 2)]
@@ -140,7 +152,7 @@ import Testing
         var generator = SplitMix64(seed: 51)
         let inputs = TaskSpectralInputs(tasks: tasks, features: shapes, crossTaskConsensus: true, lowCutoff: 0.25, highCutoff: 0.5)
         let shared = features(&generator, batch: 2)
-        let (perTask, _) = inputs.forward(Array(repeating: shared, count: tasks.count), batch: 2)
+        let (perTask, _) = inputs.forward(Array(repeating: shared, count: tasks.count), batch: 2, ForwardContext(training: true))
         for t in tasks.indices {
             for (index, feature) in shared.enumerated() {
                 #expect(zip(perTask[t][index].values.values, feature.values.values).allSatisfy { abs($0 - $1) < 1e-5 })
@@ -149,6 +161,22 @@ import Testing
         // Per task and resolution: C*H*(W/2+1) filter values, gamma and beta, two alphas.
         let perTaskCount = shapes.map { $0.channels * $0.side * ($0.side / 2 + 1) + 2 * $0.channels + 2 }.reduce(0, +)
         #expect(inputs.parameters.map(\.count).reduce(0, +) == tasks.count * perTaskCount)
+    }
+
+    /// TS-PD's FFTs count at N log2 N real MACs per real map of N = H W points (half a complex
+    /// FFT's (N/2) log2 N complex multiplies), the inverse with its 1 / N per value.
+    @Test func spectralWorkCountsIntoTheMACs() {
+        var generator = SplitMix64(seed: 53)
+        let inputs = TaskSpectralInputs(tasks: tasks, features: shapes, crossTaskConsensus: true, lowCutoff: 0.25, highCutoff: 0.5)
+        let counter = MACCounter()
+        _ = inputs.forward(Array(repeating: features(&generator, batch: 1), count: tasks.count), batch: 1,
+                           ForwardContext(training: false, macs: counter))
+        // 3 channels of 4 x 4 (N log2 N = 64, 4 x 3 = 12 bins, 16 values per map):
+        //   filter: FFT 3·64 + filter 2·3·12 + inverse 3·64 + 3·16 + gamma, beta 3·16 = 552;
+        //   consensus: mean 2·48 + FFT 192 + 2 bands x (mask 72 + inverse 240) + alphas 2·48 = 1008.
+        // 2 channels of 2 x 2 (N log2 N = 8, 2 x 2 = 4 bins, 4 values per map):
+        //   filter: 16 + 16 + (16 + 8) + 8 = 64; consensus: 16 + 16 + 2 x (16 + 24) + 16 = 128.
+        #expect(counter.total == tasks.count * (552 + 1008 + 64 + 128))
     }
 
     @Test func gradientsOfEachTasksFeaturesAndTheWeightsMatchFiniteDifferences() {
@@ -162,12 +190,12 @@ import Testing
         let perTaskFeatures = tasks.map { _ in features(&generator, batch: batch) }
         let weights = tasks.map { _ in shapes.map { generator.floats(batch * $0.side * $0.side * $0.channels) } }
         func loss(_ features: [[FeatureMap]]) -> Double {
-            let (perTask, _) = inputs.forward(features, batch: batch)
+            let (perTask, _) = inputs.forward(features, batch: batch, ForwardContext(training: true))
             return tasks.indices.map { t in
                 shapes.indices.map { weightedSum(perTask[t][$0].values.values, weights[t][$0]) }.reduce(0, +)
             }.reduce(0, +)
         }
-        let (_, pullback) = inputs.forward(perTaskFeatures, batch: batch)
+        let (_, pullback) = inputs.forward(perTaskFeatures, batch: batch, ForwardContext(training: true))
         for parameter in inputs.parameters { parameter.zeroGradient() }
         let gradients = pullback(tasks.indices.map { t in
             shapes.indices.map { Matrix(rows: perTaskFeatures[t][$0].values.rows, columns: shapes[$0].channels, values: weights[t][$0]) }

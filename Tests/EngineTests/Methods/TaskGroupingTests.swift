@@ -166,4 +166,19 @@ import Testing
         #expect(abs(sim[0, 2] + 1) < 1e-12)
         #expect(sim[0, 3] == 0)
     }
+
+    /// TGLoRA eq. 1 draws each task's examples from its own data: an image with no pixel of a
+    /// task labelled (no person: no human parts) is no example of it, and must not pull that
+    /// task's similarities towards 0.
+    @Test func imagesWithoutATasksLabelsLeaveItsPairsOut() {
+        var accumulator = TaskSimilarity.Accumulator(tasks: ["semseg", "human_parts", "normals"])
+        accumulator.add(gradients: [[1, 0], [1, 1], [0, 1]], labelled: [true, true, true])
+        accumulator.add(gradients: [[1, 0], [0, 0], [1, 0]], labelled: [true, false, true])
+        let sim = accumulator.similarity
+        #expect(abs(sim[0, 1] - 0.5.squareRoot()) < 1e-12)     // the first image only
+        #expect(abs(sim[1, 2] - 0.5.squareRoot()) < 1e-12)
+        #expect(abs(sim[0, 2] - 0.5) < 1e-12)                  // both images: (0 + 1) / 2
+        #expect(sim.examples == 2 && sim.pairExamples?[0][1] == 1 && sim.pairExamples?[0][2] == 2)
+        #expect(sim[1, 1] == 1)
+    }
 }

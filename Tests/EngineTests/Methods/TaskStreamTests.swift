@@ -8,13 +8,13 @@ import Testing
 
     /// A shifted block (4 x 4 map, windows of 2) whose proj, fc1 and fc2 carry a shared module
     /// and one module per task, every B random so each stream differs; qkv carries a shared one.
-    func taskBlock(_ generator: inout SplitMix64) -> SwinBlock {
+    func taskBlock(_ generator: inout SplitMix64, dropout: Float = 0) -> SwinBlock {
         let block = SwinBlock(name: "block", dim: dim, heads: 2, resolution: side, window: 2, shifted: true, mlpRatio: 4,
                               initializer: ParameterInitializer(seed: 3))
         for parameter in block.parameters { parameter.setTrainable(false) }
         func module(_ base: Linear, _ name: String, rank: Int) -> LowRankModule {
             let module = LowRankModule(name: name, kind: .lora, inputs: base.inFeatures, outputs: base.outFeatures,
-                                       rank: rank, scale: 2, weight: nil, seed: 9)
+                                       rank: rank, scale: 2, weight: nil, dropout: dropout, seed: 9)
             var factors = module.factors
             factors.b = generator.floats(base.outFeatures * rank, in: -0.5...0.5)
             module.setParameters(factors: factors)
@@ -76,18 +76,33 @@ import Testing
         #expect(a.count == b.count && worst < 1e-4, "worst difference \(worst)", sourceLocation: sourceLocation)
     }
 
-    @Test func gradientsThroughATaskBlockMatchFiniteDifferences() {
+    /// Noisy: LoRA dropout in every module and drop path on every stream's branches, with the
+    /// masks a fixed noise key gives (the same at every call, so finite differences see them).
+    @Test(arguments: [false, true])
+    func gradientsThroughATaskBlockMatchFiniteDifferences(noisy: Bool) {
         var generator = SplitMix64(seed: 62)
-        let block = taskBlock(&generator)
-        let rows = side * side
+        let block = taskBlock(&generator, dropout: noisy ? 0.3 : 0)
+        block.dropPathRate = noisy ? 0.4 : 0
+        let context = noisy ? ForwardContext(training: true, noise: NoiseKey(seed: 4, step: 7)) : ForwardContext(training: false)
+        let images = 2, rows = images * side * side
         let x = generator.floats(rows * dim)
         let weights = (0...taskCount).map { _ in generator.floats(rows * dim) }
         func loss(_ values: [Float]) -> Double {
-            let out = block.forwardTaskStreams(Matrix(rows: rows, columns: dim, values: values), batch: 1,
-                                               ForwardContext(training: false))
+            let out = block.forwardTaskStreams(Matrix(rows: rows, columns: dim, values: values), batch: images, context)
             return ([out.shared] + out.tasks).enumerated().map { weightedSum($1.values, weights[$0]) }.reduce(0, +)
         }
-        let out = block.forwardTaskStreams(Matrix(rows: rows, columns: dim, values: x), batch: 1, ForwardContext(training: false))
+        if noisy {
+            // The masks change the streams, and only with the step.
+            let plain = block.forwardTaskStreams(Matrix(rows: rows, columns: dim, values: x), batch: images,
+                                                 ForwardContext(training: false)).shared.values
+            var later = context
+            later.noise!.step += 1
+            let noisyOutput = block.forwardTaskStreams(Matrix(rows: rows, columns: dim, values: x), batch: images, context).shared.values
+            #expect(noisyOutput != plain)
+            #expect(noisyOutput == block.forwardTaskStreams(Matrix(rows: rows, columns: dim, values: x), batch: images, context).shared.values)
+            #expect(noisyOutput != block.forwardTaskStreams(Matrix(rows: rows, columns: dim, values: x), batch: images, later).shared.values)
+        }
+        let out = block.forwardTaskStreams(Matrix(rows: rows, columns: dim, values: x), batch: images, context)
         for parameter in block.parameters { parameter.zeroGradient() }
         let dx = out.pullback(Matrix(rows: rows, columns: dim, values: weights[0]),
                               weights.dropFirst().map { Matrix(rows: rows, columns: dim, values: $0) })
