@@ -22,6 +22,19 @@ func numericGradient(_ values: [Float], step: Float = 0.05, _ f: ([Float]) -> Do
     }
 }
 
+/// Central differences of `loss` with respect to a low-rank module's A factor; the module's
+/// factors are restored after each probe.
+func numericGradientOfA(_ module: LowRankModule, _ loss: () -> Double) -> [Float] {
+    let saved = module.factors
+    return numericGradient(saved.a) { a in
+        var changed = saved
+        changed.a = a
+        module.setParameters(factors: changed)
+        defer { module.setParameters(factors: saved) }
+        return loss()
+    }
+}
+
 func expectGradientsMatch(_ analytic: [Float], _ numeric: [Float], _ what: String,
                           sourceLocation: SourceLocation = #_sourceLocation) {
     #expect(analytic.count == numeric.count, sourceLocation: sourceLocation)
