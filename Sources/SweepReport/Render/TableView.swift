@@ -150,7 +150,11 @@ extension TableView {
             lines.append("Δm (%) against the row \(reference), task by task (the mean of its runs); its own Δm is not ranked.")
         }
         if table.columns.contains(where: { $0.direction != nil }) {
-            lines.append("Bold: best of the column at the displayed precision (ties all bold).")
+            lines.append("Bold: best of the column at the displayed precision, with every value within noise of it "
+                         + "(Welch t-test, 95 %, at least \(RowComparison.minimumSeeds) seeds each); "
+                         + "bold alone: beyond noise from every other row.")
+            let tied = table.columns.filter(\.withinNoise).map(\.header)
+            lines.append("Within noise (several bold): " + (tied.isEmpty ? "no column" : tied.joined(separator: ", ")) + ".")
         }
         if table.columns.contains(where: \.hasPaper) {
             lines.append("(paper): published value" + (table.paperSource.map { ", \($0)" } ?? "") + ".")
