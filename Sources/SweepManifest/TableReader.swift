@@ -67,7 +67,7 @@ struct TableReader {
         }
         let columnKeys = columns.map(\.key)
 
-        var published: (source: String?, rows: [String: (values: [String: Double], node: ManifestNode)]) = (nil, [:])
+        var published: (source: String?, rows: [String: (values: [String: PublishedValue], node: ManifestNode)]) = (nil, [:])
         if let paperNode = node["paper"] { published = try readPublished(paperNode, columns: columnKeys) }
 
         guard let rowsNode = node["rows"] else {
@@ -174,26 +174,55 @@ struct TableReader {
 
     // MARK: published values
 
-    private func readValues(_ node: ManifestNode, columns: [String]) throws(ManifestError) -> [String: Double] {
-        var values: [String: Double] = [:]
+    private func readValues(_ node: ManifestNode, columns: [String]) throws(ManifestError) -> [String: PublishedValue] {
+        var values: [String: PublishedValue] = [:]
         for entry in try node.mapping(expected: "a mapping of column key -> published number") {
             guard columns.contains(entry.key) else {
                 throw entry.value.error("published value for '\(entry.key)', which is not a column of this table",
                                         expected: "one of: " + columns.joined(separator: ", "),
                                         suggestion: Spelling.closest(to: entry.key, among: columns))
             }
-            guard let number = entry.value.scalar?.doubleValue else {
-                throw entry.value.typeError(expected: "a number for '\(entry.key)'")
-            }
-            values[entry.key] = number
+            values[entry.key] = try Self.published(entry.value, column: entry.key)
         }
         return values
+    }
+
+    /// A published number as printed: a YAML number keeps the decimals it is written with
+    /// (0.60, not 0.6), and a string may mark it approximate ("≈ 41", as FAAR prints GFLOPs).
+    static func published(_ node: ManifestNode, column: String) throws(ManifestError) -> PublishedValue {
+        let expected = "a number for '\(column)' as the paper prints it (0.60), or approximate in quotes (\"≈ 41\")"
+        switch node.scalar {
+        case .int?, .double?:
+            // 1e3 has no decimals to keep: the column's precision prints it.
+            return PublishedValue(node.scalar!.doubleValue!, decimals: node.written.flatMap(Self.decimals))
+        case .string(let string)?:
+            var text = string.trimmingCharacters(in: .whitespaces)
+            let approximate = text.hasPrefix("≈")
+            if approximate { text = String(text.dropFirst()).trimmingCharacters(in: .whitespaces) }
+            // The paper's minus sign may be the typographic one.
+            text = text.replacingOccurrences(of: "−", with: "-")
+            guard let decimals = Self.decimals(text), let value = Double(text) else {
+                throw node.error("'\(string)' is not a published number", expected: expected)
+            }
+            return PublishedValue(value, decimals: decimals, approximate: approximate)
+        default:
+            throw node.typeError(expected: expected)
+        }
+    }
+
+    /// The decimals of a plain number ("+2.5": 1, "41": 0); nil for anything else ("1e3", "41 h").
+    private static func decimals(_ text: String) -> Int? {
+        let digits = text.drop { $0 == "+" || $0 == "-" }
+        let parts = digits.split(separator: ".", omittingEmptySubsequences: false)
+        guard (1...2).contains(parts.count), !parts[0].isEmpty,
+              parts.allSatisfy({ $0.allSatisfy(\.isASCII) && $0.allSatisfy(\.isNumber) }) else { return nil }
+        return parts.count == 2 ? parts[1].count : 0
     }
 
     /// `paper: {file: data.yaml, table: id, source: "..."}`; the file is relative to the
     /// manifest that names it.
     private func readPublished(_ node: ManifestNode, columns: [String])
-        throws(ManifestError) -> (source: String?, rows: [String: (values: [String: Double], node: ManifestNode)]) {
+        throws(ManifestError) -> (source: String?, rows: [String: (values: [String: PublishedValue], node: ManifestNode)]) {
         try node.checkKeys(["file", "table", "source"], in: "paper")
         var source = try node["source"]?.string(expected: "where the published numbers come from (\"FAAR, Table 3\")")
         guard let fileNode = node["file"] else { return (source, [:]) }
@@ -212,7 +241,7 @@ struct TableReader {
         }
         try published.checkKeys(["source", "rows"], in: "published table '\(tableKey)'")
         if source == nil { source = try published["source"]?.string(expected: "the paper and table") }
-        var rows: [String: (values: [String: Double], node: ManifestNode)] = [:]
+        var rows: [String: (values: [String: PublishedValue], node: ManifestNode)] = [:]
         for entry in try published["rows"]?.mapping(expected: "a mapping of row label -> {column: value}") ?? [] {
             rows[entry.key] = (try readValues(entry.value, columns: columns), entry.value)
         }

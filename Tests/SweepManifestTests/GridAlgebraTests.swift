@@ -387,8 +387,28 @@ import Testing
         #expect(table.rows[0].runs.count == 2 * 2)
         #expect(table.rows[0].runs.allSatisfy { plan.run($0)!.config["backbone"] == .string("tiny") })
         #expect(table.rows[1].runs.count == 2)
-        #expect(table.rows[1].paper == ["semseg": 72.02, "normals": 16.35])
+        #expect(table.rows[1].paper == ["semseg": PublishedValue(72.02, decimals: 2), "normals": PublishedValue(16.35, decimals: 2)])
         #expect(table.rows[2].paperOnly && table.rows[2].runs.isEmpty && table.rows[2].note == "not implemented")
+    }
+
+    @Test func publishedValuesKeepThePapersPrecisionAndMarks() throws {
+        let plan = try fixture.plan("""
+            groups:
+              g: {rows: [{label: M, method: mtlora}]}
+            tables:
+              t:
+                columns: [semseg, depth, delta_m, gmacs]
+                reference: M
+                rows:
+                  - {label: M, group: g, paper: {semseg: 41, depth: 0.60, delta_m: +2.5, gmacs: "≈ 41"}}
+                  - {label: P, paper_only: true, paper: {delta_m: "−0.12", depth: 1e-1}}
+            """)
+        let rows = try #require(plan.tables.first).rows
+        #expect(rows[0].paper == ["semseg": PublishedValue(41, decimals: 0), "depth": PublishedValue(0.6, decimals: 2),
+                                  "delta_m": PublishedValue(2.5, decimals: 1),
+                                  "gmacs": PublishedValue(41, decimals: 0, approximate: true)])
+        // The paper's typographic minus; a number in exponent form has no decimals to keep.
+        #expect(rows[1].paper == ["delta_m": PublishedValue(-0.12, decimals: 2), "depth": PublishedValue(0.1)])
     }
 
     @Test func errorsReadLikeCompilerDiagnostics() {

@@ -64,6 +64,18 @@ import Testing
         #expect(latex.contains("DiTASK$^\\dagger$ &  & $69.50$"))
     }
 
+    @Test func publishedValuesAreQuotedAsThePaperPrintsThem() throws {
+        var spec = Fixture.table()
+        spec.rows[3].paper = ["semseg": PublishedValue(69.5, decimals: 1), "delta_m": PublishedValue(3.1, decimals: 1),
+                              "normals": PublishedValue(17, decimals: 0, approximate: true)]
+        let files = try rendered(spec)
+        #expect(files["md"]!.contains("| DiTASK † |  | 69.5 |  | ≈ 17 |  | +3.1 |  |"))
+        #expect(files["tex"]!.contains("DiTASK$^\\dagger$ &  & $69.5$ &  & $\\approx 17$ &  & $+3.1$ &  \\\\"))
+        // The CSV keeps the paper's digits but not its "≈": the field is a number.
+        let csv = try TableCSV.text(of: try Table(spec: spec, plan: Fixture.demoPlan, records: Fixture.records))
+        #expect(csv.contains("DiTASK,true,false,,,0,false,69.5,,,0,false,17,,,0,false,3.1,"), "\(csv)")
+    }
+
     @Test func unknownLayoutNamesTheTemplateAndTheLayoutsThereAre() throws {
         var spec = Fixture.table()
         spec.layout = "grid"

@@ -46,13 +46,30 @@ public struct ColumnSpec: Hashable, Sendable {
 public struct RowSpec: Hashable, Sendable {
     public var label: String
     public var runs: [RunID]
-    public var paper: [String: Double]
+    public var paper: [String: PublishedValue]
     /// A row the engine does not implement: only the paper's numbers are shown, marked as such.
     public var paperOnly: Bool
     public var note: String?
 
-    public init(label: String, runs: [RunID], paper: [String: Double] = [:], paperOnly: Bool = false,
+    public init(label: String, runs: [RunID], paper: [String: PublishedValue] = [:], paperOnly: Bool = false,
                 note: String? = nil) {
         self.label = label; self.runs = runs; self.paper = paper; self.paperOnly = paperOnly; self.note = note
     }
+}
+
+/// A number as a paper prints it, so tables quote it rather than reformat it: "0.60" keeps its
+/// two decimals, "+2.5" its one, and "≈ 41" stays approximate.
+public struct PublishedValue: Hashable, Sendable, ExpressibleByFloatLiteral, ExpressibleByIntegerLiteral {
+    public var value: Double
+    /// Decimals as printed; nil when unknown (a literal in code): the column's precision applies.
+    public var decimals: Int?
+    /// Printed with "≈" ("≈ 41" GFLOPs, "≈ 40 hours").
+    public var approximate: Bool
+
+    public init(_ value: Double, decimals: Int? = nil, approximate: Bool = false) {
+        self.value = value; self.decimals = decimals; self.approximate = approximate
+    }
+
+    public init(floatLiteral value: Double) { self.init(value) }
+    public init(integerLiteral value: Int) { self.init(Double(value)) }
 }

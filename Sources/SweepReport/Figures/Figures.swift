@@ -182,7 +182,7 @@ enum Figures {
         }
         guard !points.isEmpty else { return nil }
         for row in table.rows {
-            if let y = row.cells[delta].paper, let x = row.cells[params].paper {
+            if let y = row.cells[delta].paper?.value, let x = row.cells[params].paper?.value {
                 points.append(.init(label: row.label, x: x, y: y, fromPaper: true))
             }
         }

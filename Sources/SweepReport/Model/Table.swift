@@ -54,7 +54,8 @@ public struct Table: Sendable {
         /// The value of each seed behind `measured`, for comparisons paired by seed (runs the plan
         /// does not know have no seed and are left out here).
         public var bySeed: [Int: Double] = [:]
-        public var paper: Double?
+        /// As the paper prints it (its decimals, "≈").
+        public var paper: PublishedValue?
         /// Bold: the best of its column at the displayed precision, or within noise of it.
         public var isBest: Bool
     }

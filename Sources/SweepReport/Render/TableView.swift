@@ -63,6 +63,8 @@ struct TableView {
         /// Shown only when it differs from the table's usual n.
         var count: Int?
         var bold: Bool
+        /// A published value the paper gives as approximate: "≈ 41".
+        var approximate = false
 
         static let blankCell = CellText(blank: true, missing: false, mean: nil, std: nil, count: nil, bold: false)
         static let missingCell = CellText(blank: false, missing: true, mean: nil, std: nil, count: nil, bold: false)
@@ -85,10 +87,13 @@ extension TableView {
                             std: summary.std.flatMap { $0 == 0 ? nil : NumberFormat.fixed($0, precision: column.precision) },
                             count: summary.n == table.typicalN ? nil : summary.n, bold: cell.isBest)
         }
+        // Quoted as the paper prints it: its decimals and "≈"; Δm signed, as the papers print it.
         func paper(_ cell: Table.Cell, column: Table.Column) -> CellText {
-            guard let value = cell.paper else { return .blankCell }
-            let text = NumberFormat.fixed(value, precision: column.precision, signed: column.measure == .deltaM)
-            return CellText(blank: false, missing: false, mean: text, std: nil, count: nil, bold: false)
+            guard let published = cell.paper else { return .blankCell }
+            let text = NumberFormat.fixed(published.value, precision: published.decimals ?? column.precision,
+                                          signed: column.measure == .deltaM)
+            return CellText(blank: false, missing: false, mean: text, std: nil, count: nil, bold: false,
+                            approximate: published.approximate)
         }
 
         var headers: [Header] = []
