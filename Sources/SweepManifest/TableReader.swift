@@ -11,13 +11,13 @@ struct TableReader {
     static let layouts = ["rows", "transposed"]
     static let tasks = ["semseg", "human_parts", "saliency", "normals", "depth"]
     static let fixedColumns = ["delta_m", "params.trainable", "params.total", "params.decoder", "params.backbone",
-                               "gmacs", "train_seconds", "epoch_seconds"]
+                               "gmacs", "train_seconds", "epoch_seconds", "single_inference"]
     static let defaultHeaders = [
         "semseg": "SemSeg", "human_parts": "Human Parts", "saliency": "Saliency", "normals": "Normals",
         "depth": "Depth", "delta_m": "Δm (%)", "params.trainable": "Trainable Params (M)",
         "params.total": "Total Params (M)", "params.decoder": "Decoder Params (M)",
         "params.backbone": "Backbone Params (M)", "gmacs": "GMACs", "train_seconds": "Training Time (s)",
-        "epoch_seconds": "Epoch Time (s)",
+        "epoch_seconds": "Epoch Time (s)", "single_inference": "Single inf. (all tasks)",
     ]
 
     let expansion: Planner.Expansion
@@ -154,7 +154,7 @@ struct TableReader {
         let candidates = Self.fixedColumns + Self.tasks + tasks.sorted()
         throw node.error("unknown column '\(key)'",
                          expected: "a task (" + (Self.tasks + tasks.sorted()).joined(separator: ", ")
-                            + "), delta_m, params.trainable/total/decoder/backbone, gmacs, train_seconds, epoch_seconds or extra.NAME",
+                            + "), delta_m, params.trainable/total/decoder/backbone, gmacs, train_seconds, epoch_seconds, single_inference or extra.NAME",
                          suggestion: Spelling.closest(to: key, among: candidates))
     }
 
@@ -190,6 +190,14 @@ struct TableReader {
     /// A published number as printed: a YAML number keeps the decimals it is written with
     /// (0.60, not 0.6), and a string may mark it approximate ("≈ 41", as FAAR prints GFLOPs).
     static func published(_ node: ManifestNode, column: String) throws(ManifestError) -> PublishedValue {
+        if column == "single_inference" {
+            // The paper's marks, or a boolean: one model for every task, or one per task.
+            switch node.scalar {
+            case .string("✓")?, .bool(true)?: return PublishedValue(1, decimals: 0)
+            case .string("✕")?, .bool(false)?: return PublishedValue(0, decimals: 0)
+            default: throw node.typeError(expected: "\"✓\" or \"✕\" (or true / false) for single_inference")
+            }
+        }
         let expected = "a number for '\(column)' as the paper prints it (0.60), or approximate in quotes (\"≈ 41\")"
         switch node.scalar {
         case .int?, .double?:

@@ -407,6 +407,20 @@ import Testing
         #expect(rows[0].paper == ["semseg": PublishedValue(41, decimals: 0), "depth": PublishedValue(0.6, decimals: 2),
                                   "delta_m": PublishedValue(2.5, decimals: 1),
                                   "gmacs": PublishedValue(41, decimals: 0, approximate: true)])
+        let marks = try fixture.plan("""
+            groups:
+              g: {rows: [{label: M, method: mtlora}]}
+            tables:
+              t:
+                columns: [semseg, single_inference]
+                rows:
+                  - {label: M, group: g}
+                  - {label: P, paper_only: true, paper: {single_inference: "✕"}}
+                  - {label: Q, paper_only: true, paper: {single_inference: true}}
+            """)
+        let marked = try #require(marks.tables.first)
+        #expect(marked.columns[1].header == "Single inf. (all tasks)")
+        #expect(marked.rows[1].paper["single_inference"]?.value == 0 && marked.rows[2].paper["single_inference"]?.value == 1)
         // The paper's typographic minus; a number in exponent form has no decimals to keep.
         #expect(rows[1].paper == ["delta_m": PublishedValue(-0.12, decimals: 2), "depth": PublishedValue(0.1)])
     }

@@ -76,6 +76,24 @@ import Testing
         #expect(csv.contains("DiTASK,true,false,,,0,false,69.5,,,0,false,17,,,0,false,3.1,"), "\(csv)")
     }
 
+    @Test func singleInferenceIsAMarkFromTheRunsOrThePaper() throws {
+        var spec = Fixture.table()
+        spec.columns.append(ColumnSpec(key: "single_inference", header: "Single inf. (all tasks)"))
+        spec.rows[3].paper["single_inference"] = PublishedValue(1, decimals: 0)
+        let table = try Table(spec: spec, plan: Fixture.demoPlan, records: Fixture.records)
+        // One run per task and seed: one model per task. The paper's value goes in its own row, not a column.
+        #expect(table.rows.map { $0.cells[4].measured?.mean } == [0, 1, 1, nil])
+        #expect(!table.columns[4].hasPaper && table.columns[4].direction == nil)
+        let files = try rendered(spec)
+        #expect(files["md"]!.contains("| Method | SemSeg ↑ | SemSeg (paper) | Normals ↓ | Normals (paper) | Δm (%) ↑ | Δm (%) (paper) | Params (M) | Single inf. (all tasks) |"))
+        #expect(files["md"]!.contains("| 3.00 | ✕ |") && files["md"]!.contains("| 2.00 | ✓ |"))
+        #expect(files["md"]!.contains("| 1.23 (n=1) | ✓ |") && files["md"]!.contains("| +3.10 |  | ✓ |"))
+        #expect(files["md"]!.contains("Single inf. (all tasks): ✓ one model gives every task in one pass, ✕ one model per task."))
+        // Marks stay outside math mode in LaTeX.
+        #expect(files["tex"]!.contains("& $3.00$ & $\\times$ \\\\"))
+        #expect(files["tex"]!.contains("& $2.00$ & $\\surd$ \\\\"))
+    }
+
     @Test func unknownLayoutNamesTheTemplateAndTheLayoutsThereAre() throws {
         var spec = Fixture.table()
         spec.layout = "grid"

@@ -88,8 +88,9 @@ extension Table {
         columns = zip(spec.columns, measures).map { column, measure in
             Column(key: column.key, measure: measure, header: column.header,
                    direction: column.direction ?? Self.defaultDirection(of: measure, samples: rowSamples),
-                   precision: max(0, column.precision),
-                   hasPaper: spec.rows.contains { $0.paper[column.key] != nil })
+                   precision: measure == .singleInference ? 0 : max(0, column.precision),
+                   // ✓/✕ is the method's, not a result: the paper's fills its paper-only rows instead.
+                   hasPaper: measure != .singleInference && spec.rows.contains { $0.paper[column.key] != nil })
         }
         rows = zip(spec.rows, rowSamples).map { row, samples in
             let cells = zip(spec.columns, measures).map { column, measure in
@@ -128,7 +129,7 @@ extension Table {
         case .deltaM: return .higher
         case .task(let name):
             return samples.lazy.flatMap { $0 }.flatMap(\.runs).compactMap { $0.tasks[name]?.direction }.first
-        case .parameters, .gmacs, .trainSeconds, .epochSeconds, .extra: return nil
+        case .parameters, .gmacs, .trainSeconds, .epochSeconds, .extra, .singleInference: return nil
         }
     }
 
@@ -235,6 +236,10 @@ struct SeedSample {
         case .deltaM:
             guard complete else { return nil }
             return DeltaM.percent(tasks, reference: reference)
+        case .singleInference:
+            // A seed is one model, or one per task (the single-task rows).
+            guard complete, !runs.isEmpty else { return nil }
+            return runs.count == 1 ? 1 : 0
         case .parameters, .gmacs, .trainSeconds, .epochSeconds:
             // A row of single-task runs costs the sum of its models.
             guard complete, !runs.isEmpty else { return nil }

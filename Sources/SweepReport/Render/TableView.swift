@@ -65,6 +65,8 @@ struct TableView {
         var bold: Bool
         /// A published value the paper gives as approximate: "≈ 41".
         var approximate = false
+        /// A mark instead of a number ("✓", "✕"), printed outside LaTeX's math mode.
+        var symbol: String?
 
         static let blankCell = CellText(blank: true, missing: false, mean: nil, std: nil, count: nil, bold: false)
         static let missingCell = CellText(blank: false, missing: true, mean: nil, std: nil, count: nil, bold: false)
@@ -78,6 +80,14 @@ extension TableView {
         title = table.title
 
         func measured(_ cell: Table.Cell, row: Table.Row, column: Table.Column) -> CellText {
+            if column.measure == .singleInference {
+                guard let value = row.paperOnly ? cell.paper?.value : cell.measured?.mean else {
+                    return row.paperOnly ? .blankCell : .missingCell
+                }
+                var text = CellText.blankCell
+                (text.blank, text.symbol) = (false, value == 1 ? "✓" : value == 0 ? "✕" : "✓/✕")
+                return text
+            }
             if row.paperOnly { return .blankCell }
             guard let summary = cell.measured else { return .missingCell }
             let signed = column.measure == .deltaM
@@ -150,6 +160,9 @@ extension TableView {
         }
         if measuredCells.contains(where: { $0.measured == nil }) {
             lines.append("—: no finished run gives this value.")
+        }
+        if let column = table.columns.first(where: { $0.measure == .singleInference }) {
+            lines.append("\(column.header): ✓ one model gives every task in one pass, ✕ one model per task.")
         }
         if let reference = table.referenceRow, table.columns.contains(where: { $0.measure == .deltaM }) {
             lines.append("Δm (%) against the row \(reference), task by task (the mean of its runs); its own Δm is not ranked.")
