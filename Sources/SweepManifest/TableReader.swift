@@ -264,12 +264,20 @@ struct TableReader {
         let label = try labelNode.string(expected: "the row's label")
         let paper = try node["paper"].map { paper throws(ManifestError) in try readValues(paper, columns: columns) } ?? [:]
         let note = try node["note"]?.string(expected: "a note (a string)")
-        let paperOnly = try node["paper_only"]?.bool() ?? false
+        // paper_only: true (the engine does not implement it), or the reason we have no runs.
+        var paperOnly = false, reason: String?
+        if let paperOnlyNode = node["paper_only"] {
+            if case .string(let text)? = paperOnlyNode.scalar {
+                (paperOnly, reason) = (true, text)
+            } else {
+                paperOnly = try paperOnlyNode.bool()
+            }
+        }
         if paperOnly {
             if let group = node["group"] {
                 throw group.error("paper-only row '\(label)' selects runs", expected: "either paper_only: true or group: ..., not both")
             }
-            return RowSpec(label: label, runs: [], paper: paper, paperOnly: true, note: note)
+            return RowSpec(label: label, runs: [], paper: paper, paperOnly: true, paperOnlyReason: reason, note: note)
         }
         guard let groupNode = node["group"] else {
             throw node.error("table row '\(label)' selects no runs", expected: "group: <run group> (or paper_only: true)")

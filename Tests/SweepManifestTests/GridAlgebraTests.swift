@@ -416,11 +416,14 @@ import Testing
                 rows:
                   - {label: M, group: g}
                   - {label: P, paper_only: true, paper: {single_inference: "✕"}}
-                  - {label: Q, paper_only: true, paper: {single_inference: true}}
+                  - {label: Q, paper_only: "no rank given", paper: {single_inference: true}}
             """)
         let marked = try #require(marks.tables.first)
         #expect(marked.columns[1].header == "Single inf. (all tasks)")
         #expect(marked.rows[1].paper["single_inference"]?.value == 0 && marked.rows[2].paper["single_inference"]?.value == 1)
+        // paper_only: true means the engine does not implement the row; a string says why else there are no runs.
+        #expect(marked.rows[1].paperOnly && marked.rows[1].paperOnlyReason == nil)
+        #expect(marked.rows[2].paperOnly && marked.rows[2].paperOnlyReason == "no rank given")
         // The paper's typographic minus; a number in exponent form has no decimals to keep.
         #expect(rows[1].paper == ["delta_m": PublishedValue(-0.12, decimals: 2), "depth": PublishedValue(0.1)])
     }

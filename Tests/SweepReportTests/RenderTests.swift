@@ -204,4 +204,15 @@ import Testing
         #expect(partial.first!.hasSuffix("; (n=k): a cell from k seeds."))
         #expect(partial.contains("FAAR_1+2: seed 1 failed"))
     }
+
+    @Test func thePaperOnlyMarkSaysWhyEachRowHasNoRuns() throws {
+        var spec = Fixture.table()
+        spec.rows[3].paperOnlyReason = "the paper gives no rank for this count"
+        var footer = TableView.footer(of: try Table(spec: spec, plan: Fixture.demoPlan, records: Fixture.records))
+        #expect(footer.contains("† paper only: the paper gives no rank for this count."))
+        spec.rows.append(RowSpec(label: "VPT", runs: [], paper: ["semseg": 64.35], paperOnly: true))
+        footer = TableView.footer(of: try Table(spec: spec, plan: Fixture.demoPlan, records: Fixture.records))
+        #expect(footer.contains("† paper only, the paper gives no rank for this count: DiTASK."))
+        #expect(footer.contains("† paper only, the engine does not implement this row: VPT."))
+    }
 }

@@ -47,13 +47,17 @@ public struct RowSpec: Hashable, Sendable {
     public var label: String
     public var runs: [RunID]
     public var paper: [String: PublishedValue]
-    /// A row the engine does not implement: only the paper's numbers are shown, marked as such.
+    /// A row without runs of ours: only the paper's numbers are shown, marked as such.
     public var paperOnly: Bool
+    /// Why a paper-only row has no runs ("the paper gives no rank for this count"); nil: the
+    /// engine does not implement the method.
+    public var paperOnlyReason: String?
     public var note: String?
 
     public init(label: String, runs: [RunID], paper: [String: PublishedValue] = [:], paperOnly: Bool = false,
-                note: String? = nil) {
-        self.label = label; self.runs = runs; self.paper = paper; self.paperOnly = paperOnly; self.note = note
+                paperOnlyReason: String? = nil, note: String? = nil) {
+        self.label = label; self.runs = runs; self.paper = paper; self.paperOnly = paperOnly
+        self.paperOnlyReason = paperOnlyReason; self.note = note
     }
 }
 

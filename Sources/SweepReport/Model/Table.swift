@@ -41,6 +41,8 @@ public struct Table: Sendable {
         public var label: String
         public var note: String?
         public var paperOnly: Bool
+        /// Why a paper-only row has no runs; nil: the engine does not implement it.
+        public var paperOnlyReason: String?
         public var isReference: Bool
         /// One per column, in the columns' order.
         public var cells: [Cell]
@@ -101,7 +103,7 @@ extension Table {
                             paper: row.paper[column.key], isBest: false)
             }
             let runs = Set(row.paperOnly ? [] : row.runs)
-            return Row(label: row.label, note: row.note, paperOnly: row.paperOnly,
+            return Row(label: row.label, note: row.note, paperOnly: row.paperOnly, paperOnlyReason: row.paperOnlyReason,
                        isReference: row.label == spec.referenceRow, cells: cells,
                        plannedRuns: runs.count,
                        succeededRuns: runs.filter { records[$0]?.succeededMetrics != nil }.count)

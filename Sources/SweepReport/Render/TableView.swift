@@ -177,8 +177,18 @@ extension TableView {
         if table.columns.contains(where: \.hasPaper) {
             lines.append("(paper): published value" + (table.paperSource.map { ", \($0)" } ?? "") + ".")
         }
-        if table.rows.contains(where: \.paperOnly) {
-            lines.append("† paper only: the engine does not implement this row.")
+        // One reason reads as the mark's meaning; several name their rows, so each † stays true.
+        let paperOnly = table.rows.filter(\.paperOnly)
+        let reason = { (row: Table.Row) in row.paperOnlyReason ?? "the engine does not implement this row" }
+        var reasons: [String] = []
+        for row in paperOnly where !reasons.contains(reason(row)) { reasons.append(reason(row)) }
+        if reasons.count == 1 {
+            lines.append("† paper only: \(reasons[0]).")
+        } else {
+            for text in reasons {
+                let rows = paperOnly.filter { reason($0) == text }
+                lines.append("† paper only, \(text): " + rows.map(\.label).joined(separator: ", ") + ".")
+            }
         }
         for row in table.rows {
             if let note = row.note { lines.append("\(row.label): \(note)") }
