@@ -175,7 +175,10 @@ import Testing
                              rows: [RowSpec(label: "NYUD-v2", runs: [similarity.id])])
         let table = try Table(spec: spec, plan: plan, records: records)
         let figure = try #require(Figures.all(for: table, spec: spec, records: records, plan: plan).first)
-        #expect(figure.slug == "similarity-nyud-v2" && figure.svg.contains("groups of 2 of 3 runs built on it"))
+        #expect(figure.slug == "similarity-nyud-v2" && figure.svg.contains("2 of the 3 runs that group by this similarity build these;"))
+        // The task names sit beside the groups, not only across the heat map.
+        #expect(figure.svg.components(separatedBy: ">normals<").count == 4)
+        #expect(Figures.groupsCaption(agreeing: 30, runs: 30)[2] == "All 30 runs that group by this similarity build these groups.")
         try GoldenTests.expectGolden(figure.svg, named: "similarity-groups.svg")
     }
 

@@ -371,8 +371,8 @@ public struct HeatMap: Sendable {
     public var values: [[Double]]
     /// For each stage, each label's group index (0-based).
     public var groups: [[Int]]?
-    /// Where the groups come from, printed under them.
-    public var groupsNote: String?
+    /// Where the groups come from, printed under them, one line each.
+    public var groupsNote: [String] = []
 
     public init(title: String, labels: [String], values: [[Double]]) {
         self.title = title; self.labels = labels; self.values = values
@@ -397,8 +397,12 @@ public struct HeatMap: Sendable {
         let size = Double(labels.count) * cell
         let longest = Double(labels.map(\.count).max() ?? 0) * 7
         let groupsX = left + size + 100, stageWidth = 52.0
-        let groupsWidth = groups.map { max(Double($0.count) * stageWidth, Double(groupsNote?.count ?? 0) * 6.5) + 20 } ?? 0
-        var canvas = SVGCanvas(width: left + size + 110 + groupsWidth, height: top + size + longest * 0.7 + 30)
+        // The grid repeats the task names on its right: the heat map's are a plot's width away.
+        let noteWidth = Double(groupsNote.map(\.count).max() ?? 0) * 6.5
+        let groupsWidth = groups.map { max(Double($0.count) * stageWidth + 12 + longest, noteWidth) + 20 } ?? 0
+        let noteHeight = groups == nil ? 0 : Double(groupsNote.count) * 15
+        var canvas = SVGCanvas(width: left + size + 110 + groupsWidth,
+                               height: top + size + max(longest * 0.7, noteHeight + 8) + 30)
         canvas.text(title, left + size / 2, 28, size: 15, anchor: .middle, weight: "bold")
         for (row, rowValues) in values.enumerated() {
             for (column, value) in rowValues.enumerated() {
@@ -438,8 +442,11 @@ public struct HeatMap: Sendable {
                                 anchor: .middle, weight: "bold", fill: "#fff")
                 }
             }
-            if let groupsNote {
-                canvas.text(groupsNote, groupsX, top + size + 18, size: 11, fill: "#555")
+            for (index, label) in labels.enumerated() {
+                canvas.text(label, groupsX + block + 8, top + Double(index) * cell + cell / 2 + 4, size: 12)
+            }
+            for (line, text) in groupsNote.enumerated() {
+                canvas.text(text, groupsX, top + size + 18 + Double(line) * 15, size: 11, fill: "#555")
             }
         }
         return canvas.document

@@ -66,7 +66,7 @@ enum Figures {
             guard var map = similarity(row.runs.map(\.extra), title: "\(row.label): task similarity") else { continue }
             if let plan, let groups = taskGroups(builtOn: Set(rowSpec.runs), plan: plan, records: records, tasks: map.labels) {
                 map.groups = groups.stages
-                map.groupsNote = "groups of \(groups.agreeing) of \(groups.runs) runs built on it"
+                map.groupsNote = Self.groupsCaption(agreeing: groups.agreeing, runs: groups.runs)
             }
             let slug = unique("similarity-" + slugged(row.label), in: &slugs)
             figures.append(Figure(slug: slug, title: map.title, svg: map.svg))
@@ -238,6 +238,19 @@ enum Figures {
         for grouping in groupings { counts[grouping, default: 0] += 1 }
         guard let top = counts.values.max(), let first = groupings.first(where: { counts[$0] == top }) else { return nil }
         return (first, top, groupings.count)
+    }
+
+    /// How to read the groups block, and whose groups they are: the runs that take their groups
+    /// from this similarity may group otherwise (swapped groups, other group counts).
+    static func groupsCaption(agreeing: Int, runs: Int) -> [String] {
+        let whose = agreeing == runs
+            ? (runs == 1 ? "The one run that groups by this similarity" : "All \(runs) runs that group by this similarity")
+                + " build these groups."
+            : "\(agreeing) of the \(runs) runs that group by this similarity build these;"
+        var lines = ["Each column a stage of the backbone; a letter is a group:",
+                     "tasks with the same letter share adapters there.", whose]
+        if agreeing != runs { lines.append("the others swap groups or use other group counts.") }
+        return lines
     }
 
     static func slugged(_ label: String) -> String {
