@@ -4,8 +4,8 @@ import SweepCore
 
 /// Reads `tables:` once the runs exist, so each row can be checked to select some.
 struct TableReader {
-    static let tableKeys = ["title", "layout", "columns", "reference", "paper", "rows"]
-    static let rowKeys = ["label", "group", "row", "where", "paper", "paper_only", "note"]
+    static let tableKeys = ["title", "layout", "columns", "reference", "paper", "x_axis", "rows"]
+    static let rowKeys = ["label", "group", "row", "where", "paper", "paper_only", "x", "note"]
     /// The layouts Templates/ ships; a manifest may name its own (`sweep run` checks that its
     /// templates exist before anything starts).
     static let layouts = ["rows", "transposed"]
@@ -70,6 +70,7 @@ struct TableReader {
         var published: (source: String?, rows: [String: (values: [String: PublishedValue], node: ManifestNode)]) = (nil, [:])
         if let paperNode = node["paper"] { published = try readPublished(paperNode, columns: columnKeys) }
 
+        let xAxis = try node["x_axis"]?.string(expected: "what the rows vary (\"LoRA scale alpha\")")
         guard let rowsNode = node["rows"] else {
             throw node.error("table '\(name)' has no rows", expected: "rows: [{label: ..., group: ...}, ...]")
         }
@@ -89,7 +90,18 @@ struct TableReader {
                 throw item.error("paper-only row '\(row.label)' has no published values",
                                  expected: "paper: {column: value} here or in the table's paper file")
             }
+            if let xNode = item["x"] {
+                guard xAxis != nil else {
+                    throw xNode.error("row '\(row.label)' has an x but table '\(name)' has no x_axis",
+                                      expected: "x_axis: \"what the rows vary\" in the table")
+                }
+                guard let x = xNode.scalar?.doubleValue else { throw xNode.typeError(expected: "a number on the table's x axis") }
+                row.x = x
+            }
             rows.append(row)
+        }
+        if let xAxisNode = node["x_axis"], !rows.contains(where: { $0.x != nil }) {
+            throw xAxisNode.error("table '\(name)' has an x_axis but no row gives its x", expected: "x: NUMBER in its rows")
         }
         let labels = rows.map(\.label)
         for (label, fromFile) in published.rows where !labels.contains(label) {
@@ -110,8 +122,10 @@ struct TableReader {
             throw columnItems[deltaColumn].error("table '\(name)' shows delta_m but names no reference row",
                              expected: "reference: <label of the single-task row>")
         }
-        return TableSpec(name: name, title: title, layout: layout, columns: columns, rows: rows,
-                         referenceRow: reference, paperSource: published.source)
+        var table = TableSpec(name: name, title: title, layout: layout, columns: columns, rows: rows,
+                              referenceRow: reference, paperSource: published.source)
+        table.xAxis = xAxis
+        return table
     }
 
     // MARK: columns

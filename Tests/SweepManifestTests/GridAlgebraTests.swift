@@ -421,6 +421,18 @@ import Testing
         let marked = try #require(marks.tables.first)
         #expect(marked.columns[1].header == "Single inf. (all tasks)")
         #expect(marked.rows[1].paper["single_inference"]?.value == 0 && marked.rows[2].paper["single_inference"]?.value == 1)
+        let series = try fixture.plan("""
+            groups:
+              g: {rows: [{label: A, method: mtlora, lora_scale: 1.0}, {label: B, method: mtlora}]}
+            tables:
+              t:
+                columns: [semseg]
+                x_axis: LoRA scale alpha
+                rows:
+                  - {label: A, group: g, x: 1}
+                  - {label: B, group: g, x: 4.0}
+            """)
+        #expect(series.tables[0].xAxis == "LoRA scale alpha" && series.tables[0].rows.map(\.x) == [1, 4])
         // paper_only: true means the engine does not implement the row; a string says why else there are no runs.
         #expect(marked.rows[1].paperOnly && marked.rows[1].paperOnlyReason == nil)
         #expect(marked.rows[2].paperOnly && marked.rows[2].paperOnlyReason == "no rank given")

@@ -15,6 +15,9 @@ public struct TableSpec: Hashable, Sendable {
     public var referenceRow: String?
     /// Where the published numbers come from ("FAAR, Table 3").
     public var paperSource: String?
+    /// The quantity the rows vary ("LoRA scale alpha"), each row at its `RowSpec.x`: the
+    /// reporter draws Δm against it (MTLoRA's Fig. 2). nil: the rows are no series.
+    public var xAxis: String?
 
     public init(name: String, title: String, layout: String = "rows", columns: [ColumnSpec],
                 rows: [RowSpec], referenceRow: String? = nil, paperSource: String? = nil) {
@@ -52,6 +55,8 @@ public struct RowSpec: Hashable, Sendable {
     /// Why a paper-only row has no runs ("the paper gives no rank for this count"); nil: the
     /// engine does not implement the method.
     public var paperOnlyReason: String?
+    /// The row's value on the table's `xAxis`.
+    public var x: Double?
     public var note: String?
 
     public init(label: String, runs: [RunID], paper: [String: PublishedValue] = [:], paperOnly: Bool = false,

@@ -62,6 +62,9 @@ enum Figures {
         if let chart = pareto(table) {
             figures.append(Figure(slug: "pareto", title: chart.title, svg: chart.svg))
         }
+        if let chart = deltaMAgainstX(table, spec: spec) {
+            figures.append(Figure(slug: "delta-m", title: chart.title, svg: chart.svg))
+        }
         for (row, rowSpec) in zip(rows, spec.rows.filter { !$0.paperOnly }) {
             guard var map = similarity(row.runs.map(\.extra), title: "\(row.label): task similarity") else { continue }
             if let plan, let groups = taskGroups(builtOn: Set(rowSpec.runs), plan: plan, records: records, tasks: map.labels) {
@@ -168,6 +171,22 @@ enum Figures {
                              points: ranks[name]!.enumerated().map { .init(x: Double($0 + 1), y: Double($1)) })
         }
         return LineChart(title: title, xLabel: "epoch", yLabel: "rank", series: series)
+    }
+
+    /// Δm against what the rows vary (`TableSpec.xAxis`, each row at its `x`): mean ± std over
+    /// seeds, the reference at 0 on the axis. MTLoRA's Fig. 2, Δm against the LoRA scale.
+    static func deltaMAgainstX(_ table: Table, spec: TableSpec) -> LineChart? {
+        guard let axis = spec.xAxis, let delta = table.columns.firstIndex(where: { $0.measure == .deltaM }) else { return nil }
+        let points = zip(spec.rows, table.rows).compactMap { rowSpec, row -> LineChart.Point? in
+            guard let x = rowSpec.x, let summary = row.cells[delta].measured else { return nil }
+            return LineChart.Point(x: x, y: summary.mean, spread: summary.std)
+        }.sorted { $0.x < $1.x }
+        guard points.count > 1 else { return nil }
+        var chart = LineChart(title: "\(table.columns[delta].header) against \(axis)",
+                              subtitle: table.title + "; bars: ± std over seeds", xLabel: axis,
+                              yLabel: table.columns[delta].header, series: [LineChart.Series(name: "ours", points: points)])
+        chart.integralX = false
+        return chart
     }
 
     /// Our rows' mean Δm against their mean trainable parameters, and the papers' where published.
