@@ -5,10 +5,10 @@ import SweepCore
 /// Reads `tables:` once the runs exist, so each row can be checked to select some.
 struct TableReader {
     static let tableKeys = ["title", "layout", "columns", "reference", "paper", "x_axis", "rows"]
-    static let rowKeys = ["label", "group", "row", "where", "paper", "paper_only", "x", "note"]
+    static let rowKeys = ["label", "group", "row", "where", "paper", "paper_only", "x", "grid", "note"]
     /// The layouts Templates/ ships; a manifest may name its own (`sweep run` checks that its
     /// templates exist before anything starts).
-    static let layouts = ["rows", "transposed"]
+    static let layouts = ["rows", "transposed", "grid"]
     static let tasks = ["semseg", "human_parts", "saliency", "normals", "depth"]
     static let fixedColumns = ["delta_m", "params.trainable", "params.total", "params.decoder", "params.backbone",
                                "gmacs", "train_seconds", "epoch_seconds", "single_inference"]
@@ -97,6 +97,21 @@ struct TableReader {
                 }
                 guard let x = xNode.scalar?.doubleValue else { throw xNode.typeError(expected: "a number on the table's x axis") }
                 row.x = x
+            }
+            if let gridNode = item["grid"] {
+                let place = try gridNode.strings(expected: "[line, column]: where the grid layout puts the row")
+                guard place.count == 2 else {
+                    throw gridNode.error("grid position of '\(row.label)' has \(place.count) parts", expected: "[line, column]")
+                }
+                let position = GridPosition(line: place[0], column: place[1])
+                if let other = rows.first(where: { $0.gridPosition == position }) {
+                    throw gridNode.error("rows '\(other.label)' and '\(row.label)' share the grid cell [\(place[0]), \(place[1])]",
+                                         expected: "one row per cell")
+                }
+                row.gridPosition = position
+            } else if layout == "grid" {
+                throw item.error("row '\(row.label)' has no place in the grid of table '\(name)'",
+                                 expected: "grid: [line, column] (layout: grid)")
             }
             rows.append(row)
         }

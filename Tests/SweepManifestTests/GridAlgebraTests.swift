@@ -433,6 +433,19 @@ import Testing
                   - {label: B, group: g, x: 4.0}
             """)
         #expect(series.tables[0].xAxis == "LoRA scale alpha" && series.tables[0].rows.map(\.x) == [1, 4])
+        let grid = try fixture.plan("""
+            groups:
+              g: {rows: [{label: A, method: mtlora}, {label: B, method: lora}]}
+            tables:
+              t:
+                layout: grid
+                columns: [gmacs]
+                rows:
+                  - {label: A, group: g, grid: ["PASCAL, 4 tasks", shared]}
+                  - {label: B, group: g, grid: ["PASCAL, 4 tasks", individual]}
+            """)
+        #expect(grid.tables[0].rows.map(\.gridPosition) == [GridPosition(line: "PASCAL, 4 tasks", column: "shared"),
+                                                            GridPosition(line: "PASCAL, 4 tasks", column: "individual")])
         // paper_only: true means the engine does not implement the row; a string says why else there are no runs.
         #expect(marked.rows[1].paperOnly && marked.rows[1].paperOnlyReason == nil)
         #expect(marked.rows[2].paperOnly && marked.rows[2].paperOnlyReason == "no rank given")

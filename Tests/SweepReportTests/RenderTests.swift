@@ -94,26 +94,56 @@ import Testing
         #expect(files["tex"]!.contains("& $2.00$ & $\\surd$ \\\\"))
     }
 
+    /// TGLoRA Table 3 / MTLoRA supplementary Table 3: the rows placed in the paper's grid.
+    @Test func gridLayoutPlacesEachRowInItsCell() throws {
+        var spec = Fixture.table(layout: "grid")
+        spec.columns = [spec.columns[0], spec.columns[3]]
+        let places = [("1 task", "individual"), ("2 tasks", "shared"), ("1 task", "shared"), ("2 tasks", "individual")]
+        for (index, place) in places.enumerated() {
+            spec.rows[index].gridPosition = GridPosition(line: place.0, column: place.1)
+        }
+        let files = try rendered(spec)
+        let markdown = files["md"]!
+        // One grid per column; the paper column follows each grid column where the measure has published values.
+        #expect(markdown.contains("""
+            | SemSeg ↑ | individual | individual (paper) | shared | shared (paper) |
+            |:--|--:|--:|--:|--:|
+            | 1 task | **61.00** ± 1.41 | 67.21 | **64.05** (n=1) | 72.02 |
+            | 2 tasks |  | 69.50 | **63.44** ± 5.18 | 67.90 |
+            """), "\(markdown)")
+        #expect(markdown.contains("""
+            | Params (M) | individual | shared |
+            |:--|--:|--:|
+            | 1 task | 3.00 | 1.23 (n=1) |
+            | 2 tasks |  | 2.00 |
+            """), "\(markdown)")
+        #expect(markdown.contains("Runs: 7 of 8 succeeded"))
+        let latex = files["tex"]!
+        #expect(latex.contains("SemSeg $\\uparrow$ & individual & individual (paper) & shared & shared (paper) \\\\"))
+        #expect(latex.contains("2 tasks &  & $69.50$ & $\\mathbf{63.44} \\pm 5.18$ & $67.90$ \\\\"), "\(latex)")
+        #expect(latex.components(separatedBy: "\\begin{tabular}").count == 3)
+    }
+
     @Test func unknownLayoutNamesTheTemplateAndTheLayoutsThereAre() throws {
         var spec = Fixture.table()
-        spec.layout = "grid"
+        spec.layout = "mosaic"
         #expect {
             _ = try rendered(spec)
         } throws: { error in
             let message = "\(error)"
-            return message.contains("layout 'grid' needs the template") && message.contains("grid.md.mustache")
-                && message.hasSuffix("available layouts: rows, transposed")
+            return message.contains("layout 'mosaic' needs the template") && message.contains("mosaic.md.mustache")
+                && message.hasSuffix("available layouts: grid, rows, transposed")
         }
     }
 
     @Test func checkingTemplatesFindsALayoutWithoutThemBeforeAnythingRuns() throws {
         try Reporter(templates: Fixture.templates).checkTemplates(for: Fixture.demoPlan)
-        let plan = Fixture.plan(tables: [Fixture.table(layout: "grid")], seeds: Fixture.seeds)
+        let plan = Fixture.plan(tables: [Fixture.table(layout: "mosaic")], seeds: Fixture.seeds)
         #expect {
             try Reporter(templates: Fixture.templates).checkTemplates(for: plan)
         } throws: { error in
-            guard case .missingTemplate(_, "grid", let file, let available)? = error as? ReportError else { return false }
-            return file.hasSuffix("Templates/grid.md.mustache") && available == ["rows", "transposed"]
+            guard case .missingTemplate(_, "mosaic", let file, let available)? = error as? ReportError else { return false }
+            return file.hasSuffix("Templates/mosaic.md.mustache") && available == ["grid", "rows", "transposed"]
         }
     }
 

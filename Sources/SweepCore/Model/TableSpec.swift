@@ -57,6 +57,9 @@ public struct RowSpec: Hashable, Sendable {
     public var paperOnlyReason: String?
     /// The row's value on the table's `xAxis`.
     public var x: Double?
+    /// Where the "grid" layout puts the row: a line and a column of the paper's grid
+    /// (TGLoRA Table 3: "PASCAL, 4 tasks" and "shared").
+    public var gridPosition: GridPosition?
     public var note: String?
 
     public init(label: String, runs: [RunID], paper: [String: PublishedValue] = [:], paperOnly: Bool = false,
@@ -64,6 +67,14 @@ public struct RowSpec: Hashable, Sendable {
         self.label = label; self.runs = runs; self.paper = paper; self.paperOnly = paperOnly
         self.paperOnlyReason = paperOnlyReason; self.note = note
     }
+}
+
+/// A cell of a table laid out as a grid (dataset and tasks down, adaptations across).
+public struct GridPosition: Hashable, Sendable {
+    public var line: String
+    public var column: String
+
+    public init(line: String, column: String) { self.line = line; self.column = column }
 }
 
 /// A number as a paper prints it, so tables quote it rather than reformat it: "0.60" keeps its

@@ -43,6 +43,8 @@ public struct Table: Sendable {
         public var paperOnly: Bool
         /// Why a paper-only row has no runs; nil: the engine does not implement it.
         public var paperOnlyReason: String?
+        /// Its cell in the "grid" layout.
+        public var gridPosition: GridPosition?
         public var isReference: Bool
         /// One per column, in the columns' order.
         public var cells: [Cell]
@@ -104,6 +106,7 @@ extension Table {
             }
             let runs = Set(row.paperOnly ? [] : row.runs)
             return Row(label: row.label, note: row.note, paperOnly: row.paperOnly, paperOnlyReason: row.paperOnlyReason,
+                       gridPosition: row.gridPosition,
                        isReference: row.label == spec.referenceRow, cells: cells,
                        plannedRuns: runs.count,
                        succeededRuns: runs.filter { records[$0]?.succeededMetrics != nil }.count)

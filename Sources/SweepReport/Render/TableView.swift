@@ -1,4 +1,5 @@
 import RunContract
+import SweepCore
 
 /// What the Mustache templates see: a table's cells as text (numbers formatted once, here),
 /// laid out both ways, so a template only arranges and marks up. Labels stay raw: the
@@ -16,6 +17,8 @@ struct TableView {
     /// "transposed" layout: the table's rows become columns, its columns become lines.
     var columnLabels: [Label]
     var lines: [MeasureLine]
+    /// "grid" layout: one grid per table column, each row in its cell (`Row.gridPosition`).
+    var grids: [Grid] = []
     var footer: [String]
     /// Figures written beside the table (Markdown links them).
     var figures: [FigureLink] = []
@@ -49,6 +52,19 @@ struct TableView {
 
     struct MeasureLine {
         var heading: Header
+        var cells: [CellText]
+    }
+
+    /// A table column as the paper's grid: lines down, columns across (each followed by its
+    /// paper column when the measure has published values).
+    struct Grid {
+        var heading: Header
+        var columns: [Header]
+        var lines: [GridLine]
+    }
+
+    struct GridLine {
+        var label: String
         var cells: [CellText]
     }
 
@@ -145,6 +161,34 @@ extension TableView {
             }
         }
         self.lines = lines
+
+        // Lines and columns in the order the rows first name them.
+        var gridLines: [String] = [], gridColumns: [String] = []
+        for position in table.rows.compactMap(\.gridPosition) {
+            if !gridLines.contains(position.line) { gridLines.append(position.line) }
+            if !gridColumns.contains(position.column) { gridColumns.append(position.column) }
+        }
+        if !gridLines.isEmpty {
+            grids = table.columns.enumerated().map { index, column in
+                var columns: [Header] = []
+                for label in gridColumns {
+                    columns.append(Header(header: label, higher: false, lower: false, paper: false))
+                    if column.hasPaper { columns.append(Header(header: label, higher: false, lower: false, paper: true)) }
+                }
+                let gridLines = gridLines.map { line in
+                    var cells: [CellText] = []
+                    for label in gridColumns {
+                        let row = table.rows.first { $0.gridPosition == GridPosition(line: line, column: label) }
+                        cells.append(row.map { measured($0.cells[index], row: $0, column: column) } ?? .blankCell)
+                        if column.hasPaper { cells.append(row.map { paper($0.cells[index], column: column) } ?? .blankCell) }
+                    }
+                    return GridLine(label: line, cells: cells)
+                }
+                return Grid(heading: Header(header: column.header, higher: column.direction == .higher,
+                                            lower: column.direction == .lower, paper: false),
+                            columns: columns, lines: gridLines)
+            }
+        }
         footer = Self.footer(of: table)
     }
 
