@@ -7,20 +7,29 @@ import SweepReport
 struct CompareCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "compare",
-        abstract: "Put one row of a table beside others: differences paired by seed and whether they exceed the noise.",
+        abstract: "Put rows of a table beside others: differences paired by seed, corrected for the number of tests.",
         discussion: """
-            --row and every --against are labels of rows of one table of the manifest. For each \
+            --row and every --against are labels of rows of a table of the manifest. For each \
             column (each task's metric, Δm, parameter counts) the difference row − baseline is taken \
-            seed by seed, over the seeds both rows have, and summarised as mean ± std (n). A \
-            two-sided paired t-test at 95 % says whether the mean difference exceeds the spread over \
-            seeds; with one seed there is no spread, and the verdict says it cannot tell. The \
-            parameter columns show whether the budgets match. Nothing is run: the numbers come from \
-            the ledger, as for `sweep report`.
+            seed by seed, over the seeds both rows have, and printed as mean ± std, its 95 % \
+            confidence interval and a two-sided paired t-test. Every comparison of one call is one \
+            family: the p-values are adjusted together (Holm-Bonferroni), and a difference is beyond \
+            noise only when its adjusted p < 0.05 over at least 3 seeds. A difference that is the \
+            same at every seed (equal parameter counts) is "identical" or "no variation", never a \
+            test. The last column is the number of seeds the observed mean and spread would need \
+            for 80 % power. Nothing is run: the numbers come from the ledger, as for `sweep report`.
+
+            One --row with several --against compares it with each; several --row need as many \
+            --against, paired in order (the first row with the first baseline, and so on). --table \
+            is given once for all the pairs or once per pair; without it each pair is looked up in \
+            the only table holding both rows.
 
             Examples:
               sweep compare experiments/ablation.yaml --row "FAAR (1+2)" --against high
               sweep compare experiments/main.yaml --row FAAR \\
                 --against MTLoRA --against TGLoRA      # several baselines
+              sweep compare experiments/ablation.yaml --row "high + TS-PD" \\
+                --against high --row "FAAR (1+2)" --against high   # one family
               sweep compare experiments/main.yaml --row FAAR \\
                 --against MTLoRA --out faar-vs-mtlora.md
             """
@@ -29,38 +38,72 @@ struct CompareCommand: AsyncParsableCommand {
     @OptionGroup var manifest: ManifestArguments
     @OptionGroup var workspace: WorkspaceOption
 
-    @Option(help: ArgumentHelp("The row to compare (a row label of the table).", valueName: "row"))
-    var row: String
+    @Option(name: .customLong("row"), help: ArgumentHelp("A row to compare (a row label); repeat with one --against each.",
+                                                         valueName: "row"))
+    var rows: [String]
 
     @Option(name: .customLong("against"), help: ArgumentHelp("A baseline row; repeat for several.", valueName: "row"))
     var baselines: [String]
 
-    @Option(help: ArgumentHelp("The table holding the rows (default: the only table that has them all).", valueName: "name"))
-    var table: String?
+    @Option(name: .customLong("table"),
+            help: ArgumentHelp("The table holding the rows, once or once per pair (default: the only table that has them).",
+                               valueName: "name"))
+    var tables: [String] = []
 
     @Option(help: ArgumentHelp("Also write the comparison (Markdown) to this file.", valueName: "file"))
     var out: String?
 
+    /// One comparison to make: a row, its baseline and the table asked for (nil: find it).
+    struct Pair: Equatable {
+        var row: String
+        var baseline: String
+        var table: String?
+    }
+
     func validate() throws {
+        _ = try pairs()
+    }
+
+    /// The comparisons the options ask for, in the order given.
+    func pairs() throws -> [Pair] {
+        guard !rows.isEmpty else { throw ValidationError("name a row to compare with --row ROW") }
         guard !baselines.isEmpty else { throw ValidationError("name at least one baseline with --against ROW") }
+        let labels: [(String, String)]
+        if rows.count == 1 {
+            labels = baselines.map { (rows[0], $0) }
+        } else {
+            guard rows.count == baselines.count else {
+                throw ValidationError("\(rows.count) --row need one --against each, in order; got \(baselines.count) --against")
+            }
+            labels = Array(zip(rows, baselines))
+        }
+        guard tables.count <= 1 || tables.count == labels.count else {
+            throw ValidationError("give --table once for every pair or once per pair (\(labels.count)); got \(tables.count)")
+        }
+        return labels.enumerated().map { index, pair in
+            Pair(row: pair.0, baseline: pair.1, table: tables.count > 1 ? tables[index] : tables.first)
+        }
     }
 
     func run() async throws {
         let plan = try ManifestInput(manifest).plan()
-        let spec = try chooseTable(plan.tables)
         guard let ledger = try Ledger.existing(workspace: workspace.value) else {
             throw ValidationError("no ledger at \(workspace.value.ledger.path): run `sweep run \(manifest.file)` first")
         }
-        let records = try ledger.records(spec.rows.flatMap(\.runs))
-        var text = "# \(spec.title)\n"
+        var computed: [String: Table] = [:]
+        var comparisons: [RowComparison] = []
         do {
-            let computed = try Table(spec: spec, plan: plan, records: records)
-            for baseline in baselines {
-                text += "\n" + (try computed.compare(row, with: baseline).markdown)
+            for pair in try pairs() {
+                let spec = try chooseTable(plan.tables, for: pair)
+                if computed[spec.name] == nil {
+                    computed[spec.name] = try Table(spec: spec, plan: plan, records: try ledger.records(spec.rows.flatMap(\.runs)))
+                }
+                comparisons.append(try computed[spec.name]!.compare(pair.row, with: pair.baseline))
             }
         } catch let error as ReportError {
             throw ValidationError(error.description)
         }
+        let text = ComparisonReport(comparisons).markdown
         print(text, terminator: "")
         if let out {
             try Data(text.utf8).write(to: URL(fileURLWithPath: out), options: .atomic)
@@ -68,10 +111,10 @@ struct CompareCommand: AsyncParsableCommand {
         }
     }
 
-    /// The named table, or the only one whose rows include every label asked for.
-    private func chooseTable(_ tables: [TableSpec]) throws -> TableSpec {
-        let labels = [row] + baselines
-        if let table {
+    /// The named table, or the only one whose rows include both labels of the pair.
+    private func chooseTable(_ tables: [TableSpec], for pair: Pair) throws -> TableSpec {
+        let labels = [pair.row, pair.baseline]
+        if let table = pair.table {
             guard let found = tables.first(where: { $0.name == table }) else {
                 throw ValidationError("\(manifest.file) has no table '\(table)'; its tables: "
                                       + tables.map(\.name).joined(separator: ", "))

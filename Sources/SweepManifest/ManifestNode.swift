@@ -29,6 +29,8 @@ struct ManifestNode: Sendable {
     var location: SourceLocation
     /// Dotted path from the document root, with `[i]` for list items.
     var path: String
+    /// A scalar as written in the file ("0.60", where the number is 0.6); nil for other nodes and overrides.
+    var written: String? = nil
 
     func childPath(_ key: String) -> String { path.isEmpty ? key : path + "." + key }
 
@@ -257,7 +259,8 @@ extension ManifestNode {
         let location = place(node.mark)
         switch node {
         case .scalar(let scalar):
-            return ManifestNode(content: .scalar(value(of: node, scalar: scalar)), location: location, path: path)
+            return ManifestNode(content: .scalar(value(of: node, scalar: scalar)), location: location, path: path,
+                                written: scalar.string)
         case .alias:
             // compose() already substitutes anchors; an unresolved alias cannot reach here.
             throw ManifestError(file: location.file, line: location.line, column: location.column,

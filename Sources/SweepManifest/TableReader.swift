@@ -4,20 +4,20 @@ import SweepCore
 
 /// Reads `tables:` once the runs exist, so each row can be checked to select some.
 struct TableReader {
-    static let tableKeys = ["title", "layout", "columns", "reference", "paper", "rows"]
-    static let rowKeys = ["label", "group", "row", "where", "paper", "paper_only", "note"]
+    static let tableKeys = ["title", "layout", "columns", "reference", "paper", "x_axis", "rows"]
+    static let rowKeys = ["label", "group", "row", "where", "paper", "paper_only", "x", "grid", "note"]
     /// The layouts Templates/ ships; a manifest may name its own (`sweep run` checks that its
     /// templates exist before anything starts).
-    static let layouts = ["rows", "transposed"]
+    static let layouts = ["rows", "transposed", "grid"]
     static let tasks = ["semseg", "human_parts", "saliency", "normals", "depth"]
     static let fixedColumns = ["delta_m", "params.trainable", "params.total", "params.decoder", "params.backbone",
-                               "gmacs", "train_seconds", "epoch_seconds"]
+                               "gmacs", "train_seconds", "epoch_seconds", "single_inference"]
     static let defaultHeaders = [
         "semseg": "SemSeg", "human_parts": "Human Parts", "saliency": "Saliency", "normals": "Normals",
         "depth": "Depth", "delta_m": "Δm (%)", "params.trainable": "Trainable Params (M)",
         "params.total": "Total Params (M)", "params.decoder": "Decoder Params (M)",
         "params.backbone": "Backbone Params (M)", "gmacs": "GMACs", "train_seconds": "Training Time (s)",
-        "epoch_seconds": "Epoch Time (s)",
+        "epoch_seconds": "Epoch Time (s)", "single_inference": "Single inf. (all tasks)",
     ]
 
     let expansion: Planner.Expansion
@@ -67,9 +67,10 @@ struct TableReader {
         }
         let columnKeys = columns.map(\.key)
 
-        var published: (source: String?, rows: [String: (values: [String: Double], node: ManifestNode)]) = (nil, [:])
+        var published: (source: String?, rows: [String: (values: [String: PublishedValue], node: ManifestNode)]) = (nil, [:])
         if let paperNode = node["paper"] { published = try readPublished(paperNode, columns: columnKeys) }
 
+        let xAxis = try node["x_axis"]?.string(expected: "what the rows vary (\"LoRA scale alpha\")")
         guard let rowsNode = node["rows"] else {
             throw node.error("table '\(name)' has no rows", expected: "rows: [{label: ..., group: ...}, ...]")
         }
@@ -89,7 +90,33 @@ struct TableReader {
                 throw item.error("paper-only row '\(row.label)' has no published values",
                                  expected: "paper: {column: value} here or in the table's paper file")
             }
+            if let xNode = item["x"] {
+                guard xAxis != nil else {
+                    throw xNode.error("row '\(row.label)' has an x but table '\(name)' has no x_axis",
+                                      expected: "x_axis: \"what the rows vary\" in the table")
+                }
+                guard let x = xNode.scalar?.doubleValue else { throw xNode.typeError(expected: "a number on the table's x axis") }
+                row.x = x
+            }
+            if let gridNode = item["grid"] {
+                let place = try gridNode.strings(expected: "[line, column]: where the grid layout puts the row")
+                guard place.count == 2 else {
+                    throw gridNode.error("grid position of '\(row.label)' has \(place.count) parts", expected: "[line, column]")
+                }
+                let position = GridPosition(line: place[0], column: place[1])
+                if let other = rows.first(where: { $0.gridPosition == position }) {
+                    throw gridNode.error("rows '\(other.label)' and '\(row.label)' share the grid cell [\(place[0]), \(place[1])]",
+                                         expected: "one row per cell")
+                }
+                row.gridPosition = position
+            } else if layout == "grid" {
+                throw item.error("row '\(row.label)' has no place in the grid of table '\(name)'",
+                                 expected: "grid: [line, column] (layout: grid)")
+            }
             rows.append(row)
+        }
+        if let xAxisNode = node["x_axis"], !rows.contains(where: { $0.x != nil }) {
+            throw xAxisNode.error("table '\(name)' has an x_axis but no row gives its x", expected: "x: NUMBER in its rows")
         }
         let labels = rows.map(\.label)
         for (label, fromFile) in published.rows where !labels.contains(label) {
@@ -110,8 +137,10 @@ struct TableReader {
             throw columnItems[deltaColumn].error("table '\(name)' shows delta_m but names no reference row",
                              expected: "reference: <label of the single-task row>")
         }
-        return TableSpec(name: name, title: title, layout: layout, columns: columns, rows: rows,
-                         referenceRow: reference, paperSource: published.source)
+        var table = TableSpec(name: name, title: title, layout: layout, columns: columns, rows: rows,
+                              referenceRow: reference, paperSource: published.source)
+        table.xAxis = xAxis
+        return table
     }
 
     // MARK: columns
@@ -154,7 +183,7 @@ struct TableReader {
         let candidates = Self.fixedColumns + Self.tasks + tasks.sorted()
         throw node.error("unknown column '\(key)'",
                          expected: "a task (" + (Self.tasks + tasks.sorted()).joined(separator: ", ")
-                            + "), delta_m, params.trainable/total/decoder/backbone, gmacs, train_seconds, epoch_seconds or extra.NAME",
+                            + "), delta_m, params.trainable/total/decoder/backbone, gmacs, train_seconds, epoch_seconds, single_inference or extra.NAME",
                          suggestion: Spelling.closest(to: key, among: candidates))
     }
 
@@ -174,26 +203,63 @@ struct TableReader {
 
     // MARK: published values
 
-    private func readValues(_ node: ManifestNode, columns: [String]) throws(ManifestError) -> [String: Double] {
-        var values: [String: Double] = [:]
+    private func readValues(_ node: ManifestNode, columns: [String]) throws(ManifestError) -> [String: PublishedValue] {
+        var values: [String: PublishedValue] = [:]
         for entry in try node.mapping(expected: "a mapping of column key -> published number") {
             guard columns.contains(entry.key) else {
                 throw entry.value.error("published value for '\(entry.key)', which is not a column of this table",
                                         expected: "one of: " + columns.joined(separator: ", "),
                                         suggestion: Spelling.closest(to: entry.key, among: columns))
             }
-            guard let number = entry.value.scalar?.doubleValue else {
-                throw entry.value.typeError(expected: "a number for '\(entry.key)'")
-            }
-            values[entry.key] = number
+            values[entry.key] = try Self.published(entry.value, column: entry.key)
         }
         return values
+    }
+
+    /// A published number as printed: a YAML number keeps the decimals it is written with
+    /// (0.60, not 0.6), and a string may mark it approximate ("≈ 41", as FAAR prints GFLOPs).
+    static func published(_ node: ManifestNode, column: String) throws(ManifestError) -> PublishedValue {
+        if column == "single_inference" {
+            // The paper's marks, or a boolean: one model for every task, or one per task.
+            switch node.scalar {
+            case .string("✓")?, .bool(true)?: return PublishedValue(1, decimals: 0)
+            case .string("✕")?, .bool(false)?: return PublishedValue(0, decimals: 0)
+            default: throw node.typeError(expected: "\"✓\" or \"✕\" (or true / false) for single_inference")
+            }
+        }
+        let expected = "a number for '\(column)' as the paper prints it (0.60), or approximate in quotes (\"≈ 41\")"
+        switch node.scalar {
+        case .int?, .double?:
+            // 1e3 has no decimals to keep: the column's precision prints it.
+            return PublishedValue(node.scalar!.doubleValue!, decimals: node.written.flatMap(Self.decimals))
+        case .string(let string)?:
+            var text = string.trimmingCharacters(in: .whitespaces)
+            let approximate = text.hasPrefix("≈")
+            if approximate { text = String(text.dropFirst()).trimmingCharacters(in: .whitespaces) }
+            // The paper's minus sign may be the typographic one.
+            text = text.replacingOccurrences(of: "−", with: "-")
+            guard let decimals = Self.decimals(text), let value = Double(text) else {
+                throw node.error("'\(string)' is not a published number", expected: expected)
+            }
+            return PublishedValue(value, decimals: decimals, approximate: approximate)
+        default:
+            throw node.typeError(expected: expected)
+        }
+    }
+
+    /// The decimals of a plain number ("+2.5": 1, "41": 0); nil for anything else ("1e3", "41 h").
+    private static func decimals(_ text: String) -> Int? {
+        let digits = text.drop { $0 == "+" || $0 == "-" }
+        let parts = digits.split(separator: ".", omittingEmptySubsequences: false)
+        guard (1...2).contains(parts.count), !parts[0].isEmpty,
+              parts.allSatisfy({ $0.allSatisfy(\.isASCII) && $0.allSatisfy(\.isNumber) }) else { return nil }
+        return parts.count == 2 ? parts[1].count : 0
     }
 
     /// `paper: {file: data.yaml, table: id, source: "..."}`; the file is relative to the
     /// manifest that names it.
     private func readPublished(_ node: ManifestNode, columns: [String])
-        throws(ManifestError) -> (source: String?, rows: [String: (values: [String: Double], node: ManifestNode)]) {
+        throws(ManifestError) -> (source: String?, rows: [String: (values: [String: PublishedValue], node: ManifestNode)]) {
         try node.checkKeys(["file", "table", "source"], in: "paper")
         var source = try node["source"]?.string(expected: "where the published numbers come from (\"FAAR, Table 3\")")
         guard let fileNode = node["file"] else { return (source, [:]) }
@@ -212,7 +278,7 @@ struct TableReader {
         }
         try published.checkKeys(["source", "rows"], in: "published table '\(tableKey)'")
         if source == nil { source = try published["source"]?.string(expected: "the paper and table") }
-        var rows: [String: (values: [String: Double], node: ManifestNode)] = [:]
+        var rows: [String: (values: [String: PublishedValue], node: ManifestNode)] = [:]
         for entry in try published["rows"]?.mapping(expected: "a mapping of row label -> {column: value}") ?? [] {
             rows[entry.key] = (try readValues(entry.value, columns: columns), entry.value)
         }
@@ -227,12 +293,20 @@ struct TableReader {
         let label = try labelNode.string(expected: "the row's label")
         let paper = try node["paper"].map { paper throws(ManifestError) in try readValues(paper, columns: columns) } ?? [:]
         let note = try node["note"]?.string(expected: "a note (a string)")
-        let paperOnly = try node["paper_only"]?.bool() ?? false
+        // paper_only: true (the engine does not implement it), or the reason we have no runs.
+        var paperOnly = false, reason: String?
+        if let paperOnlyNode = node["paper_only"] {
+            if case .string(let text)? = paperOnlyNode.scalar {
+                (paperOnly, reason) = (true, text)
+            } else {
+                paperOnly = try paperOnlyNode.bool()
+            }
+        }
         if paperOnly {
             if let group = node["group"] {
                 throw group.error("paper-only row '\(label)' selects runs", expected: "either paper_only: true or group: ..., not both")
             }
-            return RowSpec(label: label, runs: [], paper: paper, paperOnly: true, note: note)
+            return RowSpec(label: label, runs: [], paper: paper, paperOnly: true, paperOnlyReason: reason, note: note)
         }
         guard let groupNode = node["group"] else {
             throw node.error("table row '\(label)' selects no runs", expected: "group: <run group> (or paper_only: true)")

@@ -66,9 +66,12 @@ extension EndToEnd {
                                                    "--against", "R1", "--out", "r2.md"])
             #expect(compare.status == 0, "\(compare.output)")
             #expect(compare.stdout.hasPrefix("# End-to-end grid\n"))
-            #expect(compare.stdout.contains("| R2 − R0 | difference | n | beyond noise (paired t, 95 %) |"))
-            #expect(compare.stdout.contains("| SemSeg mIoU ↑ | +10.00 ± 0.00 | 2 | yes, better |"))
-            #expect(compare.stdout.contains("| SemSeg mIoU ↑ | +5.00 ± 0.00 | 2 | yes, better |"))
+            #expect(compare.stdout.contains(
+                "| R2 − R0 | difference | 95 % CI | n | p | p (Holm) | beyond noise | seeds for 80 % power |"))
+            // The same difference at every seed is a fact, not a test; two seeds could not decide one anyway.
+            #expect(compare.stdout.contains("| SemSeg mIoU ↑ | +10.00 ± 0.00 | — | 2 | — | — | no variation, better | — |"))
+            #expect(compare.stdout.contains("| SemSeg mIoU ↑ | +5.00 ± 0.00 | — | 2 | — | — | no variation, better | — |"))
+            #expect(compare.stdout.contains("Warning: R2 − R1 has 2 shared seeds, fewer than 3"))
             #expect(try String(contentsOf: scratch.root.appendingPathComponent("r2.md"), encoding: .utf8)
                     == compare.stdout.replacingOccurrences(of: "wrote r2.md\n", with: ""))
 

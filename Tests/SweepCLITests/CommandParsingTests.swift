@@ -22,6 +22,30 @@ import Testing
         #expect(cancel.manifest.file == "m.yaml" && cancel.manifest.overrides == ["epochs=2"])
     }
 
+    @Test func comparePairsRowsWithBaselinesInOrder() throws {
+        func pairs(_ arguments: [String]) throws -> [CompareCommand.Pair] {
+            let command = try SweepCommand.parseAsRoot(["compare", "m.yaml"] + arguments)
+            return try #require(command as? CompareCommand).pairs()
+        }
+        typealias Pair = CompareCommand.Pair
+        // One row against each baseline.
+        #expect(try pairs(["--row", "FAAR", "--against", "MTLoRA", "--against", "TGLoRA"])
+                == [Pair(row: "FAAR", baseline: "MTLoRA"), Pair(row: "FAAR", baseline: "TGLoRA")])
+        // Several rows: one baseline each, in order, and one table for all or one per pair.
+        #expect(try pairs(["--row", "a", "--against", "b", "--row", "c", "--against", "d", "--table", "t"])
+                == [Pair(row: "a", baseline: "b", table: "t"), Pair(row: "c", baseline: "d", table: "t")])
+        #expect(try pairs(["--row", "a", "--against", "b", "--table", "t1", "--row", "c", "--against", "d", "--table", "t2"])
+                == [Pair(row: "a", baseline: "b", table: "t1"), Pair(row: "c", baseline: "d", table: "t2")])
+        #expect(throws: (any Error).self) {
+            try SweepCommand.parseAsRoot(["compare", "m.yaml", "--row", "a", "--row", "c", "--against", "b"])
+        }
+        #expect(throws: (any Error).self) {
+            try SweepCommand.parseAsRoot(["compare", "m.yaml", "--row", "a", "--against", "b", "--against", "c",
+                                          "--table", "t1", "--table", "t2", "--table", "t3"])
+        }
+        #expect(throws: (any Error).self) { try SweepCommand.parseAsRoot(["compare", "m.yaml", "--row", "a"]) }
+    }
+
     /// `--help` teaches by example: every command shows its main flags in use, in lines that
     /// fit an 80-column terminal (a wrapped example cannot be pasted).
     @Test(arguments: [

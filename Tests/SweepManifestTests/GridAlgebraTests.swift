@@ -387,8 +387,70 @@ import Testing
         #expect(table.rows[0].runs.count == 2 * 2)
         #expect(table.rows[0].runs.allSatisfy { plan.run($0)!.config["backbone"] == .string("tiny") })
         #expect(table.rows[1].runs.count == 2)
-        #expect(table.rows[1].paper == ["semseg": 72.02, "normals": 16.35])
+        #expect(table.rows[1].paper == ["semseg": PublishedValue(72.02, decimals: 2), "normals": PublishedValue(16.35, decimals: 2)])
         #expect(table.rows[2].paperOnly && table.rows[2].runs.isEmpty && table.rows[2].note == "not implemented")
+    }
+
+    @Test func publishedValuesKeepThePapersPrecisionAndMarks() throws {
+        let plan = try fixture.plan("""
+            groups:
+              g: {rows: [{label: M, method: mtlora}]}
+            tables:
+              t:
+                columns: [semseg, depth, delta_m, gmacs]
+                reference: M
+                rows:
+                  - {label: M, group: g, paper: {semseg: 41, depth: 0.60, delta_m: +2.5, gmacs: "≈ 41"}}
+                  - {label: P, paper_only: true, paper: {delta_m: "−0.12", depth: 1e-1}}
+            """)
+        let rows = try #require(plan.tables.first).rows
+        #expect(rows[0].paper == ["semseg": PublishedValue(41, decimals: 0), "depth": PublishedValue(0.6, decimals: 2),
+                                  "delta_m": PublishedValue(2.5, decimals: 1),
+                                  "gmacs": PublishedValue(41, decimals: 0, approximate: true)])
+        let marks = try fixture.plan("""
+            groups:
+              g: {rows: [{label: M, method: mtlora}]}
+            tables:
+              t:
+                columns: [semseg, single_inference]
+                rows:
+                  - {label: M, group: g}
+                  - {label: P, paper_only: true, paper: {single_inference: "✕"}}
+                  - {label: Q, paper_only: "no rank given", paper: {single_inference: true}}
+            """)
+        let marked = try #require(marks.tables.first)
+        #expect(marked.columns[1].header == "Single inf. (all tasks)")
+        #expect(marked.rows[1].paper["single_inference"]?.value == 0 && marked.rows[2].paper["single_inference"]?.value == 1)
+        let series = try fixture.plan("""
+            groups:
+              g: {rows: [{label: A, method: mtlora, lora_scale: 1.0}, {label: B, method: mtlora}]}
+            tables:
+              t:
+                columns: [semseg]
+                x_axis: LoRA scale alpha
+                rows:
+                  - {label: A, group: g, x: 1}
+                  - {label: B, group: g, x: 4.0}
+            """)
+        #expect(series.tables[0].xAxis == "LoRA scale alpha" && series.tables[0].rows.map(\.x) == [1, 4])
+        let grid = try fixture.plan("""
+            groups:
+              g: {rows: [{label: A, method: mtlora}, {label: B, method: lora}]}
+            tables:
+              t:
+                layout: grid
+                columns: [gmacs]
+                rows:
+                  - {label: A, group: g, grid: ["PASCAL, 4 tasks", shared]}
+                  - {label: B, group: g, grid: ["PASCAL, 4 tasks", individual]}
+            """)
+        #expect(grid.tables[0].rows.map(\.gridPosition) == [GridPosition(line: "PASCAL, 4 tasks", column: "shared"),
+                                                            GridPosition(line: "PASCAL, 4 tasks", column: "individual")])
+        // paper_only: true means the engine does not implement the row; a string says why else there are no runs.
+        #expect(marked.rows[1].paperOnly && marked.rows[1].paperOnlyReason == nil)
+        #expect(marked.rows[2].paperOnly && marked.rows[2].paperOnlyReason == "no rank given")
+        // The paper's typographic minus; a number in exponent form has no decimals to keep.
+        #expect(rows[1].paper == ["delta_m": PublishedValue(-0.12, decimals: 2), "depth": PublishedValue(0.1)])
     }
 
     @Test func errorsReadLikeCompilerDiagnostics() {

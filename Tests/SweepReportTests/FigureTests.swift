@@ -145,6 +145,26 @@ import Testing
         try GoldenTests.expectGolden(map.svg, named: "similarity.svg")
     }
 
+    /// MTLoRA Fig. 2: Δm against what the rows vary, with the spread over seeds as error bars.
+    @Test func deltaMAgainstTheTablesXAxis() throws {
+        var spec = Fixture.table()
+        spec.xAxis = "LoRA scale alpha"
+        (spec.rows[1].x, spec.rows[2].x) = (8, 0.5)
+        let table = try Table(spec: spec, plan: Fixture.demoPlan, records: Fixture.records)
+        let chart = try #require(Figures.deltaMAgainstX(table, spec: spec))
+        #expect(chart.title == "Δm (%) against LoRA scale alpha" && chart.xLabel == "LoRA scale alpha")
+        // Sorted by x; FAAR's one seed has no bar, MTLoRA's two seeds have one.
+        let points = chart.series[0].points
+        #expect(points.map(\.x) == [0.5, 8] && abs(points[0].y - 5) < 1e-9 && points[0].spread == nil)
+        #expect(abs(points[1].y - 3.5) < 1e-9 && abs(points[1].spread! - 9.19) < 0.01)
+        // The bar reaches below the axis' zero, which the frame must show.
+        #expect(chart.frame().y.lower <= 3.5 - 9.19)
+        let figures = Figures.all(for: table, spec: spec, records: Fixture.records)
+        #expect(figures.contains { $0.slug == "delta-m" })
+        // Without an x axis there is no such figure.
+        #expect(Figures.deltaMAgainstX(table, spec: Fixture.table()) == nil)
+    }
+
     /// TGLoRA Fig. 4: the similarity run's heat map with the groups of the runs that need it.
     @Test func similarityHeatMapShowsTheGroupsOfTheRunsBuiltOnIt() throws {
         let similarity = RunRecord(id: Fixture.id("sim"), status: .succeeded, attempts: 1, exitCode: 0, metrics: Fixture.metrics(
@@ -175,7 +195,10 @@ import Testing
                              rows: [RowSpec(label: "NYUD-v2", runs: [similarity.id])])
         let table = try Table(spec: spec, plan: plan, records: records)
         let figure = try #require(Figures.all(for: table, spec: spec, records: records, plan: plan).first)
-        #expect(figure.slug == "similarity-nyud-v2" && figure.svg.contains("groups of 2 of 3 runs built on it"))
+        #expect(figure.slug == "similarity-nyud-v2" && figure.svg.contains("2 of the 3 runs that group by this similarity build these;"))
+        // The task names sit beside the groups, not only across the heat map.
+        #expect(figure.svg.components(separatedBy: ">normals<").count == 4)
+        #expect(Figures.groupsCaption(agreeing: 30, runs: 30)[2] == "All 30 runs that group by this similarity build these groups.")
         try GoldenTests.expectGolden(figure.svg, named: "similarity-groups.svg")
     }
 

@@ -28,8 +28,9 @@ import Testing
             + "normals.mean,normals.std,normals.n,normals.best,normals.paper,"
             + "delta_m.mean,delta_m.std,delta_m.n,delta_m.best,delta_m.paper,"
             + "params.trainable.mean,params.trainable.std,params.trainable.n,params.trainable.best,note")
-        #expect(lines[2] == "\"MTLoRA, \"\"high\"\" r=64\",false,false,63.44,5.18,2,false,67.90,"
-            + "18.43,1.88,2,false,16.60,3.50,9.19,2,false,2.55,2.00,0.00,2,false,")
+        // Two seeds cannot put FAAR beyond noise from MTLoRA: both are bold (best), parameters never.
+        #expect(lines[2] == "\"MTLoRA, \"\"high\"\" r=64\",false,false,63.44,5.18,2,true,67.90,"
+            + "18.43,1.88,2,true,16.60,3.50,9.19,2,true,2.55,2.00,0.00,2,false,")
         #expect(lines[3].hasPrefix("FAAR_1+2,false,false,64.05,,1,true,72.02,"))
         #expect(lines[3].hasSuffix(",1.23,,1,false,\"line one"))
         #expect(lines[4] == "line two\"")
@@ -63,26 +64,86 @@ import Testing
         #expect(latex.contains("DiTASK$^\\dagger$ &  & $69.50$"))
     }
 
+    @Test func publishedValuesAreQuotedAsThePaperPrintsThem() throws {
+        var spec = Fixture.table()
+        spec.rows[3].paper = ["semseg": PublishedValue(69.5, decimals: 1), "delta_m": PublishedValue(3.1, decimals: 1),
+                              "normals": PublishedValue(17, decimals: 0, approximate: true)]
+        let files = try rendered(spec)
+        #expect(files["md"]!.contains("| DiTASK † |  | 69.5 |  | ≈ 17 |  | +3.1 |  |"))
+        #expect(files["tex"]!.contains("DiTASK$^\\dagger$ &  & $69.5$ &  & $\\approx 17$ &  & $+3.1$ &  \\\\"))
+        // The CSV keeps the paper's digits but not its "≈": the field is a number.
+        let csv = try TableCSV.text(of: try Table(spec: spec, plan: Fixture.demoPlan, records: Fixture.records))
+        #expect(csv.contains("DiTASK,true,false,,,0,false,69.5,,,0,false,17,,,0,false,3.1,"), "\(csv)")
+    }
+
+    @Test func singleInferenceIsAMarkFromTheRunsOrThePaper() throws {
+        var spec = Fixture.table()
+        spec.columns.append(ColumnSpec(key: "single_inference", header: "Single inf. (all tasks)"))
+        spec.rows[3].paper["single_inference"] = PublishedValue(1, decimals: 0)
+        let table = try Table(spec: spec, plan: Fixture.demoPlan, records: Fixture.records)
+        // One run per task and seed: one model per task. The paper's value goes in its own row, not a column.
+        #expect(table.rows.map { $0.cells[4].measured?.mean } == [0, 1, 1, nil])
+        #expect(!table.columns[4].hasPaper && table.columns[4].direction == nil)
+        let files = try rendered(spec)
+        #expect(files["md"]!.contains("| Method | SemSeg ↑ | SemSeg (paper) | Normals ↓ | Normals (paper) | Δm (%) ↑ | Δm (%) (paper) | Params (M) | Single inf. (all tasks) |"))
+        #expect(files["md"]!.contains("| 3.00 | ✕ |") && files["md"]!.contains("| 2.00 | ✓ |"))
+        #expect(files["md"]!.contains("| 1.23 (n=1) | ✓ |") && files["md"]!.contains("| +3.10 |  | ✓ |"))
+        #expect(files["md"]!.contains("Single inf. (all tasks): ✓ one model gives every task in one pass, ✕ one model per task."))
+        // Marks stay outside math mode in LaTeX.
+        #expect(files["tex"]!.contains("& $3.00$ & $\\times$ \\\\"))
+        #expect(files["tex"]!.contains("& $2.00$ & $\\surd$ \\\\"))
+    }
+
+    /// TGLoRA Table 3 / MTLoRA supplementary Table 3: the rows placed in the paper's grid.
+    @Test func gridLayoutPlacesEachRowInItsCell() throws {
+        var spec = Fixture.table(layout: "grid")
+        spec.columns = [spec.columns[0], spec.columns[3]]
+        let places = [("1 task", "individual"), ("2 tasks", "shared"), ("1 task", "shared"), ("2 tasks", "individual")]
+        for (index, place) in places.enumerated() {
+            spec.rows[index].gridPosition = GridPosition(line: place.0, column: place.1)
+        }
+        let files = try rendered(spec)
+        let markdown = files["md"]!
+        // One grid per column; the paper column follows each grid column where the measure has published values.
+        #expect(markdown.contains("""
+            | SemSeg ↑ | individual | individual (paper) | shared | shared (paper) |
+            |:--|--:|--:|--:|--:|
+            | 1 task | **61.00** ± 1.41 | 67.21 | **64.05** (n=1) | 72.02 |
+            | 2 tasks |  | 69.50 | **63.44** ± 5.18 | 67.90 |
+            """), "\(markdown)")
+        #expect(markdown.contains("""
+            | Params (M) | individual | shared |
+            |:--|--:|--:|
+            | 1 task | 3.00 | 1.23 (n=1) |
+            | 2 tasks |  | 2.00 |
+            """), "\(markdown)")
+        #expect(markdown.contains("Runs: 7 of 8 succeeded"))
+        let latex = files["tex"]!
+        #expect(latex.contains("SemSeg $\\uparrow$ & individual & individual (paper) & shared & shared (paper) \\\\"))
+        #expect(latex.contains("2 tasks &  & $69.50$ & $\\mathbf{63.44} \\pm 5.18$ & $67.90$ \\\\"), "\(latex)")
+        #expect(latex.components(separatedBy: "\\begin{tabular}").count == 3)
+    }
+
     @Test func unknownLayoutNamesTheTemplateAndTheLayoutsThereAre() throws {
         var spec = Fixture.table()
-        spec.layout = "grid"
+        spec.layout = "mosaic"
         #expect {
             _ = try rendered(spec)
         } throws: { error in
             let message = "\(error)"
-            return message.contains("layout 'grid' needs the template") && message.contains("grid.md.mustache")
-                && message.hasSuffix("available layouts: rows, transposed")
+            return message.contains("layout 'mosaic' needs the template") && message.contains("mosaic.md.mustache")
+                && message.hasSuffix("available layouts: grid, rows, transposed")
         }
     }
 
     @Test func checkingTemplatesFindsALayoutWithoutThemBeforeAnythingRuns() throws {
         try Reporter(templates: Fixture.templates).checkTemplates(for: Fixture.demoPlan)
-        let plan = Fixture.plan(tables: [Fixture.table(layout: "grid")], seeds: Fixture.seeds)
+        let plan = Fixture.plan(tables: [Fixture.table(layout: "mosaic")], seeds: Fixture.seeds)
         #expect {
             try Reporter(templates: Fixture.templates).checkTemplates(for: plan)
         } throws: { error in
-            guard case .missingTemplate(_, "grid", let file, let available)? = error as? ReportError else { return false }
-            return file.hasSuffix("Templates/grid.md.mustache") && available == ["rows", "transposed"]
+            guard case .missingTemplate(_, "mosaic", let file, let available)? = error as? ReportError else { return false }
+            return file.hasSuffix("Templates/mosaic.md.mustache") && available == ["grid", "rows", "transposed"]
         }
     }
 
@@ -172,5 +233,16 @@ import Testing
                                                      records: Fixture.records))
         #expect(partial.first!.hasSuffix("; (n=k): a cell from k seeds."))
         #expect(partial.contains("FAAR_1+2: seed 1 failed"))
+    }
+
+    @Test func thePaperOnlyMarkSaysWhyEachRowHasNoRuns() throws {
+        var spec = Fixture.table()
+        spec.rows[3].paperOnlyReason = "the paper gives no rank for this count"
+        var footer = TableView.footer(of: try Table(spec: spec, plan: Fixture.demoPlan, records: Fixture.records))
+        #expect(footer.contains("† paper only: the paper gives no rank for this count."))
+        spec.rows.append(RowSpec(label: "VPT", runs: [], paper: ["semseg": 64.35], paperOnly: true))
+        footer = TableView.footer(of: try Table(spec: spec, plan: Fixture.demoPlan, records: Fixture.records))
+        #expect(footer.contains("† paper only, the paper gives no rank for this count: DiTASK."))
+        #expect(footer.contains("† paper only, the engine does not implement this row: VPT."))
     }
 }

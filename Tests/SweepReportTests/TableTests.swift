@@ -152,36 +152,76 @@ import Testing
         #expect(overridden.columns.map(\.direction) == [.lower, .lower, .higher, .lower])
     }
 
-    @Test func bestFollowsDirectionAndSkipsTheReferenceForDeltaM() {
-        // semseg ↑: MTLoRA 63.44 > Single Task 61 and FAAR 64.05? FAAR is highest.
-        #expect(table.rows.map { $0.cells[0].isBest } == [false, false, true, false])
-        // normals ↓: MTLoRA 18.43, FAAR 18.05, Single Task 19: FAAR.
-        #expect(table.rows.map { $0.cells[1].isBest } == [false, false, true, false])
-        // Δm: FAAR +5 beats MTLoRA +3.5; the reference's 0 does not compete.
-        #expect(table.rows.map { $0.cells[2].isBest } == [false, false, true, false])
+    @Test func withTwoSeedsTheBestIsTiedWithEveryRow() {
+        // Two seeds (FAAR one) cannot put anything beyond noise: every measured value is bold
+        // and every column with a direction is named within noise; the reference's Δm still does not compete.
+        #expect(table.rows.map { $0.cells[0].isBest } == [true, true, true, false])
+        #expect(table.rows.map { $0.cells[1].isBest } == [true, true, true, false])
+        #expect(table.rows.map { $0.cells[2].isBest } == [false, true, true, false])
         // Parameters have no direction unless the manifest gives one.
         #expect(table.rows.allSatisfy { !$0.cells[3].isBest })
+        #expect(table.columns.map(\.withinNoise) == [true, true, true, false])
+    }
+
+    /// A one-column table whose rows have these values, one per seed 0, 1, 2, ...
+    static func seeded(_ values: KeyValuePairs<String, [Double]>, direction: Direction = .higher,
+                       precision: Int = 2) throws -> Table {
+        var records: [RunID: RunRecord] = [:]
+        var seeds: [String: Int] = [:]
+        for (row, samples) in values {
+            for (seed, value) in samples.enumerated() {
+                let id = Fixture.id("\(row)-\(seed)")
+                seeds[id.rawValue] = seed
+                records[id] = RunRecord(id: id, status: .succeeded,
+                                        metrics: Fixture.metrics(["semseg": Fixture.task(value, direction)]))
+            }
+        }
+        let spec = TableSpec(name: "seeded", title: "seeded",
+                             columns: [ColumnSpec(key: "semseg", header: "S", precision: precision)],
+                             rows: values.map { row, samples in
+                                 RowSpec(label: row, runs: samples.indices.map { Fixture.id("\(row)-\($0)") })
+                             })
+        return try Table(spec: spec, plan: Fixture.plan(tables: [spec], seeds: seeds), records: records)
+    }
+
+    @Test func boldAloneOnlyBeyondNoiseFromEveryOtherRow() throws {
+        // a beats b by 5 with a spread of 0.1: Welch p ≈ 1e-6. c is nearly as high as a (49.67) but
+        // spreads over 10: it cannot be told from a, so both are bold and the column is within noise.
+        let clear = try Self.seeded(["a": [50, 50.1, 49.9], "b": [45, 45.1, 44.9]])
+        #expect(clear.rows.map { $0.cells[0].isBest } == [true, false])
+        #expect(!clear.columns[0].withinNoise)
+        let noisy = try Self.seeded(["a": [50, 50.1, 49.9], "b": [45, 45.1, 44.9], "c": [40, 50, 59]])
+        #expect(noisy.rows.map { $0.cells[0].isBest } == [true, false, true])
+        #expect(noisy.columns[0].withinNoise)
+        // Lower is better: b is best, alone.
+        let lower = try Self.seeded(["a": [50, 50.1, 49.9], "b": [45, 45.1, 44.9]], direction: .lower)
+        #expect(lower.rows.map { $0.cells[0].isBest } == [false, true])
+        // Two seeds are too few, however clear the gap looks.
+        let two = try Self.seeded(["a": [50, 50.1], "b": [45, 45.1]])
+        #expect(two.rows.map { $0.cells[0].isBest } == [true, true])
+    }
+
+    @Test func welchTestAgreesWithAHandComputation() {
+        // Means 2 and 0, stds 1 and 1 over 3 seeds: t = 2 / √(2/3) = 2.449, df = 4,
+        // p = 0.0705 > 0.05; over 5 seeds t = 3.162, df = 8, p = 0.0134.
+        #expect(!Table.beyondNoise(Summary(mean: 2, std: 1, n: 3), Summary(mean: 0, std: 1, n: 3)))
+        #expect(Table.beyondNoise(Summary(mean: 2, std: 1, n: 5), Summary(mean: 0, std: 1, n: 5)))
+        // Costs agree exactly over seeds: different means are different, equal ones are not.
+        #expect(Table.beyondNoise(Summary(mean: 2, std: 0, n: 3), Summary(mean: 1, std: 0, n: 3)))
+        #expect(!Table.beyondNoise(Summary(mean: 2, std: 0, n: 3), Summary(mean: 2, std: 0, n: 3)))
     }
 
     @Test func tiesAtTheDisplayedPrecisionAreAllBest() throws {
-        let records: [RunID: RunRecord] = [
-            "a": 41.2349, "b": 41.2251, "c": 41.2149,
-        ].reduce(into: [:]) { records, entry in
-            let id = Fixture.id(entry.key)
-            records[id] = RunRecord(id: id, status: .succeeded,
-                                    metrics: Fixture.metrics(["semseg": Fixture.task(entry.value, .higher),
-                                                              "depth": Fixture.task(entry.value / 100, .lower)]))
-        }
-        let spec = TableSpec(name: "ties", title: "ties",
-                             columns: [ColumnSpec(key: "semseg", header: "S", precision: 2),
-                                       ColumnSpec(key: "depth", header: "D", precision: 3)],
-                             rows: ["a", "b", "c"].map { RowSpec(label: $0, runs: [Fixture.id($0)]) })
-        let plan = Fixture.plan(tables: [spec], seeds: ["a": 0, "b": 0, "c": 0])
-        let table = try Table(spec: spec, plan: plan, records: records)
+        // Three seeds that agree exactly: only the displayed precision can tie them.
+        let table = try Self.seeded(["a": [41.2349, 41.2349, 41.2349], "b": [41.2251, 41.2251, 41.2251],
+                                     "c": [41.2149, 41.2149, 41.2149]])
         // 41.2349 and 41.2251 both show as 41.23; 41.2149 shows as 41.21.
         #expect(table.rows.map { $0.cells[0].isBest } == [true, true, false])
-        // depth ↓ at 3 decimals: 0.412, 0.412, 0.412: all tie.
-        #expect(table.rows.map { $0.cells[1].isBest } == [true, true, true])
+        #expect(table.columns[0].withinNoise)
+        // At 1 decimal all show as 41.2: all tie.
+        let coarse = try Self.seeded(["a": [41.2349, 41.2349, 41.2349], "b": [41.2251, 41.2251, 41.2251],
+                                      "c": [41.2149, 41.2149, 41.2149]], precision: 1)
+        #expect(coarse.rows.map { $0.cells[0].isBest } == [true, true, true])
     }
 
     @Test func specErrorsNameTheTableAndKey() {
@@ -220,31 +260,109 @@ import Testing
         // Seed 0: 67.1 - 60, seed 1: 59.78 - 62.
         #expect(semseg.summary!.n == 2)
         #expect(abs(semseg.summary!.mean - (7.1 + -2.22) / 2) < 1e-9)
-        // |2.44| against 12.706 · std / √2 with std = 9.32 / √2: far inside the noise.
-        #expect(semseg.exceedsNoise == false)
+        // Two seeds: a p-value (t = 2.44 / 4.66 = 0.524, 1 df: p = 0.69), but no verdict.
+        #expect(abs(semseg.test!.p - 0.693) < 0.001)
+        #expect(semseg.verdict == .tooFewSeeds)
         // FAAR has one seed: a difference, but no spread to judge it by.
         let faar = try table.compare("FAAR_1+2", with: "MTLoRA (r=64)")
         let delta = try #require(faar.differences[2].summary)
         #expect(abs(delta.mean - (5 - 10)) < 1e-9 && delta.std == nil && delta.n == 1)
-        #expect(faar.differences[2].exceedsNoise == nil)
+        #expect(faar.differences[2].test == nil && faar.differences[2].verdict == .oneSeed)
         #expect(faar.differences[2].isImprovement == false)
         #expect(throws: ReportError.self) { try table.compare("FAAR", with: "MTLoRA (r=64)") }
     }
 
-    @Test func aConsistentDifferenceExceedsTheNoise() {
-        // Differences 1.0, 1.1, 0.9: mean 1, std 0.1, t = 4.303 · 0.1 / √3 = 0.248 < 1.
-        let consistent = Summary([1.0, 1.1, 0.9])!
-        #expect(RowComparison.exceedsNoise(consistent) == true)
-        let noisy = Summary([1.0, -0.8, 2.5])!
-        #expect(RowComparison.exceedsNoise(noisy) == false)
-        #expect(RowComparison.exceedsNoise(Summary([1.0])!) == nil)
+    @Test func tDistributionMatchesPrintedTables() {
+        // Two-sided 95 % quantiles (any statistics textbook) and a p-value computed by hand.
+        for (df, expected) in [(1.0, 12.706), (2, 4.303), (4, 2.776), (10, 2.228), (30, 2.042), (1000, 1.962)] {
+            #expect(abs(StudentT.quantile(0.975, degreesOfFreedom: df) - expected) < 0.001, "df \(df)")
+        }
+        #expect(abs(StudentT.quantile(0.8, degreesOfFreedom: 4) - 0.941) < 0.001)
+        // t = 1 with 1 df is the Cauchy distribution: P(|T| ≥ 1) = 1/2 exactly.
+        #expect(abs(StudentT.twoSidedP(1, degreesOfFreedom: 1) - 0.5) < 1e-12)
+        #expect(abs(StudentT.twoSidedP(2.776, degreesOfFreedom: 4) - 0.05) < 1e-4)
+        #expect(StudentT.twoSidedP(0, degreesOfFreedom: 3) == 1)
     }
 
-    @Test func markdownSaysWhichWayAndWhetherItCounts() throws {
+    @Test func intervalAndPowerOfAConsistentDifference() throws {
+        // Differences 1.0, 1.1, 0.9: mean 1, std 0.1, t = 17.3 on 2 df, p = 0.0033;
+        // CI 1 ± 4.303 · 0.1 / √3 = [0.752, 1.248].
+        let consistent = try #require(RowComparison.test(Summary([1.0, 1.1, 0.9])!))
+        #expect(abs(consistent.p - 0.00332) < 1e-4)
+        #expect(abs(consistent.low - 0.7516) < 1e-3 && abs(consistent.high - 1.2484) < 1e-3)
+        // An effect of 10 stds needs the minimum 3 seeds; one of 1 std about 10 at 0.05
+        // (the textbook n = (1.96 + 0.84)² ≈ 8, plus the t correction).
+        #expect(consistent.seedsNeeded == 3)
+        #expect(RowComparison.seedsFor80PercentPower(mean: 1, std: 1, alpha: 0.05) == 10)
+        // A Bonferroni-strict level asks for more seeds.
+        #expect(RowComparison.seedsFor80PercentPower(mean: 1, std: 1, alpha: 0.05 / 20)! > 10)
+        // A negligible effect needs more than anyone would run.
+        #expect(RowComparison.seedsFor80PercentPower(mean: 0.01, std: 1, alpha: 0.05) == nil)
+        #expect(RowComparison.test(Summary([1.0])!) == nil)
+    }
+
+    @Test func holmAdjustsTheWholeFamily() {
+        // Sorted 0.01, 0.02, 0.03, 0.5: times 4, 3, 2, 1 = 0.04, 0.06, 0.06 (kept non-decreasing), 0.5.
+        let adjusted = Holm.adjust([0.03, 0.5, 0.01, 0.02])
+        let expected = [0.06, 0.5, 0.04, 0.06]
+        #expect(zip(adjusted, expected).allSatisfy { abs($0 - $1) < 1e-12 })
+        // 0.8 · 2 caps at 1, and 0.9 may not fall below it.
+        #expect(Holm.adjust([0.9, 0.8]) == [1, 1])
+        #expect(Holm.adjust([]).isEmpty)
+    }
+
+    /// Rows a and b of a one-column table (TableTests.seeded), compared.
+    func comparison(_ a: [Double], _ b: [Double], precision: Int = 2) throws -> RowComparison {
+        try TableTests.seeded(["a": a, "b": b], precision: precision).compare("a", with: "b")
+    }
+
+    @Test func identicalAndConstantDifferencesAreNeverBeyondNoise() throws {
+        // Equal parameter counts: a difference of exactly 0 at every seed, no test.
+        let equal = try comparison([2, 2, 2], [2, 2, 2])
+        #expect(equal.differences[0].test == nil && equal.differences[0].verdict == .identical)
+        // Counts in millions differ by a few ulps from seed to seed: still no variation, not a t of 1e15.
+        let budget = try comparison([1.234567, 1.234567, 1.234567], [0.2 + 0.1, 0.3, 0.1 + 0.2])
+        #expect(budget.differences[0].test == nil && budget.differences[0].verdict == .noVariation)
+        let text = ComparisonReport([equal, budget]).markdown
+        #expect(text.contains("| S ↑ | 0.00 ± 0.00 | — | 3 | — | — | identical | — |"), "\(text)")
+        #expect(text.contains("| S ↑ | +0.93 ± 0.00 | — | 3 | — | — | no variation, better | — |"), "\(text)")
+        #expect(text.contains("adjusted for the 0 tests printed here"))
+    }
+
+    @Test func aDifferenceIsBeyondNoiseOnlyAfterTheCorrection() throws {
+        // p = 0.0033 alone: beyond noise.
+        let consistent = try comparison([51.0, 51.1, 50.9], [50, 50, 50])
+        let alone = ComparisonReport([consistent])
+        #expect(alone.comparisons[0].differences[0].verdict == .beyondNoise)
+        #expect(alone.markdown.contains("| S ↑ | +1.00 ± 0.10 | [+0.75, +1.25] | 3 | 0.003 | 0.003 | yes, better | 3 |"),
+                "\(alone.markdown)")
+        // Differences 0.3, 0.4, 0.2 (p = 0.035) are beyond noise alone; beside differences 1, 2, 0
+        // (p = 0.225) and the consistent ones, Holm asks 0.035 · 2 < 0.05 of them: only the first stays.
+        let weak = try comparison([0.3, 0.4, 0.2], [0, 0, 0])
+        let vague = try comparison([1, 2, 0], [0, 0, 0])
+        #expect(ComparisonReport([weak]).comparisons[0].differences[0].verdict == .beyondNoise)
+        let family = ComparisonReport([consistent, weak, vague])
+        #expect(family.testCount == 3)
+        #expect(family.comparisons.map { $0.differences[0].verdict } == [.beyondNoise, .withinNoise, .withinNoise])
+        let adjusted = family.comparisons.map { $0.differences[0].adjustedP! }
+        #expect(abs(adjusted[0] - 3 * 0.00332) < 1e-4)
+        #expect(family.markdown.contains("adjusted for the 3 tests printed here"))
+        #expect(family.markdown.contains("at 0.05/3 (Holm's strictest step"))
+    }
+
+    @Test func markdownWarnsWhenSeedsAreTooFew() throws {
         let table = try Table(spec: Fixture.table(), plan: Fixture.demoPlan, records: Fixture.records)
-        let text = try table.compare("MTLoRA (r=64)", with: "Single Task").markdown
-        #expect(text.contains("| SemSeg ↑ | +2.44 ± 6.59 | 2 | no |"))
-        // Parameter counts do not vary over seeds: any difference is beyond noise, and has no direction.
-        #expect(text.contains("| Params (M) | -1.00 ± 0.00 | 2 | yes |"))
+        let report = ComparisonReport([try table.compare("MTLoRA (r=64)", with: "Single Task"),
+                                       try table.compare("FAAR_1+2", with: "MTLoRA (r=64)")])
+        let text = report.markdown
+        #expect(text.hasPrefix("# Ablation on PASCAL_Context (ours & paper)\n\n| MTLoRA (r=64) − Single Task |"))
+        #expect(text.components(separatedBy: "# Ablation").count == 2, "one title for two comparisons of one table")
+        #expect(text.contains("| SemSeg ↑ | +2.44 ± 6.59 | [-56.77, +61.65] | 2 | 0.693 | 1.000 | too few seeds | 80 |"))
+        // Parameter counts do not vary over seeds: no test, and the direction-less column says no way.
+        #expect(text.contains("| Params (M) | -1.00 ± 0.00 | — | 2 | — | — | no variation | — |"))
+        #expect(text.contains("| SemSeg ↑ | -3.05 | — | 1 | — | — | one seed: cannot tell | — |"))
+        #expect(text.contains("Warning: MTLoRA (r=64) − Single Task has 2 shared seeds, fewer than 3: nothing in it "
+                              + "can be beyond noise; the last column says how many the observed spread would need."))
+        #expect(text.contains("Warning: FAAR\\_1+2 − MTLoRA (r=64) has one shared seed"))
     }
 }

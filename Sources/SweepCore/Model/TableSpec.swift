@@ -15,6 +15,9 @@ public struct TableSpec: Hashable, Sendable {
     public var referenceRow: String?
     /// Where the published numbers come from ("FAAR, Table 3").
     public var paperSource: String?
+    /// The quantity the rows vary ("LoRA scale alpha"), each row at its `RowSpec.x`: the
+    /// reporter draws Δm against it (MTLoRA's Fig. 2). nil: the rows are no series.
+    public var xAxis: String?
 
     public init(name: String, title: String, layout: String = "rows", columns: [ColumnSpec],
                 rows: [RowSpec], referenceRow: String? = nil, paperSource: String? = nil) {
@@ -46,13 +49,47 @@ public struct ColumnSpec: Hashable, Sendable {
 public struct RowSpec: Hashable, Sendable {
     public var label: String
     public var runs: [RunID]
-    public var paper: [String: Double]
-    /// A row the engine does not implement: only the paper's numbers are shown, marked as such.
+    public var paper: [String: PublishedValue]
+    /// A row without runs of ours: only the paper's numbers are shown, marked as such.
     public var paperOnly: Bool
+    /// Why a paper-only row has no runs ("the paper gives no rank for this count"); nil: the
+    /// engine does not implement the method.
+    public var paperOnlyReason: String?
+    /// The row's value on the table's `xAxis`.
+    public var x: Double?
+    /// Where the "grid" layout puts the row: a line and a column of the paper's grid
+    /// (TGLoRA Table 3: "PASCAL, 4 tasks" and "shared").
+    public var gridPosition: GridPosition?
     public var note: String?
 
-    public init(label: String, runs: [RunID], paper: [String: Double] = [:], paperOnly: Bool = false,
-                note: String? = nil) {
-        self.label = label; self.runs = runs; self.paper = paper; self.paperOnly = paperOnly; self.note = note
+    public init(label: String, runs: [RunID], paper: [String: PublishedValue] = [:], paperOnly: Bool = false,
+                paperOnlyReason: String? = nil, note: String? = nil) {
+        self.label = label; self.runs = runs; self.paper = paper; self.paperOnly = paperOnly
+        self.paperOnlyReason = paperOnlyReason; self.note = note
     }
+}
+
+/// A cell of a table laid out as a grid (dataset and tasks down, adaptations across).
+public struct GridPosition: Hashable, Sendable {
+    public var line: String
+    public var column: String
+
+    public init(line: String, column: String) { self.line = line; self.column = column }
+}
+
+/// A number as a paper prints it, so tables quote it rather than reformat it: "0.60" keeps its
+/// two decimals, "+2.5" its one, and "≈ 41" stays approximate.
+public struct PublishedValue: Hashable, Sendable, ExpressibleByFloatLiteral, ExpressibleByIntegerLiteral {
+    public var value: Double
+    /// Decimals as printed; nil when unknown (a literal in code): the column's precision applies.
+    public var decimals: Int?
+    /// Printed with "≈" ("≈ 41" GFLOPs, "≈ 40 hours").
+    public var approximate: Bool
+
+    public init(_ value: Double, decimals: Int? = nil, approximate: Bool = false) {
+        self.value = value; self.decimals = decimals; self.approximate = approximate
+    }
+
+    public init(floatLiteral value: Double) { self.init(value) }
+    public init(integerLiteral value: Int) { self.init(Double(value)) }
 }

@@ -93,7 +93,9 @@ public struct LineChart: Sendable {
     public struct Point: Sendable, Equatable {
         public var x: Double
         public var y: Double
-        public init(x: Double, y: Double) { self.x = x; self.y = y }
+        /// Drawn as an error bar y ± spread (the std over seeds); nil: none.
+        public var spread: Double?
+        public init(x: Double, y: Double, spread: Double? = nil) { self.x = x; self.y = y; self.spread = spread }
     }
 
     public var title: String
@@ -103,6 +105,8 @@ public struct LineChart: Sendable {
     public var series: [Series]
     /// The y axis starts at 0 (ranks, times); false zooms in on the values' range.
     public var yFromZero = true
+    /// The x axis steps by whole numbers (epochs); false for a configuration value (ρ = 0.95).
+    public var integralX = true
 
     public init(title: String, subtitle: String? = nil, xLabel: String, yLabel: String, series: [Series]) {
         self.title = title; self.subtitle = subtitle; self.xLabel = xLabel; self.yLabel = yLabel
@@ -121,9 +125,11 @@ public struct LineChart: Sendable {
 
     func frame() -> PlotFrame {
         let points = series.flatMap(\.points)
+        // The error bars' ends must fit too.
+        let ys = points.flatMap { point in [point.y] + (point.spread.map { [point.y - $0, point.y + $0] } ?? []) }
         return PlotFrame(title: title, subtitle: subtitle, xLabel: xLabel, yLabel: yLabel,
-                         x: Axis(values: points.map(\.x), integral: true, targetTicks: 8),
-                         y: Axis(values: points.map(\.y), includeZero: yFromZero, padded: true))
+                         x: Axis(values: points.map(\.x), integral: integralX, targetTicks: 8),
+                         y: Axis(values: ys, includeZero: yFromZero, padded: true))
     }
 
     public var svg: String {
@@ -150,6 +156,13 @@ public struct LineChart: Sendable {
             canvas.polyline(coordinates, stroke: color, width: crowded ? 1 : 2, opacity: crowded ? 0.55 : 1)
             if !crowded, coordinates.count <= 60 {
                 for (x, y) in coordinates { canvas.circle(x, y, radius: 2.5, fill: color, stroke: color) }
+            }
+            for point in series.points {
+                guard let spread = point.spread, spread > 0 else { continue }
+                let (x, low, high) = (frame.px(point.x), frame.py(point.y - spread), frame.py(point.y + spread))
+                canvas.line(x, low, x, high, stroke: color, width: 1.2)
+                canvas.line(x - 4, low, x + 4, low, stroke: color, width: 1.2)
+                canvas.line(x - 4, high, x + 4, high, stroke: color, width: 1.2)
             }
         }
     }
@@ -371,8 +384,8 @@ public struct HeatMap: Sendable {
     public var values: [[Double]]
     /// For each stage, each label's group index (0-based).
     public var groups: [[Int]]?
-    /// Where the groups come from, printed under them.
-    public var groupsNote: String?
+    /// Where the groups come from, printed under them, one line each.
+    public var groupsNote: [String] = []
 
     public init(title: String, labels: [String], values: [[Double]]) {
         self.title = title; self.labels = labels; self.values = values
@@ -397,8 +410,12 @@ public struct HeatMap: Sendable {
         let size = Double(labels.count) * cell
         let longest = Double(labels.map(\.count).max() ?? 0) * 7
         let groupsX = left + size + 100, stageWidth = 52.0
-        let groupsWidth = groups.map { max(Double($0.count) * stageWidth, Double(groupsNote?.count ?? 0) * 6.5) + 20 } ?? 0
-        var canvas = SVGCanvas(width: left + size + 110 + groupsWidth, height: top + size + longest * 0.7 + 30)
+        // The grid repeats the task names on its right: the heat map's are a plot's width away.
+        let noteWidth = Double(groupsNote.map(\.count).max() ?? 0) * 6.5
+        let groupsWidth = groups.map { max(Double($0.count) * stageWidth + 12 + longest, noteWidth) + 20 } ?? 0
+        let noteHeight = groups == nil ? 0 : Double(groupsNote.count) * 15
+        var canvas = SVGCanvas(width: left + size + 110 + groupsWidth,
+                               height: top + size + max(longest * 0.7, noteHeight + 8) + 30)
         canvas.text(title, left + size / 2, 28, size: 15, anchor: .middle, weight: "bold")
         for (row, rowValues) in values.enumerated() {
             for (column, value) in rowValues.enumerated() {
@@ -438,8 +455,11 @@ public struct HeatMap: Sendable {
                                 anchor: .middle, weight: "bold", fill: "#fff")
                 }
             }
-            if let groupsNote {
-                canvas.text(groupsNote, groupsX, top + size + 18, size: 11, fill: "#555")
+            for (index, label) in labels.enumerated() {
+                canvas.text(label, groupsX + block + 8, top + Double(index) * cell + cell / 2 + 4, size: 12)
+            }
+            for (line, text) in groupsNote.enumerated() {
+                canvas.text(text, groupsX, top + size + 18 + Double(line) * 15, size: 11, fill: "#555")
             }
         }
         return canvas.document

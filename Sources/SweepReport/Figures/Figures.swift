@@ -62,11 +62,14 @@ enum Figures {
         if let chart = pareto(table) {
             figures.append(Figure(slug: "pareto", title: chart.title, svg: chart.svg))
         }
+        if let chart = deltaMAgainstX(table, spec: spec) {
+            figures.append(Figure(slug: "delta-m", title: chart.title, svg: chart.svg))
+        }
         for (row, rowSpec) in zip(rows, spec.rows.filter { !$0.paperOnly }) {
             guard var map = similarity(row.runs.map(\.extra), title: "\(row.label): task similarity") else { continue }
             if let plan, let groups = taskGroups(builtOn: Set(rowSpec.runs), plan: plan, records: records, tasks: map.labels) {
                 map.groups = groups.stages
-                map.groupsNote = "groups of \(groups.agreeing) of \(groups.runs) runs built on it"
+                map.groupsNote = Self.groupsCaption(agreeing: groups.agreeing, runs: groups.runs)
             }
             let slug = unique("similarity-" + slugged(row.label), in: &slugs)
             figures.append(Figure(slug: slug, title: map.title, svg: map.svg))
@@ -170,6 +173,22 @@ enum Figures {
         return LineChart(title: title, xLabel: "epoch", yLabel: "rank", series: series)
     }
 
+    /// Δm against what the rows vary (`TableSpec.xAxis`, each row at its `x`): mean ± std over
+    /// seeds, the reference at 0 on the axis. MTLoRA's Fig. 2, Δm against the LoRA scale.
+    static func deltaMAgainstX(_ table: Table, spec: TableSpec) -> LineChart? {
+        guard let axis = spec.xAxis, let delta = table.columns.firstIndex(where: { $0.measure == .deltaM }) else { return nil }
+        let points = zip(spec.rows, table.rows).compactMap { rowSpec, row -> LineChart.Point? in
+            guard let x = rowSpec.x, let summary = row.cells[delta].measured else { return nil }
+            return LineChart.Point(x: x, y: summary.mean, spread: summary.std)
+        }.sorted { $0.x < $1.x }
+        guard points.count > 1 else { return nil }
+        var chart = LineChart(title: "\(table.columns[delta].header) against \(axis)",
+                              subtitle: table.title + "; bars: ± std over seeds", xLabel: axis,
+                              yLabel: table.columns[delta].header, series: [LineChart.Series(name: "ours", points: points)])
+        chart.integralX = false
+        return chart
+    }
+
     /// Our rows' mean Δm against their mean trainable parameters, and the papers' where published.
     static func pareto(_ table: Table) -> ParetoChart? {
         guard let delta = table.columns.firstIndex(where: { $0.measure == .deltaM }),
@@ -182,7 +201,7 @@ enum Figures {
         }
         guard !points.isEmpty else { return nil }
         for row in table.rows {
-            if let y = row.cells[delta].paper, let x = row.cells[params].paper {
+            if let y = row.cells[delta].paper?.value, let x = row.cells[params].paper?.value {
                 points.append(.init(label: row.label, x: x, y: y, fromPaper: true))
             }
         }
@@ -238,6 +257,19 @@ enum Figures {
         for grouping in groupings { counts[grouping, default: 0] += 1 }
         guard let top = counts.values.max(), let first = groupings.first(where: { counts[$0] == top }) else { return nil }
         return (first, top, groupings.count)
+    }
+
+    /// How to read the groups block, and whose groups they are: the runs that take their groups
+    /// from this similarity may group otherwise (swapped groups, other group counts).
+    static func groupsCaption(agreeing: Int, runs: Int) -> [String] {
+        let whose = agreeing == runs
+            ? (runs == 1 ? "The one run that groups by this similarity" : "All \(runs) runs that group by this similarity")
+                + " build these groups."
+            : "\(agreeing) of the \(runs) runs that group by this similarity build these;"
+        var lines = ["Each column a stage of the backbone; a letter is a group:",
+                     "tasks with the same letter share adapters there.", whose]
+        if agreeing != runs { lines.append("the others swap groups or use other group counts.") }
+        return lines
     }
 
     static func slugged(_ label: String) -> String {

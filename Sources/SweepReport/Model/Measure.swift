@@ -17,13 +17,16 @@ public enum Measure: Hashable, Sendable {
     case epochSeconds
     /// A value from metrics.json's `extra`.
     case extra(String)
+    /// One model answers every task in one pass (✓, 1) or there is one model per task (✕, 0):
+    /// FAAR Table 1's "Single inf. (all tasks)".
+    case singleInference
 
     public enum ParameterKind: String, Sendable, CaseIterable {
         case trainable, total, decoder, backbone
     }
 
     /// The keys that are not task names, for error messages.
-    public static let reservedKeys = ["delta_m", "gmacs", "train_seconds", "epoch_seconds"]
+    public static let reservedKeys = ["delta_m", "gmacs", "train_seconds", "epoch_seconds", "single_inference"]
         + ParameterKind.allCases.map { "params.\($0.rawValue)" } + ["extra.NAME"]
 
     /// Parses a column key; `nil` for a malformed `params.*` or `extra.` key.
@@ -33,6 +36,7 @@ public enum Measure: Hashable, Sendable {
         case "gmacs": self = .gmacs
         case "train_seconds": self = .trainSeconds
         case "epoch_seconds": self = .epochSeconds
+        case "single_inference": self = .singleInference
         default:
             if key.hasPrefix("params.") {
                 guard let kind = ParameterKind(rawValue: String(key.dropFirst("params.".count))) else { return nil }
@@ -67,7 +71,7 @@ public enum Measure: Hashable, Sendable {
         case .epochSeconds:
             return metrics.epochSeconds.isEmpty
                 ? nil : metrics.epochSeconds.reduce(0, +) / Double(metrics.epochSeconds.count)
-        case .task, .deltaM, .extra: return nil
+        case .task, .deltaM, .extra, .singleInference: return nil
         }
     }
 }

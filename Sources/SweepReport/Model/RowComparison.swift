@@ -1,9 +1,12 @@
 import RunContract
 
 /// One row of a table against another (FAAR against MTLoRA at a matched budget), column by
-/// column: the difference seed by seed, its spread, and whether it exceeds the noise. Seeds are
-/// paired because runs with the same seed share data order and initialisation.
+/// column: the difference seed by seed, its spread, a paired t-test and whether it exceeds the
+/// noise. Seeds are paired because runs with the same seed share data order and initialisation.
+/// The verdict needs the whole family of tests printed together: see `ComparisonReport`.
 public struct RowComparison: Sendable, Hashable {
+    /// The title of the table both rows belong to.
+    public var table: String
     public var row: String
     public var baseline: String
     public var differences: [Difference]
@@ -15,57 +18,96 @@ public struct RowComparison: Sendable, Hashable {
         public var direction: Direction?
         /// row − baseline over the seeds both have: mean, sample std, n. nil without shared seeds.
         public var summary: Summary?
-        /// A two-sided paired t-test at 95 %: |mean| > t(0.975, n − 1) · std / √n. nil below two
-        /// seeds, where there is no spread to judge by.
-        public var exceedsNoise: Bool?
+        /// The paired test; nil where there is nothing to test (see `test(_:)`).
+        public var test: PairedTest?
+        /// `test.p` adjusted for the family it is printed with (Holm-Bonferroni); nil without a test.
+        public var adjustedP: Double?
 
         /// The difference points the column's better way (nil without a direction or a difference).
         public var isImprovement: Bool? {
             guard let mean = summary?.mean, let direction, mean != 0 else { return nil }
             return (mean > 0) == (direction == .higher)
         }
-    }
 
-    /// Two-sided 95 % quantiles of Student's t for 1...30 degrees of freedom; 1.96 beyond.
-    static let tQuantiles: [Double] = [
-        12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228,
-        2.201, 2.179, 2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086,
-        2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042,
-    ]
-
-    static func exceedsNoise(_ summary: Summary) -> Bool? {
-        guard summary.n > 1, let std = summary.std else { return nil }
-        let t = summary.n - 1 <= tQuantiles.count ? tQuantiles[summary.n - 2] : 1.96
-        return abs(summary.mean) > t * std / Double(summary.n).squareRoot()
-    }
-
-    /// A Markdown table of the differences, formatted like the tables themselves.
-    public var markdown: String {
-        var lines = ["| \(TextEscaping.markdown(row)) − \(TextEscaping.markdown(baseline)) | difference | n | beyond noise (paired t, 95 %) |",
-                     "|:--|--:|--:|:--|"]
-        for difference in differences {
-            let arrow = difference.direction.map { " \($0.arrow)" } ?? ""
-            var value = "—", verdict = "—", n = "0"
-            if let summary = difference.summary {
-                value = NumberFormat.fixed(summary.mean, precision: difference.precision, signed: true)
-                    + (summary.std.map { " ± " + NumberFormat.fixed($0, precision: difference.precision) } ?? "")
-                n = String(summary.n)
-                switch (difference.exceedsNoise, difference.isImprovement) {
-                case (nil, _): verdict = "one seed: cannot tell"
-                case (false?, _): verdict = "no"
-                case (true?, true?): verdict = "yes, better"
-                case (true?, false?): verdict = "yes, worse"
-                case (true?, nil): verdict = "yes"
-                }
-            }
-            lines.append("| \(TextEscaping.markdown(difference.header))\(arrow) | \(value) | \(n) | \(verdict) |")
+        public var verdict: Verdict {
+            guard let summary else { return .noSharedSeed }
+            guard summary.n > 1 else { return .oneSeed }
+            if RowComparison.isConstant(summary) { return summary.mean == 0 ? .identical : .noVariation }
+            if summary.n < RowComparison.minimumSeeds { return .tooFewSeeds }
+            guard let adjustedP else { return .tooFewSeeds }
+            return adjustedP < RowComparison.alpha ? .beyondNoise : .withinNoise
         }
-        return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// What a difference says, in the words the table prints.
+    public enum Verdict: Sendable, Hashable {
+        case noSharedSeed, oneSeed
+        /// n < `minimumSeeds`: the test is printed, but the verdict is not drawn from it.
+        case tooFewSeeds
+        /// The same value every seed, both rows: nothing to test (equal parameter counts).
+        case identical
+        /// The same nonzero difference every seed (different budgets): a fact, not a noise question.
+        case noVariation
+        case withinNoise, beyondNoise
+    }
+
+    /// A two-sided paired t-test of the mean difference against zero, and what it implies.
+    public struct PairedTest: Sendable, Hashable {
+        /// Unadjusted two-sided p-value, t = mean / (std / √n) with n − 1 degrees of freedom.
+        public var p: Double
+        /// 95 % confidence interval of the mean difference: mean ± t(0.975, n − 1) · std / √n.
+        public var low: Double
+        public var high: Double
+        /// Seeds a comparison with this mean and std would need for 80 % power at the family's
+        /// strictest level (see `seedsFor80PercentPower`); nil for more than `maximumSeeds`.
+        public var seedsNeeded: Int?
+    }
+
+    static let alpha = 0.05
+    /// Below 3 seeds a test has 1 degree of freedom (t must exceed 12.7), and one odd seed decides
+    /// it: such differences are printed, never called beyond noise.
+    public static let minimumSeeds = 3
+    /// Power estimates beyond this many seeds print as "> 100": the effect is negligible.
+    static let maximumSeeds = 100
+
+    /// No spread at all: the values agree to the last bits a sum of millions keeps (counts in
+    /// millions differ by ~1e-16 seed to seed), so a t-test would divide by zero.
+    static func isConstant(_ summary: Summary) -> Bool {
+        guard let std = summary.std else { return false }
+        return std <= 1e-9 * max(1, abs(summary.mean))
+    }
+
+    /// The paired test of `summary` at level `alpha`, the power estimate at `powerAlpha`; nil for
+    /// one seed or no spread.
+    static func test(_ summary: Summary, powerAlpha: Double = alpha) -> PairedTest? {
+        guard summary.n > 1, let std = summary.std, !isConstant(summary) else { return nil }
+        let df = Double(summary.n - 1)
+        let standardError = std / Double(summary.n).squareRoot()
+        let half = StudentT.quantile(1 - alpha / 2, degreesOfFreedom: df) * standardError
+        return PairedTest(p: StudentT.twoSidedP(summary.mean / standardError, degreesOfFreedom: df),
+                          low: summary.mean - half, high: summary.mean + half,
+                          seedsNeeded: seedsFor80PercentPower(mean: summary.mean, std: std, alpha: powerAlpha))
+    }
+
+    /// The smallest n (≥ `minimumSeeds`) at which a two-sided paired t-test at `alpha` detects a
+    /// true mean difference `mean` with per-seed std `std` 80 % of the time. Uses the usual
+    /// shifted central t (power ≈ P(T > t(1 − α/2) − |mean|·√n/std)), which is within a seed of
+    /// the noncentral t at these sizes. nil when more than `maximumSeeds` would be needed.
+    static func seedsFor80PercentPower(mean: Double, std: Double, alpha: Double) -> Int? {
+        guard std > 0, mean != 0 else { return nil }
+        let effect = abs(mean) / std
+        for n in minimumSeeds...maximumSeeds {
+            let df = Double(n - 1)
+            let shift = StudentT.quantile(1 - alpha / 2, degreesOfFreedom: df) - effect * Double(n).squareRoot()
+            if 1 - StudentT.cdf(shift, degreesOfFreedom: df) >= 0.8 { return n }
+        }
+        return nil
     }
 }
 
 extension Table {
-    /// `row` against `baseline`, over the seeds both rows have for each column.
+    /// `row` against `baseline`, over the seeds both rows have for each column, tested alone
+    /// (a family of one: `ComparisonReport` adjusts several together).
     public func compare(_ row: String, with baseline: String) throws -> RowComparison {
         func find(_ label: String) throws -> Row {
             guard let found = rows.first(where: { $0.label == label }) else {
@@ -78,10 +120,11 @@ extension Table {
             let ours = measured.cells[index].bySeed, theirs = base.cells[index].bySeed
             let seeds = Set(ours.keys).intersection(theirs.keys).sorted()
             let summary = Summary(seeds.map { ours[$0]! - theirs[$0]! })
+            let test = summary.flatMap { RowComparison.test($0) }
             return RowComparison.Difference(key: columns[index].key, header: columns[index].header,
                                             precision: columns[index].precision, direction: columns[index].direction,
-                                            summary: summary, exceedsNoise: summary.flatMap(RowComparison.exceedsNoise))
+                                            summary: summary, test: test, adjustedP: test?.p)
         }
-        return RowComparison(row: row, baseline: baseline, differences: differences)
+        return RowComparison(table: title, row: row, baseline: baseline, differences: differences)
     }
 }

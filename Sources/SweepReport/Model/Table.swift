@@ -33,12 +33,18 @@ public struct Table: Sendable {
         public var precision: Int
         /// Some row has a published value for this column: renderers show a paper column beside it.
         public var hasPaper: Bool
+        /// Several values are bold: the best cannot be told from them (see `markBest`).
+        public var withinNoise: Bool = false
     }
 
     public struct Row: Sendable, Hashable {
         public var label: String
         public var note: String?
         public var paperOnly: Bool
+        /// Why a paper-only row has no runs; nil: the engine does not implement it.
+        public var paperOnlyReason: String?
+        /// Its cell in the "grid" layout.
+        public var gridPosition: GridPosition?
         public var isReference: Bool
         /// One per column, in the columns' order.
         public var cells: [Cell]
@@ -52,8 +58,9 @@ public struct Table: Sendable {
         /// The value of each seed behind `measured`, for comparisons paired by seed (runs the plan
         /// does not know have no seed and are left out here).
         public var bySeed: [Int: Double] = [:]
-        public var paper: Double?
-        /// Best of its column at the displayed precision (ties are all best).
+        /// As the paper prints it (its decimals, "≈").
+        public var paper: PublishedValue?
+        /// Bold: the best of its column at the displayed precision, or within noise of it.
         public var isBest: Bool
     }
 }
@@ -85,8 +92,9 @@ extension Table {
         columns = zip(spec.columns, measures).map { column, measure in
             Column(key: column.key, measure: measure, header: column.header,
                    direction: column.direction ?? Self.defaultDirection(of: measure, samples: rowSamples),
-                   precision: max(0, column.precision),
-                   hasPaper: spec.rows.contains { $0.paper[column.key] != nil })
+                   precision: measure == .singleInference ? 0 : max(0, column.precision),
+                   // ✓/✕ is the method's, not a result: the paper's fills its paper-only rows instead.
+                   hasPaper: measure != .singleInference && spec.rows.contains { $0.paper[column.key] != nil })
         }
         rows = zip(spec.rows, rowSamples).map { row, samples in
             let cells = zip(spec.columns, measures).map { column, measure in
@@ -97,7 +105,8 @@ extension Table {
                             paper: row.paper[column.key], isBest: false)
             }
             let runs = Set(row.paperOnly ? [] : row.runs)
-            return Row(label: row.label, note: row.note, paperOnly: row.paperOnly,
+            return Row(label: row.label, note: row.note, paperOnly: row.paperOnly, paperOnlyReason: row.paperOnlyReason,
+                       gridPosition: row.gridPosition,
                        isReference: row.label == spec.referenceRow, cells: cells,
                        plannedRuns: runs.count,
                        succeededRuns: runs.filter { records[$0]?.succeededMetrics != nil }.count)
@@ -125,7 +134,7 @@ extension Table {
         case .deltaM: return .higher
         case .task(let name):
             return samples.lazy.flatMap { $0 }.flatMap(\.runs).compactMap { $0.tasks[name]?.direction }.first
-        case .parameters, .gmacs, .trainSeconds, .epochSeconds, .extra: return nil
+        case .parameters, .gmacs, .trainSeconds, .epochSeconds, .extra, .singleInference: return nil
         }
     }
 
@@ -136,20 +145,44 @@ extension Table {
         return counts.max { ($0.value, $0.key) < ($1.value, $1.key) }?.key
     }
 
-    /// Bold the best measured value of each column with a direction, compared as displayed.
-    /// The reference row takes no part in Δm: its Δm is zero by construction.
+    /// Bold the best measured value of each column with a direction, compared as displayed, and
+    /// every value the best cannot be told from: a bold value alone is beyond noise from every
+    /// other row. One Welch test per other row, no correction: the best stands alone only if all
+    /// of them reject (an intersection-union test keeps its level). The reference row takes no
+    /// part in Δm: its Δm is zero by construction.
     private mutating func markBest() {
         for (index, column) in columns.enumerated() {
             guard let direction = column.direction else { continue }
-            let candidates = rows.indices.compactMap { row -> (Int, Double)? in
+            let candidates = rows.indices.compactMap { row -> (row: Int, shown: Double, summary: Summary)? in
                 guard !(rows[row].isReference && column.measure == .deltaM),
-                      let mean = rows[row].cells[index].measured?.mean else { return nil }
-                return (row, NumberFormat.displayed(mean, precision: column.precision))
+                      let summary = rows[row].cells[index].measured else { return nil }
+                return (row, NumberFormat.displayed(summary.mean, precision: column.precision), summary)
             }
-            let values = candidates.map(\.1)
-            guard let best = direction == .higher ? values.max() : values.min() else { continue }
-            for (row, value) in candidates where value == best { rows[row].cells[index].isBest = true }
+            let shown = candidates.map(\.shown)
+            guard let best = direction == .higher ? shown.max() : shown.min() else { continue }
+            let leaders = candidates.filter { $0.shown == best }
+            for candidate in candidates
+            where candidate.shown == best || leaders.contains(where: { !Self.beyondNoise($0.summary, candidate.summary) }) {
+                rows[candidate.row].cells[index].isBest = true
+            }
+            columns[index].withinNoise = rows.filter { $0.cells[index].isBest }.count > 1
         }
+    }
+
+    /// Two cells differ beyond noise: a two-sided Welch t-test at 95 % (unpaired, so rows with
+    /// other seeds or a failed seed compare too; pairing would only narrow it), on at least
+    /// `RowComparison.minimumSeeds` seeds each, as `sweep compare` asks. Cells that agree over
+    /// seeds exactly (costs) differ beyond noise whenever their means differ.
+    static func beyondNoise(_ a: Summary, _ b: Summary) -> Bool {
+        guard a.n >= RowComparison.minimumSeeds, b.n >= RowComparison.minimumSeeds,
+              let stdA = a.std, let stdB = b.std else { return false }
+        let (varianceA, varianceB) = (stdA * stdA / Double(a.n), stdB * stdB / Double(b.n))
+        let standardError = (varianceA + varianceB).squareRoot()
+        guard standardError > 1e-9 * max(1, abs(a.mean), abs(b.mean)) else { return a.mean != b.mean }
+        // Welch-Satterthwaite degrees of freedom.
+        let df = (varianceA + varianceB) * (varianceA + varianceB)
+            / (varianceA * varianceA / Double(a.n - 1) + varianceB * varianceB / Double(b.n - 1))
+        return StudentT.twoSidedP((a.mean - b.mean) / standardError, degreesOfFreedom: df) < RowComparison.alpha
     }
 }
 
@@ -208,6 +241,10 @@ struct SeedSample {
         case .deltaM:
             guard complete else { return nil }
             return DeltaM.percent(tasks, reference: reference)
+        case .singleInference:
+            // A seed is one model, or one per task (the single-task rows).
+            guard complete, !runs.isEmpty else { return nil }
+            return runs.count == 1 ? 1 : 0
         case .parameters, .gmacs, .trainSeconds, .epochSeconds:
             // A row of single-task runs costs the sum of its models.
             guard complete, !runs.isEmpty else { return nil }

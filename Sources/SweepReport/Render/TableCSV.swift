@@ -25,7 +25,8 @@ enum TableCSV {
                 fields.append(summary.map { String($0.n) } ?? "0")
                 fields.append(String(cell.isBest))
                 if column.hasPaper {
-                    fields.append(cell.paper.map { NumberFormat.fixed($0, precision: column.precision) } ?? "")
+                    // The paper's decimals; no "≈": the field is a number.
+                    fields.append(cell.paper.map { NumberFormat.fixed($0.value, precision: $0.decimals ?? column.precision) } ?? "")
                 }
             }
             fields.append(row.note ?? "")

@@ -1,4 +1,5 @@
 import RunContract
+import SweepCore
 
 /// What the Mustache templates see: a table's cells as text (numbers formatted once, here),
 /// laid out both ways, so a template only arranges and marks up. Labels stay raw: the
@@ -16,6 +17,8 @@ struct TableView {
     /// "transposed" layout: the table's rows become columns, its columns become lines.
     var columnLabels: [Label]
     var lines: [MeasureLine]
+    /// "grid" layout: one grid per table column, each row in its cell (`Row.gridPosition`).
+    var grids: [Grid] = []
     var footer: [String]
     /// Figures written beside the table (Markdown links them).
     var figures: [FigureLink] = []
@@ -52,6 +55,19 @@ struct TableView {
         var cells: [CellText]
     }
 
+    /// A table column as the paper's grid: lines down, columns across (each followed by its
+    /// paper column when the measure has published values).
+    struct Grid {
+        var heading: Header
+        var columns: [Header]
+        var lines: [GridLine]
+    }
+
+    struct GridLine {
+        var label: String
+        var cells: [CellText]
+    }
+
     /// One printed cell. Exactly one of `blank`, `missing` or a `mean` applies.
     struct CellText {
         /// Nothing to say: a paper-only row's measured cell, or a paper cell without a published value.
@@ -63,6 +79,10 @@ struct TableView {
         /// Shown only when it differs from the table's usual n.
         var count: Int?
         var bold: Bool
+        /// A published value the paper gives as approximate: "≈ 41".
+        var approximate = false
+        /// A mark instead of a number ("✓", "✕"), printed outside LaTeX's math mode.
+        var symbol: String?
 
         static let blankCell = CellText(blank: true, missing: false, mean: nil, std: nil, count: nil, bold: false)
         static let missingCell = CellText(blank: false, missing: true, mean: nil, std: nil, count: nil, bold: false)
@@ -76,6 +96,14 @@ extension TableView {
         title = table.title
 
         func measured(_ cell: Table.Cell, row: Table.Row, column: Table.Column) -> CellText {
+            if column.measure == .singleInference {
+                guard let value = row.paperOnly ? cell.paper?.value : cell.measured?.mean else {
+                    return row.paperOnly ? .blankCell : .missingCell
+                }
+                var text = CellText.blankCell
+                (text.blank, text.symbol) = (false, value == 1 ? "✓" : value == 0 ? "✕" : "✓/✕")
+                return text
+            }
             if row.paperOnly { return .blankCell }
             guard let summary = cell.measured else { return .missingCell }
             let signed = column.measure == .deltaM
@@ -85,10 +113,13 @@ extension TableView {
                             std: summary.std.flatMap { $0 == 0 ? nil : NumberFormat.fixed($0, precision: column.precision) },
                             count: summary.n == table.typicalN ? nil : summary.n, bold: cell.isBest)
         }
+        // Quoted as the paper prints it: its decimals and "≈"; Δm signed, as the papers print it.
         func paper(_ cell: Table.Cell, column: Table.Column) -> CellText {
-            guard let value = cell.paper else { return .blankCell }
-            let text = NumberFormat.fixed(value, precision: column.precision, signed: column.measure == .deltaM)
-            return CellText(blank: false, missing: false, mean: text, std: nil, count: nil, bold: false)
+            guard let published = cell.paper else { return .blankCell }
+            let text = NumberFormat.fixed(published.value, precision: published.decimals ?? column.precision,
+                                          signed: column.measure == .deltaM)
+            return CellText(blank: false, missing: false, mean: text, std: nil, count: nil, bold: false,
+                            approximate: published.approximate)
         }
 
         var headers: [Header] = []
@@ -130,6 +161,34 @@ extension TableView {
             }
         }
         self.lines = lines
+
+        // Lines and columns in the order the rows first name them.
+        var gridLines: [String] = [], gridColumns: [String] = []
+        for position in table.rows.compactMap(\.gridPosition) {
+            if !gridLines.contains(position.line) { gridLines.append(position.line) }
+            if !gridColumns.contains(position.column) { gridColumns.append(position.column) }
+        }
+        if !gridLines.isEmpty {
+            grids = table.columns.enumerated().map { index, column in
+                var columns: [Header] = []
+                for label in gridColumns {
+                    columns.append(Header(header: label, higher: false, lower: false, paper: false))
+                    if column.hasPaper { columns.append(Header(header: label, higher: false, lower: false, paper: true)) }
+                }
+                let gridLines = gridLines.map { line in
+                    var cells: [CellText] = []
+                    for label in gridColumns {
+                        let row = table.rows.first { $0.gridPosition == GridPosition(line: line, column: label) }
+                        cells.append(row.map { measured($0.cells[index], row: $0, column: column) } ?? .blankCell)
+                        if column.hasPaper { cells.append(row.map { paper($0.cells[index], column: column) } ?? .blankCell) }
+                    }
+                    return GridLine(label: line, cells: cells)
+                }
+                return Grid(heading: Header(header: column.header, higher: column.direction == .higher,
+                                            lower: column.direction == .lower, paper: false),
+                            columns: columns, lines: gridLines)
+            }
+        }
         footer = Self.footer(of: table)
     }
 
@@ -146,17 +205,34 @@ extension TableView {
         if measuredCells.contains(where: { $0.measured == nil }) {
             lines.append("—: no finished run gives this value.")
         }
+        if let column = table.columns.first(where: { $0.measure == .singleInference }) {
+            lines.append("\(column.header): ✓ one model gives every task in one pass, ✕ one model per task.")
+        }
         if let reference = table.referenceRow, table.columns.contains(where: { $0.measure == .deltaM }) {
             lines.append("Δm (%) against the row \(reference), task by task (the mean of its runs); its own Δm is not ranked.")
         }
         if table.columns.contains(where: { $0.direction != nil }) {
-            lines.append("Bold: best of the column at the displayed precision (ties all bold).")
+            lines.append("Bold: best of the column at the displayed precision, with every value within noise of it "
+                         + "(Welch t-test, 95 %, at least \(RowComparison.minimumSeeds) seeds each); "
+                         + "bold alone: beyond noise from every other row.")
+            let tied = table.columns.filter(\.withinNoise).map(\.header)
+            lines.append("Within noise (several bold): " + (tied.isEmpty ? "no column" : tied.joined(separator: ", ")) + ".")
         }
         if table.columns.contains(where: \.hasPaper) {
             lines.append("(paper): published value" + (table.paperSource.map { ", \($0)" } ?? "") + ".")
         }
-        if table.rows.contains(where: \.paperOnly) {
-            lines.append("† paper only: the engine does not implement this row.")
+        // One reason reads as the mark's meaning; several name their rows, so each † stays true.
+        let paperOnly = table.rows.filter(\.paperOnly)
+        let reason = { (row: Table.Row) in row.paperOnlyReason ?? "the engine does not implement this row" }
+        var reasons: [String] = []
+        for row in paperOnly where !reasons.contains(reason(row)) { reasons.append(reason(row)) }
+        if reasons.count == 1 {
+            lines.append("† paper only: \(reasons[0]).")
+        } else {
+            for text in reasons {
+                let rows = paperOnly.filter { reason($0) == text }
+                lines.append("† paper only, \(text): " + rows.map(\.label).joined(separator: ", ") + ".")
+            }
         }
         for row in table.rows {
             if let note = row.note { lines.append("\(row.label): \(note)") }

@@ -22,7 +22,9 @@ enum TextEscaping {
             case "†": out += "\\dag{}"
             case "—": out += "---"
             case "–": out += "--"
-            case "✓": out += "\\checkmark{}"
+            // The kernel's \surd and \times: \checkmark would need amssymb beside booktabs.
+            case "✓": out += "$\\surd$"
+            case "✕": out += "$\\times$"
             default: out.append(character)
             }
         }
