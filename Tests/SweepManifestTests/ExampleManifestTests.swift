@@ -14,9 +14,10 @@ import Testing
     }
 }
 
-/// The manifests users run: each plans at every profile, and they all share one pretraining run
-/// of the default backbone (a run's id is its configuration), so running a second
-/// manifest never pretrains again.
+/// The manifests users run: each plans at every profile, and they all share the backbone (the
+/// engine's bundled one: no swin_mini manifest pretrains in its grid), the pinned BLAS core and
+/// the Trivial and single-task reference runs (a run's id is its configuration), so running a
+/// second manifest never repeats them.
 @Suite struct PaperManifestTests {
     static let manifests = ["ablation", "main", "nyud", "decoders", "locations", "coverage", "cost", "tglora",
                             "backbones", "scale"]
@@ -32,13 +33,26 @@ import Testing
         #expect(Set(full.tables.flatMap { $0.rows.flatMap(\.runs) }).isSubset(of: Set(full.runs.map(\.id))))
     }
 
-    @Test func everyManifestSharesThePretrainingRun() throws {
-        let pretraining = try Set(Self.manifests.map { name in
-            try Self.plan(name).runs.filter { $0.config.objectValue?["kind"] == .string("pretrain") }
-                .filter { $0.config.objectValue?["pretrain_set"] == .string("1k")
-                    && $0.config.objectValue?["backbone"] == .string("swin_mini") }.map(\.id)
-        }.map { Set($0) })
-        #expect(pretraining.count == 1, "the 1k pretraining runs differ between manifests: \(pretraining)")
-        #expect(pretraining.first?.count == 1)
+    @Test func everyManifestSharesTheBackboneAndTheReferences() throws {
+        let pascal = ["ablation", "main", "locations", "coverage", "scale"]
+        var references: Set<Set<RunID>> = []
+        for name in Self.manifests {
+            let plan = try Self.plan(name)
+            #expect(plan.engine.blasCore == "Haswell", "\(name) does not pin the BLAS core")
+            for run in plan.runs where run.config.objectValue?["kind"] == .string("pretrain") {
+                #expect(["backbones", "decoders"].contains(name), "\(name) pretrains \(run.id) in its grid")
+            }
+            for run in plan.runs where run.config.objectValue?["backbone"] == .string("swin_mini")
+                && ![JSONValue.string("pretrain"), .string("trivial")].contains(run.config.objectValue?["kind"] ?? .null)
+                && name != "backbones" && name != "decoders" {
+                #expect(run.config.objectValue?["backbone_weights"] == .string("swin_mini-synthetic-1k"),
+                        "\(name): run \(run.id) does not start from the bundled backbone")
+            }
+            if pascal.contains(name) {
+                references.insert(Set(plan.runs.filter { ["single_task", "trivial"].contains($0.group) }.map(\.id)))
+            }
+        }
+        #expect(references.count == 1, "the reference runs differ between manifests")
+        #expect(references.first?.count == 4 * 3 + 1)
     }
 }
