@@ -118,10 +118,13 @@ extension EndToEnd {
                 let index = try #require(header.firstIndex(of: column), "no column \(column)")
                 return try #require(Double(row[index]), "\(row[0]): \(column) is '\(row[index])'")
             }
+            #expect(lines.dropFirst().map { $0[0] }.prefix(2) == ["Trivial", "Single Task"])
             let rows = lines.dropFirst().filter { $0.first != "Single Task" }
-            #expect(rows.count == 9)
+            #expect(rows.count == 10)
             for row in rows {
-                let run = try #require(runs.values.first { $0.group == "ablation" && $0.label == row[0] }, "no run for \(row[0])")
+                let group = row[0] == "Trivial" ? "trivial" : "ablation"
+                let run = try #require(runs.values.first { $0.group == group && ($0.label == row[0] || group == "trivial") },
+                                       "no run for \(row[0])")
                 let result = try metrics(run)
                 var change = 0.0
                 for task in tasks {
