@@ -152,6 +152,16 @@ import Testing
         #expect(overridden.columns.map(\.direction) == [.lower, .lower, .higher, .lower])
     }
 
+    /// The Trivial row is one value: beyond noise from a 3-seed row when outside that row's 95 %
+    /// prediction interval (mean ± t(0.975, 2) s sqrt(4/3) = ± 4.97 s), within it otherwise.
+    @Test func oneValueAgainstSeveralSeedsUsesThePredictionInterval() {
+        let row = Summary(mean: 15.34, std: 0.13, n: 3)
+        #expect(Table.beyondNoise(Summary(mean: 2.31, std: nil, n: 1), row))
+        #expect(Table.beyondNoise(row, Summary(mean: 14.60, std: nil, n: 1)))    // 5.7 s away
+        #expect(!Table.beyondNoise(row, Summary(mean: 14.80, std: nil, n: 1)))   // 4.2 s away
+        #expect(!Table.beyondNoise(Summary(mean: 1, std: nil, n: 1), Summary(mean: 9, std: 1, n: 2)))  // too few seeds
+    }
+
     @Test func withTwoSeedsTheBestIsTiedWithEveryRow() {
         // Two seeds (FAAR one) cannot put anything beyond noise: every measured value is bold
         // and every column with a direction is named within noise; the reference's Δm still does not compete.

@@ -174,6 +174,16 @@ extension Table {
     /// `RowComparison.minimumSeeds` seeds each, as `sweep compare` asks. Cells that agree over
     /// seeds exactly (costs) differ beyond noise whenever their means differ.
     static func beyondNoise(_ a: Summary, _ b: Summary) -> Bool {
+        // One value (the Trivial row, a one-seed run) against a sample of enough seeds: beyond
+        // noise when outside the sample's 95 % prediction interval, mean ± t s sqrt(1 + 1/n).
+        if min(a.n, b.n) == 1 {
+            let (single, sample) = a.n == 1 ? (a, b) : (b, a)
+            guard sample.n >= RowComparison.minimumSeeds, let std = sample.std else { return false }
+            let spread = std * (1 + 1 / Double(sample.n)).squareRoot()
+            guard spread > 1e-9 * max(1, abs(single.mean), abs(sample.mean)) else { return single.mean != sample.mean }
+            return StudentT.twoSidedP((single.mean - sample.mean) / spread, degreesOfFreedom: Double(sample.n - 1))
+                < RowComparison.alpha
+        }
         guard a.n >= RowComparison.minimumSeeds, b.n >= RowComparison.minimumSeeds,
               let stdA = a.std, let stdB = b.std else { return false }
         let (varianceA, varianceB) = (stdA * stdA / Double(a.n), stdB * stdB / Double(b.n))
