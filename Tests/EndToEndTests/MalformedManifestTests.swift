@@ -39,7 +39,7 @@ extension EndToEnd {
                 #expect(result.status == 2, "\(command): \(result.output)")
                 #expect(result.stderr.contains("grid.yaml: table 'main': layout 'tranposed' needs the template"),
                         "\(command): \(result.output)")
-                #expect(result.stderr.contains("available layouts: rows, transposed"), "\(command): \(result.output)")
+                #expect(result.stderr.contains("available layouts: grid, rows, transposed"), "\(command): \(result.output)")
             }
             #expect(!FileManager.default.fileExists(atPath: scratch.workspace.path))
             #expect(scratch.executions().isEmpty)
