@@ -16,21 +16,22 @@ import RunContract
 public final class ConstantPredictors: TrainingObjective {
     public let config: RunConfig
     private let validation: any MultiTaskDataset
-    private let threads: Int
     /// Per task, one image's planar output `[C, H, W]` (logits for classes and saliency).
     private let constants: [TaskName: [Float]]
 
-    public init(config: RunConfig, train: any MultiTaskDataset, validation: any MultiTaskDataset, threads: Int = 1) throws {
-        self.config = config; self.validation = validation; self.threads = threads
+    public init(config: RunConfig, train: any MultiTaskDataset, validation: any MultiTaskDataset) throws {
+        self.config = config; self.validation = validation
         let plane = train.height * train.width
         let fitting = try (0..<min(train.count, 256)).map { try train.sample(at: $0).labels }
         var constants: [TaskName: [Float]] = [:]
         for task in config.tasks {
             switch task {
             case .semseg, .humanParts:
+                // Counted on the fitting images already read (classFrequencies would read them again).
                 let classes = train.outputs(of: task)
-                let frequencies = try train.classFrequencies(of: task, classes: classes, threads: threads)
-                let majority = frequencies.indices.max { frequencies[$0] < frequencies[$1] }!
+                var counts = [Int](repeating: 0, count: classes)
+                for labels in fitting { for label in labels.classes(task)! where Int(label) < classes { counts[Int(label)] += 1 } }
+                let majority = counts.indices.max { counts[$0] < counts[$1] }!
                 var logits = [Float](repeating: 0, count: classes * plane)
                 for p in 0..<plane { logits[majority * plane + p] = 1 }
                 constants[task] = logits

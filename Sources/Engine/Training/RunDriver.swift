@@ -54,7 +54,7 @@ public struct RunDriver {
                                              height: size, width: size, tasks: config.tasks)
             }
             if config.kind == .trivial {
-                return try ConstantPredictors(config: config, train: train, validation: validation, threads: threads)
+                return try ConstantPredictors(config: config, train: train, validation: validation)
             }
             return try DenseObjective(config: config, train: train, validation: validation, threads: threads)
         }
