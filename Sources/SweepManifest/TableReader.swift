@@ -4,7 +4,7 @@ import SweepCore
 
 /// Reads `tables:` once the runs exist, so each row can be checked to select some.
 struct TableReader {
-    static let tableKeys = ["title", "layout", "columns", "reference", "paper", "x_axis", "rows"]
+    static let tableKeys = ["title", "layout", "columns", "reference", "trivial", "paper", "x_axis", "rows"]
     static let rowKeys = ["label", "group", "row", "where", "paper", "paper_only", "x", "grid", "note"]
     /// The layouts Templates/ ships; a manifest may name its own (`sweep run` checks that its
     /// templates exist before anything starts).
@@ -137,9 +137,20 @@ struct TableReader {
             throw columnItems[deltaColumn].error("table '\(name)' shows delta_m but names no reference row",
                              expected: "reference: <label of the single-task row>")
         }
+        var trivial: String?
+        if let trivialNode = node["trivial"] {
+            let label = try trivialNode.string(expected: "the label of the row of constant predictions")
+            guard labels.contains(label) else {
+                throw trivialNode.error("trivial row '\(label)' is not a row of table '\(name)'",
+                                        expected: "one of: " + labels.joined(separator: ", "),
+                                        suggestion: Spelling.closest(to: label, among: labels))
+            }
+            trivial = label
+        }
         var table = TableSpec(name: name, title: title, layout: layout, columns: columns, rows: rows,
                               referenceRow: reference, paperSource: published.source)
         table.xAxis = xAxis
+        table.trivialRow = trivial
         return table
     }
 

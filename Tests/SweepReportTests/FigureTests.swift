@@ -123,6 +123,12 @@ import Testing
         // No published parameter counts in the fixture: no paper points.
         #expect(chart.points.allSatisfy { !$0.fromPaper })
         #expect(chart.xLabel == "Params (M)" && chart.yLabel == "Δm (%)")
+
+        // The trivial row (here: the single-task row named so) is left out.
+        var spec = Fixture.table()
+        spec.trivialRow = "Single Task"
+        let withoutTrivial = try #require(Figures.pareto(try Table(spec: spec, plan: Fixture.demoPlan, records: Fixture.records)))
+        #expect(withoutTrivial.points.map(\.label) == ["MTLoRA (r=64)", "FAAR_1+2"])
     }
 
     @Test func similarityFromExtrasIsSymmetricWithAUnitDiagonal() throws {

@@ -246,3 +246,49 @@ import Testing
         #expect(footer.contains("† paper only, the engine does not implement this row: VPT."))
     }
 }
+
+@Suite struct CaveatTests {
+    /// A Trivial row (one run) and a learned row over 3 seeds: semseg far above the constant,
+    /// normals within its prediction interval.
+    static func table(configs: [String: JSONValue] = [:]) throws -> Table {
+        let values: [String: (semseg: Double, normals: Double, seed: Int)] = [
+            "trivial": (10, 40, 0), "a-0": (20, 39.5, 0), "a-1": (21, 40.5, 1), "a-2": (22, 40.2, 2),
+        ]
+        let runs = values.keys.sorted().map { name in
+            PlannedRun(id: Fixture.id(name), group: "g", seed: values[name]!.seed,
+                       config: configs[name] ?? .object(["run": .string(name)]))
+        }
+        var records: [RunID: RunRecord] = [:]
+        for (name, value) in values {
+            records[Fixture.id(name)] = RunRecord(id: Fixture.id(name), status: .succeeded, metrics: Fixture.metrics(
+                ["semseg": Fixture.task(value.semseg, .higher), "normals": Fixture.task(value.normals, .lower)]))
+        }
+        var spec = TableSpec(name: "t", title: "t",
+                             columns: [ColumnSpec(key: "semseg", header: "Sem."), ColumnSpec(key: "normals", header: "Nor")],
+                             rows: [RowSpec(label: "Trivial", runs: [Fixture.id("trivial")]),
+                                    RowSpec(label: "A", runs: ["a-0", "a-1", "a-2"].map(Fixture.id))])
+        spec.trivialRow = "Trivial"
+        return try Table(spec: spec, plan: Plan(name: "p", runs: runs, tables: [spec]), records: records)
+    }
+
+    @Test func theFooterNamesTheColumnsNoRowLiftsAboveTrivial() throws {
+        let table = try Self.table()
+        #expect(table.columnsAtTrivial == ["Nor"])
+        #expect(TableView.footer(of: table).contains(
+            "Trivial: each task's best constant prediction; no row is beyond noise above it in Nor: "
+            + "that column says nothing about the methods at this scale."))
+    }
+
+    @Test func theFooterNamesTheScaleTheRunsShare() throws {
+        let pascal: [String: JSONValue] = ["dataset": .string("pascal"), "backbone": .string("swin_mini")]
+        var configs: [String: JSONValue] = [:]
+        for name in ["a-0", "a-1"] { configs[name] = .object(pascal) }
+        configs["a-2"] = .object(pascal.merging(["image_size": .int(64)]) { a, _ in a })
+        // The trivial run's config (another dataset key) does not count: it learns nothing.
+        configs["trivial"] = .object(["dataset": .string("nyud")])
+        let footer = TableView.footer(of: try Self.table(configs: configs))
+        #expect(footer.first == "Scale (the runs' configs; keys they do not set are at the engine's defaults): "
+                + "dataset pascal, backbone swin_mini, image_size varies (default, 64).")
+        #expect(!TableView.footer(of: try Self.table()).contains { $0.hasPrefix("Scale") })
+    }
+}

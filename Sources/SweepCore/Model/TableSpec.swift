@@ -18,6 +18,9 @@ public struct TableSpec: Hashable, Sendable {
     /// The quantity the rows vary ("LoRA scale alpha"), each row at its `RowSpec.x`: the
     /// reporter draws Δm against it (MTLoRA's Fig. 2). nil: the rows are no series.
     public var xAxis: String?
+    /// Label of the row of constant predictions (`kind: trivial`): the footer names the columns no
+    /// learned row is beyond noise above it in, so a reader sees which columns carry no signal.
+    public var trivialRow: String?
 
     public init(name: String, title: String, layout: String = "rows", columns: [ColumnSpec],
                 rows: [RowSpec], referenceRow: String? = nil, paperSource: String? = nil) {

@@ -190,11 +190,13 @@ enum Figures {
     }
 
     /// Our rows' mean Δm against their mean trainable parameters, and the papers' where published.
+    /// The trivial row trains nothing: at zero parameters and far below every method, it would
+    /// only squash the chart.
     static func pareto(_ table: Table) -> ParetoChart? {
         guard let delta = table.columns.firstIndex(where: { $0.measure == .deltaM }),
               let params = table.columns.firstIndex(where: { $0.measure == .parameters(.trainable) }) else { return nil }
         var points: [ParetoChart.Point] = []
-        for row in table.rows {
+        for row in table.rows where row.label != table.trivialRow {
             if let y = row.cells[delta].measured?.mean, let x = row.cells[params].measured?.mean {
                 points.append(.init(label: row.label, x: x, y: y))
             }

@@ -23,6 +23,18 @@ public struct Table: Sendable {
     /// The most common n among measured cells (the number of seeds, usually); cells with another
     /// n are marked with it, so a full table is not cluttered with "(n=3)" everywhere.
     public var typicalN: Int?
+    /// The scale every learned run shares, as their configs give it (`Table.scaleKeys`).
+    public var scale: [ScaleSetting]
+    /// The row of constant predictions, and the task columns no other row is beyond noise above
+    /// it in (columns that carry no signal at this scale).
+    public var trivialRow: String?
+    public var columnsAtTrivial: [String] = []
+
+    /// One scale key of the runs' configs: its value when every run agrees, else each value seen.
+    public struct ScaleSetting: Sendable, Hashable {
+        public var key: String
+        public var values: [String]
+    }
 
     public struct Column: Sendable, Hashable {
         public var key: String
@@ -124,7 +136,46 @@ extension Table {
         plannedRuns = measuredRuns.count
         succeededRuns = finished.count
         typicalN = Self.mostCommon(rows.flatMap { $0.cells.compactMap { $0.measured?.n } })
+        trivialRow = spec.trivialRow
+        let learnedRuns = spec.rows.filter { !$0.paperOnly && $0.label != spec.trivialRow }.flatMap(\.runs)
+        scale = Self.scale(of: learnedRuns.compactMap { plan.run($0)?.config })
         markBest()
+        columnsAtTrivial = columnsNotAboveTrivial()
+    }
+
+    /// Config keys that set the scale a table's numbers were measured at (mtl-engine's names;
+    /// keys a run's config does not set are at the engine's defaults).
+    static let scaleKeys = ["dataset", "backbone", "backbone_weights", "pretrained", "profile",
+                            "image_size", "epochs", "train_images", "val_images", "batch_size"]
+
+    private static func scale(of configs: [JSONValue]) -> [ScaleSetting] {
+        guard !configs.isEmpty else { return [] }
+        return scaleKeys.compactMap { key in
+            let values = configs.map { $0[key].map(Self.scaleText) }
+            guard values.contains(where: { $0 != nil }) else { return nil }
+            var seen: [String] = []
+            for value in values where !seen.contains(value ?? "default") { seen.append(value ?? "default") }
+            return ScaleSetting(key: key, values: seen)
+        }
+    }
+
+    private static func scaleText(_ value: JSONValue) -> String {
+        value.stringValue ?? value.canonical
+    }
+
+    /// Task columns where the trivial row is within noise of, or above, every other measured row.
+    private func columnsNotAboveTrivial() -> [String] {
+        guard let trivial = rows.first(where: { $0.label == trivialRow }) else { return [] }
+        return columns.indices.compactMap { index -> String? in
+            guard case .task = columns[index].measure, let direction = columns[index].direction,
+                  let constant = trivial.cells[index].measured else { return nil }
+            let above = rows.contains { row in
+                guard row.label != trivialRow, let learned = row.cells[index].measured else { return false }
+                let better = direction == .higher ? learned.mean > constant.mean : learned.mean < constant.mean
+                return better && Self.beyondNoise(learned, constant)
+            }
+            return above ? nil : columns[index].header
+        }
     }
 
     /// Task columns take the direction the runs report; Δm is higher-is-better by definition;

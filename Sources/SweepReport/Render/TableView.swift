@@ -195,6 +195,12 @@ extension TableView {
     /// Plain sentences that say how to read the table and where its numbers come from.
     static func footer(of table: Table) -> [String] {
         var lines: [String] = []
+        if !table.scale.isEmpty {
+            let settings = table.scale.map { $0.values.count == 1 ? "\($0.key) \($0.values[0])"
+                                                                  : "\($0.key) varies (\($0.values.joined(separator: ", ")))" }
+            lines.append("Scale (the runs' configs; keys they do not set are at the engine's defaults): "
+                         + settings.joined(separator: ", ") + ".")
+        }
         let measuredCells = table.rows.filter { !$0.paperOnly }.flatMap(\.cells)
         if let n = table.typicalN {
             let marked = measuredCells.contains { $0.measured.map { $0.n != n } ?? false }
@@ -217,6 +223,13 @@ extension TableView {
                          + "bold alone: beyond noise from every other row.")
             let tied = table.columns.filter(\.withinNoise).map(\.header)
             lines.append("Within noise (several bold): " + (tied.isEmpty ? "no column" : tied.joined(separator: ", ")) + ".")
+        }
+        if let trivial = table.trivialRow {
+            let flat = table.columnsAtTrivial
+            lines.append("\(trivial): each task's best constant prediction; "
+                         + (flat.isEmpty ? "every task column has a row beyond noise above it."
+                                         : "no row is beyond noise above it in " + flat.joined(separator: ", ")
+                                           + ": that column says nothing about the methods at this scale."))
         }
         if table.columns.contains(where: \.hasPaper) {
             lines.append("(paper): published value" + (table.paperSource.map { ", \($0)" } ?? "") + ".")
