@@ -130,7 +130,7 @@ struct RunDetails {
     private func curvesText() -> String {
         var lines = [("loss", curves.series { $0.loss })]
         lines += curves.tasks.map { task in (task, curves.series { $0.metrics[task] }) }
-        if curves.ranksChange { lines.append(("average rank", curves.series { $0.meanRank })) }
+        if curves.hasRanks { lines.append(("average rank", curves.series { $0.meanRank })) }
         var table = TextTable()
         for (name, series) in lines where !series.isEmpty {
             let epochs = series.count == 1 ? "epoch \(series[0].epoch)" : "epochs \(series[0].epoch)-\(series.last!.epoch)"

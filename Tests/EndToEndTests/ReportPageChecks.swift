@@ -41,7 +41,7 @@ extension EndToEnd.Engine {
         let curves = elements.filter { $0.name == "g" && $0.attributes["class"] == "run" }
         #expect(Set(curves.compactMap { $0.attributes["data-run"] }) == Set(runs.keys))
         #expect(html.contains("Training loss per epoch"))
-        // The ablation's PDRS rows shrink their ranks.
+        // The ablation's PDRS rows log their ranks.
         #expect(html.contains("Average adapter rank per epoch"))
     }
 

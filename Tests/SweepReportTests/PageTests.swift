@@ -17,7 +17,7 @@ import Testing
                                         Self.end(2, loss: 1.4), Self.end(3, loss: 1)])
         #expect(curves.epochs.map(\.epoch) == [1, 2, 3])
         #expect(curves.series { $0.loss }.map(\.value) == [2, 1.4, 1])
-        #expect(!curves.ranksChange && curves.tasks.isEmpty)
+        #expect(!curves.hasRanks && curves.tasks.isEmpty)
         #expect(RunCurves(events: [within]).isEmpty)
     }
 
@@ -27,7 +27,7 @@ import Testing
         let curves = RunCurves(events: [Self.end(1, loss: 2, ranks: ranks(8, 8), metrics: ["semseg": 10]),
                                         Self.end(2, loss: 1, ranks: ranks(4, 6))])
         #expect(curves.series { $0.meanRank }.map(\.value) == [8, 5])
-        #expect(curves.ranksChange)
+        #expect(curves.hasRanks)
         #expect(curves.tasks == ["semseg"])
         #expect(curves.series { $0.metrics["semseg"] }.map(\.epoch) == [1])
     }

@@ -1,7 +1,7 @@
 import Foundation
 
 /// Line charts of training curves, one line per run: the loss, each task's metric where recorded,
-/// and the mean adapter rank where the ranks change (PDRS). Each line carries its run's id, so a
+/// and the mean adapter rank where runs log ranks (PDRS). Each line carries its run's id, so a
 /// page can highlight one run in every chart.
 public enum CurveCharts {
     /// A run's curves and how it is named: `legend` is its colour and legend entry (a table row,
@@ -39,7 +39,7 @@ public enum CurveCharts {
         for task in Set(runs.flatMap(\.curves.tasks)).sorted() {
             chart("\(task) per epoch", yLabel: task, fromZero: false) { $0.metrics[task] }
         }
-        if runs.contains(where: \.curves.ranksChange) {
+        if runs.contains(where: \.curves.hasRanks) {
             chart("Average adapter rank per epoch", yLabel: "average rank", fromZero: true) { $0.meanRank }
         }
         return charts

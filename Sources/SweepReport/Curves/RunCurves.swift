@@ -38,9 +38,10 @@ public struct RunCurves: Sendable, Equatable {
     /// The tasks some epoch reports a metric for, sorted.
     public var tasks: [String] { Set(epochs.flatMap(\.metrics.keys)).sorted() }
 
-    /// Ranks that change over the epochs: the rank shrinking (PDRS) is at work. Fixed ranks say
-    /// nothing a curve could show.
-    public var ranksChange: Bool { Set(epochs.compactMap(\.meanRank)).count > 1 }
+    /// The run logs its adapters' ranks: engines log them where the ranks can change (FAAR's
+    /// PDRS in `mtl-engine`). They may not change in the epochs logged: the first shrink comes
+    /// before the first line, and a short run may have no other.
+    public var hasRanks: Bool { epochs.contains { $0.meanRank != nil } }
 
     /// One value per epoch that has it: (epoch, value).
     public func series(_ value: (EpochEnd) -> Double?) -> [(epoch: Int, value: Double)] {
