@@ -57,6 +57,8 @@ struct PageView {
         var anchor: String
         var summary: String
         var charts: [PageFigure]
+        /// Curves too flat to draw (a run that trains nothing): one value for every epoch of every run.
+        var flat: [String]
     }
 }
 
@@ -131,9 +133,18 @@ extension PageView {
             guard !charts.isEmpty else { return nil }
             var anchor = "curves-" + Figures.slugged(group), suffix = 2
             while !anchors.insert(anchor).inserted { anchor = "curves-\(Figures.slugged(group))-\(suffix)"; suffix += 1 }
+            var figures: [PageFigure] = [], flat: [String] = []
+            for chart in charts {
+                let values = Set(chart.series.flatMap { $0.points.map(\.y) })
+                if values.count == 1, let value = values.first {
+                    flat.append("\(chart.title): \(String(format: "%.4g", value)) at every epoch of every run.")
+                } else {
+                    figures.append(PageFigure(title: chart.title, file: nil, svg: chart.svg))
+                }
+            }
             return CurveGroup(name: group, anchor: anchor,
                               summary: "\(drawn) of \(runs.count) runs have recorded epochs.",
-                              charts: charts.map { PageFigure(title: $0.title, file: nil, svg: $0.svg) })
+                              charts: figures, flat: flat)
         }
     }
 
