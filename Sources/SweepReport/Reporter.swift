@@ -38,16 +38,11 @@ public struct Reporter: Sendable {
                 written.append(file)
             }
             if library.names.contains(Self.page) {
-                let runs = PageView.runLines(table, spec: spec, plan: plan, records: records, workspace: workspace,
-                                             folder: folder)
+                let markdown = files.first { $0.0 == "md" }?.1 ?? ""
                 pageTables.append(PageView.PageTable(
-                    name: table.name, title: table.title,
-                    html: try html(table, plan: plan.name, markdown: files.first { $0.0 == "md" }?.1 ?? "", library: library),
-                    figures: figures.map {
-                        let file = Self.fileName(table: table.name, suffix: "\($0.slug).svg")
-                        return PageView.PageFigure(title: $0.title, file: file, svg: $0.svg)
-                    },
-                    hasFigures: !figures.isEmpty, runs: runs, hasRuns: !runs.isEmpty))
+                    table, spec: spec, html: html(table, plan: plan.name, markdown: markdown, library: library),
+                    figures: figures.map { ($0, Self.fileName(table: table.name, suffix: "\($0.slug).svg")) },
+                    plan: plan, records: records, workspace: workspace, folder: folder))
             }
         }
         if library.names.contains(Self.page) {
@@ -67,7 +62,7 @@ public struct Reporter: Sendable {
 
     /// A table as HTML for the page, through its layout's HTML template; a layout without one
     /// shows its Markdown as preformatted text.
-    func html(_ table: Table, plan: String, markdown: String, library: TemplateLibrary) throws -> String {
+    func html(_ table: Table, plan: String, markdown: String, library: TemplateLibrary) -> String {
         let name = "\(table.layout).html"
         guard library.names.contains(name), let text = library.mustache.render(TableView(table: table, plan: plan),
                                                                                withTemplate: name) else {

@@ -62,9 +62,24 @@ struct PageView {
     }
 }
 
-extension PageView {
+extension PageView.PageTable {
+    /// `html`: the table through its layout's HTML template; `figures`: each with its file's name.
     /// `folder`: where the page is written (links to run directories are relative to it);
-    /// `workspace`: where the run directories are, nil for none (no curves, no links).
+    /// `workspace`: where the run directories are, nil for none (no links).
+    init(_ table: Table, spec: TableSpec, html: String, figures: [(Figure, file: String)], plan: Plan,
+         records: [RunID: RunRecord], workspace: Workspace?, folder: URL) {
+        name = table.name
+        title = table.title
+        self.html = html
+        self.figures = figures.map { PageView.PageFigure(title: $0.0.title, file: $0.file, svg: $0.0.svg) }
+        hasFigures = !figures.isEmpty
+        runs = PageView.runLines(table, spec: spec, plan: plan, records: records, workspace: workspace, folder: folder)
+        hasRuns = !runs.isEmpty
+    }
+}
+
+extension PageView {
+    /// `workspace`: where the run directories are, nil for none (no curves).
     init(plan: Plan, title: String, tables: [PageTable], records: [RunID: RunRecord], workspace: Workspace?) {
         self.title = title
         manifest = plan.manifest?.lastPathComponent
