@@ -48,7 +48,8 @@ struct PageView {
         var state: String
         /// Wall time of its last attempt; empty when it has not finished one.
         var time: String
-        /// Its run directory, relative to the page when they share a root.
+        /// Its run directory, relative to the page when they share a root; nil when it has none
+        /// yet (a run not started).
         var link: String?
     }
 
@@ -120,7 +121,8 @@ extension PageView {
                     leads: position == 0, rowRuns: ids.count, id: id.rawValue,
                     axes: run.map { axesText($0.axes) } ?? "", seed: run?.seed ?? 0,
                     state: (record?.status ?? .planned).rawValue, time: record.flatMap(wallTime) ?? "",
-                    link: workspace.map { relativeLink(from: folder, to: $0.runDirectory(id)) }))
+                    link: workspace.map { $0.runDirectory(id) }
+                        .flatMap { FileManager.default.fileExists(atPath: $0.path) ? relativeLink(from: folder, to: $0) : nil }))
             }
         }
         return lines
