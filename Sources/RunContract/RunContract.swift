@@ -53,11 +53,17 @@ public struct ProgressEvent: Codable, Sendable, Equatable {
     public var phase: String?
     /// On an epoch's last line: forward GMACs for one image at the ranks the epoch ended with.
     public var gmacs: Double?
+    /// On an epoch's last line, from an engine that evaluates during training: each task's
+    /// headline metric (as in `metrics.json`, by task name). `mtl-engine` evaluates once, at the
+    /// end, and leaves it out.
+    public var metrics: [String: Double]?
 
     public init(epoch: Int, epochs: Int, step: Int, steps: Int, loss: Double, elapsed: Double,
-                ranks: [String: Int]? = nil, phase: String? = nil, gmacs: Double? = nil) {
+                ranks: [String: Int]? = nil, phase: String? = nil, gmacs: Double? = nil,
+                metrics: [String: Double]? = nil) {
         self.epoch = epoch; self.epochs = epochs; self.step = step; self.steps = steps
         self.loss = loss; self.elapsed = elapsed; self.ranks = ranks; self.phase = phase; self.gmacs = gmacs
+        self.metrics = metrics
     }
 }
 

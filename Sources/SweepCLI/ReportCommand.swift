@@ -12,6 +12,10 @@ struct ReportCommand: AsyncParsableCommand {
             recorded in the workspace's ledger. Runs without results yet show as "—". The same \
             ledger always gives byte-identical files, so regenerated tables diff cleanly.
 
+            It also writes index.html beside the tables: one self-contained page with the \
+            tables, their figures, the runs behind every row (linking to their directories) and \
+            each run's training curves from its progress.jsonl. Open it from file://.
+
             Examples:
               sweep report experiments/ablation.yaml
               sweep report experiments/ablation.yaml --results /tmp/tables

@@ -4,6 +4,7 @@ import RunContract
 import SweepCore
 import SweepExecute
 import SweepLedger
+import SweepReport
 
 struct ShowCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -17,6 +18,7 @@ struct ShowCommand: AsyncParsableCommand {
               sweep show 3fa2                     # a prefix is enough when it is unique
               sweep show 3fa2 --lines 100         # more of stdout.log and stderr.log
               sweep show 3fa2 --json | jq .metrics
+              sweep show 3fa2 --svg curves.svg    # its training curves as a figure
             """
     )
 
@@ -31,6 +33,10 @@ struct ShowCommand: AsyncParsableCommand {
     @Flag(help: "Print the run as JSON.")
     var json = false
 
+    @Option(help: ArgumentHelp("Also write the run's training curves (loss, ranks, task metrics per epoch) "
+                               + "as an SVG figure to this file.", valueName: "file"))
+    var svg: String?
+
     func run() async throws {
         guard let ledger = try Ledger.existing(workspace: workspace.value) else {
             throw ValidationError("no ledger at \(workspace.value.ledger.path): nothing has run in this workspace")
@@ -41,6 +47,13 @@ struct ShowCommand: AsyncParsableCommand {
         }
         let details = try RunDetails(id: id, ledger: ledger, logLines: lines)
         print(json ? try details.json() : details.text(), terminator: "")
+        if let svg {
+            guard let figure = details.curvesFigure() else {
+                throw ValidationError("run \(id) has no finished epoch in its \(RunFiles.progress): no curves to draw")
+            }
+            try Data(figure.utf8).write(to: URL(fileURLWithPath: svg), options: .atomic)
+            if !json { print("wrote \(svg)") }
+        }
     }
 }
 
@@ -51,6 +64,8 @@ struct RunDetails {
     var directory: URL
     var dependencies: [(name: String, id: RunID, state: RunState)]
     var progress: ProgressEvent?
+    /// Loss, ranks and task metrics per epoch, from `progress.jsonl`.
+    var curves: RunCurves
     var stdoutTail: [String]
     var stderrTail: [String]
 
@@ -65,7 +80,9 @@ struct RunDetails {
         dependencies = registration.run.needs.sorted { $0.key < $1.key }.map { name, dependency in
             (name, dependency, RunState(needed[dependency]?.status))
         }
-        progress = ContractJSON.readProgress(at: directory.appendingPathComponent(RunFiles.progress)).last
+        let events = ContractJSON.readProgress(at: directory.appendingPathComponent(RunFiles.progress))
+        progress = events.last
+        curves = RunCurves(events: events)
         stdoutTail = lastLines(of: directory.appendingPathComponent(RunFiles.stdout), count: logLines)
         stderrTail = lastLines(of: directory.appendingPathComponent(RunFiles.stderr), count: logLines)
     }
@@ -99,6 +116,7 @@ struct RunDetails {
                 + "loss \(String(format: "%.4g", progress.loss)), \(ProgressText.duration(progress.elapsed)) in"])
         }
         facts.render(into: &out)
+        if !curves.isEmpty { out += "\ncurves (per epoch):\n" + indented(curvesText()) }
         out += "\nconfig:\n" + indented(prettyJSON(run.config))
         if let metrics = record.metrics { out += "\nmetrics:\n" + indented(metricsText(metrics)) }
         if let tail = record.stderrTail, !tail.isEmpty { out += "\nstderr (as recorded in the ledger):\n" + indented(tail) }
@@ -106,6 +124,33 @@ struct RunDetails {
             out += "\n\(name) (last \(tail.count) lines):\n" + indented(tail.joined(separator: "\n"))
         }
         return out
+    }
+
+    /// One sparkline per curve, with its first and last values: "loss  █▅▄▃▂▂▁▁  epochs 1-8  0.873 -> 0.512".
+    private func curvesText() -> String {
+        var lines = [("loss", curves.series { $0.loss })]
+        lines += curves.tasks.map { task in (task, curves.series { $0.metrics[task] }) }
+        if curves.hasRanks { lines.append(("average rank", curves.series { $0.meanRank })) }
+        var table = TextTable()
+        for (name, series) in lines where !series.isEmpty {
+            let epochs = series.count == 1 ? "epoch \(series[0].epoch)" : "epochs \(series[0].epoch)-\(series.last!.epoch)"
+            table.append([name, Sparkline.text(series.map(\.value)), epochs,
+                          String(format: "%.4g -> %.4g", series[0].value, series.last!.value)])
+        }
+        var out = ""
+        table.render(into: &out)
+        return out
+    }
+
+    /// The curves as an SVG figure, one panel per curve; nil when no epoch has ended.
+    func curvesFigure() -> String? {
+        let run = registration.run
+        let legend = run.label ?? run.group
+        let state = RunState(record.status).rawValue
+        return CurveCharts.stacked(CurveCharts.Run(id: run.id.rawValue, legend: legend,
+                                                   tooltip: "\(run.id) · \(legend) · seed \(run.seed) · \(state)",
+                                                   curves: curves),
+                                   title: "Training curves of run \(run.id)")?.svg
     }
 
     private func metricsText(_ metrics: RunMetrics) -> String {

@@ -14,7 +14,8 @@ struct TableOutputOptions: ParsableArguments {
                                + "in the current directory, or beside the sweep binary's package).", valueName: "dir"))
     var templates: String?
 
-    /// Writes every table of `plan` from the ledger; returns the files written.
+    /// Writes every table of `plan` from the ledger, and the page (index.html) with the runs'
+    /// training curves from the workspace's run directories; returns the files written.
     func write(plan: Plan, ledger: Ledger, manifest: ManifestArguments) throws -> [URL] {
         let templates = try templatesDirectory(manifest: manifest.url)
         var ids = plan.runs.map(\.id)
@@ -23,7 +24,8 @@ struct TableOutputOptions: ParsableArguments {
         let directory = URL(fileURLWithPath: results, relativeTo: currentDirectory).standardizedFileURL
         do {
             return try Reporter(templates: templates).write(plan: plan, records: records, to: directory,
-                                                            folder: Self.folder(sweep: plan.name, profile: manifest.profile))
+                                                            folder: Self.folder(sweep: plan.name, profile: manifest.profile),
+                                                            workspace: ledger.workspace)
         } catch let error as ReportError {
             throw ValidationError(error.description)
         }

@@ -17,12 +17,16 @@ public struct Reporter: Sendable {
 
     /// Computes every table of the plan from the records and writes the files into
     /// `directory/<folder>/` (default: the sweep's name; created if needed); returns the paths
-    /// written, table by table.
-    public func write(plan: Plan, records: [RunID: RunRecord], to directory: URL, folder: String? = nil) throws -> [URL] {
+    /// written, table by table, then the page (`index.html`) when the templates have one.
+    /// `workspace`: where the runs' directories are, for the page's training curves and links.
+    public func write(plan: Plan, records: [RunID: RunRecord], to directory: URL, folder: String? = nil,
+                      workspace: Workspace? = nil) throws -> [URL] {
         let library = try loadTemplates()
-        let folder = directory.appendingPathComponent(folder ?? plan.name, isDirectory: true)
+        let folderName = folder ?? plan.name
+        let folder = directory.appendingPathComponent(folderName, isDirectory: true)
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         var written: [URL] = []
+        var pageTables: [PageView.PageTable] = []
         for spec in plan.tables {
             let table = try Table(spec: spec, plan: plan, records: records)
             let figures = Figures.all(for: table, spec: spec, records: records, plan: plan)
@@ -33,8 +37,38 @@ public struct Reporter: Sendable {
                 try ContractJSON.writeAtomically(Data(text.utf8), to: file)
                 written.append(file)
             }
+            if library.names.contains(Self.page) {
+                let markdown = files.first { $0.0 == "md" }?.1 ?? ""
+                pageTables.append(PageView.PageTable(
+                    table, spec: spec, html: html(table, plan: plan.name, markdown: markdown, library: library),
+                    figures: figures.map { ($0, Self.fileName(table: table.name, suffix: "\($0.slug).svg")) },
+                    plan: plan, records: records, workspace: workspace, folder: folder))
+            }
+        }
+        if library.names.contains(Self.page) {
+            let view = PageView(plan: plan, title: folderName, tables: pageTables, records: records, workspace: workspace)
+            guard let text = library.mustache.render(view, withTemplate: Self.page) else {
+                throw ReportError.unreadableTemplates(directory: templates.path, reason: "\(Self.page).mustache did not render")
+            }
+            let file = folder.appendingPathComponent("index.html")
+            try ContractJSON.writeAtomically(Data(Self.endingWithOneNewline(text).utf8), to: file)
+            written.append(file)
         }
         return written
+    }
+
+    /// The page's template; without it (a Templates/ folder from before the page) no page is written.
+    static let page = "page.html"
+
+    /// A table as HTML for the page, through its layout's HTML template; a layout without one
+    /// shows its Markdown as preformatted text.
+    func html(_ table: Table, plan: String, markdown: String, library: TemplateLibrary) -> String {
+        let name = "\(table.layout).html"
+        guard library.names.contains(name), let text = library.mustache.render(TableView(table: table, plan: plan),
+                                                                               withTemplate: name) else {
+            return "<pre>" + SVGCanvas.escape(markdown) + "</pre>"
+        }
+        return text
     }
 
     /// Refuses a plan whose tables name a layout without both templates (or with a template

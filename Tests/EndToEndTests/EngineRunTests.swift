@@ -55,8 +55,9 @@ extension EndToEnd {
 
         /// issue 5's check of the main job: `sweep run experiments/ablation.yaml --profile smoke`
         /// with the real engine. The table's cells are its runs' metrics and Δm is computed from
-        /// them; running again starts nothing; a sweep killed midway and run again writes the
-        /// same table, byte for byte.
+        /// them; the page beside it (index.html) holds the table, the runs behind its rows and
+        /// their training curves, and passes the browser check; running again starts nothing; a
+        /// sweep killed midway and run again writes the same table, byte for byte.
         @Test func theSmokeAblationTableComesFromItsRunsAndSurvivesAKill() async throws {
             let whole = try Self.projectScratch()
             let first = try await whole.sweep(["run", "experiments/ablation.yaml", "--profile", "smoke"], limit: .seconds(900))
@@ -65,6 +66,9 @@ extension EndToEnd {
             let csv = try String(contentsOf: table.appendingPathExtension("csv"), encoding: .utf8)
             let runs = try await whole.status()
             try Self.expectCells(csv: csv, runs: runs, workspace: whole.workspace)
+            let page = whole.root.appendingPathComponent("results/ablation-smoke/index.html")
+            try Self.expectPage(page, runs: runs, workspace: whole.workspace, table: "ablation")
+            try await Self.browserCheck(page)
 
             let again = try await whole.sweep(["run", "experiments/ablation.yaml", "--profile", "smoke"], limit: .seconds(120))
             #expect(again.status == 0, "\(again.output)")

@@ -91,6 +91,33 @@ import Testing
         #expect(pretrain.contains("artifact weights: \(temporary.workspace.runDirectory(plan.runs[0].id).path)/weights.bin"))
     }
 
+    @Test func showsTheCurvesAsSparklinesAndAsAFigure() throws {
+        let temporary = TemporaryWorkspace()
+        let ledger = try Ledger(workspace: temporary.workspace)
+        let plan = pretrainAndGrid()
+        try ledger.register(plan)
+        let id = plan.runs[1].id
+        try ledger.settle(id, .succeeded, metrics: metrics(epochSeconds: [1, 1, 1]))
+        let directory = temporary.workspace.runDirectory(id)
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let lines = try [(3.0, 8), (2.0, 6), (1.5, 4)].enumerated().map { index, point in
+            String(decoding: try ContractJSON.encoder().encode(ProgressEvent(
+                epoch: index + 1, epochs: 3, step: 5, steps: 5, loss: point.0, elapsed: Double(index),
+                ranks: ["stage1.qkv": point.1], phase: "train")), as: UTF8.self)
+        }
+        try lines.joined(separator: "\n").write(to: directory.appendingPathComponent(RunFiles.progress),
+                                                atomically: true, encoding: .utf8)
+        let details = try RunDetails(id: id, ledger: ledger, logLines: 0)
+        #expect(details.text().contains("""
+            curves (per epoch):
+              loss          █▃▁  epochs 1-3  3 -> 1.5
+              average rank  █▅▁  epochs 1-3  8 -> 4
+            """))
+        let svg = try #require(details.curvesFigure())
+        #expect(svg.hasPrefix("<svg ") && svg.contains("Training curves of run \(id)"))
+        #expect(svg.contains("Training loss") == false && svg.contains(">loss</text>") && svg.contains(">average rank</text>"))
+    }
+
     @Test func jsonRoundTripsTheMetrics() throws {
         let temporary = TemporaryWorkspace()
         let ledger = try Ledger(workspace: temporary.workspace)

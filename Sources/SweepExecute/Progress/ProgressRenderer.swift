@@ -251,13 +251,7 @@ public enum ProgressText {
     static func name(_ run: PlannedRun) -> String { "\(SweepProgress.title(of: run)) [\(run.id)]" }
 
     /// "45s", "3m05s", "2h03m".
-    public static func duration(_ seconds: Double) -> String {
-        guard seconds.isFinite, seconds >= 0 else { return "?" }
-        let total = Int(seconds.rounded())
-        if total < 60 { return "\(total)s" }
-        if total < 3600 { return String(format: "%dm%02ds", total / 60, total % 60) }
-        return String(format: "%dh%02dm", total / 3600, (total % 3600) / 60)
-    }
+    public static func duration(_ seconds: Double) -> String { DurationText.of(seconds) }
 
     static func fit(_ line: String, width: Int) -> String {
         line.count <= width ? line : String(line.prefix(width - 1)) + "…"

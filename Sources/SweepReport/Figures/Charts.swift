@@ -82,9 +82,13 @@ public struct LineChart: Sendable {
         /// Legend entry and colour; the series' name when nil.
         public var group: String?
         public var points: [Point]
+        /// The run the line belongs to: drawn as a group that names it (`data-run`) and shows
+        /// `tooltip` on hover, so a page can highlight the run. nil: a plain line.
+        public var run: String?
+        public var tooltip: String?
 
-        public init(name: String, group: String? = nil, points: [Point]) {
-            self.name = name; self.group = group; self.points = points
+        public init(name: String, group: String? = nil, points: [Point], run: String? = nil, tooltip: String? = nil) {
+            self.name = name; self.group = group; self.points = points; self.run = run; self.tooltip = tooltip
         }
 
         var legendGroup: String { group ?? name }
@@ -153,6 +157,12 @@ public struct LineChart: Sendable {
         for series in series {
             let color = Palette.color(colors.firstIndex(of: series.legendGroup) ?? 0)
             let coordinates = series.points.map { (frame.px($0.x), frame.py($0.y)) }
+            if let run = series.run {
+                canvas.beginGroup(class: "run", run: run, title: series.tooltip)
+                // An invisible wide stroke: a thin line is hard to hover.
+                canvas.polyline(coordinates, stroke: color, width: 8, opacity: 0)
+            }
+            defer { if series.run != nil { canvas.endGroup() } }
             canvas.polyline(coordinates, stroke: color, width: crowded ? 1 : 2, opacity: crowded ? 0.55 : 1)
             if !crowded, coordinates.count <= 60 {
                 for (x, y) in coordinates { canvas.circle(x, y, radius: 2.5, fill: color, stroke: color) }

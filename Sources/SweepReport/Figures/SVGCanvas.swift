@@ -23,6 +23,14 @@ struct SVGCanvas {
             + (opacity < 1 ? " stroke-opacity=\"\(n(opacity))\"" : "") + " stroke-linejoin=\"round\"/>")
     }
 
+    /// Opens a group of elements that belong to one run (`data-run`), with a tooltip; `endGroup` closes it.
+    mutating func beginGroup(class name: String, run: String, title: String?) {
+        elements.append("<g class=\"\(Self.escape(name))\" data-run=\"\(Self.escape(run))\">"
+            + (title.map { "<title>\(Self.escape($0))</title>" } ?? ""))
+    }
+
+    mutating func endGroup() { elements.append("</g>") }
+
     mutating func rect(_ x: Double, _ y: Double, _ w: Double, _ h: Double, fill: String, stroke: String? = nil) {
         elements.append("<rect x=\"\(n(x))\" y=\"\(n(y))\" width=\"\(n(w))\" height=\"\(n(h))\" fill=\"\(fill)\""
             + (stroke.map { " stroke=\"\($0)\"" } ?? "") + "/>")

@@ -48,6 +48,8 @@ struct TableView {
         var label: String
         var paperOnly: Bool
         var cells: [CellText]
+        /// The page's list of the row's runs (`runsAnchor`); nil for a paper-only row.
+        var anchor: String? = nil
     }
 
     struct MeasureLine {
@@ -83,6 +85,8 @@ struct TableView {
         var approximate = false
         /// A mark instead of a number ("✓", "✕"), printed outside LaTeX's math mode.
         var symbol: String?
+        /// A published value (the page sets these apart).
+        var paper = false
 
         static let blankCell = CellText(blank: true, missing: false, mean: nil, std: nil, count: nil, bold: false)
         static let missingCell = CellText(blank: false, missing: true, mean: nil, std: nil, count: nil, bold: false)
@@ -119,7 +123,7 @@ extension TableView {
             let text = NumberFormat.fixed(published.value, precision: published.decimals ?? column.precision,
                                           signed: column.measure == .deltaM)
             return CellText(blank: false, missing: false, mean: text, std: nil, count: nil, bold: false,
-                            approximate: published.approximate)
+                            approximate: published.approximate, paper: true)
         }
 
         var headers: [Header] = []
@@ -138,13 +142,14 @@ extension TableView {
         self.groups = groups
         hasPaperColumns = table.columns.contains(where: \.hasPaper)
 
-        rows = table.rows.map { row in
+        rows = table.rows.enumerated().map { index, row in
             var cells: [CellText] = []
             for (cell, column) in zip(row.cells, table.columns) {
                 cells.append(measured(cell, row: row, column: column))
                 if column.hasPaper { cells.append(paper(cell, column: column)) }
             }
-            return RowLine(label: row.label, paperOnly: row.paperOnly, cells: cells)
+            return RowLine(label: row.label, paperOnly: row.paperOnly, cells: cells,
+                           anchor: row.paperOnly ? nil : Self.runsAnchor(table: table.name, row: index))
         }
 
         columnLabels = table.rows.map { Label(label: $0.label, paperOnly: $0.paperOnly) }
@@ -191,6 +196,9 @@ extension TableView {
         }
         footer = Self.footer(of: table)
     }
+
+    /// Where the page lists the runs of a table's row.
+    static func runsAnchor(table: String, row: Int) -> String { "runs-\(Figures.slugged(table))-\(row + 1)" }
 
     /// Plain sentences that say how to read the table and where its numbers come from.
     static func footer(of table: Table) -> [String] {
