@@ -32,9 +32,14 @@ struct PlanCommand: AsyncParsableCommand {
 
     func run() async throws {
         let plan = try ManifestInput(manifest).plan()
+        // A layout without templates is bad input here too, not only when `run` starts.
+        let tables = try TableOutputOptions.parse([])
+        if (try? tables.templatesDirectory(manifest: manifest.url)) != nil {
+            try tables.checkTemplates(plan: plan, manifest: manifest)
+        }
         let overview = try PlanOverview(plan: plan, ledger: Ledger.existing(workspace: workspace.value))
-        let output = json ? try overview.json(manifest: manifest.file)
-                          : overview.text(manifest: manifest.file, listLimit: all ? nil : 200)
+        let output = json ? try overview.json(manifest: manifest.file, profile: manifest.profile)
+                          : overview.text(manifest: manifest.file, listLimit: all ? nil : 200, profile: manifest.profile)
         FileHandle.standardOutput.write(Data(output.utf8))
     }
 }

@@ -85,7 +85,12 @@ struct RunDetails {
         if let started = record.startedAt {
             var when = "started \(timestamp(started))"
             if let finished = record.finishedAt, finished >= started {
-                when += ", finished \(timestamp(finished)) after \(ProgressText.duration(finished.timeIntervalSince(started)))"
+                let last = finished.timeIntervalSince(started)
+                when += ", finished \(timestamp(finished)) after \(ProgressText.duration(record.earlierSeconds + last))"
+                // A resumed run: its time is every attempt's, the last one's said apart.
+                if record.earlierSeconds > 0 { when += " over \(record.attempts) attempts (\(ProgressText.duration(last)) in the last)" }
+            } else if record.earlierSeconds > 0 {
+                when += " (attempt \(record.attempts); \(ProgressText.duration(record.earlierSeconds)) in earlier attempts)"
             }
             facts.append(["time", when])
         }

@@ -36,7 +36,12 @@ struct TableOutputOptions: ParsableArguments {
         do {
             try Reporter(templates: templatesDirectory(manifest: manifest.url)).checkTemplates(for: plan)
         } catch let error as ReportError {
-            FileHandle.standardError.write(Data("error: \(manifest.file): \(error)\n".utf8))
+            var place = manifest.file
+            if case .missingTemplate(let table, _, _, _) = error,
+               let source = plan.tables.first(where: { $0.name == table })?.layoutSource {
+                place = "\(source): tables.\(table).layout"
+            }
+            FileHandle.standardError.write(Data("error: \(place): \(error)\n".utf8))
             throw ExitCode(2)
         }
     }

@@ -18,6 +18,8 @@ public struct TableSpec: Hashable, Sendable {
     /// The quantity the rows vary ("LoRA scale alpha"), each row at its `RowSpec.x`: the
     /// reporter draws Δm against it (MTLoRA's Fig. 2). nil: the rows are no series.
     public var xAxis: String?
+    /// Where the manifest names the layout ("m.yaml:12:13"), for errors about its templates.
+    public var layoutSource: String?
 
     public init(name: String, title: String, layout: String = "rows", columns: [ColumnSpec],
                 rows: [RowSpec], referenceRow: String? = nil, paperSource: String? = nil) {
