@@ -112,7 +112,7 @@ struct Override {
                 continue
             }
             let existing = node.entries?.map(\.key) ?? []
-            let owner = depth >= 2 ? " of \(keys[depth - 2] == "groups" ? "group" : keys[depth - 2]) '\(keys[depth - 1])'" : ""
+            let owner = depth == 3 ? " of group '\(keys[1])'" : ""
             let list = existing.isEmpty ? "none yet" : existing.joined(separator: ", ")
             throw error("no \(named) '\(key)'\(owner)",
                         expected: "one of the existing (\(list)), or +\(self.key)=... to add \(named == "axis" ? "an" : "a") \(named)",
@@ -147,7 +147,7 @@ struct Override {
             }
             let given = kinds.isEmpty ? "the manifest never gives '\(key)' a null"
                 : "the manifest gives '\(key)' only \(kinds.map { $0.rawValue + "s" }.sorted().joined(separator: " and "))"
-            throw error("\(key)=\(written): a \(kind.rawValue) value, but \(given)", expected: hint)
+            throw error("\(sweep == nil ? "" : "\(written): ")a \(kind.rawValue) value, but \(given)", expected: hint)
         }
     }
 
@@ -246,11 +246,12 @@ enum HydraSweep {
         let numbers = parts.map { Double($0)! }
         let (start, stop, step) = parts.count == 1 ? (0, numbers[0], 1) : (numbers[0], numbers[1], parts.count == 3 ? numbers[2] : 1)
         guard step != 0, step.isFinite, start.isFinite, stop.isFinite else { throw Problem(message: "\(written): expected \(usage) with a non-zero step") }
-        let count = Int(((stop - start) / step).rounded(.up))
+        // A tolerance, so range(0.1,0.4,0.1) stops before 0.4 as written, not at 0.30000000000000004's next.
+        let count = Int(((stop - start) / step - 1e-9).rounded(.up))
         guard count > 0 else { throw Problem(message: "\(written) is empty: no value from \(start) up to \(stop) (excluded)") }
         guard count <= 10_000 else { throw Problem(message: "\(written) has \(count) values; at most 10000") }
         // start + i * step, not repeated addition, so 0.1 steps do not drift.
-        return (0..<count).map { .double(start + Double($0) * step) }
+        return (0..<count).map { .double(((start + Double($0) * step) * 1e12).rounded() / 1e12) }
     }
 }
 

@@ -281,6 +281,8 @@ extension EndToEnd {
             let choice = try await runs(["lora_scale=1,4"])
             #expect(choice.runs.count == 18)
             #expect(choice.runs.filter { $0.axes["lora_scale"] == .int(4) }.count == 9)
+            let decimals = try await runs(["lr=range(0.1,0.4,0.1)"])
+            #expect(Set(decimals.runs.compactMap { $0.config["lr"] }) == [.double(0.1), .double(0.2), .double(0.3)])
             let range = try await runs(["task_rank=range(2,8,2)"])
             #expect(range.runs.count == 27)
             #expect(Set(range.runs.compactMap { $0.config["task_rank"] }) == [.int(2), .int(4), .int(6)])
@@ -288,7 +290,7 @@ extension EndToEnd {
             #expect(text.stdout.contains("lora_scale"), "\(text.output)")
             for (override, message) in [("lora_scale=glob(*)", "glob(...) sweep is not supported"),
                                         ("rank=[4,8]", "rank=4,8"),
-                                        ("rank=null", "rank=null: a null value"),
+                                        ("rank=null", "'rank=null': a null value"),
                                         ("seeds=0,1", "a list where the manifest takes one")] {
                 let result = try await scratch.sweep(["plan", "m.yaml", override])
                 #expect(result.status == 2, "\(override): \(result.output)")
