@@ -37,9 +37,14 @@ struct PlanCommand: AsyncParsableCommand {
         if (try? tables.templatesDirectory(manifest: manifest.url)) != nil {
             try tables.checkTemplates(plan: plan, manifest: manifest)
         }
-        let overview = try PlanOverview(plan: plan, ledger: Ledger.existing(workspace: workspace.value))
+        let ledger = try Ledger.existing(workspace: workspace.value)
+        let overview = try PlanOverview(plan: plan, ledger: ledger)
         let output = json ? try overview.json(manifest: manifest.file, profile: manifest.profile)
                           : overview.text(manifest: manifest.file, listLimit: all ? nil : 200, profile: manifest.profile)
         FileHandle.standardOutput.write(Data(output.utf8))
+        if let ledger, !(try ledger.entries(plan.runs.map(\.id)).values.contains { $0.status == .succeeded }),
+           let hint = OtherProfileHint(input: ManifestInput(manifest)).message(ledger: ledger) {
+            FileHandle.standardError.write(Data("note: \(hint)\n".utf8))
+        }
     }
 }

@@ -100,8 +100,10 @@ struct RunDetails {
             facts.append(["needs", "\(dependency.name) -> \(dependency.id) (\(dependency.state.rawValue))"])
         }
         if let progress, record.status != .succeeded {
-            facts.append(["progress", "epoch \(progress.epoch)/\(progress.epochs), step \(progress.step)/\(progress.steps), "
-                + "loss \(String(format: "%.4g", progress.loss)), \(ProgressText.duration(progress.elapsed)) in"])
+            // `epoch` counts completed epochs; the one in progress is shown from 1, as the live display does.
+            let current = min(progress.epoch + 1, max(progress.epochs, 1))
+            facts.append(["progress", "epoch \(current)/\(progress.epochs) (\(progress.epoch) done), step \(progress.step)/\(progress.steps), "
+                + "loss \(String(format: "%.4g", progress.loss)), \(ProgressText.duration(progress.elapsed)) into attempt \(record.attempts)"])
         }
         facts.render(into: &out)
         out += "\nconfig:\n" + indented(prettyJSON(run.config))

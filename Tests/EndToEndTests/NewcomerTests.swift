@@ -171,6 +171,8 @@ extension EndToEnd {
             let status = try await scratch.sweep(["status", "grid.yaml"])
             #expect(status.stdout.contains("3 new"), "\(status.output)")
             #expect(status.stderr.contains("3 runs of this manifest succeeded under --profile quick"), "\(status.output)")
+            let plan = try await scratch.sweep(["plan", "grid.yaml"])
+            #expect(plan.stderr.contains("note: 3 runs of this manifest succeeded under --profile quick"), "\(plan.output)")
             let report = try await scratch.sweep(["report", "grid.yaml"])
             #expect(report.status == 1, "\(report.output)")
             #expect(report.stderr.contains("nothing written") && report.stderr.contains("under --profile quick"), "\(report.output)")
