@@ -109,6 +109,49 @@ extension EndToEnd {
             }
         }
 
+        /// Every one-line `sweep` command of README.md and docs/ that names a manifest of
+        /// experiments/ plans as written (run options aside), and the rows it compares exist.
+        @Test func theDocsCommandsOnExperimentsPlanAsWritten() async throws {
+            let project = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+                .deletingLastPathComponent()
+            var files = [project.appendingPathComponent("README.md"), project.appendingPathComponent("experiments/README.md")]
+            files += try FileManager.default.contentsOfDirectory(at: project.appendingPathComponent("docs"),
+                                                                 includingPropertiesForKeys: nil).filter { $0.pathExtension == "md" }
+            var commands: Set<String> = []
+            for file in files {
+                for line in try String(contentsOf: file, encoding: .utf8).split(separator: "\n") {
+                    guard let match = line.firstMatch(of: /sweep (plan|run|status|report|compare) experiments\/[^`|#\\]*/) else { continue }
+                    let command = String(match.output.0).trimmingCharacters(in: .whitespaces)
+                    if !command.contains("...") && !command.contains("…") { commands.insert(command) }
+                }
+            }
+            #expect(commands.count >= 10, "\(commands)")
+            let scratch = try Engine.projectScratch()
+            let runOnly: Set<String> = ["--executor", "--slots", "--threads", "--timeout", "--retries", "--poll"]
+            let runFlags: Set<String> = ["--wait", "--rerun", "--retry-failed", "--fail-fast", "--dry-run"]
+            for command in commands.sorted() {
+                var words = Array(Self.words(command).dropFirst(2))
+                var rows: [String] = []
+                var plan: [String] = []
+                while !words.isEmpty {
+                    let word = words.removeFirst()
+                    if runOnly.contains(word) || ["--out", "--table", "--results", "--templates"].contains(word) {
+                        if !words.isEmpty { words.removeFirst() }
+                    } else if word == "--row" || word == "--against" {
+                        if !words.isEmpty { rows.append(words.removeFirst()) }
+                    } else if !runFlags.contains(word) {
+                        plan.append(word.trimmingCharacters(in: CharacterSet(charactersIn: "'")))
+                    }
+                }
+                let result = try await scratch.sweep(["plan"] + plan)
+                #expect(result.status == 0, "\(command): \(result.output)")
+                let manifest = try String(contentsOf: scratch.root.appendingPathComponent(plan[0]), encoding: .utf8)
+                for row in rows {
+                    #expect(manifest.contains("label: \"\(row)\"") || manifest.contains("label: \(row),"), "\(command): no row '\(row)'")
+                }
+            }
+        }
+
         /// `epochs=1` (a key of our engine the manifest never sets) needs no `+`; a typo still fails.
         @Test func engineKeysNeedNoPlus() async throws {
             let scratch = try Scratch()
