@@ -1,4 +1,5 @@
 import Foundation
+import SweepCore
 import Testing
 
 /// Issue 21: a newcomer's first hour. Each test is one item of the issue, through the built binary.
@@ -29,7 +30,7 @@ extension EndToEnd {
             """
 
         struct PlanDocument: Decodable {
-            struct Run: Decodable { var id: String; var group: String; var config: [String: JSONAny]; var axes: [String: JSONAny] }
+            struct Run: Decodable { var id: String; var group: String; var config: [String: JSONValue]; var axes: [String: JSONValue] }
             var runs: [Run]
             var profile: String?
         }
@@ -194,7 +195,7 @@ extension EndToEnd {
             struct Document: Decodable {
                 struct Sweep: Decodable { var runs: [Run] }
                 struct Run: Decodable {
-                    var state: String; var axes: [String: JSONAny]; var config: [String: JSONAny]?; var stderr_last_line: String?
+                    var state: String; var axes: [String: JSONValue]; var config: [String: JSONValue]?; var stderr_last_line: String?
                 }
                 var sweeps: [Sweep]
             }
@@ -367,21 +368,5 @@ extension EndToEnd {
             if inWord { words.append(current) }
             return words
         }
-    }
-}
-
-/// A JSON value as the tests compare them.
-enum JSONAny: Decodable, Equatable, Hashable {
-    case null, bool(Bool), int(Int), double(Double), string(String), array([JSONAny]), object([String: JSONAny])
-
-    init(from decoder: any Decoder) throws {
-        let container = try decoder.singleValueContainer()
-        if container.decodeNil() { self = .null }
-        else if let value = try? container.decode(Bool.self) { self = .bool(value) }
-        else if let value = try? container.decode(Int.self) { self = .int(value) }
-        else if let value = try? container.decode(Double.self) { self = .double(value) }
-        else if let value = try? container.decode(String.self) { self = .string(value) }
-        else if let value = try? container.decode([JSONAny].self) { self = .array(value) }
-        else { self = .object(try container.decode([String: JSONAny].self)) }
     }
 }
