@@ -271,6 +271,20 @@ extension EndToEnd {
             #expect(layout.status == 2 && layout.stderr.contains(/layout\.yaml:\d+:\d+: tables\.x\.layout/), "\(layout.output)")
         }
 
+        /// Another engine's tasks are known from its metrics only: a column no run with results
+        /// has is a warning when the tables are written.
+        @Test func anEmptyColumnOfAnotherEngineIsAWarning() async throws {
+            let scratch = try Scratch()
+            let manifest = Manifests.grid(rows: 2, seeds: 1).replacingOccurrences(of: "      - params.trainable",
+                                                                                  with: "      - params.trainable\n      - saliency")
+            #expect(manifest.contains("- saliency"))
+            _ = try scratch.write("grid.yaml", manifest)
+            let run = try await scratch.sweep(["run", "grid.yaml"])
+            #expect(run.status == 0, "\(run.output)")
+            #expect(run.stderr.contains("warning: table 'main': column 'saliency' is empty: no run with results has it"),
+                    "\(run.output)")
+        }
+
         // MARK: item 9
 
         /// A run interrupted and resumed: its log headers count attempts as the ledger does, and
