@@ -16,6 +16,7 @@ struct PlanCommand: AsyncParsableCommand {
             Examples:
               sweep plan experiments/ablation.yaml
               sweep plan experiments/ablation.yaml epochs=5 seeds=[0,1,2]
+              sweep plan experiments/ablation.yaml rank=4,8        # a new grid axis
               sweep plan experiments/ablation.yaml --profile smoke --all
               sweep plan experiments/ablation.yaml --json | jq '.states'
             """
