@@ -53,9 +53,9 @@ struct LaunchPreview {
                 }
                 return !seen.contains(dependency) && entries[dependency]?.status != .succeeded
             }
-            // A dependency this sweep launches first: the run waits for it.
+            // A dependency this sweep launches first, or another process runs: the run waits for it.
             let pending = run.needs.sorted { $0.key < $1.key }.first { _, dependency in
-                decided[dependency]?.launches == true
+                decided[dependency].map { $0.launches || $0 == .runningElsewhere } ?? false
             }
             let entry = entries[run.id]
             var action: Action
