@@ -399,10 +399,12 @@ struct TableReader {
                     suggestion = Spelling.closest(to: requirement.key, among: keys)
                     break
                 }
-                if !requirement.value.matches(values.first!), !values.contains(where: { requirement.value.matches($0) }) {
+                if !values.contains(where: { requirement.value.matches($0) }) {
                     let shown = values.map(\.canonical).sorted()
-                    expected = "'\(requirement.key)' of group '\(groupName)' is one of " + shown.joined(separator: ", ")
-                    suggestion = requirement.value.stringValue.flatMap { Spelling.closest(to: $0, among: shown.map { $0.trimmingCharacters(in: CharacterSet(charactersIn: "\"")) }) }
+                    expected = "'\(requirement.key)' of group '\(groupName)' is one of " + shown.prefix(12).joined(separator: ", ")
+                        + (shown.count > 12 ? ", ..." : "")
+                    let names = values.compactMap(\.stringValue)
+                    suggestion = requirement.value.stringValue.flatMap { Spelling.closest(to: $0, among: names) }
                         .map { "\(requirement.key): \($0)" }
                     break
                 }
