@@ -45,7 +45,7 @@ let package = Package(
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
         .target(name: "SweepManifest", dependencies: [
-            "SweepCore", .product(name: "Yams", package: "Yams"),
+            "SweepCore", "RunContract", .product(name: "Yams", package: "Yams"),
         ]),
         .target(name: "SweepLedger", dependencies: [
             "SweepCore", .product(name: "GRDB", package: "GRDB.swift"),

@@ -11,6 +11,33 @@ import Foundation
 public enum BundledEngine {
     public static let version = "0.5.0"
     public static var identity: String { "mtl-engine \(version)" }
+
+    /// The names of the config keys `mtl-engine` reads (its `ConfigSchema`; a test keeps the two
+    /// equal). A manifest for this engine may override any of them without `+`.
+    public static let configKeys: Set<String> = [
+        "kind", "profile", "seed", "dataset", "data_root", "tasks", "task", "pretrain_set", "pretrained",
+        "backbone_weights", "backbone", "embed_dim", "depths", "heads", "window", "image_size", "decoder",
+        "decoder_channels", "decoder_width", "aspp_rates", "epochs", "batch_size", "train_images", "val_images",
+        "lr", "min_lr", "weight_decay", "warmup_epochs", "clip_grad", "decoder_lr_scale", "loss_weights", "needs",
+        "progress_every",
+        "method", "adapter", "lora_scale_convention", "lora_scale", "lora_alpha", "rank", "task_rank",
+        "adapter_locations", "others_trainable", "adapt_patch_merging", "task_specific_stages", "groups_per_stage",
+        "task_similarity", "task_groups", "swap_tasks", "similarity_examples", "pdrs", "rho_shared", "rho_task",
+        "pdrs_ema_decay", "pdrs_ema_start", "pdrs_prefix_rescale", "ts_pd", "xt_cons", "xt_cons_low_cutoff",
+        "xt_cons_high_cutoff", "bottleneck", "lora_dropout", "drop_path_rate",
+    ]
+
+    /// The values of its config key `profile`: the engine's scales (its `Profile`). A manifest
+    /// profile of one of these names sets the scale; other names are the manifest's own.
+    public static let scales = ["smoke", "default", "paper"]
+
+    /// The tasks of each data set it knows (its `DatasetName.tasks`); config key `dataset`
+    /// defaults to pascal. A table column of a task none of its runs has is a mistake.
+    public static let datasetTasks = [
+        "pascal": ["semseg", "human_parts", "saliency", "normals"],
+        "nyud": ["semseg", "depth", "normals"],
+    ]
+    public static let defaultDataset = "pascal"
 }
 
 /// File names inside a run directory.

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import SweepCore
 import SweepLedger
+import SweepManifest
 import SweepReport
 
 struct CompareCommand: AsyncParsableCommand {
@@ -103,8 +104,19 @@ struct CompareCommand: AsyncParsableCommand {
         } catch let error as ReportError {
             throw ValidationError(error.description)
         }
-        let text = ComparisonReport(comparisons).markdown
+        if comparisons.allSatisfy({ $0.differences.allSatisfy { $0.summary == nil } }) {
+            var message = "error: the rows share no seed with results in this workspace: nothing to compare\n"
+            if let hint = OtherProfileHint(input: ManifestInput(manifest)).message(ledger: ledger) { message += "  \(hint)\n" }
+            FileHandle.standardError.write(Data(message.utf8))
+            throw ExitCode(1)
+        }
+        let report = ComparisonReport(comparisons)
+        let text = report.markdown
         print(text, terminator: "")
+        // Also on standard error, where a reader of a long table (or of a pipe) sees it.
+        for warning in report.warnings {
+            FileHandle.standardError.write(Data("warning: \(warning.dropFirst("Warning: ".count))\n".utf8))
+        }
         if let out {
             try Data(text.utf8).write(to: URL(fileURLWithPath: out), options: .atomic)
             print("wrote \(out)")
@@ -127,6 +139,12 @@ struct CompareCommand: AsyncParsableCommand {
             return holding[0]
         case 0:
             let rows = tables.map { "\($0.name): " + $0.rows.map(\.label).joined(separator: ", ") }
+            let known = tables.flatMap { $0.rows.map(\.label) }
+            if let missing = labels.first(where: { !known.contains($0) }) {
+                let guess = Spelling.closest(to: missing, among: known).map { "; did you mean '\($0)'?" } ?? ""
+                throw ValidationError("no table of \(manifest.file) has a row '\(missing)'\(guess)\n  the rows are\n  "
+                                      + rows.joined(separator: "\n  "))
+            }
             throw ValidationError("no table of \(manifest.file) has rows " + labels.map { "'\($0)'" }.joined(separator: ", ")
                                   + "; the rows are\n  " + rows.joined(separator: "\n  "))
         default:

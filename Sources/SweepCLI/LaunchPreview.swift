@@ -8,6 +8,8 @@ import SweepLedger
 struct LaunchPreview {
     enum Action: Equatable {
         case launch, resume, retry, alreadyDone, runningElsewhere, budgetSpent
+        /// Launches once the run it needs (which launches too) has succeeded.
+        case after(String)
         case skip(String)
 
         var text: String {
@@ -18,11 +20,17 @@ struct LaunchPreview {
             case .alreadyDone: return "done"
             case .runningElsewhere: return "running in another sweep process"
             case .budgetSpent: return "failed, retry budget spent (--retry-failed)"
+            case .after(let what): return "launch after \(what) succeeds"
             case .skip(let why): return "skip: \(why)"
             }
         }
 
-        var launches: Bool { self == .launch || self == .resume || self == .retry }
+        var launches: Bool {
+            if case .after = self { return true }
+            return self == .launch || self == .resume || self == .retry
+        }
+
+        var waits: Bool { if case .after = self { return true } else { return false } }
     }
 
     var plan: Plan
@@ -45,8 +53,12 @@ struct LaunchPreview {
                 }
                 return !seen.contains(dependency) && entries[dependency]?.status != .succeeded
             }
+            // A dependency this sweep launches first, or another process runs: the run waits for it.
+            let pending = run.needs.sorted { $0.key < $1.key }.first { _, dependency in
+                decided[dependency].map { $0.launches || $0 == .runningElsewhere } ?? false
+            }
             let entry = entries[run.id]
-            let action: Action
+            var action: Action
             if let (name, dependency) = blocker {
                 action = .skip("needs `\(name)` (run \(dependency.rawValue.prefix(8))), which will not succeed")
             } else {
@@ -59,6 +71,9 @@ struct LaunchPreview {
                     action = options.retryFailed || entry!.failures <= options.retries ? .retry : .budgetSpent
                 case nil, .planned?, .skipped?: action = .launch
                 }
+            }
+            if action.launches, let (name, dependency) = pending {
+                action = .after("`\(name)` (run \(dependency.rawValue.prefix(8)))")
             }
             decided[run.id] = action
             actions.append((run, action))
@@ -73,13 +88,23 @@ struct LaunchPreview {
         out += "budget: \(budget)\(budget.isOversubscribed ? " (more threads than cores, as asked)" : "")\n"
         var counts: [String: Int] = [:]
         var order: [String] = []
-        for (_, action) in actions {
+        for (_, action) in actions where !action.launches {
             let key: String = if case .skip = action { "skip" } else { action.text }
             if counts[key] == nil { order.append(key) }
             counts[key, default: 0] += 1
         }
-        out += "would launch \(launching.count) of \(actions.count) runs; "
-            + order.map { "\(counts[$0]!) \($0)" }.joined(separator: ", ") + "\n"
+        let waiting = launching.filter(\.action.waits).count
+        out += "would launch \(launching.count) of \(actions.count) runs"
+        if !launching.isEmpty {
+            out += ": \(launching.count - waiting) at once"
+            for kind in [Action.resume, .retry] {
+                let count = launching.filter { $0.action == kind }.count
+                if count > 0 { out += " (\(count) \(kind.text))" }
+            }
+            if waiting > 0 { out += ", \(waiting) once the runs they need have succeeded" }
+        }
+        if !order.isEmpty { out += "; " + order.map { "\(counts[$0]!) \($0)" }.joined(separator: ", ") }
+        out += "\n"
         let listed = actions.filter { $0.action != .alreadyDone }
         guard !listed.isEmpty else { return out }
         out += "\n"

@@ -16,6 +16,7 @@ struct PlanCommand: AsyncParsableCommand {
             Examples:
               sweep plan experiments/ablation.yaml
               sweep plan experiments/ablation.yaml epochs=5 seeds=[0,1,2]
+              sweep plan experiments/ablation.yaml rank=4,8        # a new grid axis
               sweep plan experiments/ablation.yaml --profile smoke --all
               sweep plan experiments/ablation.yaml --json | jq '.states'
             """
@@ -32,9 +33,19 @@ struct PlanCommand: AsyncParsableCommand {
 
     func run() async throws {
         let plan = try ManifestInput(manifest).plan()
-        let overview = try PlanOverview(plan: plan, ledger: Ledger.existing(workspace: workspace.value))
-        let output = json ? try overview.json(manifest: manifest.file)
-                          : overview.text(manifest: manifest.file, listLimit: all ? nil : 200)
+        // A layout without templates is bad input here too, not only when `run` starts.
+        let tables = try TableOutputOptions.parse([])
+        if (try? tables.templatesDirectory(manifest: manifest.url)) != nil {
+            try tables.checkTemplates(plan: plan, manifest: manifest)
+        }
+        let ledger = try Ledger.existing(workspace: workspace.value)
+        let overview = try PlanOverview(plan: plan, ledger: ledger)
+        let output = json ? try overview.json(manifest: manifest.file, profile: manifest.profile)
+                          : overview.text(manifest: manifest.file, listLimit: all ? nil : 200, profile: manifest.profile)
         FileHandle.standardOutput.write(Data(output.utf8))
+        if let ledger, !(try ledger.entries(plan.runs.map(\.id)).values.contains { $0.status == .succeeded }),
+           let hint = OtherProfileHint(input: ManifestInput(manifest)).message(ledger: ledger) {
+            FileHandle.standardError.write(Data("note: \(hint)\n".utf8))
+        }
     }
 }

@@ -116,8 +116,9 @@ struct PlanOverview {
     // MARK: rendering
 
     /// The overview as text; at most `listLimit` runs are listed one per line.
-    func text(manifest: String, listLimit: Int?) -> String {
-        var out = "\(manifest): sweep \"\(plan.name)\", \(plan.runs.count) run\(plan.runs.count == 1 ? "" : "s")\n"
+    func text(manifest: String, listLimit: Int?, profile: String? = nil) -> String {
+        var out = "\(manifest): sweep \"\(plan.name)\"\(profile.map { ", profile \($0)" } ?? ""), "
+            + "\(plan.runs.count) run\(plan.runs.count == 1 ? "" : "s")\n"
         out += "  states: \(stateCounts(states))\n"
         if !axes.isEmpty {
             out += "  axes:\n"
@@ -169,7 +170,7 @@ struct PlanOverview {
         return text
     }
 
-    func json(manifest: String) throws -> String {
+    func json(manifest: String, profile: String? = nil) throws -> String {
         struct Run: Encodable {
             var id: String, group: String, label: String?, seed: Int, state: RunState
             var needs: [String: String], axes: [String: JSONValue], config: JSONValue, estimated_seconds: Double?
@@ -181,13 +182,13 @@ struct PlanOverview {
             var timed_runs: Int
         }
         struct Document: Encodable {
-            var manifest: String, sweep: String, runs: [Run], states: [String: Int], axes: [Axis], groups: [Group]
+            var manifest: String, sweep: String, profile: String?, runs: [Run], states: [String: Int], axes: [Axis], groups: [Group]
             var estimate: Estimate?
         }
         var stateCounts: [String: Int] = [:]
         for state in states { stateCounts[state.rawValue, default: 0] += 1 }
         let document = Document(
-            manifest: manifest, sweep: plan.name,
+            manifest: manifest, sweep: plan.name, profile: profile,
             runs: plan.runs.enumerated().map { index, run in
                 Run(id: run.id.rawValue, group: run.group, label: run.label, seed: run.seed, state: states[index],
                     needs: run.needs.mapValues(\.rawValue), axes: run.axes, config: run.config,

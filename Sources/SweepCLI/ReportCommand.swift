@@ -38,6 +38,14 @@ struct ReportCommand: AsyncParsableCommand {
             throw ValidationError("no ledger at \(workspace.value.ledger.path): run `sweep run \(manifest.file)` first")
         }
         let done = try ledger.entries(plan.runs.map(\.id)).values.filter { $0.status == .succeeded }.count
+        if done == 0 {
+            // An all-"—" table is never what anyone wants; say where the results are instead.
+            var message = "error: no run of \(manifest.file)\(manifest.profile.map { " (--profile \($0))" } ?? "") has results "
+                + "in \(workspace.value.root.relativePathFromCurrentDirectory): every table would be empty; nothing written\n"
+            if let hint = OtherProfileHint(input: ManifestInput(manifest)).message(ledger: ledger) { message += "  \(hint)\n" }
+            FileHandle.standardError.write(Data(message.utf8))
+            throw ExitCode(1)
+        }
         for file in try tables.write(plan: plan, ledger: ledger, manifest: manifest) {
             print("wrote \(file.relativePathFromCurrentDirectory)")
         }

@@ -102,7 +102,12 @@ struct RunDetails {
         if let started = record.startedAt {
             var when = "started \(timestamp(started))"
             if let finished = record.finishedAt, finished >= started {
-                when += ", finished \(timestamp(finished)) after \(ProgressText.duration(finished.timeIntervalSince(started)))"
+                let last = finished.timeIntervalSince(started)
+                when += ", finished \(timestamp(finished)) after \(ProgressText.duration(record.earlierSeconds + last))"
+                // A resumed run: its time is every attempt's, the last one's said apart.
+                if record.earlierSeconds > 0 { when += " over \(record.attempts) attempts (\(ProgressText.duration(last)) in the last)" }
+            } else if record.earlierSeconds > 0 {
+                when += " (attempt \(record.attempts); \(ProgressText.duration(record.earlierSeconds)) in earlier attempts)"
             }
             facts.append(["time", when])
         }
@@ -112,8 +117,10 @@ struct RunDetails {
             facts.append(["needs", "\(dependency.name) -> \(dependency.id) (\(dependency.state.rawValue))"])
         }
         if let progress, record.status != .succeeded {
-            facts.append(["progress", "epoch \(progress.epoch)/\(progress.epochs), step \(progress.step)/\(progress.steps), "
-                + "loss \(String(format: "%.4g", progress.loss)), \(ProgressText.duration(progress.elapsed)) in"])
+            // `epoch` counts completed epochs; the one in progress is shown from 1, as the live display does.
+            let current = min(progress.epoch + 1, max(progress.epochs, 1))
+            facts.append(["progress", "epoch \(current)/\(progress.epochs) (\(progress.epoch) done), step \(progress.step)/\(progress.steps), "
+                + "loss \(String(format: "%.4g", progress.loss)), \(ProgressText.duration(progress.elapsed)) into attempt \(record.attempts)"])
         }
         facts.render(into: &out)
         if !curves.isEmpty { out += "\ncurves (per epoch):\n" + indented(curvesText()) }

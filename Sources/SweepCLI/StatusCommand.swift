@@ -60,6 +60,11 @@ struct StatusCommand: AsyncParsableCommand {
         }
         listing.only = Set(state)
         listing.slurmStates = slurm?.live.compactMapValues { $0.state?.rawValue } ?? [:]
-        print(json ? try listing.json() : listing.text(), terminator: "")
+        print(json ? try listing.json(ledger: ledger) : listing.text(), terminator: "")
+        if let file = manifest.file, !listing.sections.flatMap(\.runs).contains(where: { $0.status == .succeeded }),
+           let hint = OtherProfileHint(input: ManifestInput(file: file, overrides: manifest.overrides, profile: manifest.profile))
+               .message(ledger: ledger) {
+            FileHandle.standardError.write(Data("note: \(hint)\n".utf8))
+        }
     }
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 
 /// `sweep`: the root command. Every subcommand is library code, so tests can run it in-process.
 public struct SweepCommand: AsyncParsableCommand {
@@ -33,4 +34,31 @@ public struct SweepCommand: AsyncParsableCommand {
     )
 
     public init() {}
+
+    /// Runs the command the arguments name. Bad input ends with status 2, as docs/cli.md says
+    /// (ArgumentParser's own is 64); an error found while a command runs (an unknown run id or
+    /// row) is one "error:" line, without the usage text meant for malformed arguments.
+    public static func main() async {
+        let command: any ParsableCommand
+        do {
+            command = try parseAsRoot()
+        } catch {
+            guard exitCode(for: error) == .validationFailure else { exit(withError: error) }
+            FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
+            Foundation.exit(2)
+        }
+        do {
+            if var asyncCommand = command as? any AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                var command = command
+                try command.run()
+            }
+        } catch let error as ValidationError {
+            FileHandle.standardError.write(Data("error: \(error.message)\n".utf8))
+            Foundation.exit(2)
+        } catch {
+            exit(withError: error)
+        }
+    }
 }

@@ -23,12 +23,31 @@ struct TableOutputOptions: ParsableArguments {
         let records = try ledger.records(ids)
         let directory = URL(fileURLWithPath: results, relativeTo: currentDirectory).standardizedFileURL
         do {
-            return try Reporter(templates: templates).write(plan: plan, records: records, to: directory,
-                                                            folder: Self.folder(sweep: plan.name, profile: manifest.profile),
-                                                            workspace: ledger.workspace)
+            let files = try Reporter(templates: templates).write(plan: plan, records: records, to: directory,
+                                                                 folder: Self.folder(sweep: plan.name, profile: manifest.profile),
+                                                                 workspace: ledger.workspace)
+            for warning in try Self.emptyColumns(plan: plan, records: records) {
+                FileHandle.standardError.write(Data("warning: \(warning)\n".utf8))
+            }
+            return files
         } catch let error as ReportError {
             throw ValidationError(error.description)
         }
+    }
+
+    /// Columns that stay all "—" although their rows have results: a task no run has (another
+    /// engine's tasks are only known from its metrics), an `extra.` value it never writes.
+    static func emptyColumns(plan: Plan, records: [RunID: RunRecord]) throws -> [String] {
+        var warnings: [String] = []
+        for spec in plan.tables {
+            let table = try Table(spec: spec, plan: plan, records: records)
+            guard table.rows.contains(where: { $0.succeededRuns > 0 }) else { continue }
+            for (index, column) in table.columns.enumerated()
+            where table.rows.allSatisfy({ $0.cells[index].measured == nil && $0.cells[index].paper == nil }) {
+                warnings.append("table '\(spec.name)': column '\(column.key)' is empty: no run with results has it")
+            }
+        }
+        return warnings
     }
 
     /// Refuses, before anything runs, tables whose layout has no templates: exit code 2, as
@@ -38,7 +57,12 @@ struct TableOutputOptions: ParsableArguments {
         do {
             try Reporter(templates: templatesDirectory(manifest: manifest.url)).checkTemplates(for: plan)
         } catch let error as ReportError {
-            FileHandle.standardError.write(Data("error: \(manifest.file): \(error)\n".utf8))
+            var place = manifest.file
+            if case .missingTemplate(let table, _, _, _) = error,
+               let source = plan.tables.first(where: { $0.name == table })?.layoutSource {
+                place = "\(source): tables.\(table).layout"
+            }
+            FileHandle.standardError.write(Data("error: \(place): \(error)\n".utf8))
             throw ExitCode(2)
         }
     }

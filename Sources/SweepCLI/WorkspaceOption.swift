@@ -17,10 +17,12 @@ struct ManifestArguments: ParsableArguments {
     @Argument(help: ArgumentHelp("The sweep manifest (YAML).", valueName: "file"))
     var file: String
 
-    @Argument(help: ArgumentHelp("Overrides in the style `key=value`, e.g. `epochs=5 seeds=[0,1]`.", valueName: "overrides"))
+    @Argument(help: ArgumentHelp("Overrides in the style `key=value`, e.g. `epochs=5 seeds=[0,1]`; a sweep `rank=4,8` or "
+                                 + "`rank=range(4,12,4)` adds a grid axis.", valueName: "overrides"))
     var overrides: [String] = []
 
-    @Option(help: ArgumentHelp("A profile the manifest defines (e.g. smoke).", valueName: "name"))
+    @Option(help: ArgumentHelp("A profile the manifest defines, or one of mtl-engine's scales (smoke, default, paper).",
+                               valueName: "name"))
     var profile: String?
 
     var url: URL { URL(fileURLWithPath: file).standardizedFileURL }

@@ -138,7 +138,8 @@ struct GridScheduler<Launcher: RunLauncher>: Sendable {
         var number = 1
         while true {
             progress?.handle(.started(run, attempt: number))
-            let attempt = RunAttempt(run: run, number: number, startFresh: options.rerun && number == 1, threads: threads)
+            let attempt = RunAttempt(run: run, number: number, startFresh: options.rerun && number == 1, threads: threads,
+                                     overall: try ledger.record(run.id)?.attempts)
             let outcome = await launcher.launch(attempt, stop: stop)
             switch outcome {
             case .succeeded(let metrics):

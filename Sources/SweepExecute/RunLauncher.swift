@@ -17,9 +17,13 @@ public struct RunAttempt: Sendable, Equatable {
     public var startFresh: Bool
     /// The run's thread budget.
     public var threads: Int
+    /// The run's attempt across every invocation, as the ledger counts it (what `sweep show`
+    /// says): the log header of a resumed run's second attempt says 2, not 1 again.
+    public var overall: Int
 
-    public init(run: PlannedRun, number: Int, startFresh: Bool, threads: Int) {
+    public init(run: PlannedRun, number: Int, startFresh: Bool, threads: Int, overall: Int? = nil) {
         self.run = run; self.number = number; self.startFresh = startFresh; self.threads = threads
+        self.overall = overall ?? number
     }
 }
 

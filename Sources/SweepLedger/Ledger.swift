@@ -82,13 +82,15 @@ public final class Ledger: Sendable {
         try database.write { db in
             try db.execute(sql: """
                 UPDATE run SET status = 'running', attempts = attempts + 1, owner_pid = ?, host = ?,
+                    earlier_seconds = CASE WHEN ? THEN 0
+                        ELSE earlier_seconds + MAX(0, COALESCE(finished_at - started_at, 0)) END,
                     started_at = ?, finished_at = NULL, exit_code = NULL, stderr_tail = NULL, reason = NULL,
                     batch_job = NULL
                 WHERE id = ? AND (
                     status IN ('planned', 'interrupted', 'skipped')
                     OR (status = 'failed' AND failures <= ?)
                     OR (? AND status <> 'running'))
-                """, arguments: [pid, host, Date().timeIntervalSince1970, id.rawValue, retries, rerun])
+                """, arguments: [pid, host, rerun, Date().timeIntervalSince1970, id.rawValue, retries, rerun])
             return db.changesCount == 1
         }
     }

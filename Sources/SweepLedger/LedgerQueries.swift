@@ -24,15 +24,27 @@ public struct RunEntry: Sendable, Equatable {
     public var host: String?
     /// The batch-system job of the latest attempt ("1234_7"), for runs submitted to Slurm.
     public var batchJob: String?
+    /// Its grid axes (axis -> value), as the last plan that included it registered them.
+    public var axes: [String: JSONValue]
+    /// The end of the last attempt's stderr, as the ledger keeps it.
+    public var stderrTail: String?
+    /// Wall seconds of the attempts before the latest one (a resumed run's earlier parts).
+    public var earlierSeconds: Double = 0
 
     public init(id: RunID, group: String, label: String? = nil, seed: Int, status: RunStatus = .planned,
                 attempts: Int = 0, failures: Int = 0, exitCode: Int32? = nil, reason: String? = nil, startedAt: Date? = nil,
                 finishedAt: Date? = nil, trainSeconds: Double? = nil, ownerPID: Int32? = nil, host: String? = nil,
-                batchJob: String? = nil) {
+                batchJob: String? = nil, axes: [String: JSONValue] = [:], stderrTail: String? = nil) {
         self.id = id; self.group = group; self.label = label; self.seed = seed; self.status = status
         self.attempts = attempts; self.failures = failures; self.exitCode = exitCode; self.reason = reason; self.startedAt = startedAt
         self.finishedAt = finishedAt; self.trainSeconds = trainSeconds; self.ownerPID = ownerPID; self.host = host
-        self.batchJob = batchJob
+        self.batchJob = batchJob; self.axes = axes; self.stderrTail = stderrTail
+    }
+
+    /// The last non-empty line of `stderrTail`: usually what went wrong.
+    public var lastStderrLine: String? {
+        stderrTail?.split(whereSeparator: \.isNewline).last { !$0.allSatisfy(\.isWhitespace) }
+            .map { $0.trimmingCharacters(in: .whitespaces) }
     }
 }
 
@@ -140,6 +152,26 @@ extension Ledger {
         }
     }
 
+    /// The resolved configs of the given runs (for `sweep status --json`); unknown runs are absent.
+    public func configs(_ ids: [RunID]) throws -> [RunID: JSONValue] {
+        try database.read { db in
+            var found: [RunID: JSONValue] = [:]
+            for chunk in ids.chunked(into: 500) {
+                let marks = Array(repeating: "?", count: chunk.count).joined(separator: ",")
+                let rows = try Row.fetchCursor(db, sql: "SELECT id, config FROM run WHERE id IN (\(marks))",
+                                               arguments: StatementArguments(chunk.map(\.rawValue)))
+                while let row = try rows.next() {
+                    let id: String = row[0], text: String = row[1]
+                    guard let config = try? JSONDecoder().decode(JSONValue.self, from: Data(text.utf8)) else {
+                        throw LedgerError.corrupt(id: id, column: "config", value: text)
+                    }
+                    found[RunID(rawValue: id)] = config
+                }
+            }
+            return found
+        }
+    }
+
     /// Count of runs per state, for the sweep `sweep` or the whole ledger.
     public func counts(sweep: String? = nil) throws -> [RunStatus: Int] {
         try database.read { db in
@@ -234,22 +266,30 @@ extension RunEntry {
     /// The columns `init(row:)` reads, by position, from table `run` aliased `r`.
     static let columns = """
         r.id, r.run_group, r.label, r.seed, r.status, r.attempts, r.exit_code, r.reason,
-        r.started_at, r.finished_at, r.train_seconds, r.owner_pid, r.host, r.failures, r.batch_job
+        r.started_at, r.finished_at, r.train_seconds, r.owner_pid, r.host, r.failures, r.batch_job,
+        r.axes, r.stderr_tail, r.earlier_seconds
         """
 
     init(row: Row) throws {
         let id: String = row[0]
+        let axesText: String = row[15]
+        guard let axes = try? JSONDecoder().decode(JSONValue.self, from: Data(axesText.utf8)) else {
+            throw LedgerError.corrupt(id: id, column: "axes", value: axesText)
+        }
         self.init(id: RunID(rawValue: id), group: row[1], label: row[2], seed: row[3],
                   status: try RunRecord.status(row[4], id: id), attempts: row[5], failures: row[13], exitCode: row[6],
                   reason: row[7], startedAt: (row[8] as Double?).map(Date.init(timeIntervalSince1970:)),
                   finishedAt: (row[9] as Double?).map(Date.init(timeIntervalSince1970:)),
-                  trainSeconds: row[10], ownerPID: row[11], host: row[12], batchJob: row[14])
+                  trainSeconds: row[10], ownerPID: row[11], host: row[12], batchJob: row[14],
+                  axes: axes.objectValue ?? [:], stderrTail: row[16])
+        earlierSeconds = row[17] ?? 0
     }
 }
 
 extension RunRecord {
     static let columns = """
-        id, status, attempts, exit_code, stderr_tail, reason, metrics, started_at, finished_at, owner_pid, host
+        id, status, attempts, exit_code, stderr_tail, reason, metrics, started_at, finished_at, owner_pid, host,
+        earlier_seconds
         """
 
     init(row: Row) throws {
@@ -265,6 +305,7 @@ extension RunRecord {
                   startedAt: (row["started_at"] as Double?).map(Date.init(timeIntervalSince1970:)),
                   finishedAt: (row["finished_at"] as Double?).map(Date.init(timeIntervalSince1970:)),
                   ownerPID: row["owner_pid"], host: row["host"])
+        earlierSeconds = row["earlier_seconds"] ?? 0
     }
 
     static func status(_ text: String, id: String) throws -> RunStatus {

@@ -49,6 +49,11 @@ enum LedgerSchema {
             // A running run with one is followed through the batch system, not through a pid.
             try db.execute(sql: "ALTER TABLE run ADD COLUMN batch_job TEXT")
         }
+        migrator.registerMigration("v3: time of earlier attempts") { db in
+            // Wall seconds of the attempts before the latest one (since the run last started
+            // fresh): a resumed run's time is all of its attempts, not the last part only.
+            try db.execute(sql: "ALTER TABLE run ADD COLUMN earlier_seconds REAL NOT NULL DEFAULT 0")
+        }
         return migrator
     }
 }

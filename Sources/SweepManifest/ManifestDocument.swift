@@ -19,6 +19,25 @@ struct ManifestDocument {
     var root: ManifestNode
     /// Every config key (and its parents) the manifest sets somewhere; overrides must name one.
     var knownConfigKeys: Set<String>
+    /// The kinds of value (number, string, list, ...) the manifest gives each config key, so an
+    /// override of another kind (`rank=[4,8]` where ranks are numbers) is caught with a hint.
+    var configValueKinds: [String: Set<ValueKind>] = [:]
+}
+
+/// A JSON value's kind, for the checks of overrides against the manifest's own values.
+enum ValueKind: String, Hashable, Sendable {
+    case null, boolean, number, string, list, mapping
+
+    init(_ value: JSONValue) {
+        switch value {
+        case .null: self = .null
+        case .bool: self = .boolean
+        case .int, .double: self = .number
+        case .string: self = .string
+        case .array: self = .list
+        case .object: self = .mapping
+        }
+    }
 }
 
 struct Conditional {
@@ -33,11 +52,14 @@ struct Point {
     var assignments: [Assignment] = []
     /// Axis values (grid and zip) by axis key, for `PlannedRun.axes`.
     var axes: [(String, JSONValue)] = []
+    /// Values of command-line sweeps (`rank=4,8`): applied with the overrides, so they win too.
+    var overrides: [Assignment] = []
 
     /// `self` then `other`: presets in order, values in order (later wins).
     func combined(with other: Point) -> Point {
         Point(label: label ?? other.label, presets: presets + other.presets,
-              assignments: assignments + other.assignments, axes: axes + other.axes)
+              assignments: assignments + other.assignments, axes: axes + other.axes,
+              overrides: overrides + other.overrides)
     }
 }
 
@@ -138,6 +160,28 @@ extension ManifestDocument {
         tables = root["tables"]
         knownConfigKeys = known
         self.root = root
+        configValueKinds = Self.valueKinds(defaults: defaults, presets: presets, conditionals: conditionals, groups: groups)
+    }
+
+    /// Every value each config key takes somewhere in the manifest, by kind.
+    static func valueKinds(defaults: [Assignment], presets: [String: [Assignment]], conditionals: [Conditional],
+                           groups: [GroupDefinition]) -> [String: Set<ValueKind>] {
+        var kinds: [String: Set<ValueKind>] = [:]
+        func note(_ assignments: [Assignment]) {
+            for assignment in assignments { kinds[assignment.key, default: []].insert(ValueKind(assignment.value)) }
+        }
+        note(defaults)
+        for layer in presets.values { note(layer) }
+        for group in groups {
+            note(group.set)
+            for point in (group.rows ?? []) + group.includes { note(point.assignments) }
+            for axis in group.axes + group.zips.flatMap({ $0 }) where !axis.isPreset {
+                for value in axis.values { kinds[axis.key, default: []].insert(ValueKind(value)) }
+            }
+            for rule in group.conditionals { note(rule.set) }
+        }
+        for rule in conditionals { note(rule.set) }
+        return kinds
     }
 
     // MARK: engine and executor
@@ -420,6 +464,7 @@ extension ManifestDocument {
                 } else {
                     _ = try readKey(axisEntry, in: node)
                     for value in values { known.formUnion(configKeys(axisEntry.key, value: value.json)) }
+                    try checkOneKind(values, axis: axisEntry.key)
                 }
                 axes.append(Axis(key: axisEntry.key, values: values.map(\.json), node: axisEntry.value))
             }
@@ -486,6 +531,20 @@ extension ManifestDocument {
             }
         }
         return group
+    }
+
+    /// An axis whose values are numbers but one (`rank: [four, 16]`) has a typo, not a plan:
+    /// the odd value is named, instead of a table row that later selects no run.
+    static func checkOneKind(_ values: [ManifestNode], axis: String) throws(ManifestError) {
+        let kinds = values.map { ValueKind($0.json) }
+        var counts: [ValueKind: Int] = [:]
+        // Only numbers mixed with strings: other mixes (null among numbers, a list of alternatives) can be meant.
+        for kind in kinds where kind == .number || kind == .string { counts[kind, default: 0] += 1 }
+        guard counts.count > 1, let common = counts.max(by: { $0.value < $1.value || ($0.value == $1.value && $0.key.rawValue > $1.key.rawValue) })?.key
+        else { return }
+        let odd = values.first { let kind = ValueKind($0.json); return kind != common && counts[kind] != nil }!
+        throw odd.error("axis '\(axis)' has \(odd.kindDescription) among \(common.rawValue)s",
+                        expected: "values of one kind (\(common.rawValue)s, as the axis's other values)")
     }
 
     static func readNeeds(_ node: ManifestNode?) throws(ManifestError) -> [NeedDefinition] {

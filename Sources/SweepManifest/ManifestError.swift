@@ -37,9 +37,9 @@ public struct ManifestError: Error, CustomStringConvertible, Equatable, Sendable
 }
 
 /// "Did you mean" by edit distance.
-enum Spelling {
+public enum Spelling {
     /// The candidate closest to `word`, if it is close enough to be a plausible typo.
-    static func closest(to word: String, among candidates: some Sequence<String>) -> String? {
+    public static func closest(to word: String, among candidates: some Sequence<String>) -> String? {
         let limit = max(1, word.count / 3)
         var best: (name: String, distance: Int)?
         for candidate in candidates where candidate != word {

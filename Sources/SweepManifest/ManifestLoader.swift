@@ -1,4 +1,5 @@
 import Foundation
+import RunContract
 import SweepCore
 
 /// Turns a manifest file into a `Plan`. See docs/manifest.md for the language.
@@ -18,43 +19,99 @@ public enum ManifestLoader {
         var root = try ManifestFiles.loadManifest(displayPath(path))
 
         var overrides: [Override] = []
-        if let profile { overrides += try profileOverrides(profile, root: root) }
+        var scale: String?
+        if let profile {
+            let chosen = try profileOverrides(profile, root: root)
+            overrides += chosen.overrides
+            scale = chosen.scale
+        }
         for (index, text) in overrideTexts.enumerated() {
             overrides.append(try Override(commandLine: text, position: index + 1))
         }
         for override in overrides where override.editsManifest {
+            try override.checkManifestPath(in: root)
             root = try root.setting(override.keys[...], to: override.value, location: override.location,
                                     display: override.display)
         }
 
         let document = try ManifestDocument(root: root, manifestFile: file)
         var configOverrides: [Assignment] = []
+        var sweeps: [Axis] = []
+        // Keys the bundled engine reads need no `+`: only a key nothing would read is a likely typo.
+        let known = document.engine.command == nil ? document.knownConfigKeys.union(BundledEngine.configKeys)
+                                                   : document.knownConfigKeys
         for override in overrides where !override.editsManifest {
-            try override.checkConfigKey(known: document.knownConfigKeys)
-            configOverrides.append(Assignment(path: override.keys, value: override.value.json))
+            try override.checkConfigKey(known: known)
+            try override.checkValueShape(manifestKinds: document.configValueKinds[override.key])
+            if let values = override.sweep {
+                if let twice = sweeps.first(where: { $0.key == override.key }) {
+                    throw override.error("'\(twice.key)' is swept twice on the command line", expected: "one sweep per key")
+                }
+                sweeps.append(Axis(key: override.key, values: values.map(\.json), node: override.value))
+            } else {
+                configOverrides.append(Assignment(path: override.keys, value: override.value.json))
+            }
         }
 
-        let planner = Planner(document: document, engine: document.engine, overrides: configOverrides, profile: profile)
+        let planner = Planner(document: document, engine: document.engine, overrides: configOverrides, sweeps: sweeps,
+                              profile: scale)
         let expansion = try planner.expand()
-        let tables = try TableReader(expansion: expansion, document: document).read(document.tables)
-        return Plan(name: document.name, manifest: file, runs: expansion.runs, engine: document.engine,
-                    executor: document.executor, tables: tables)
+        let changes = (profile.map { ["--profile \($0)"] } ?? []) + overrideTexts
+        var reader = TableReader(expansion: expansion, document: document, overrides: changes)
+        let tables = try reader.read(document.tables)
+        var plan = Plan(name: document.name, manifest: file, runs: expansion.runs, engine: document.engine,
+                        executor: document.executor, tables: tables)
+        plan.warnings = reader.warnings
+        return plan
     }
 
-    /// `--profile NAME`: the entries of `profiles.NAME`, as overrides that point into the manifest.
-    private static func profileOverrides(_ name: String, root: ManifestNode) throws(ManifestError) -> [Override] {
+    /// The profiles `--profile` accepts for this manifest: its own, then the bundled engine's
+    /// scales it does not declare.
+    public static func profileNames(file: URL) throws -> [String] {
+        let path = file.isFileURL ? file.path : file.absoluteString
+        let root = try ManifestFiles.loadManifest(displayPath(path))
+        let declared = (root["profiles"]?.entries ?? []).map(\.key)
+        let scales = root["engine"]?["command"] == nil ? BundledEngine.scales : []
+        return declared + scales.filter { !declared.contains($0) }
+    }
+
+    /// `--profile NAME`: the entries of `profiles.NAME`, as overrides that point into the manifest,
+    /// and the value of config key `profile`. For our engine that key is its scale (smoke, default,
+    /// paper): a profile of another name leaves it out, or picks one with its own `profile:` entry,
+    /// and a scale name works without a `profiles:` entry. Another engine gets the name as it is.
+    private static func profileOverrides(_ name: String, root: ManifestNode) throws(ManifestError)
+        -> (overrides: [Override], scale: String?) {
+        let bundled = root["engine"]?["command"] == nil
         let profiles = try root["profiles"]?.mapping(expected: "a mapping of profile name -> {key: value}") ?? []
+        let defaultScale = !bundled || BundledEngine.scales.contains(name) ? name : nil
         guard let profile = profiles.first(where: { $0.key == name }) else {
+            if bundled, BundledEngine.scales.contains(name) { return ([], name) }
             let names = profiles.map(\.key)
+            let scales = bundled ? " or one of mtl-engine's scales (" + BundledEngine.scales.joined(separator: ", ") + ")" : ""
             throw ManifestError(file: ManifestError.commandLine, line: 1, column: 1, keyPath: "--profile",
                                 problem: "unknown profile '\(name)'" + (names.isEmpty ? " (the manifest declares no profiles)" : ""),
-                                expected: names.isEmpty ? "a `profiles:` entry in \(root.location.file)" : "one of: " + names.joined(separator: ", "),
-                                suggestion: Spelling.closest(to: name, among: names))
+                                expected: (names.isEmpty ? "a `profiles:` entry in \(root.location.file)" : "one of: " + names.joined(separator: ", ")) + scales,
+                                suggestion: Spelling.closest(to: name, among: names + (bundled ? BundledEngine.scales : [])))
         }
-        if profile.value.isNull { return [] }
-        return try profile.value.mapping(expected: "a mapping of override key -> value").map { entry throws(ManifestError) in
-            try Override(profile: name, entry: entry)
+        if profile.value.isNull { return ([], defaultScale) }
+        var scale = defaultScale
+        var overrides: [Override] = []
+        for entry in try profile.value.mapping(expected: "a mapping of override key -> value") {
+            guard entry.key == ReservedKey.profile else {
+                overrides.append(try Override(profile: name, entry: entry))
+                continue
+            }
+            // `profile: smoke` inside a profile: the engine scale this profile runs at.
+            let expected = bundled ? "one of mtl-engine's scales: " + BundledEngine.scales.joined(separator: ", ")
+                                   : "the value of config key `profile` (a string)"
+            let chosen = try entry.value.string(expected: expected)
+            if bundled, !BundledEngine.scales.contains(chosen) {
+                throw entry.value.error("profile '\(name)': unknown scale '\(chosen)'", expected: expected,
+                                        suggestion: Spelling.closest(to: chosen, among: BundledEngine.scales))
+            }
+            scale = chosen
         }
+        return (overrides, scale)
     }
 
     /// Paths inside the working directory are shown relative to it, as users typed them.

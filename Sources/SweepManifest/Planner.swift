@@ -23,6 +23,9 @@ struct Planner {
     let engine: EngineSpec
     /// `key=value` overrides of config values: applied after the grid and again after the conditionals, so they always win.
     let overrides: [Assignment]
+    /// Command-line sweeps (`rank=4,8`): grid axes of every group, whose values act as overrides.
+    var sweeps: [Axis] = []
+    /// The value of config key `profile`, if any (see `ManifestLoader.profileOverrides`).
     let profile: String?
 
     func expand() throws(ManifestError) -> Expansion {
@@ -34,7 +37,13 @@ struct Planner {
         let interner = ReferenceInterner()
         for group in try dependencyOrder() {
             let dependencies = try group.needs.map { need throws(ManifestError) in
-                try DependencyIndex(need: need, runs: expansion.groupRuns[need.group]!, all: expansion.runs)
+                // A command-line sweep crosses the needed group too: each run needs the one with its values.
+                var need = need
+                for sweep in sweeps {
+                    let path = sweep.key.split(separator: ".").map(String.init)
+                    if !need.match.contains(path) { need.match.append(path) }
+                }
+                return try DependencyIndex(need: need, runs: expansion.groupRuns[need.group]!, all: expansion.runs)
             }
             var groupRuns: [GroupRun] = []
             groupRuns.reserveCapacity(group.runCountBeforeExclusion)
@@ -112,6 +121,18 @@ struct Planner {
                 block.dropFirst().reduce(block[0].point(index)) { $0.combined(with: $1.point(index)) }
             })
         }
+        // Command-line sweeps cross every point, include entries too (Hydra's multirun: every job).
+        var swept = [Point(label: nil)]
+        for sweep in sweeps {
+            swept = swept.flatMap { point in
+                sweep.values.map { value in
+                    point.combined(with: Point(label: nil, axes: [(sweep.key, value)], overrides: [
+                        Assignment(path: sweep.key.split(separator: ".").map(String.init), value: value),
+                    ]))
+                }
+            }
+        }
+        if !sweeps.isEmpty { dimensions.append(swept) }
         let combinations = dimensions.reduce(1) { $0 * $1.count }
 
         var digits = [Int](repeating: 0, count: dimensions.count)
@@ -129,7 +150,10 @@ struct Planner {
             }
         }
         for include in group.includes {
-            try forEachSeed(of: include, base: base, group: group, dependencies: dependencies, interner: interner, body)
+            for sweep in swept {
+                try forEachSeed(of: include.combined(with: sweep), base: base, group: group, dependencies: dependencies,
+                                interner: interner, body)
+            }
         }
     }
 
@@ -147,6 +171,7 @@ struct Planner {
         // Where this point's config holds `${needs.…}` strings: found once per point, not per run.
         // Overrides or conditionals that bring their own references need the full walk.
         var templates: [(path: [String], text: String)] = []
+        let overrides = self.overrides + point.overrides
         var walkEveryRun = overrides.contains { $0.value.mentionsNeeds }
             || conditionals.contains { $0.set.contains { $0.value.mentionsNeeds } }
         if !walkEveryRun { walkEveryRun = !pointConfig.collectNeedsTemplates(at: [], into: &templates) }

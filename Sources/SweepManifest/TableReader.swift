@@ -23,14 +23,22 @@ struct TableReader {
     let expansion: Planner.Expansion
     let groups: [String: GroupDefinition]
     let groupNames: [String]
+    /// The command line's and the profile's changes (`rank=[4]`), or empty: a table row they
+    /// leave without runs is a warning naming them (its cells show —), not an error.
+    let overrides: [String]
+    /// Our engine's tasks are known per data set, so a column of a task no run has is caught.
+    let bundledEngine: Bool
+    private(set) var warnings: [String] = []
 
-    init(expansion: Planner.Expansion, document: ManifestDocument) {
+    init(expansion: Planner.Expansion, document: ManifestDocument, overrides: [String] = []) {
         self.expansion = expansion
         groups = Dictionary(uniqueKeysWithValues: document.groups.map { ($0.name, $0) })
         groupNames = document.groups.map(\.name)
+        self.overrides = overrides
+        bundledEngine = document.engine.command == nil
     }
 
-    func read(_ node: ManifestNode?) throws(ManifestError) -> [TableSpec] {
+    mutating func read(_ node: ManifestNode?) throws(ManifestError) -> [TableSpec] {
         guard let node else { return [] }
         var tables: [TableSpec] = []
         for entry in try node.mapping(expected: "a mapping of table name -> table") {
@@ -39,11 +47,13 @@ struct TableReader {
         return tables
     }
 
-    private func readTable(name: String, _ node: ManifestNode) throws(ManifestError) -> TableSpec {
+    private mutating func readTable(name: String, _ node: ManifestNode) throws(ManifestError) -> TableSpec {
         try node.checkKeys(Self.tableKeys, in: "table '\(name)'")
         let title = try node["title"]?.string(expected: "the table's title") ?? name
         var layout = "rows"
+        var layoutSource: String?
         if let layoutNode = node["layout"] {
+            layoutSource = "\(layoutNode.location.file):\(layoutNode.location.line):\(layoutNode.location.column)"
             let expected = Self.layouts.joined(separator: " or ") + ", or the name of your own pair of templates"
             layout = try layoutNode.string(expected: expected)
             let nameCharacters = CharacterSet.alphanumerics.union(CharacterSet(charactersIn: "-_"))
@@ -115,6 +125,7 @@ struct TableReader {
             }
             rows.append(row)
         }
+        try checkTaskColumns(columns, items: columnItems, rows: rows, table: name)
         if let xAxisNode = node["x_axis"], !rows.contains(where: { $0.x != nil }) {
             throw xAxisNode.error("table '\(name)' has an x_axis but no row gives its x", expected: "x: NUMBER in its rows")
         }
@@ -151,10 +162,37 @@ struct TableReader {
                               referenceRow: reference, paperSource: published.source)
         table.xAxis = xAxis
         table.trivialRow = trivial
+        table.layoutSource = layoutSource
         return table
     }
 
     // MARK: columns
+
+    /// For our engine: a task column must be a task of some run the table selects (a
+    /// `saliency` column over NYUD runs would be all —).
+    private func checkTaskColumns(_ columns: [ColumnSpec], items: [ManifestNode], rows: [RowSpec],
+                                  table: String) throws(ManifestError) {
+        let ids = Set(rows.flatMap(\.runs))
+        guard bundledEngine, !ids.isEmpty else { return }
+        var tasks = Set<String>()
+        for run in expansion.runs where ids.contains(run.id) {
+            if run.config["kind"]?.stringValue == "pretrain" { continue }
+            if let task = run.config["task"]?.stringValue { tasks.insert(task); continue }
+            if let listed = run.config["tasks"]?.arrayValue { tasks.formUnion(listed.compactMap(\.stringValue)); continue }
+            let dataset = run.config["dataset"]?.stringValue ?? BundledEngine.defaultDataset
+            tasks.formUnion(BundledEngine.datasetTasks[dataset] ?? [])
+        }
+        guard !tasks.isEmpty else { return }
+        // A column with published numbers shows them even when our runs lack the task.
+        let published = Set(rows.flatMap(\.paper.keys))
+        for (column, item) in zip(columns, items)
+        where Self.tasks.contains(column.key) && !tasks.contains(column.key) && !published.contains(column.key) {
+            let order = Self.tasks.filter(tasks.contains)
+            throw item.error("column '\(column.key)': no run of table '\(table)' has task \(column.key)",
+                             expected: "a task of its runs: " + order.joined(separator: ", "),
+                             suggestion: Spelling.closest(to: column.key, among: order))
+        }
+    }
 
     private func readColumn(_ node: ManifestNode) throws(ManifestError) -> ColumnSpec {
         if case .scalar = node.content {
@@ -191,9 +229,10 @@ struct TableReader {
         if key.hasPrefix("extra."), key.count > "extra.".count { return key }
         let tasks = configuredTasks()
         if tasks.contains(key) { return key }
-        let candidates = Self.fixedColumns + Self.tasks + tasks.sorted()
+        let allTasks = Self.tasks + tasks.subtracting(Self.tasks).sorted()
+        let candidates = Self.fixedColumns + allTasks
         throw node.error("unknown column '\(key)'",
-                         expected: "a task (" + (Self.tasks + tasks.sorted()).joined(separator: ", ")
+                         expected: "a task (" + allTasks.joined(separator: ", ")
                             + "), delta_m, params.trainable/total/decoder/backbone, gmacs, train_seconds, epoch_seconds, single_inference or extra.NAME",
                          suggestion: Spelling.closest(to: key, among: candidates))
     }
@@ -298,7 +337,7 @@ struct TableReader {
 
     // MARK: rows
 
-    private func readRow(_ node: ManifestNode, columns: [String]) throws(ManifestError) -> RowSpec {
+    private mutating func readRow(_ node: ManifestNode, columns: [String]) throws(ManifestError) -> RowSpec {
         try node.checkKeys(Self.rowKeys, in: "a table row")
         guard let labelNode = node["label"] else { throw node.error("table row without a label", expected: "label: \"...\"") }
         let label = try labelNode.string(expected: "the row's label")
@@ -354,8 +393,35 @@ struct TableReader {
             if seen.insert(run.id).inserted { runs.append(run.id) }
         }
         if runs.isEmpty {
+            if !overrides.isEmpty {
+                warnings.append("table row '\(label)' selects no run of group '\(groupName)' with "
+                                + overrides.joined(separator: " ") + ": its cells show —")
+                return RowSpec(label: label, runs: [], paper: paper, paperOnly: false, note: note)
+            }
+            let candidates = groupRuns.filter { wanted == nil || $0.label == wanted }.map { expansion.runs[$0.runIndex].config }
+            var expected = "a `where` that some run of the group satisfies"
+            var suggestion: String?
+            for requirement in filter?.requirements ?? [] {
+                let values = Set(candidates.compactMap { $0.value(at: requirement.path[...]) })
+                if values.isEmpty {
+                    // No run has the key at all: a misspelled key.
+                    let keys = Set(candidates.flatMap { $0.objectValue?.keys.map { $0 } ?? [] })
+                    expected = "no run of group '\(groupName)' has key '\(requirement.key)'; its keys: " + keys.sorted().joined(separator: ", ")
+                    suggestion = Spelling.closest(to: requirement.key, among: keys)
+                    break
+                }
+                if !values.contains(where: { requirement.value.matches($0) }) {
+                    let shown = values.map(\.canonical).sorted()
+                    expected = "'\(requirement.key)' of group '\(groupName)' is one of " + shown.prefix(12).joined(separator: ", ")
+                        + (shown.count > 12 ? ", ..." : "")
+                    let names = values.compactMap(\.stringValue)
+                    suggestion = requirement.value.stringValue.flatMap { Spelling.closest(to: $0, among: names) }
+                        .map { "\(requirement.key): \($0)" }
+                    break
+                }
+            }
             throw (node["where"] ?? node).error("table row '\(label)' selects no run of group '\(groupName)'",
-                                                expected: "a `where` that some run of the group satisfies")
+                                                expected: expected, suggestion: suggestion)
         }
         return RowSpec(label: label, runs: runs, paper: paper, paperOnly: false, note: note)
     }

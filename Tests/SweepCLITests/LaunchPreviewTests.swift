@@ -38,9 +38,14 @@ import Testing
             guard case .skip(let why) = action else { Issue.record("expected a skip, got \(action)"); continue }
             #expect(why.contains("needs `pretrain`"))
         }
-        #expect(try LaunchPreview(plan: plan, ledger: nil, options: RunOptions(cores: 2)).actions
-            .allSatisfy { $0.action == .launch })
-        #expect(try LaunchPreview(plan: plan, ledger: ledger, options: RunOptions(cores: 2, rerun: true)).actions
-            .allSatisfy { $0.action == .launch })
+        // The grid waits for the pretraining run it needs: it launches after it, not at once.
+        for preview in [try LaunchPreview(plan: plan, ledger: nil, options: RunOptions(cores: 2)),
+                        try LaunchPreview(plan: plan, ledger: ledger, options: RunOptions(cores: 2, rerun: true))] {
+            #expect(preview.actions[0].action == .launch)
+            #expect(preview.actions.dropFirst().allSatisfy { $0.action.waits && $0.action.launches })
+            #expect(preview.text().contains("would launch 5 of 5 runs: 1 at once, 4 once the runs they need have succeeded\n"),
+                    "\(preview.text())")
+            #expect(preview.text().contains("launch after `pretrain` (run \(plan.runs[0].id.rawValue.prefix(8))) succeeds"))
+        }
     }
 }

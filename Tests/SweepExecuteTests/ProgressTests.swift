@@ -148,7 +148,7 @@ import Testing
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let line = try ContractJSON.encoder().encode(event(epoch: 1, step: 4, elapsed: 30, loss: 0.5))
         try (line + Data("\n".utf8)).write(to: directory.appendingPathComponent(RunFiles.progress))
-        #expect(ticks(1) == ["0/1 done · 1 running · 0 waiting · ETA 4m30s | grid/lora  epoch 1/10  loss 0.5000  ETA 4m30s\n"])
+        #expect(ticks(1) == ["0/1 done · 1 running · 0 waiting · ETA 4m30s | grid/lora  epoch 2/10  loss 0.5000  ETA 4m30s\n"])
         // A quiet run gets one line a minute, not one per tick.
         #expect(ticks(59).isEmpty)
         #expect(ticks(1).count == 1)

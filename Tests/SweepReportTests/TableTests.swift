@@ -372,7 +372,8 @@ import Testing
         #expect(text.contains("| Params (M) | -1.00 ± 0.00 | — | 2 | — | — | no variation | — |"))
         #expect(text.contains("| SemSeg ↑ | -3.05 | — | 1 | — | — | one seed: cannot tell | — |"))
         #expect(text.contains("Warning: MTLoRA (r=64) − Single Task has 2 shared seeds, fewer than 3: nothing in it "
-                              + "can be beyond noise; the last column says how many the observed spread would need."))
+                              + "can be beyond noise; at the observed spread its differences would need from 80 to more than "
+                              + "100 seeds (last column)."))
         #expect(text.contains("Warning: FAAR\\_1+2 − MTLoRA (r=64) has one shared seed"))
     }
 }

@@ -25,6 +25,7 @@ public struct RunStopped: Error, CustomStringConvertible {
     public var epoch: Int
     public var step: Int
     public var description: String {
-        "stopped by a signal at epoch \(epoch), step \(step); the checkpoint resumes from the last finished epoch"
+        // Epochs counted from 1, as `sweep`'s progress display counts them.
+        "stopped by a signal in epoch \(epoch + 1), at step \(step); the checkpoint resumes from the start of that epoch"
     }
 }

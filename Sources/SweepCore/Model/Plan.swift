@@ -129,6 +129,8 @@ public struct Plan: Sendable {
     public var engine: EngineSpec
     public var executor: ExecutorSettings
     public var tables: [TableSpec]
+    /// What the user should know but that does not stop the plan (a table row an override emptied).
+    public var warnings: [String] = []
 
     public init(name: String, manifest: URL? = nil, runs: [PlannedRun], engine: EngineSpec = EngineSpec(),
                 executor: ExecutorSettings = ExecutorSettings(), tables: [TableSpec] = []) {

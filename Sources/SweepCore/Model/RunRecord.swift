@@ -19,6 +19,8 @@ public struct RunRecord: Sendable, Equatable {
     public var finishedAt: Date?
     public var ownerPID: Int32?
     public var host: String?
+    /// Wall seconds of the attempts before the latest (`startedAt`) one, since it last started fresh.
+    public var earlierSeconds: Double = 0
 
     public init(id: RunID, status: RunStatus = .planned, attempts: Int = 0, exitCode: Int32? = nil,
                 stderrTail: String? = nil, reason: String? = nil, metrics: RunMetrics? = nil,

@@ -21,6 +21,8 @@ public struct TableSpec: Hashable, Sendable {
     /// Label of the row of constant predictions (`kind: trivial`): the footer names the columns no
     /// learned row is beyond noise above it in, so a reader sees which columns carry no signal.
     public var trivialRow: String?
+    /// Where the manifest names the layout ("m.yaml:12:13"), for errors about its templates.
+    public var layoutSource: String?
 
     public init(name: String, title: String, layout: String = "rows", columns: [ColumnSpec],
                 rows: [RowSpec], referenceRow: String? = nil, paperSource: String? = nil) {

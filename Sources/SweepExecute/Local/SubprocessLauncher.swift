@@ -31,7 +31,7 @@ struct SubprocessLauncher: RunLauncher {
         }
         if let stray { logs.writeHeader("stopped engine process group \(stray), left running here by a sweep that ended") }
         let arguments = command.arguments(config: directory.appendingPathComponent(RunFiles.config), out: directory)
-        logs.writeHeader("attempt \(attempt.number), \(attempt.threads) thread\(attempt.threads == 1 ? "" : "s"): "
+        logs.writeHeader("attempt \(attempt.overall), \(attempt.threads) thread\(attempt.threads == 1 ? "" : "s"): "
                          + ([command.executable] + arguments).joined(separator: " "))
 
         var platform = PlatformOptions()

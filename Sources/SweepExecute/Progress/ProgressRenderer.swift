@@ -231,7 +231,9 @@ public enum ProgressText {
         var text = line.title
         if line.attempt > 1 { text += " (attempt \(line.attempt))" }
         if let training = line.training {
-            text += "  epoch \(training.epoch)/\(training.epochs)  loss \(String(format: "%.4f", training.loss))"
+            // The epoch in progress, from 1 (progress.jsonl counts completed epochs), as the engine's messages say.
+            text += "  epoch \(min(training.epoch + 1, max(training.epochs, 1)))/\(training.epochs)"
+                + "  loss \(String(format: "%.4f", training.loss))"
         } else {
             text += "  starting, \(duration(line.elapsed))"
         }

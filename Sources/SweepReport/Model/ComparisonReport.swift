@@ -85,6 +85,8 @@ public struct ComparisonReport: Sendable, Hashable {
     }
 
     /// How to read the tables, and a warning for every comparison with too few seeds to decide.
+    public var warnings: [String] { notes.filter { $0.hasPrefix("Warning: ") } }
+
     var notes: [String] {
         var notes = [
             "Difference: row − baseline seed by seed, mean ± sample std over the n seeds both rows have; "
@@ -101,8 +103,17 @@ public struct ComparisonReport: Sendable, Hashable {
             let few = comparison.differences.compactMap(\.summary).filter { $0.n < RowComparison.minimumSeeds }
             guard let n = few.map(\.n).max() else { continue }
             let name = "\(TextEscaping.markdown(comparison.row)) − \(TextEscaping.markdown(comparison.baseline))"
-            let needs = n > 1 ? "the last column says how many the observed spread would need"
+            let needed = comparison.differences.filter { ($0.summary?.n ?? 0) < RowComparison.minimumSeeds }
+                .compactMap { $0.test.map { $0.seedsNeeded ?? RowComparison.maximumSeeds + 1 } }
+            let needs: String
+            if let most = needed.max(), let fewest = needed.min() {
+                let count = { (seeds: Int) in seeds > RowComparison.maximumSeeds ? "more than \(RowComparison.maximumSeeds)" : "\(seeds)" }
+                needs = "at the observed spread its differences would need " + (most == fewest ? count(most)
+                    : "from \(count(fewest)) to \(count(most))") + " seeds (last column)"
+            } else {
+                needs = n > 1 ? "the last column says how many the observed spread would need"
                               : "one seed shows no spread, so how many would be needed is unknown"
+            }
             notes.append("Warning: \(name) has \(n == 1 ? "one shared seed" : "\(n) shared seeds"), fewer than "
                          + "\(RowComparison.minimumSeeds): nothing in it can be beyond noise; \(needs).")
         }

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import Engine
+import RunContract
 
 private func parse(_ json: String) throws -> RunConfig {
     try RunConfig.parse(Data(json.utf8), file: "runs/x/config.json")
@@ -85,4 +86,14 @@ private func error(_ json: String) -> ConfigError? {
     let methods = try String(contentsOf: docs.deletingLastPathComponent().appendingPathComponent("methods.md"), encoding: .utf8)
     for key in ConfigSchema.methodKeys { #expect(methods.contains("`\(key.name)`"), "docs/methods.md lacks \(key.name)") }
     for kind in RunKind.allCases { #expect(text.contains("`\(kind.rawValue)`"), "docs/engine.md lacks kind \(kind.rawValue)") }
+}
+
+/// `sweep` knows the engine's keys and scales through RunContract (it does not link the engine):
+/// the two lists must not drift apart.
+@Test func theRunContractListsEveryConfigKeyAndScale() throws {
+    #expect(Set(ConfigSchema.keys.map(\.name)) == BundledEngine.configKeys)
+    #expect(Profile.allCases.map(\.rawValue) == BundledEngine.scales)
+    #expect(Dictionary(uniqueKeysWithValues: DatasetName.allCases.map { ($0.rawValue, $0.tasks.map(\.rawValue)) })
+        == BundledEngine.datasetTasks)
+    #expect(try parse(#"{"kind": "mtl_full"}"#).dataset.rawValue == BundledEngine.defaultDataset)
 }
