@@ -24,10 +24,22 @@ struct Planner {
     /// `key=value` overrides of config values: applied after the grid and again after the conditionals, so they always win.
     let overrides: [Assignment]
     let profile: String?
+    var limits = ManifestLimits()
+    /// Set only to find where values came from: records what each traced run received.
+    var trace: OriginTrace?
 
     func expand() throws(ManifestError) -> Expansion {
         var expansion = Expansion(runs: [], groupRuns: [:], groupOrder: [])
-        let expected = document.groups.reduce(0) { $0 + $1.runCountBeforeExclusion }
+        // Counted before anything is expanded: a grid of 10^9 points is refused, not allocated.
+        var expected = 0
+        for group in document.groups {
+            expected = expected.addingSaturating(group.runCountBeforeExclusion)
+            if expected > limits.maxRuns {
+                throw limits.tooManyRuns(expected, at: group.node["grid"] ?? group.node["zip"] ?? group.node,
+                                         what: "group '\(group.name)' (\(group.runCountFormula))"
+                                            + (expected == group.runCountBeforeExclusion ? "" : " with the groups before it"))
+            }
+        }
         expansion.runs.reserveCapacity(expected)
         var index: [RunID: Int] = [:]
         index.reserveCapacity(expected)
@@ -150,15 +162,19 @@ struct Planner {
         var walkEveryRun = overrides.contains { $0.value.mentionsNeeds }
             || conditionals.contains { $0.set.contains { $0.value.mentionsNeeds } }
         if !walkEveryRun { walkEveryRun = !pointConfig.collectNeedsTemplates(at: [], into: &templates) }
+        let pointAssignments = trace == nil ? [] : document.defaults + group.set
+            + point.presets.flatMap { document.presets[$0]! } + point.assignments
 
         for seed in group.seeds {
             var config = pointConfig
             config.assign([ReservedKey.seed], .int(seed))
             for assignment in overrides { config.assign(assignment.path[...], assignment.value) }
             var conditioned = false
+            var applied: [Assignment] = []
             for rule in conditionals where rule.when.matches(config) {
                 for assignment in rule.set { config.assign(assignment.path[...], assignment.value) }
                 conditioned = true
+                if trace != nil { applied += rule.set }
             }
             if conditioned { for assignment in overrides { config.assign(assignment.path[...], assignment.value) } }
             if group.excludes.contains(where: { $0.matches(config) }) { continue }
@@ -180,6 +196,9 @@ struct Planner {
                 }
             }
             let id = RunID(config: config, engine: engine)
+            if let trace, trace.runs.contains(id) {
+                trace.assignments[id] = pointAssignments + overrides + applied + (conditioned ? overrides : [])
+            }
             try body(PlannedRun(id: id, group: group.name, label: point.label, seed: seed, config: config,
                                 needs: needs, axes: axes), point.label)
         }
@@ -225,6 +244,10 @@ struct Planner {
         }
         var rest = String(text[text.index(after: close)...])
         if rest.hasPrefix("/") { rest.removeFirst() }
+        if rest.split(separator: "/").contains("..") {
+            throw origin(of: text, in: group).error("'\(text)' climbs out of the run directory of '\(name)' with '..'",
+                                                    expected: "${needs.NAME}/path/inside/its/run/directory")
+        }
         let resolved = interner.string(RunReference.make(id, path: rest))
         interner.resolved[ResolvedTemplate(text: text, id: id)] = resolved
         return resolved
