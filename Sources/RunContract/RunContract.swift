@@ -24,6 +24,40 @@ public enum RunFiles {
     public static let exitStatus = "exit-status"
 }
 
+/// How an engine exits (any other non-zero status is a failure too).
+public enum RunExit {
+    public static let success: Int32 = 0
+    /// Bad input: the config (or a file it names) is wrong. Running it again gives the same
+    /// answer, so the executor does not retry it within one `sweep run`.
+    public static let badInput: Int32 = 2
+}
+
+/// Checking configs before anything runs: `ENGINE --validate-config FILE...` reads each file as
+/// a run's config.json, prints one `ConfigVerdict` per file as a JSON line on stdout, in the
+/// order given, and exits 0 when every config is valid, `RunExit.badInput` when some is not
+/// (any other status: the check itself failed). It trains nothing and writes no file.
+public enum ConfigValidation {
+    public static let flag = "--validate-config"
+    /// Configs being checked name their dependencies' run directories as `run://<id>[/path]`:
+    /// those runs have not run yet, so a path given this way is taken as one that will exist.
+    public static let dependencyScheme = "run://"
+}
+
+/// One line of `--validate-config`'s output.
+public struct ConfigVerdict: Codable, Sendable, Equatable {
+    /// The file as given on the command line.
+    public var file: String
+    public var valid: Bool
+    /// The offending key, when one is to blame.
+    public var key: String?
+    /// What is wrong and what was expected (absent when valid).
+    public var message: String?
+
+    public init(file: String, valid: Bool, key: String? = nil, message: String? = nil) {
+        self.file = file; self.valid = valid; self.key = key; self.message = message
+    }
+}
+
 /// Environment variables the executor sets for each run.
 public enum RunEnvironment {
     /// The run's thread budget; the engine sizes its own pools and OpenBLAS from it.

@@ -11,7 +11,9 @@ struct PlanCommand: AsyncParsableCommand {
             Shows the number of runs, how they spread over the grid's axes, each run's state in \
             the workspace's ledger (new, succeeded, failed, interrupted, ...), which groups need \
             which, and an estimate of the time left from the runs this workspace has finished. \
-            A malformed manifest is reported with its file, line and key; nothing is written.
+            A malformed manifest is reported with its file, line and key; nothing is written. \
+            Every resolved config is checked by the engine first (`mtl-engine --validate-config`): \
+            a rejected one is listed with where its value came from, and the exit status is 2.
 
             Examples:
               sweep plan experiments/ablation.yaml
@@ -32,6 +34,7 @@ struct PlanCommand: AsyncParsableCommand {
 
     func run() async throws {
         let plan = try ManifestInput(manifest).plan()
+        try await ConfigGate(manifest: manifest).check(plan)
         let overview = try PlanOverview(plan: plan, ledger: Ledger.existing(workspace: workspace.value))
         let output = json ? try overview.json(manifest: manifest.file)
                           : overview.text(manifest: manifest.file, listLimit: all ? nil : 200)

@@ -151,7 +151,8 @@ struct GridScheduler<Launcher: RunLauncher>: Sendable {
                 try ledger.finish(run.id, status: .failed, exitCode: exitCode, stderrTail: stderrTail,
                                   metrics: nil, reason: reason)
                 let why = outcome.summary ?? "failed"
-                guard number <= options.retries, !launchesClosed.isSet, !stop.isRequested,
+                // Bad input (the config, or a file it names) fails the same way every time.
+                guard number <= options.retries, exitCode != RunExit.badInput, !launchesClosed.isSet, !stop.isRequested,
                       try ledger.claim(run.id, pid: options.pid, host: options.host, retries: claimBudget, rerun: false)
                 else { return .failed(why) }
                 number += 1

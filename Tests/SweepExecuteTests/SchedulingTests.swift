@@ -105,7 +105,7 @@ import Testing
     @Test func aFailingRunIsRetriedWithinItsBudgetAcrossInvocations() async throws {
         let space = try TemporaryWorkspace()
         let flaky = [run("flaky")]
-        let alwaysFails: FakeExecutor.Script = { _ in .failed(exitCode: 2, stderrTail: "bad", reason: nil) }
+        let alwaysFails: FakeExecutor.Script = { _ in .failed(exitCode: 1, stderrTail: "bad", reason: nil) }
 
         let first = FakeExecutor(ledger: space.ledger, options: options(retries: 2), script: alwaysFails)
         let summary = try await first.execute(plan(flaky))
@@ -126,12 +126,26 @@ import Testing
 
         // --retry-failed gives it a fresh budget.
         let third = FakeExecutor(ledger: space.ledger, options: options(retries: 1) { $0.retryFailed = true }) { attempt in
-            attempt.number == 2 ? .succeeded(FakeExecutor.metrics()) : .failed(exitCode: 2, stderrTail: nil, reason: nil)
+            attempt.number == 2 ? .succeeded(FakeExecutor.metrics()) : .failed(exitCode: 1, stderrTail: nil, reason: nil)
         }
         let retried = try await third.execute(plan(flaky))
         #expect(third.attempts.map(\.number) == [1, 2])
         #expect(retried.succeeded == [id("flaky")])
         #expect(try space.ledger.record(id("flaky"))?.status == .succeeded)
+    }
+
+    /// Exit 2 is bad input (run contract): the same config fails the same way, so it is not
+    /// tried again in this invocation; the next one may (the data it names may have been fixed).
+    @Test func badInputIsNotRetriedInTheSameInvocation() async throws {
+        let space = try TemporaryWorkspace()
+        let badInput: FakeExecutor.Script = { _ in .failed(exitCode: 2, stderrTail: "key 'rank': expected 1...4096", reason: nil) }
+        let first = FakeExecutor(ledger: space.ledger, options: options(retries: 2), script: badInput)
+        let summary = try await first.execute(plan([run("bad")]))
+        #expect(first.attempts.map(\.number) == [1])
+        #expect(summary.failed == [id("bad")])
+        let second = FakeExecutor(ledger: space.ledger, options: options(retries: 2), script: badInput)
+        _ = try await second.execute(plan([run("bad")]))
+        #expect(second.attempts.map(\.number) == [1])
     }
 
     @Test func resumeSkipsSucceededRunsAndRerunStartsThemFresh() async throws {

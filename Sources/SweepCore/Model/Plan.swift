@@ -40,9 +40,14 @@ public struct EngineSpec: Hashable, Sendable, Codable {
     /// BLAS library picks for each machine. Pinned, a grid gives the same bits on any machine
     /// that can run those kernels; it is part of every run id, since other kernels give other bits.
     public var blasCore: String?
+    /// How the engine checks configs before anything runs (docs/run-contract.md, "Checking
+    /// configs"): a command the config files are appended to. Nil with `command`: the engine
+    /// checks nothing beforehand. Our `mtl-engine` (no `command`) is `mtl-engine --validate-config`.
+    public var validate: [String]?
 
-    public init(command: [String]? = nil, identity: String = BundledEngine.identity, blasCore: String? = nil) {
-        self.command = command; self.identity = identity; self.blasCore = blasCore
+    public init(command: [String]? = nil, identity: String = BundledEngine.identity, blasCore: String? = nil,
+                validate: [String]? = nil) {
+        self.command = command; self.identity = identity; self.blasCore = blasCore; self.validate = validate
     }
 
     /// What run ids hash besides the config: the identity, and the pinned core if there is one
