@@ -78,6 +78,9 @@ struct RunCommand: AsyncParsableCommand {
     @Flag(help: "Show what would launch now, and the slots x threads budget; run nothing.")
     var dryRun = false
 
+    @Flag(help: "Do not have the engine check every config first (a run still checks its own when it starts).")
+    var skipConfigCheck = false
+
     @Option(help: ArgumentHelp("Where runs execute: local or slurm (default: the manifest's executor.kind, else local).",
                                valueName: "kind"))
     var executor: ExecutorSettings.Kind?
@@ -102,7 +105,7 @@ struct RunCommand: AsyncParsableCommand {
     func run() async throws {
         let plan = try ManifestInput(manifest).plan()
         try tables.checkTemplates(plan: plan, manifest: manifest)
-        try await ConfigGate(manifest: manifest).check(plan)
+        if !skipConfigCheck { try await ConfigGate(manifest: manifest).check(plan) }
         let options = runOptions(plan)
         if dryRun {
             let preview = try LaunchPreview(plan: plan, ledger: Ledger.existing(workspace: workspace.value), options: options)

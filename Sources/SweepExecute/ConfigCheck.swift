@@ -129,12 +129,6 @@ public struct ConfigCheck: Sendable {
     }
 }
 
-/// Config keys the manifest sets on every run (docs/manifest.md).
-enum ReservedConfigKey {
-    static let seed = "seed"
-    static let needs = "needs"
-}
-
 /// The engine's config check could not give an answer (it crashed, or printed something other
 /// than one verdict per config).
 public struct ConfigCheckError: Error, CustomStringConvertible {

@@ -73,7 +73,7 @@ public struct GroupTiming: Sendable, Equatable {
     /// epoch says nothing about a full run's (other images, sizes, backbones). `sweep plan`'s
     /// estimate and `sweep run`'s ETA both come from here.
     public static func expectedSeconds(of run: PlannedRun, timings: [String: GroupTiming]) -> Double? {
-        guard let timing = timings[key(group: run.group, profile: run.config["profile"]?.stringValue)] else { return nil }
+        guard let timing = timings[key(group: run.group, profile: run.config[ReservedConfigKey.profile]?.stringValue)] else { return nil }
         let training = run.config["epochs"]?.intValue.map { timing.meanEpochSeconds * Double($0) } ?? timing.meanTrainSeconds
         return training * timing.wallPerTrainingSecond
     }
@@ -219,7 +219,7 @@ extension Ledger {
             // Wall time counts only runs that ran whole in one local attempt: a resumed run's
             // last attempt did part of the epochs, and a Slurm run's start is its submission.
             let rows = try Row.fetchAll(db, sql: """
-                SELECT run_group, json_extract(config, '$.profile') AS profile, COUNT(*), AVG(train_seconds),
+                SELECT run_group, json_extract(config, '$.\(ReservedConfigKey.profile)') AS profile, COUNT(*), AVG(train_seconds),
                     SUM(train_seconds) / SUM(epoch_count),
                     SUM(CASE WHEN attempts = 1 AND batch_job IS NULL THEN finished_at - started_at END)
                         / SUM(CASE WHEN attempts = 1 AND batch_job IS NULL THEN train_seconds END)

@@ -40,9 +40,9 @@ struct ConfigPattern: Sendable {
 
 /// Config keys the manifest itself sets on every run; writing them directly is an error.
 enum ReservedKey {
-    static let seed = "seed"
-    static let profile = "profile"
-    static let needs = "needs"
+    static let seed = ReservedConfigKey.seed
+    static let profile = ReservedConfigKey.profile
+    static let needs = ReservedConfigKey.needs
     static let all: Set<String> = [seed, profile, needs]
 
     static let explanation = [

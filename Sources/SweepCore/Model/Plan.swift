@@ -102,6 +102,14 @@ public struct SlurmSettings: Hashable, Sendable {
     }
 }
 
+/// Config keys a manifest sets on every run itself (docs/manifest.md): the seed, the profile
+/// (`--profile`), and the dependencies' run references.
+public enum ReservedConfigKey {
+    public static let seed = "seed"
+    public static let profile = "profile"
+    public static let needs = "needs"
+}
+
 /// One run of the expanded grid.
 public struct PlannedRun: Hashable, Sendable {
     public var id: RunID
