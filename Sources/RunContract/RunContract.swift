@@ -11,6 +11,9 @@ import Foundation
 public enum BundledEngine {
     public static let version = "0.5.0"
     public static var identity: String { "mtl-engine \(version)" }
+    /// A run gives the same bits at every thread count on every CPU (engine 0.5.0; docs/engine.md,
+    /// "What is reproducible"), so the executor may give a run that starts alone the idle cores.
+    public static let resultsIndependentOfThreadCount = true
 }
 
 /// File names inside a run directory.

@@ -163,7 +163,7 @@ extension ManifestDocument {
     // MARK: engine and executor
 
     static func readEngine(_ node: ManifestNode) throws(ManifestError) -> EngineSpec {
-        try node.checkKeys(["command", "identity", "blas_core", "validate"], in: "engine")
+        try node.checkKeys(["command", "identity", "blas_core", "validate", "thread_independent"], in: "engine")
         var spec = EngineSpec()
         if let commandNode = node["command"] {
             let command = try commandNode.strings(expected: "the engine command as a list of strings")
@@ -175,6 +175,10 @@ extension ManifestDocument {
         if let identity = node["identity"] {
             spec.identity = try identity.string(expected: "the engine's identity (a string that changes when results would)")
             if spec.identity.isEmpty { throw identity.error("empty engine identity", expected: "a non-empty string") }
+        }
+        if let independent = node["thread_independent"] {
+            spec.declaresThreadIndependence = try independent.bool(
+                expected: "true when the engine's results are the same at every thread count (then a run alone may get idle cores)")
         }
         if let validate = node["validate"] {
             let command = try validate.strings(expected: "the engine's config check as a list of strings (config files are appended)")

@@ -50,6 +50,28 @@ import Testing
         #expect(executor.attempts.allSatisfy { $0.threads == 1 && !$0.startFresh && $0.number == 1 })
     }
 
+    /// A run that starts alone (everything else needs it) gets the idle cores when the engine's
+    /// results do not depend on the thread count; the runs after it share the cores as budgeted.
+    @Test func aRunStartingAloneGetsTheIdleCores() async throws {
+        let runs = [run("pretrain"), run("a", needs: ["p": "pretrain"]), run("b", needs: ["p": "pretrain"])]
+        let derived = options(slots: 2) { $0.threadsPerRun = nil; $0.cores = 4 }
+        let space = try TemporaryWorkspace()
+        let executor = FakeExecutor(ledger: space.ledger, options: derived)
+        _ = try await executor.execute(plan(runs))
+        #expect(executor.attempts.map { "\($0.name):\($0.threads)" } == ["pretrain:4", "a:2", "b:2"])
+
+        // Not for an engine that does not say so, nor when the threads per run were given.
+        let own = EngineSpec(command: ["train"], identity: "own")
+        let other = try TemporaryWorkspace()
+        let undeclared = FakeExecutor(ledger: other.ledger, options: derived)
+        _ = try await undeclared.execute(plan(runs, engine: own))
+        #expect(undeclared.attempts.map(\.threads) == [2, 2, 2])
+        let third = try TemporaryWorkspace()
+        let fixed = FakeExecutor(ledger: third.ledger, options: options(slots: 2) { $0.cores = 4 })
+        _ = try await fixed.execute(plan(runs))
+        #expect(fixed.attempts.map(\.threads) == [1, 1, 1])
+    }
+
     @Test func atMostSlotsRunsRunAtOnce() async throws {
         let space = try TemporaryWorkspace()
         let executor = FakeExecutor(ledger: space.ledger, options: options(slots: 3)) { _ in

@@ -44,10 +44,19 @@ public struct EngineSpec: Hashable, Sendable, Codable {
     /// configs"): a command the config files are appended to. Nil with `command`: the engine
     /// checks nothing beforehand. Our `mtl-engine` (no `command`) is `mtl-engine --validate-config`.
     public var validate: [String]?
+    /// A manifest's own engine declares that its results do not depend on the thread count
+    /// (`engine: {thread_independent: true}`); ours says so in `BundledEngine`.
+    public var declaresThreadIndependence = false
 
     public init(command: [String]? = nil, identity: String = BundledEngine.identity, blasCore: String? = nil,
                 validate: [String]? = nil) {
         self.command = command; self.identity = identity; self.blasCore = blasCore; self.validate = validate
+    }
+
+    /// Whether a run may be given more threads than the budget's (idle cores) without changing
+    /// its results.
+    public var resultsIndependentOfThreadCount: Bool {
+        command == nil ? BundledEngine.resultsIndependentOfThreadCount : declaresThreadIndependence
     }
 
     /// What run ids hash besides the config: the identity, and the pinned core if there is one
