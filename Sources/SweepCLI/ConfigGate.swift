@@ -15,7 +15,8 @@ struct ConfigGate {
         do {
             outcome = try await ConfigCheck(plan: plan, manifestDirectory: manifest.url.deletingLastPathComponent()).check(plan)
         } catch {
-            FileHandle.standardError.write(Data("error: \(manifest.file): \(error)\n".utf8))
+            FileHandle.standardError.write(Data(("error: \(manifest.file): \(error)\n"
+                + "  (--skip-config-check goes on without the engine's check)\n").utf8))
             throw ExitCode(2)
         }
         guard case .checked(_, let runs, let rejections) = outcome, !rejections.isEmpty else { return }
