@@ -36,11 +36,14 @@ public enum RunExit {
 }
 
 /// Checking configs before anything runs: `ENGINE --validate-config FILE...` reads each file as
-/// a run's config.json, prints one `ConfigVerdict` per file as a JSON line on stdout, in the
+/// a run's config.json, prints one `ConfigVerdict` per config as a JSON line on stdout, in the
 /// order given, and exits 0 when every config is valid, `RunExit.badInput` when some is not
-/// (any other status: the check itself failed). It trains nothing and writes no file.
+/// (any other status: the check itself failed). It trains nothing and writes no file. The FILE
+/// `-` is standard input holding one config per line (JSON Lines), named `-:LINE` in the
+/// verdicts; `sweep` sends a plan's configs that way.
 public enum ConfigValidation {
     public static let flag = "--validate-config"
+    public static let standardInput = "-"
     /// Configs being checked name their dependencies' run directories as `run://<id>[/path]`:
     /// those runs have not run yet, so a path given this way is taken as one that will exist.
     public static let dependencyScheme = "run://"

@@ -30,9 +30,6 @@ public struct ConfigCheck: Sendable {
         case notSupported
     }
 
-    /// Configs per engine invocation (keeps the argument list far below the system's limit).
-    static let batchSize = 256
-
     let command: EngineCommand?
 
     public init(plan: Plan, manifestDirectory: URL?) throws {
@@ -43,7 +40,7 @@ public struct ConfigCheck: Sendable {
 
     public func check(_ plan: Plan) async throws -> Outcome {
         guard let command else { return .notSupported }
-        var classOf: [String: Int] = [:]
+        var classOf: [RunID: Int] = [:]
         var representatives: [PlannedRun] = []
         var members: [[RunID]] = []
         for run in plan.runs {
@@ -56,43 +53,31 @@ public struct ConfigCheck: Sendable {
                 members.append([run.id])
             }
         }
-        let directory = FileManager.default.temporaryDirectory
-            .appendingPathComponent("sweep-validate-\(getpid())-\(UUID().uuidString.prefix(8))")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
+        // One config per line on standard input: no files to write (a few ms each on a busy
+        // disk) and no argument list to outgrow.
+        var lines = ""
+        for run in representatives { lines += run.config.canonical + "\n" }
+        let verdicts = try await run(command, configs: lines, count: representatives.count)
 
         var byProblem: [String: Int] = [:]
         var rejections: [Rejection] = []
-        var start = 0
-        while start < representatives.count {
-            let batch = start ..< min(start + Self.batchSize, representatives.count)
-            var files: [String] = []
-            for index in batch {
-                let file = directory.appendingPathComponent("\(index).json")
-                try Data(representatives[index].config.canonical.utf8).write(to: file)
-                files.append(file.path)
+        for (index, verdict) in verdicts.enumerated() where !verdict.valid {
+            let message = verdict.message ?? "invalid config"
+            let problem = (verdict.key ?? "") + "\u{1F}" + message
+            if let known = byProblem[problem] {
+                rejections[known].runs += members[index]
+            } else {
+                byProblem[problem] = rejections.count
+                rejections.append(Rejection(key: verdict.key, message: message, runs: members[index]))
             }
-            let verdicts = try await run(command, files: files)
-            for (offset, index) in batch.enumerated() where !verdicts[offset].valid {
-                let verdict = verdicts[offset]
-                let message = verdict.message ?? "invalid config"
-                let problem = (verdict.key ?? "") + "\u{1F}" + message
-                if let known = byProblem[problem] {
-                    rejections[known].runs += members[index]
-                } else {
-                    byProblem[problem] = rejections.count
-                    rejections.append(Rejection(key: verdict.key, message: message, runs: members[index]))
-                }
-            }
-            start = batch.upperBound
         }
         let order = plan.position
         for index in rejections.indices { rejections[index].runs.sort { order[$0]! < order[$1]! } }
         return .checked(configs: representatives.count, runs: plan.runs.count, rejections: rejections)
     }
 
-    /// The engine's verdicts on `files`, one per file, in order.
-    private func run(_ command: EngineCommand, files: [String]) async throws -> [ConfigVerdict] {
+    /// The engine's verdicts on the `count` configs of `configs` (one per line), in order.
+    private func run(_ command: EngineCommand, configs: String, count: Int) async throws -> [ConfigVerdict] {
         var environment: [Environment.Key: String?] = [
             Environment.Key(stringLiteral: RunEnvironment.threads): "1",
             Environment.Key(stringLiteral: RunEnvironment.openBLASThreads): "1",
@@ -100,32 +85,34 @@ public struct ConfigCheck: Sendable {
         for (name, value) in command.environment { environment[Environment.Key(stringLiteral: name)] = value }
         let result: ExecutionResult<Void, StringOutput<UTF8>, StringOutput<UTF8>>
         do {
-            result = try await Subprocess.run(.path(FilePath(command.executable)), arguments: Arguments(command.arguments + files),
-                                              environment: .inherit.updating(environment), input: .none,
-                                              output: .string(limit: 64 << 20), error: .string(limit: 1 << 20))
+            result = try await Subprocess.run(.path(FilePath(command.executable)),
+                                              arguments: Arguments(command.arguments + [ConfigValidation.standardInput]),
+                                              environment: .inherit.updating(environment), input: .string(configs),
+                                              output: .string(limit: 256 << 20), error: .string(limit: 1 << 20))
         } catch {
-            throw ConfigCheckError(command: command, problem: "could not start it: \(error)")
+            throw ConfigCheckError(command: command, problem: "could not run it: \(error)")
         }
         let status: Int32? = if case .exited(let code) = result.terminationStatus { code } else { nil }
         let decoder = JSONDecoder()
         let verdicts = (result.standardOutput ?? "").split(separator: "\n").compactMap {
             try? decoder.decode(ConfigVerdict.self, from: Data($0.utf8))
         }
-        guard status == RunExit.success || status == RunExit.badInput, verdicts.map(\.file) == files else {
+        guard status == RunExit.success || status == RunExit.badInput, verdicts.count == count else {
             let stderr = (result.standardError ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
             let how = status.map { "exited with status \($0)" } ?? "was killed (\(result.terminationStatus))"
             throw ConfigCheckError(command: command, problem: "it \(how) and printed \(verdicts.count) verdicts for "
-                                   + "\(files.count) configs" + (stderr.isEmpty ? "" : ": " + String(stderr.suffix(2000))))
+                                   + "\(count) configs" + (stderr.isEmpty ? "" : ": " + String(stderr.suffix(2000))))
         }
         return verdicts
     }
 
-    /// What makes two configs the same question: all but `seed`, `needs` and the run ids of references.
-    static func classKey(_ config: JSONValue) -> String {
-        guard case .object(var members) = config else { return config.canonical }
+    /// What makes two configs the same question: all but `seed`, `needs` and the run ids of
+    /// references, hashed as run ids are (a million runs' canonical texts would take hundreds of MB).
+    static func classKey(_ config: JSONValue) -> RunID {
+        guard case .object(var members) = config else { return RunID(config: config, engine: EngineSpec()) }
         members[ReservedConfigKey.seed] = nil
         members[ReservedConfigKey.needs] = nil
-        return JSONValue.object(members).withoutRunIDs.canonical
+        return RunID(config: JSONValue.object(members).withoutRunIDs, engine: EngineSpec())
     }
 }
 
@@ -136,7 +123,7 @@ public struct ConfigCheckError: Error, CustomStringConvertible {
     let problem: String
 
     public var description: String {
-        "checking the configs with `\(([command.executable] + command.arguments).joined(separator: " ")) FILE...` failed: \(problem)"
+        "checking the configs with `\(([command.executable] + command.arguments).joined(separator: " ")) -` failed: \(problem)"
     }
 }
 

@@ -41,7 +41,7 @@ public struct EngineSpec: Hashable, Sendable, Codable {
     /// that can run those kernels; it is part of every run id, since other kernels give other bits.
     public var blasCore: String?
     /// How the engine checks configs before anything runs (docs/run-contract.md, "Checking
-    /// configs"): a command the config files are appended to. Nil with `command`: the engine
+    /// configs"): a command run with `-` appended and the configs on standard input. Nil with `command`: the engine
     /// checks nothing beforehand. Our `mtl-engine` (no `command`) is `mtl-engine --validate-config`.
     public var validate: [String]?
     /// A manifest's own engine declares that its results do not depend on the thread count

@@ -34,8 +34,8 @@ struct EngineCommand: Sendable, Equatable {
         self.executable = executable; self.arguments = arguments; self.environment = environment
     }
 
-    /// How the engine checks configs before anything runs (the config files are appended), or
-    /// nil for an engine that declares no check.
+    /// How the engine checks configs before anything runs (`-` is appended: the configs come on
+    /// standard input), or nil for an engine that declares no check.
     static func validation(_ spec: EngineSpec, manifestDirectory: URL?,
                            besideExecutable: URL? = EngineCommand.runningExecutableDirectory,
                            environment: [String: String] = ProcessInfo.processInfo.environment) throws -> EngineCommand? {

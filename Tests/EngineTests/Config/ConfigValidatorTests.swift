@@ -37,6 +37,13 @@ import Testing
         #expect(throws: ConfigError.self) { try RunConfig.load(from: URL(fileURLWithPath: path)) }
     }
 
+    /// `--validate-config -`: a line of standard input is a config, named by its line.
+    @Test func aConfigGivenAsALineIsNamedByIt() {
+        #expect(ConfigValidator.verdict(Data(#"{"kind": "pretrain"}"#.utf8), name: "-:1") == ConfigVerdict(file: "-:1", valid: true))
+        let verdict = ConfigValidator.verdict(Data(#"{"kind": "x"}"#.utf8), name: "-:2")
+        #expect(verdict.file == "-:2" && !verdict.valid && verdict.key == "kind")
+    }
+
     @Test func aFileThatIsNotJSONIsInvalidNotACrash() throws {
         let path = try Self.file("{not json")
         defer { try? FileManager.default.removeItem(atPath: path) }
