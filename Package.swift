@@ -22,6 +22,8 @@ let package = Package(
         .package(url: "https://github.com/yaslab/CSV.swift", from: "2.5.2"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        // Tests only: property-based fuzzing of the manifest loader.
+        .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
     ],
     targets: [
         // MARK: numerics and the engine
@@ -71,7 +73,9 @@ let package = Package(
         .testTarget(name: "TensorsTests", dependencies: ["Tensors"], swiftSettings: numeric),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "EngineCLI"], swiftSettings: numeric),
         .testTarget(name: "SweepCoreTests", dependencies: ["SweepCore"]),
-        .testTarget(name: "SweepManifestTests", dependencies: ["SweepManifest"],
+        .testTarget(name: "SweepManifestTests", dependencies: [
+            "SweepManifest", .product(name: "PropertyBased", package: "swift-property-based"),
+        ],
                     resources: [.copy("Malformed")]),
         .testTarget(name: "SweepLedgerTests", dependencies: ["SweepLedger"]),
         .testTarget(name: "SweepExecuteTests", dependencies: ["SweepExecute"]),

@@ -15,17 +15,32 @@ public struct TrainCommand: ParsableCommand {
             file of the real data set under data_root (no metrics written),
             3 stopped by SIGTERM/SIGINT (checkpoint kept; run the same command to resume),
             1 any other failure. Threads: MTL_THREADS (default 1).
+
+            --validate-config FILE... checks configs without training: one JSON line per file
+            ({"file", "valid", "key", "message"}), exit 0 when all are valid, 2 when some is not.
             """)
 
     @Option(help: "The run's config.json.")
-    public var config: String
+    public var config: String?
 
     @Option(help: "The run directory (progress.jsonl, checkpoint, metrics.json).")
-    public var out: String
+    public var out: String?
+
+    @Option(name: .customLong("validate-config"), parsing: .upToNextOption,
+            help: ArgumentHelp("Check these config files and exit; train nothing (docs/run-contract.md).", valueName: "file"))
+    public var validateConfig: [String] = []
 
     public init() {}
 
+    public func validate() throws {
+        if validateConfig.isEmpty, config == nil || out == nil {
+            throw ValidationError("give --config FILE and --out DIR to train, or --validate-config FILE... to check configs")
+        }
+    }
+
     public func run() throws {
+        if !validateConfig.isEmpty { return try ConfigValidator.run(validateConfig) }
+        guard let config, let out else { return }
         let configURL = URL(fileURLWithPath: config)
         let runConfig: RunConfig
         do {

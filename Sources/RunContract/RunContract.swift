@@ -38,6 +38,10 @@ public enum BundledEngine {
         "nyud": ["semseg", "depth", "normals"],
     ]
     public static let defaultDataset = "pascal"
+
+    /// A run gives the same bits at every thread count on every CPU (engine 0.5.0; docs/engine.md,
+    /// "What is reproducible"), so the executor may give a run that starts alone the idle cores.
+    public static let resultsIndependentOfThreadCount = true
 }
 
 /// File names inside a run directory.
@@ -49,6 +53,43 @@ public enum RunFiles {
     public static let stderr = "stderr.log"
     /// Written by a batch task (Slurm) when the engine exits: its exit code as text.
     public static let exitStatus = "exit-status"
+}
+
+/// How an engine exits (any other non-zero status is a failure too).
+public enum RunExit {
+    public static let success: Int32 = 0
+    /// Bad input: the config (or a file it names) is wrong. Running it again gives the same
+    /// answer, so the executor does not retry it within one `sweep run`.
+    public static let badInput: Int32 = 2
+}
+
+/// Checking configs before anything runs: `ENGINE --validate-config FILE...` reads each file as
+/// a run's config.json, prints one `ConfigVerdict` per config as a JSON line on stdout, in the
+/// order given, and exits 0 when every config is valid, `RunExit.badInput` when some is not
+/// (any other status: the check itself failed). It trains nothing and writes no file. The FILE
+/// `-` is standard input holding one config per line (JSON Lines), named `-:LINE` in the
+/// verdicts; `sweep` sends a plan's configs that way.
+public enum ConfigValidation {
+    public static let flag = "--validate-config"
+    public static let standardInput = "-"
+    /// Configs being checked name their dependencies' run directories as `run://<id>[/path]`:
+    /// those runs have not run yet, so a path given this way is taken as one that will exist.
+    public static let dependencyScheme = "run://"
+}
+
+/// One line of `--validate-config`'s output.
+public struct ConfigVerdict: Codable, Sendable, Equatable {
+    /// The file as given on the command line.
+    public var file: String
+    public var valid: Bool
+    /// The offending key, when one is to blame.
+    public var key: String?
+    /// What is wrong and what was expected (absent when valid).
+    public var message: String?
+
+    public init(file: String, valid: Bool, key: String? = nil, message: String? = nil) {
+        self.file = file; self.valid = valid; self.key = key; self.message = message
+    }
 }
 
 /// Environment variables the executor sets for each run.

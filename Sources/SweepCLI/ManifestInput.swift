@@ -11,18 +11,20 @@ struct ManifestInput {
     var file: String
     var overrides: [String]
     var profile: String?
+    var maxRuns: Int
 
-    init(file: String, overrides: [String], profile: String?) {
-        self.file = file; self.overrides = overrides; self.profile = profile
+    init(file: String, overrides: [String], profile: String?, maxRuns: Int = ManifestLimits.defaultMaxRuns) {
+        self.file = file; self.overrides = overrides; self.profile = profile; self.maxRuns = maxRuns
     }
 
     init(_ arguments: ManifestArguments) {
-        self.init(file: arguments.file, overrides: arguments.overrides, profile: arguments.profile)
+        self.init(file: arguments.file, overrides: arguments.overrides, profile: arguments.profile, maxRuns: arguments.maxRuns)
     }
 
     func plan() throws -> Plan {
         do {
-            let plan = try ManifestLoader.load(file: URL(fileURLWithPath: file), overrides: overrides, profile: profile)
+            let plan = try ManifestLoader.load(file: URL(fileURLWithPath: file), overrides: overrides, profile: profile,
+                                               limits: ManifestLimits(maxRuns: maxRuns))
             for warning in plan.warnings { FileHandle.standardError.write(Data("warning: \(warning)\n".utf8)) }
             return plan
         } catch let error as ManifestError {

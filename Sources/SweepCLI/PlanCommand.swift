@@ -11,7 +11,9 @@ struct PlanCommand: AsyncParsableCommand {
             Shows the number of runs, how they spread over the grid's axes, each run's state in \
             the workspace's ledger (new, succeeded, failed, interrupted, ...), which groups need \
             which, and an estimate of the time left from the runs this workspace has finished. \
-            A malformed manifest is reported with its file, line and key; nothing is written.
+            A malformed manifest is reported with its file, line and key; nothing is written. \
+            Every resolved config is checked by the engine first (`mtl-engine --validate-config`): \
+            a rejected one is listed with where its value came from, and the exit status is 2.
 
             Examples:
               sweep plan experiments/ablation.yaml
@@ -31,6 +33,9 @@ struct PlanCommand: AsyncParsableCommand {
     @Flag(help: "Print JSON for machines (every run, with its resolved config).")
     var json = false
 
+    @Flag(help: "Do not have the engine check every config first (a run still checks its own when it starts).")
+    var skipConfigCheck = false
+
     func run() async throws {
         let plan = try ManifestInput(manifest).plan()
         // A layout without templates is bad input here too, not only when `run` starts.
@@ -38,6 +43,7 @@ struct PlanCommand: AsyncParsableCommand {
         if (try? tables.templatesDirectory(manifest: manifest.url)) != nil {
             try tables.checkTemplates(plan: plan, manifest: manifest)
         }
+        if !skipConfigCheck { try await ConfigGate(manifest: manifest).check(plan) }
         let ledger = try Ledger.existing(workspace: workspace.value)
         let overview = try PlanOverview(plan: plan, ledger: ledger)
         let output = json ? try overview.json(manifest: manifest.file, profile: manifest.profile)

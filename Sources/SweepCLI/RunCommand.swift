@@ -21,8 +21,9 @@ struct RunCommand: AsyncParsableCommand {
 
             A failed run's dependents are skipped with the reason and the rest of the grid goes \
             on (--fail-fast stops launching instead). Exit status: 0 when every run succeeded, \
-            1 when some failed, were skipped or did not start, 2 for a malformed manifest \
-            or a table layout without templates (nothing starts), 128+N when stopped by signal N (130 for Ctrl-C).
+            1 when some failed, were skipped or did not start, 2 for a malformed manifest, \
+            a config the engine rejects (every config is checked first) or a table layout \
+            without templates (nothing starts), 128+N when stopped by signal N (130 for Ctrl-C).
 
             Examples:
               sweep run experiments/ablation.yaml
@@ -77,6 +78,9 @@ struct RunCommand: AsyncParsableCommand {
     @Flag(help: "Show what would launch now, and the slots x threads budget; run nothing.")
     var dryRun = false
 
+    @Flag(help: "Do not have the engine check every config first (a run still checks its own when it starts).")
+    var skipConfigCheck = false
+
     @Option(help: ArgumentHelp("Where runs execute: local or slurm (default: the manifest's executor.kind, else local).",
                                valueName: "kind"))
     var executor: ExecutorSettings.Kind?
@@ -101,6 +105,7 @@ struct RunCommand: AsyncParsableCommand {
     func run() async throws {
         let plan = try ManifestInput(manifest).plan()
         try tables.checkTemplates(plan: plan, manifest: manifest)
+        if !skipConfigCheck { try await ConfigGate(manifest: manifest).check(plan) }
         let options = runOptions(plan)
         if dryRun {
             let preview = try LaunchPreview(plan: plan, ledger: Ledger.existing(workspace: workspace.value), options: options)

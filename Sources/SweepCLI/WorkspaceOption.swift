@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import SweepCore
+import SweepManifest
 
 /// `--workspace DIR`, shared by every command that reads or writes the ledger.
 struct WorkspaceOption: ParsableArguments {
@@ -25,7 +26,14 @@ struct ManifestArguments: ParsableArguments {
                                valueName: "name"))
     var profile: String?
 
+    @Option(help: ArgumentHelp("Refuse a plan of more runs than this, before expanding it.", valueName: "n"))
+    var maxRuns: Int = ManifestLimits.defaultMaxRuns
+
     var url: URL { URL(fileURLWithPath: file).standardizedFileURL }
+
+    func validate() throws {
+        if maxRuns < 1 { throw ValidationError("--max-runs must be at least 1, not \(maxRuns)") }
+    }
 }
 
 /// An optional manifest narrowing a command to the runs it plans: `[FILE [key=value ...]] [--profile P]`.
@@ -39,8 +47,11 @@ struct OptionalManifestArguments: ParsableArguments {
     @Option(help: ArgumentHelp("The manifest profile, as for `sweep run`.", valueName: "name"))
     var profile: String?
 
+    @Option(help: ArgumentHelp("Refuse a plan of more runs than this, as for `sweep run`.", valueName: "n"))
+    var maxRuns: Int = ManifestLimits.defaultMaxRuns
+
     /// The plan of FILE, or nil without one.
     func plan() throws -> Plan? {
-        try file.map { try ManifestInput(file: $0, overrides: overrides, profile: profile).plan() }
+        try file.map { try ManifestInput(file: $0, overrides: overrides, profile: profile, maxRuns: maxRuns).plan() }
     }
 }

@@ -61,7 +61,7 @@ struct GridScheduler<Launcher: RunLauncher>: Sendable {
                 // The stop request itself may be set before its event is handled below.
                 if !launchesClosed.isSet && !stop.isRequested {
                     while book.running < budget.slots, let run = book.popReady() {
-                        try start(run, threads: budget.threadsPerRun, in: &book, group: &group)
+                        try start(run, threads: threads(forNext: &book, budget: budget), in: &book, group: &group)
                     }
                 }
                 let waitForOthers = !book.watching.isEmpty && !launchesClosed.isSet
@@ -77,6 +77,7 @@ struct GridScheduler<Launcher: RunLauncher>: Sendable {
                 switch event {
                 case .ended(let id, let end):
                     book.running -= 1
+                    book.threadsInUse -= book.threads.removeValue(forKey: id) ?? 0
                     try ended(id, end, in: &book, stoppedBy: &stoppedBy)
                 case .stopRequested:
                     guard let reason = stop.reason else { break }
@@ -96,6 +97,17 @@ struct GridScheduler<Launcher: RunLauncher>: Sendable {
 
     // MARK: starting
 
+    /// The budget's threads, or every idle core for a run that starts alone (nothing else is
+    /// ready) when the engine's results do not depend on the thread count (run contract): a
+    /// pretraining run everything waits for would otherwise leave cores idle. Not when the user
+    /// or the manifest fixed the threads per run.
+    private func threads(forNext book: inout RunBook, budget: ResourceBudget) -> Int {
+        guard options.threadsPerRun == nil, plan.engine.resultsIndependentOfThreadCount, !book.hasReady() else {
+            return budget.threadsPerRun
+        }
+        return max(budget.threadsPerRun, budget.cores - book.threadsInUse)
+    }
+
     private func start(_ run: PlannedRun, threads: Int, in book: inout RunBook,
                        group: inout ThrowingTaskGroup<Event, any Error>) throws {
         let firstClaim = book.claimed.insert(run.id).inserted
@@ -104,6 +116,8 @@ struct GridScheduler<Launcher: RunLauncher>: Sendable {
         guard claimed else { return try notClaimed(run, in: &book) }
         book.state[run.id] = .running
         book.running += 1
+        book.threads[run.id] = threads
+        book.threadsInUse += threads
         group.addTask { .ended(run.id, try await attempts(run, threads: threads)) }
     }
 
@@ -152,7 +166,8 @@ struct GridScheduler<Launcher: RunLauncher>: Sendable {
                 try ledger.finish(run.id, status: .failed, exitCode: exitCode, stderrTail: stderrTail,
                                   metrics: nil, reason: reason)
                 let why = outcome.summary ?? "failed"
-                guard number <= options.retries, !launchesClosed.isSet, !stop.isRequested,
+                // Bad input (the config, or a file it names) fails the same way every time.
+                guard number <= options.retries, exitCode != RunExit.badInput, !launchesClosed.isSet, !stop.isRequested,
                       try ledger.claim(run.id, pid: options.pid, host: options.host, retries: claimBudget, rerun: false)
                 else { return .failed(why) }
                 number += 1
@@ -243,6 +258,9 @@ struct RunBook {
     private var ready = PlanOrderQueue([])
     private var position: [RunID: Int] = [:]
     var running = 0
+    /// Threads of each running run, and their sum.
+    var threads: [RunID: Int] = [:]
+    var threadsInUse = 0
     var watching: Set<RunID> = []
     /// Runs seen running in another process at some point.
     var heldElsewhere: Set<RunID> = []
@@ -289,6 +307,17 @@ struct RunBook {
         state[id] = .ready
         watching.remove(id)
         ready.insert(index)
+    }
+
+    /// Whether some run is ready to start (entries of runs skipped since are dropped on the way).
+    mutating func hasReady() -> Bool {
+        while let index = ready.popFirst() {
+            if state[runs[index].id] == .ready {
+                ready.insert(index)
+                return true
+            }
+        }
+        return false
     }
 
     /// The next ready run in plan order; runs skipped since they became ready are passed over.

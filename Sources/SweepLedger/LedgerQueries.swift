@@ -57,6 +57,12 @@ public struct Registration: Sendable, Equatable {
 
 /// Past run times of one run group, for `sweep plan`'s estimate and `sweep run`'s ETA.
 public struct GroupTiming: Sendable, Equatable {
+    /// How `Ledger.groupTimings` keys a group's runs at one profile (config key `profile`):
+    /// the group's name without one, "grid --profile smoke" with one.
+    public static func key(group: String, profile: String?) -> String {
+        profile.map { "\(group) --profile \($0)" } ?? group
+    }
+
     public var group: String
     public var runs: Int
     /// Training time (the engine's epoch times summed) of a run, on average.
@@ -75,10 +81,11 @@ public struct GroupTiming: Sendable, Equatable {
     /// The wall time a run should take judging by the past runs of its group: the mean
     /// seconds per epoch times its `epochs` when its config says (a smoke profile's 1 epoch
     /// is not a full run's 30), else the group's mean training time, times the group's
-    /// wall-to-training ratio. nil when its group has no timed run. `sweep plan`'s estimate
-    /// and `sweep run`'s ETA both come from here.
+    /// wall-to-training ratio. nil when its group has no timed run at its profile: a smoke run's
+    /// epoch says nothing about a full run's (other images, sizes, backbones). `sweep plan`'s
+    /// estimate and `sweep run`'s ETA both come from here.
     public static func expectedSeconds(of run: PlannedRun, timings: [String: GroupTiming]) -> Double? {
-        guard let timing = timings[run.group] else { return nil }
+        guard let timing = timings[key(group: run.group, profile: run.config[ReservedConfigKey.profile]?.stringValue)] else { return nil }
         let training = run.config["epochs"]?.intValue.map { timing.meanEpochSeconds * Double($0) } ?? timing.meanTrainSeconds
         return training * timing.wallPerTrainingSecond
     }
@@ -236,26 +243,29 @@ extension Ledger {
         }
     }
 
-    /// Mean training time of the succeeded runs of each group, from their metrics'
-    /// `epoch_seconds`, and their wall time per training second. Groups with no succeeded run
-    /// are absent.
+    /// Mean training time of the succeeded runs of each group at each profile (keyed by
+    /// `GroupTiming.key`), from their metrics' `epoch_seconds`, and their wall time per training
+    /// second. Groups with no succeeded run are absent.
     public func groupTimings() throws -> [String: GroupTiming] {
         try database.read { db in
             // Wall time counts only runs that ran whole in one local attempt: a resumed run's
             // last attempt did part of the epochs, and a Slurm run's start is its submission.
             let rows = try Row.fetchAll(db, sql: """
-                SELECT run_group, COUNT(*), AVG(train_seconds), SUM(train_seconds) / SUM(epoch_count),
+                SELECT run_group, json_extract(config, '$.\(ReservedConfigKey.profile)') AS profile, COUNT(*), AVG(train_seconds),
+                    SUM(train_seconds) / SUM(epoch_count),
                     SUM(CASE WHEN attempts = 1 AND batch_job IS NULL THEN finished_at - started_at END)
                         / SUM(CASE WHEN attempts = 1 AND batch_job IS NULL THEN train_seconds END)
                 FROM run WHERE status = 'succeeded' AND train_seconds IS NOT NULL AND epoch_count > 0
-                GROUP BY run_group
+                GROUP BY run_group, profile
                 """)
             var timings: [String: GroupTiming] = [:]
             for row in rows {
                 let group: String = row[0]
-                let wallRatio: Double? = row[4]
-                timings[group] = GroupTiming(group: group, runs: row[1], meanTrainSeconds: row[2], meanEpochSeconds: row[3],
-                                             wallPerTrainingSecond: max(1, wallRatio ?? 1))
+                let profile: String? = row[1]
+                let wallRatio: Double? = row[5]
+                timings[GroupTiming.key(group: group, profile: profile)] = GroupTiming(
+                    group: group, runs: row[2], meanTrainSeconds: row[3], meanEpochSeconds: row[4],
+                    wallPerTrainingSecond: max(1, wallRatio ?? 1))
             }
             return timings
         }

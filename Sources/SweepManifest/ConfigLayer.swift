@@ -5,8 +5,26 @@ import SweepCore
 struct Assignment: Sendable {
     var path: [String]
     var value: JSONValue
+    /// Where it was written ("m.yaml:12:7", "override 'lr=1'"), for messages about a run's values.
+    var origin: String? = nil
 
     var key: String { path.joined(separator: ".") }
+
+    /// Where the value at `key` came from, given the assignments a run received in order: the
+    /// last that set the key or a mapping holding it, else the last that set a key inside it.
+    static func origin(of key: [String], among assignments: [Assignment]) -> String? {
+        if let last = assignments.last(where: { key.starts(with: $0.path) }) { return last.origin }
+        return assignments.last(where: { $0.path.starts(with: key) })?.origin
+    }
+}
+
+/// Planning again to learn where some runs' values came from (`ManifestLoader.origins`).
+final class OriginTrace {
+    let runs: Set<RunID>
+    /// The assignments each traced run received, in the order they were applied.
+    var assignments: [RunID: [Assignment]] = [:]
+
+    init(runs: Set<RunID>) { self.runs = runs }
 }
 
 /// A condition on a run's configuration: every key must match (see `JSONValue.matches`).
@@ -22,9 +40,9 @@ struct ConfigPattern: Sendable {
 
 /// Config keys the manifest itself sets on every run; writing them directly is an error.
 enum ReservedKey {
-    static let seed = "seed"
-    static let profile = "profile"
-    static let needs = "needs"
+    static let seed = ReservedConfigKey.seed
+    static let profile = ReservedConfigKey.profile
+    static let needs = ReservedConfigKey.needs
     static let all: Set<String> = [seed, profile, needs]
 
     static let explanation = [

@@ -74,7 +74,9 @@ struct Axis {
     func point(_ index: Int) -> Point {
         let value = values[index]
         if isPreset { return Point(label: nil, presets: [value.stringValue ?? value.canonical], axes: [(key, value)]) }
-        return Point(label: nil, assignments: [Assignment(path: key.split(separator: ".").map(String.init), value: value)],
+        let origin = node.items.flatMap { index < $0.count ? $0[index].location.description : nil }
+        return Point(label: nil, assignments: [Assignment(path: key.split(separator: ".").map(String.init), value: value,
+                                                          origin: origin)],
                      axes: [(key, value)])
     }
 }
@@ -106,11 +108,23 @@ struct GroupDefinition {
     var conditionals: [Conditional]
     var seeds: [Int]
     var needs: [NeedDefinition]
-    /// Runs before `exclude` drops any and before identical runs merge.
+    /// Runs before `exclude` drops any and before identical runs merge (Int.max past it:
+    /// a manifest of a few lines can multiply to more than 64 bits hold).
     var runCountBeforeExclusion: Int {
-        let points = (rows?.count ?? 1) * axes.reduce(1) { $0 * $1.values.count }
-            * zips.reduce(1) { $0 * $1[0].values.count } + includes.count
-        return points * seeds.count
+        let factors = [rows?.count ?? 1] + axes.map(\.values.count) + zips.map { $0[0].values.count }
+        let points = factors.reduce(1) { $0.multipliedSaturating(by: $1) }.addingSaturating(includes.count)
+        return points.multipliedSaturating(by: seeds.count)
+    }
+
+    /// How the count is made, for the message when it is too large: "2 rows x 10 x 10 points + 1 included, x 3 seeds".
+    var runCountFormula: String {
+        var factors: [String] = []
+        if let rows { factors.append("\(rows.count) row\(rows.count == 1 ? "" : "s")") }
+        factors += axes.map { "\($0.values.count) \($0.key)" }
+        factors += zips.map { "\($0[0].values.count) zipped" }
+        var text = factors.isEmpty ? "1 point" : factors.joined(separator: " x ")
+        if !includes.isEmpty { text += " + \(includes.count) included" }
+        return text + ", x \(seeds.count) seed\(seeds.count == 1 ? "" : "s")"
     }
 
     /// Labels of rows and include entries, in order.
@@ -122,26 +136,32 @@ struct GroupDefinition {
 // MARK: - Reading
 
 extension ManifestDocument {
-    init(root: ManifestNode, manifestFile: URL) throws(ManifestError) {
+    init(root: ManifestNode, manifestFile: URL, limits: ManifestLimits = ManifestLimits()) throws(ManifestError) {
         try root.checkKeys(Self.topLevelKeys, in: "the manifest")
         var known = Set<String>()
 
-        name = try root["name"]?.string(expected: "the sweep's name (a string)")
-            ?? manifestFile.deletingPathExtension().lastPathComponent
+        if let nameNode = root["name"] {
+            name = try nameNode.string(expected: "the sweep's name (a string)")
+            try PathName.check(name, what: "sweep name", at: nameNode.location, keyPath: nameNode.path)
+        } else {
+            name = manifestFile.deletingPathExtension().lastPathComponent
+            try PathName.check(name, what: "the sweep's name (from the file name, as no `name:` is given)",
+                               at: root.location, keyPath: "name")
+        }
         engine = try root["engine"].map(Self.readEngine) ?? EngineSpec()
         executor = try root["executor"].map(Self.readExecutor) ?? ExecutorSettings()
         defaults = try root["defaults"].map { node throws(ManifestError) in try Self.readLayer(node, known: &known) } ?? []
 
         presets = try Self.readPresets(root["presets"], known: &known)
         conditionals = try Self.readConditionals(root["conditionals"], known: &known)
-        let seeds = try root["seeds"].map(Self.readSeeds) ?? [0]
+        let seeds = try root["seeds"].map { node throws(ManifestError) in try Self.readSeeds(node, limits: limits) } ?? [0]
 
         guard let groupsNode = root["groups"] else {
             throw root.error("the manifest declares no run groups", expected: "a `groups:` mapping of group name -> grid")
         }
         var groups: [GroupDefinition] = []
         for entry in try groupsNode.mapping(expected: "a mapping of group name -> group") {
-            groups.append(try Self.readGroup(entry, presets: presets, seeds: seeds, known: &known))
+            groups.append(try Self.readGroup(entry, presets: presets, seeds: seeds, limits: limits, known: &known))
         }
         if groups.isEmpty { throw groupsNode.error("no run groups", expected: "at least one group") }
         let groupNames = groups.map(\.name)
@@ -187,7 +207,7 @@ extension ManifestDocument {
     // MARK: engine and executor
 
     static func readEngine(_ node: ManifestNode) throws(ManifestError) -> EngineSpec {
-        try node.checkKeys(["command", "identity", "blas_core"], in: "engine")
+        try node.checkKeys(["command", "identity", "blas_core", "validate", "thread_independent"], in: "engine")
         var spec = EngineSpec()
         if let commandNode = node["command"] {
             let command = try commandNode.strings(expected: "the engine command as a list of strings")
@@ -199,6 +219,15 @@ extension ManifestDocument {
         if let identity = node["identity"] {
             spec.identity = try identity.string(expected: "the engine's identity (a string that changes when results would)")
             if spec.identity.isEmpty { throw identity.error("empty engine identity", expected: "a non-empty string") }
+        }
+        if let independent = node["thread_independent"] {
+            spec.declaresThreadIndependence = try independent.bool(
+                expected: "true when the engine's results are the same at every thread count (then a run alone may get idle cores)")
+        }
+        if let validate = node["validate"] {
+            let command = try validate.strings(expected: "the engine's config check as a list of strings (config files are appended)")
+            if command.isEmpty || command[0].isEmpty { throw validate.error("empty validate command", expected: "[program, arguments...]") }
+            spec.validate = command
         }
         if let core = node["blas_core"] {
             let name = try core.string(expected: "an OpenBLAS core type (Haswell, Zen, SkylakeX, Cooperlake, Prescott, ...)")
@@ -287,7 +316,7 @@ extension ManifestDocument {
                 number = ""
             }
             if !number.isEmpty { throw node.error("duration '\(text)' ends without a unit", expected: expected) }
-            if total <= 0 { throw node.error("duration '\(text)' is not positive", expected: expected) }
+            if !(total > 0) || !total.isFinite { throw node.error("duration '\(text)' is not a positive finite time", expected: expected) }
             return total
         default:
             throw node.typeError(expected: expected)
@@ -301,7 +330,8 @@ extension ManifestDocument {
                           known: inout Set<String>) throws(ManifestError) -> [Assignment] {
         var assignments: [Assignment] = []
         for entry in try node.mapping(expected: "a mapping of config key -> value") where !structural.contains(entry.key) {
-            assignments.append(Assignment(path: try readKey(entry, in: node), value: entry.value.json))
+            assignments.append(Assignment(path: try readKey(entry, in: node), value: entry.value.json,
+                                          origin: entry.keyLocation.description))
             known.formUnion(configKeys(entry.key, value: entry.value.json))
         }
         return assignments
@@ -394,10 +424,11 @@ extension ManifestDocument {
         return rules
     }
 
-    static func readSeeds(_ node: ManifestNode) throws(ManifestError) -> [Int] {
+    static func readSeeds(_ node: ManifestNode, limits: ManifestLimits) throws(ManifestError) -> [Int] {
         let expected = "a list of integer seeds, or a count n meaning seeds 0..n-1"
         if case .int(let count)? = node.scalar {
             guard count >= 1 else { throw node.error("seed count \(count) gives no runs", expected: expected) }
+            guard count <= limits.maxRuns else { throw limits.tooManyRuns(count, at: node, what: "seeds: \(count)") }
             return Array(0..<count)
         }
         let items = try node.sequence(expected: expected)
@@ -414,7 +445,7 @@ extension ManifestDocument {
     // MARK: groups
 
     static func readGroup(_ entry: ManifestNode.Entry, presets: [String: [Assignment]], seeds: [Int],
-                          known: inout Set<String>) throws(ManifestError) -> GroupDefinition {
+                          limits: ManifestLimits, known: inout Set<String>) throws(ManifestError) -> GroupDefinition {
         let node = entry.value
         let what = "group '\(entry.key)'"
         if node.isNull {
@@ -512,7 +543,7 @@ extension ManifestDocument {
             }
         }
         let conditionals = try readConditionals(node["conditionals"], known: &known)
-        let groupSeeds = try node["seeds"].map(readSeeds) ?? seeds
+        let groupSeeds = try node["seeds"].map { node throws(ManifestError) in try readSeeds(node, limits: limits) } ?? seeds
         let needs = try readNeeds(node["needs"])
 
         let group = GroupDefinition(name: entry.key, node: node, set: set, rows: rows, axes: axes, zips: zips,

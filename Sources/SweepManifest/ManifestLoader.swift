@@ -7,14 +7,45 @@ public enum ManifestLoader {
     /// Parses, validates and expands a manifest into a Plan. Nothing runs here.
     ///
     /// - Parameters:
-    ///   - overrides: Hydra-style `key=value` arguments (`epochs=5`, `seeds=[0,1]`, `+new_key=1`).
+    ///   - overrides: Hydra-style `key=value` arguments (`epochs=5`, `seeds=[0,1]`, `+new_key=1`,
+    ///     `rank=4,8` for a sweep).
     ///   - profile: applies `profiles.<profile>` (before `overrides`) and sets config key `profile`.
+    ///   - limits: how large the plan may be; checked before anything is expanded.
     /// - Throws: `ManifestError` naming the file, line, column and key of the first problem.
-    public static func load(file: URL, overrides: [String] = [], profile: String? = nil) throws -> Plan {
-        try plan(file: file, overrides: overrides, profile: profile)
+    public static func load(file: URL, overrides: [String] = [], profile: String? = nil,
+                            limits: ManifestLimits = ManifestLimits()) throws -> Plan {
+        try plan(file: file, overrides: overrides, profile: profile, limits: limits)
     }
 
-    static func plan(file: URL, overrides overrideTexts: [String], profile: String?) throws(ManifestError) -> Plan {
+    static func plan(file: URL, overrides overrideTexts: [String], profile: String?,
+                     limits: ManifestLimits = ManifestLimits()) throws(ManifestError) -> Plan {
+        let (document, expansion) = try expand(file: file, overrides: overrideTexts, profile: profile, limits: limits)
+        let changes = (profile.map { ["--profile \($0)"] } ?? []) + overrideTexts
+        var reader = TableReader(expansion: expansion, document: document, overrides: changes)
+        let tables = try reader.read(document.tables)
+        var plan = Plan(name: document.name, manifest: file, runs: expansion.runs, engine: document.engine,
+                        executor: document.executor, tables: tables)
+        plan.warnings = reader.warnings
+        return plan
+    }
+
+    /// Where runs' values came from: for each run id, the place that last set the given (dotted)
+    /// config key, as "file:line:col", "override 'key=value'" or "file:line:col (profile 'P')";
+    /// nil where the manifest never sets it (an engine default). Plans the manifest again, tracing.
+    public static func origins(of keys: [RunID: String], file: URL, overrides: [String] = [], profile: String? = nil,
+                               limits: ManifestLimits = ManifestLimits()) throws -> [RunID: String] {
+        let trace = OriginTrace(runs: Set(keys.keys))
+        _ = try expand(file: file, overrides: overrides, profile: profile, limits: limits, trace: trace)
+        var origins: [RunID: String] = [:]
+        for (id, key) in keys {
+            let path = key.split(separator: ".").map(String.init)
+            origins[id] = trace.assignments[id].flatMap { Assignment.origin(of: path, among: $0) }
+        }
+        return origins
+    }
+
+    private static func expand(file: URL, overrides overrideTexts: [String], profile: String?, limits: ManifestLimits,
+                               trace: OriginTrace? = nil) throws(ManifestError) -> (ManifestDocument, Planner.Expansion) {
         let path = file.isFileURL ? file.path : file.absoluteString
         var root = try ManifestFiles.loadManifest(displayPath(path))
 
@@ -34,7 +65,7 @@ public enum ManifestLoader {
                                     display: override.display)
         }
 
-        let document = try ManifestDocument(root: root, manifestFile: file)
+        let document = try ManifestDocument(root: root, manifestFile: file, limits: limits)
         var configOverrides: [Assignment] = []
         var sweeps: [Axis] = []
         // Keys the bundled engine reads need no `+`: only a key nothing would read is a likely typo.
@@ -49,20 +80,14 @@ public enum ManifestLoader {
                 }
                 sweeps.append(Axis(key: override.key, values: values.map(\.json), node: override.value))
             } else {
-                configOverrides.append(Assignment(path: override.keys, value: override.value.json))
+                configOverrides.append(Assignment(path: override.keys, value: override.value.json, origin: override.origin))
             }
         }
 
-        let planner = Planner(document: document, engine: document.engine, overrides: configOverrides, sweeps: sweeps,
-                              profile: scale)
-        let expansion = try planner.expand()
-        let changes = (profile.map { ["--profile \($0)"] } ?? []) + overrideTexts
-        var reader = TableReader(expansion: expansion, document: document, overrides: changes)
-        let tables = try reader.read(document.tables)
-        var plan = Plan(name: document.name, manifest: file, runs: expansion.runs, engine: document.engine,
-                        executor: document.executor, tables: tables)
-        plan.warnings = reader.warnings
-        return plan
+        var planner = Planner(document: document, engine: document.engine, overrides: configOverrides, sweeps: sweeps,
+                              profile: scale, limits: limits)
+        planner.trace = trace
+        return (document, try planner.expand())
     }
 
     /// The profiles `--profile` accepts for this manifest: its own, then the bundled engine's
@@ -93,6 +118,8 @@ public enum ManifestLoader {
                                 expected: (names.isEmpty ? "a `profiles:` entry in \(root.location.file)" : "one of: " + names.joined(separator: ", ")) + scales,
                                 suggestion: Spelling.closest(to: name, among: names + (bundled ? BundledEngine.scales : [])))
         }
+        // results/<name>-<profile>/ holds the profile's tables.
+        try PathName.check(name, what: "profile name", at: profile.keyLocation, keyPath: "profiles." + name)
         if profile.value.isNull { return ([], defaultScale) }
         var scale = defaultScale
         var overrides: [Override] = []

@@ -3,10 +3,12 @@ import SweepCore
 import Yams
 
 /// Where a node came from: a file position, or a command-line override (see `ManifestError`).
-struct SourceLocation: Sendable, Equatable {
+struct SourceLocation: Sendable, Equatable, CustomStringConvertible {
     var file: String
     var line: Int
     var column: Int
+
+    var description: String { "\(file):\(line):\(column)" }
 }
 
 /// A YAML node that remembers its file, position and key path, so every error found after
@@ -218,14 +220,16 @@ extension ManifestNode {
     /// (used for values inside command-line overrides).
     static func parse(_ text: String, file: String, path: String = "",
                       origin: SourceLocation? = nil) throws(ManifestError) -> ManifestNode? {
-        func place(_ mark: Mark?) -> SourceLocation {
-            let line = mark?.line ?? 1, column = mark?.column ?? 1
+        func place(line: Int, column: Int) -> SourceLocation {
             guard let origin else { return SourceLocation(file: file, line: line, column: column) }
             // An override is one line: a problem found past it (an unclosed list) is at its end.
             let firstLineLength = text.prefix { $0 != "\n" }.count
             return SourceLocation(file: origin.file, line: origin.line,
                                   column: origin.column + (line == 1 ? column - 1 : firstLineLength))
         }
+        func place(_ mark: Mark?) -> SourceLocation { place(line: mark?.line ?? 1, column: mark?.column ?? 1) }
+        // Before composing: Yams would compose (and hash) every copy an alias makes.
+        try AliasExpansion.check(text, file: file) { line, column in place(line: line, column: column) }
         let root: Node?
         do {
             root = try Yams.compose(yaml: text, resolver)
@@ -259,8 +263,22 @@ extension ManifestNode {
         let location = place(node.mark)
         switch node {
         case .scalar(let scalar):
-            return ManifestNode(content: .scalar(value(of: node, scalar: scalar)), location: location, path: path,
-                                written: scalar.string)
+            let value = value(of: node, scalar: scalar)
+            let written = scalar.string
+            func refuse(_ problem: String) -> ManifestError {
+                ManifestError(file: location.file, line: location.line, column: location.column, keyPath: path,
+                              problem: problem,
+                              expected: "a finite number that fits in 64 bits (config.json has no NaN or infinity), or a quoted string")
+            }
+            if case .double(let number) = value, !number.isFinite {
+                // JSON has no NaN or infinity: canonical JSON would write both as null, one run for two.
+                let spelled = written.lowercased().contains("inf") || written.lowercased().contains("nan")
+                throw refuse("'\(written)' is not a finite number" + (spelled ? "" : " (it overflows a 64-bit float)"))
+            }
+            if case .double = value, resolver.resolveTag(of: node) == .int {
+                throw refuse("the integer \(written) does not fit in 64 bits")
+            }
+            return ManifestNode(content: .scalar(value), location: location, path: path, written: scalar.string)
         case .alias:
             // compose() already substitutes anchors; an unresolved alias cannot reach here.
             throw ManifestError(file: location.file, line: location.line, column: location.column,

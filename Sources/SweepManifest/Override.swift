@@ -17,6 +17,8 @@ struct Override {
     var display: String
 
     var key: String { keys.joined(separator: ".") }
+    /// Where a run's value came from, when it came from here: the override, or the profile's line.
+    var origin: String { location.file == ManifestError.commandLine ? display : "\(location) (\(display))" }
     var editsManifest: Bool { ManifestDocument.topLevelKeys.contains(keys[0]) }
 
     func error(_ problem: String, expected: String? = nil, suggestion: String? = nil) -> ManifestError {

@@ -27,10 +27,26 @@ struct Planner {
     var sweeps: [Axis] = []
     /// The value of config key `profile`, if any (see `ManifestLoader.profileOverrides`).
     let profile: String?
+    var limits = ManifestLimits()
+    /// Set only to find where values came from: records what each traced run received.
+    var trace: OriginTrace?
 
     func expand() throws(ManifestError) -> Expansion {
         var expansion = Expansion(runs: [], groupRuns: [:], groupOrder: [])
-        let expected = document.groups.reduce(0) { $0 + $1.runCountBeforeExclusion }
+        // Counted before anything is expanded: a grid of 10^9 points is refused, not allocated.
+        // Command-line sweeps multiply every group.
+        let swept = sweeps.reduce(1) { $0.multipliedSaturating(by: $1.values.count) }
+        var expected = 0
+        for group in document.groups {
+            let runs = group.runCountBeforeExclusion.multipliedSaturating(by: swept)
+            expected = expected.addingSaturating(runs)
+            if expected > limits.maxRuns {
+                throw limits.tooManyRuns(expected, at: group.node["grid"] ?? group.node["zip"] ?? group.node,
+                                         what: "group '\(group.name)' (\(group.runCountFormula))"
+                                            + (swept == 1 ? "" : " x \(swept) command-line sweep values")
+                                            + (expected == runs ? "" : " with the groups before it"))
+            }
+        }
         expansion.runs.reserveCapacity(expected)
         var index: [RunID: Int] = [:]
         index.reserveCapacity(expected)
@@ -175,15 +191,19 @@ struct Planner {
         var walkEveryRun = overrides.contains { $0.value.mentionsNeeds }
             || conditionals.contains { $0.set.contains { $0.value.mentionsNeeds } }
         if !walkEveryRun { walkEveryRun = !pointConfig.collectNeedsTemplates(at: [], into: &templates) }
+        let pointAssignments = trace == nil ? [] : document.defaults + group.set
+            + point.presets.flatMap { document.presets[$0]! } + point.assignments
 
         for seed in group.seeds {
             var config = pointConfig
             config.assign([ReservedKey.seed], .int(seed))
             for assignment in overrides { config.assign(assignment.path[...], assignment.value) }
             var conditioned = false
+            var applied: [Assignment] = []
             for rule in conditionals where rule.when.matches(config) {
                 for assignment in rule.set { config.assign(assignment.path[...], assignment.value) }
                 conditioned = true
+                if trace != nil { applied += rule.set }
             }
             if conditioned { for assignment in overrides { config.assign(assignment.path[...], assignment.value) } }
             if group.excludes.contains(where: { $0.matches(config) }) { continue }
@@ -205,6 +225,9 @@ struct Planner {
                 }
             }
             let id = RunID(config: config, engine: engine)
+            if let trace, trace.runs.contains(id) {
+                trace.assignments[id] = pointAssignments + overrides + applied + (conditioned ? overrides : [])
+            }
             try body(PlannedRun(id: id, group: group.name, label: point.label, seed: seed, config: config,
                                 needs: needs, axes: axes), point.label)
         }
@@ -250,6 +273,10 @@ struct Planner {
         }
         var rest = String(text[text.index(after: close)...])
         if rest.hasPrefix("/") { rest.removeFirst() }
+        if rest.split(separator: "/").contains("..") {
+            throw origin(of: text, in: group).error("'\(text)' climbs out of the run directory of '\(name)' with '..'",
+                                                    expected: "${needs.NAME}/path/inside/its/run/directory")
+        }
         let resolved = interner.string(RunReference.make(id, path: rest))
         interner.resolved[ResolvedTemplate(text: text, id: id)] = resolved
         return resolved

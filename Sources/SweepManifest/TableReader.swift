@@ -42,6 +42,7 @@ struct TableReader {
         guard let node else { return [] }
         var tables: [TableSpec] = []
         for entry in try node.mapping(expected: "a mapping of table name -> table") {
+            try PathName.check(entry.key, what: "table name", at: entry.keyLocation, keyPath: node.childPath(entry.key))
             tables.append(try readTable(name: entry.key, entry.value))
         }
         return tables

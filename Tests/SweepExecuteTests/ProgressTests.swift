@@ -166,6 +166,10 @@ import Testing
         let unlabelled = PlannedRun(id: id("g"), group: "grid", seed: 1, config: .null,
                                     axes: ["r_init": .int(32), "adapter": .string("dora")])
         #expect(SweepProgress.title(of: unlabelled) == "grid/adapter=dora r_init=32 (seed 1)")
+        // A row crossed with a grid axis: the label alone would name two runs alike.
+        let row = PlannedRun(id: id("d"), group: "decoders", label: "MTLoRA", seed: 0, config: .null,
+                             axes: ["decoder": .string("segformer")])
+        #expect(SweepProgress.title(of: row) == "decoders/MTLoRA decoder=segformer")
     }
 
     @Test func durationsReadTheWayPeopleWriteThem() {

@@ -50,6 +50,28 @@ import Testing
         #expect(executor.attempts.allSatisfy { $0.threads == 1 && !$0.startFresh && $0.number == 1 })
     }
 
+    /// A run that starts alone (everything else needs it) gets the idle cores when the engine's
+    /// results do not depend on the thread count; the runs after it share the cores as budgeted.
+    @Test func aRunStartingAloneGetsTheIdleCores() async throws {
+        let runs = [run("pretrain"), run("a", needs: ["p": "pretrain"]), run("b", needs: ["p": "pretrain"])]
+        let derived = options(slots: 2) { $0.threadsPerRun = nil; $0.cores = 4 }
+        let space = try TemporaryWorkspace()
+        let executor = FakeExecutor(ledger: space.ledger, options: derived)
+        _ = try await executor.execute(plan(runs))
+        #expect(executor.attempts.map { "\($0.name):\($0.threads)" } == ["pretrain:4", "a:2", "b:2"])
+
+        // Not for an engine that does not say so, nor when the threads per run were given.
+        let own = EngineSpec(command: ["train"], identity: "own")
+        let other = try TemporaryWorkspace()
+        let undeclared = FakeExecutor(ledger: other.ledger, options: derived)
+        _ = try await undeclared.execute(plan(runs, engine: own))
+        #expect(undeclared.attempts.map(\.threads) == [2, 2, 2])
+        let third = try TemporaryWorkspace()
+        let fixed = FakeExecutor(ledger: third.ledger, options: options(slots: 2) { $0.cores = 4 })
+        _ = try await fixed.execute(plan(runs))
+        #expect(fixed.attempts.map(\.threads) == [1, 1, 1])
+    }
+
     @Test func atMostSlotsRunsRunAtOnce() async throws {
         let space = try TemporaryWorkspace()
         let executor = FakeExecutor(ledger: space.ledger, options: options(slots: 3)) { _ in
@@ -105,7 +127,7 @@ import Testing
     @Test func aFailingRunIsRetriedWithinItsBudgetAcrossInvocations() async throws {
         let space = try TemporaryWorkspace()
         let flaky = [run("flaky")]
-        let alwaysFails: FakeExecutor.Script = { _ in .failed(exitCode: 2, stderrTail: "bad", reason: nil) }
+        let alwaysFails: FakeExecutor.Script = { _ in .failed(exitCode: 1, stderrTail: "bad", reason: nil) }
 
         let first = FakeExecutor(ledger: space.ledger, options: options(retries: 2), script: alwaysFails)
         let summary = try await first.execute(plan(flaky))
@@ -126,12 +148,26 @@ import Testing
 
         // --retry-failed gives it a fresh budget.
         let third = FakeExecutor(ledger: space.ledger, options: options(retries: 1) { $0.retryFailed = true }) { attempt in
-            attempt.number == 2 ? .succeeded(FakeExecutor.metrics()) : .failed(exitCode: 2, stderrTail: nil, reason: nil)
+            attempt.number == 2 ? .succeeded(FakeExecutor.metrics()) : .failed(exitCode: 1, stderrTail: nil, reason: nil)
         }
         let retried = try await third.execute(plan(flaky))
         #expect(third.attempts.map(\.number) == [1, 2])
         #expect(retried.succeeded == [id("flaky")])
         #expect(try space.ledger.record(id("flaky"))?.status == .succeeded)
+    }
+
+    /// Exit 2 is bad input (run contract): the same config fails the same way, so it is not
+    /// tried again in this invocation; the next one may (the data it names may have been fixed).
+    @Test func badInputIsNotRetriedInTheSameInvocation() async throws {
+        let space = try TemporaryWorkspace()
+        let badInput: FakeExecutor.Script = { _ in .failed(exitCode: 2, stderrTail: "key 'rank': expected 1...4096", reason: nil) }
+        let first = FakeExecutor(ledger: space.ledger, options: options(retries: 2), script: badInput)
+        let summary = try await first.execute(plan([run("bad")]))
+        #expect(first.attempts.map(\.number) == [1])
+        #expect(summary.failed == [id("bad")])
+        let second = FakeExecutor(ledger: space.ledger, options: options(retries: 2), script: badInput)
+        _ = try await second.execute(plan([run("bad")]))
+        #expect(second.attempts.map(\.number) == [1])
     }
 
     @Test func resumeSkipsSucceededRunsAndRerunStartsThemFresh() async throws {

@@ -283,6 +283,23 @@ let me = getpid()
         #expect(abs(timing.wallPerTrainingSecond - 30.0 / 12) < 1e-6)
     }
 
+    /// issue 20: after a smoke run, the full grid's ETA was the smoke runs' 16 s for 11 minutes of
+    /// work. A group's timings are kept per profile, and a run is estimated from its own profile's.
+    @Test func groupTimingsAreKeptPerProfile() throws {
+        let temporary = TemporaryWorkspace()
+        let ledger = try Ledger(workspace: temporary.workspace)
+        let smoke = JSONValue.object(["i": .int(0), "profile": .string("smoke")])
+        let full = JSONValue.object(["i": .int(0)])
+        let runs = [smoke, full].map { PlannedRun(id: RunID(config: $0, engine: EngineSpec()), group: "grid", seed: 0, config: $0) }
+        try ledger.register(Plan(name: "grid", runs: runs))
+        #expect(try ledger.claim(runs[0].id, pid: me, host: host, retries: 0, rerun: false))
+        try ledger.finish(runs[0].id, status: .succeeded, exitCode: 0, stderrTail: nil, metrics: sampleMetrics(), reason: nil)
+        let timings = try ledger.groupTimings()
+        #expect(Set(timings.keys) == [GroupTiming.key(group: "grid", profile: "smoke")])
+        #expect(GroupTiming.expectedSeconds(of: runs[0], timings: timings) == 6)
+        #expect(GroupTiming.expectedSeconds(of: runs[1], timings: timings) == nil, "a full run estimated from a smoke run")
+    }
+
     @Test func recordsFindsManyRuns() throws {
         let temporary = TemporaryWorkspace()
         let ledger = try Ledger(workspace: temporary.workspace)

@@ -1,4 +1,5 @@
 import Foundation
+import RunContract
 
 /// One key a run's `config.json` may contain, with the values it accepts.
 public struct ConfigKey: Sendable {
@@ -55,7 +56,12 @@ public struct ConfigKey: Sendable {
     }
 
     /// Checks `value`; the error text (without file and key) says what was expected.
-    func check(_ value: ConfigValue) -> String? {
+    /// `dependenciesPending`: checking before a sweep runs, when paths into dependencies' run
+    /// directories are `run://` references to runs that have not run yet.
+    func check(_ value: ConfigValue, dependenciesPending: Bool = false) -> String? {
+        func isPending(_ path: String) -> Bool {
+            dependenciesPending && path.hasPrefix(ConfigValidation.dependencyScheme)
+        }
         let got = "got \(value.rendered)"
         switch (accepted, value) {
         case (.integer(let range), .number(let number)):
@@ -105,12 +111,14 @@ public struct ConfigKey: Sendable {
             }
             return numbers.count == count && items.count == count ? nil : "expected \(expectation), \(got)"
         case (.file, .string(let path)):
+            if isPending(path) { return nil }
             var isDirectory: ObjCBool = false
             guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue else {
                 return "expected \(expectation); no file at \(path)"
             }
             return nil
         case (.directory, .string(let path)):
+            if isPending(path) { return nil }
             var isDirectory: ObjCBool = false
             guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue else {
                 return "expected \(expectation); no directory at \(path)"
@@ -133,6 +141,7 @@ public struct ConfigKey: Sendable {
         case (.directories, .object(let members)):
             for (name, path) in members.sorted(by: { $0.key < $1.key }) {
                 var isDirectory: ObjCBool = false
+                if case .string(let path) = path, isPending(path) { continue }
                 guard case .string(let path) = path,
                       FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue
                 else { return "\"\(name)\" must be the path of an existing directory, got \(path.rendered)" }

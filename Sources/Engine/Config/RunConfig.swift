@@ -32,15 +32,17 @@ public struct RunConfig: Sendable {
     public var values: [String: ConfigValue]
 
     /// Reads and validates `url`; errors name the file, the key's line and what was expected.
-    public static func load(from url: URL) throws -> RunConfig {
+    /// `dependenciesPending`: checking a config before its sweep runs (`--validate-config`), when
+    /// paths into dependencies' run directories are still `run://` references.
+    public static func load(from url: URL, dependenciesPending: Bool = false) throws -> RunConfig {
         let data: Data
         do { data = try Data(contentsOf: url) } catch {
             throw ConfigError(file: url.path, message: "cannot read the config: \(error.localizedDescription)")
         }
-        return try parse(data, file: url.path)
+        return try parse(data, file: url.path, dependenciesPending: dependenciesPending)
     }
 
-    public static func parse(_ data: Data, file: String) throws -> RunConfig {
+    public static func parse(_ data: Data, file: String, dependenciesPending: Bool = false) throws -> RunConfig {
         let text = String(decoding: data, as: UTF8.self)
         let root: ConfigValue
         do { root = try JSONDecoder().decode(ConfigValue.self, from: data) } catch {
@@ -59,7 +61,7 @@ public struct RunConfig: Sendable {
                 let hint = closestMatch(to: key, in: Array(schema.keys)).map { "did you mean '\($0)'? " } ?? ""
                 throw fail(key, "unknown key; \(hint)known keys: \(schema.keys.sorted().joined(separator: ", "))")
             }
-            if let problem = spec.check(values[key]!) { throw fail(key, problem) }
+            if let problem = spec.check(values[key]!, dependenciesPending: dependenciesPending) { throw fail(key, problem) }
         }
 
         func string(_ key: String) -> String? {
@@ -201,7 +203,7 @@ public struct RunConfig: Sendable {
             lossWeights: lossWeights,
             progressEvery: integer("progress_every") ?? 0, values: values)
         // The method and decoder keys' own rules (which keys go with which choice), with the key's line.
-        _ = try MethodOptions(config: config, file: file, text: text)
+        _ = try MethodOptions(config: config, file: file, text: text, dependenciesPending: dependenciesPending)
         _ = try DecoderSpec(config: config, file: file, text: text)
         return config
     }

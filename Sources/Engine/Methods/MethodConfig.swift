@@ -1,4 +1,5 @@
 import Foundation
+import RunContract
 
 /// The run-config keys of the adapter methods, checked by `RunConfig.parse` like the core's.
 extension ConfigSchema {
@@ -100,7 +101,8 @@ extension MethodOptions {
     /// The method a validated run config selects, with the paper's defaults for every key it
     /// leaves out. Keys that make no sense for the method are errors, naming the key.
     /// `text`, the config file's contents, lets errors give the key's line.
-    public init(config: RunConfig, file: String, text: String? = nil) throws {
+    /// `dependenciesPending`: see `RunConfig.parse`; a `run://` task_similarity is read when the run starts.
+    public init(config: RunConfig, file: String, text: String? = nil, dependenciesPending: Bool = false) throws {
         let values = config.values
         func fail(_ key: String, _ message: String) -> ConfigError {
             ConfigError(file: file, line: text.flatMap { lineOfKey(key, in: $0) }, key: key, message: message)
@@ -204,7 +206,10 @@ extension MethodOptions {
             let schedule = groupsPerStage ?? TaskGrouping.defaultSchedule(taskCount: config.tasks.count, stages: 4)
             groupsPerStage = schedule
             var similarity: TaskSimilarity?
-            if let path = string("task_similarity") {
+            if let path = string("task_similarity"), dependenciesPending, path.hasPrefix(ConfigValidation.dependencyScheme) {
+                // Not made yet: any similarity stands in for it, to check the schedule.
+                similarity = .unrelated(tasks: config.tasks.map(\.rawValue))
+            } else if let path = string("task_similarity") {
                 do { similarity = try TaskSimilarity.read(from: path, tasks: config.tasks.map(\.rawValue)) } catch {
                     throw fail("task_similarity", "\(error)")
                 }

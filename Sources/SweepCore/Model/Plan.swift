@@ -40,9 +40,23 @@ public struct EngineSpec: Hashable, Sendable, Codable {
     /// BLAS library picks for each machine. Pinned, a grid gives the same bits on any machine
     /// that can run those kernels; it is part of every run id, since other kernels give other bits.
     public var blasCore: String?
+    /// How the engine checks configs before anything runs (docs/run-contract.md, "Checking
+    /// configs"): a command run with `-` appended and the configs on standard input. Nil with `command`: the engine
+    /// checks nothing beforehand. Our `mtl-engine` (no `command`) is `mtl-engine --validate-config`.
+    public var validate: [String]?
+    /// A manifest's own engine declares that its results do not depend on the thread count
+    /// (`engine: {thread_independent: true}`); ours says so in `BundledEngine`.
+    public var declaresThreadIndependence = false
 
-    public init(command: [String]? = nil, identity: String = BundledEngine.identity, blasCore: String? = nil) {
-        self.command = command; self.identity = identity; self.blasCore = blasCore
+    public init(command: [String]? = nil, identity: String = BundledEngine.identity, blasCore: String? = nil,
+                validate: [String]? = nil) {
+        self.command = command; self.identity = identity; self.blasCore = blasCore; self.validate = validate
+    }
+
+    /// Whether a run may be given more threads than the budget's (idle cores) without changing
+    /// its results.
+    public var resultsIndependentOfThreadCount: Bool {
+        command == nil ? BundledEngine.resultsIndependentOfThreadCount : declaresThreadIndependence
     }
 
     /// What run ids hash besides the config: the identity, and the pinned core if there is one
@@ -95,6 +109,14 @@ public struct SlurmSettings: Hashable, Sendable {
         self.partition = partition; self.time = time; self.cpusPerTask = cpusPerTask; self.memory = memory
         self.maxConcurrent = maxConcurrent; self.sbatchArguments = sbatchArguments
     }
+}
+
+/// Config keys a manifest sets on every run itself (docs/manifest.md): the seed, the profile
+/// (`--profile`), and the dependencies' run references.
+public enum ReservedConfigKey {
+    public static let seed = "seed"
+    public static let profile = "profile"
+    public static let needs = "needs"
 }
 
 /// One run of the expanded grid.

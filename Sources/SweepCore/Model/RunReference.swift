@@ -1,11 +1,13 @@
 import Foundation
+import RunContract
 
 /// A dependency's run directory inside a resolved config: `run://<id>` optionally followed by a
 /// path inside that directory (`run://<id>/backbone.safetensors`). Configs carry references, not
 /// absolute paths, so a run id does not depend on where the workspace lives; the executor turns
 /// them into paths when it writes `config.json`.
 public enum RunReference {
-    public static let scheme = "run://"
+    /// The contract's own: an engine checking configs takes these as paths still to be made.
+    public static let scheme = ConfigValidation.dependencyScheme
 
     public static func make(_ id: RunID, path: String? = nil) -> String {
         guard let path, !path.isEmpty else { return scheme + id.rawValue }

@@ -1,4 +1,5 @@
 import Foundation
+import RunContract
 import SweepCore
 
 /// The engine invocation of a plan, resolved once before anything starts so that a missing
@@ -17,29 +18,50 @@ struct EngineCommand: Sendable, Equatable {
     ///   - besideExecutable: where our own `mtl-engine` is looked for first (the folder of `sweep`).
     init(_ spec: EngineSpec, manifestDirectory: URL?, besideExecutable: URL? = EngineCommand.runningExecutableDirectory,
          environment: [String: String] = ProcessInfo.processInfo.environment) throws {
-        let searchPath = (environment["PATH"] ?? "/usr/bin:/bin").split(separator: ":").map(String.init)
         self.environment = spec.environment
         if let command = spec.command, let first = command.first {
             arguments = Array(command.dropFirst())
-            if first.contains("/") {
-                let base = manifestDirectory ?? URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
-                let path = first.hasPrefix("/") ? first : base.appendingPathComponent(first).standardizedFileURL.path
-                guard Self.isExecutable(path) else { throw ExecuteError.engineNotFound(first, searched: [path]) }
-                executable = path
-            } else {
-                guard let found = Self.search(first, in: searchPath) else {
-                    throw ExecuteError.engineNotFound(first, searched: searchPath)
-                }
-                executable = found
-            }
+            executable = try Self.locate(first, manifestDirectory: manifestDirectory, besideExecutable: nil,
+                                         environment: environment)
         } else {
             arguments = ["--config", "{config}", "--out", "{out}"]
-            let places = (besideExecutable.map { [$0.path] } ?? []) + searchPath
-            guard let found = Self.search("mtl-engine", in: places) else {
-                throw ExecuteError.engineNotFound("mtl-engine", searched: places)
-            }
-            executable = found
+            executable = try Self.locate("mtl-engine", manifestDirectory: nil, besideExecutable: besideExecutable,
+                                         environment: environment)
         }
+    }
+
+    private init(executable: String, arguments: [String], environment: [String: String]) {
+        self.executable = executable; self.arguments = arguments; self.environment = environment
+    }
+
+    /// How the engine checks configs before anything runs (`-` is appended: the configs come on
+    /// standard input), or nil for an engine that declares no check.
+    static func validation(_ spec: EngineSpec, manifestDirectory: URL?,
+                           besideExecutable: URL? = EngineCommand.runningExecutableDirectory,
+                           environment: [String: String] = ProcessInfo.processInfo.environment) throws -> EngineCommand? {
+        if let command = spec.validate, let first = command.first {
+            let executable = try locate(first, manifestDirectory: manifestDirectory, besideExecutable: nil, environment: environment)
+            return EngineCommand(executable: executable, arguments: Array(command.dropFirst()), environment: spec.environment)
+        }
+        guard spec.command == nil else { return nil }
+        let executable = try locate("mtl-engine", manifestDirectory: nil, besideExecutable: besideExecutable, environment: environment)
+        return EngineCommand(executable: executable, arguments: [ConfigValidation.flag], environment: spec.environment)
+    }
+
+    /// A program named with a slash is a path (relative to the manifest's folder); a bare name is
+    /// looked for beside `sweep` (our own engine) and on PATH.
+    private static func locate(_ program: String, manifestDirectory: URL?, besideExecutable: URL?,
+                               environment: [String: String]) throws -> String {
+        let searchPath = (environment["PATH"] ?? "/usr/bin:/bin").split(separator: ":").map(String.init)
+        if program.contains("/") {
+            let base = manifestDirectory ?? URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
+            let path = program.hasPrefix("/") ? program : base.appendingPathComponent(program).standardizedFileURL.path
+            guard isExecutable(path) else { throw ExecuteError.engineNotFound(program, searched: [path]) }
+            return path
+        }
+        let places = (besideExecutable.map { [$0.path] } ?? []) + searchPath
+        guard let found = search(program, in: places) else { throw ExecuteError.engineNotFound(program, searched: places) }
+        return found
     }
 
     /// The arguments of one run, placeholders substituted (also inside longer arguments such as

@@ -169,9 +169,11 @@ public final class SweepProgress: ProgressSink {
         }
     }
 
-    /// "group/label (seed 1)", with the grid values when the run has no label, or the group alone.
+    /// "group/label key=value ... (seed 1)": the row label and the grid values, which tell a group's
+    /// runs apart (a labelled row crossed with a grid axis is several runs), or the group alone.
     static func title(of run: PlannedRun) -> String {
-        let name = run.label ?? run.axes.keys.sorted().map { "\($0)=\(run.axes[$0]!)" }.joined(separator: " ")
+        let values = run.axes.keys.sorted().map { "\($0)=\(run.axes[$0]!)" }
+        let name = ([run.label].compactMap { $0 } + values).joined(separator: " ")
         let seed = run.axes["seed"] == nil && run.seed != 0 ? " (seed \(run.seed))" : ""
         return (name.isEmpty ? run.group : "\(run.group)/\(name)") + seed
     }
