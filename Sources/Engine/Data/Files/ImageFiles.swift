@@ -74,12 +74,7 @@ public enum JPEG {
     static let signature: [UInt8] = [0xFF, 0xD8, 0xFF]
 
     public static func decode(_ data: Data, file: String = "<memory>") throws -> DecodedImage {
-        var image = codec_image()
-        let status = data.withUnsafeBytes { bytes in
-            codec_decode_jpeg(bytes.bindMemory(to: UInt8.self).baseAddress, bytes.count, &image)
-        }
-        guard status == 0 else { throw DataFileError(file: file, reason: "unreadable JPEG: \(message(of: &image))") }
-        return DecodedImage(consuming: &image)
+        try decodeImage(data, file: file, format: "JPEG", with: codec_decode_jpeg)
     }
 }
 
@@ -93,12 +88,7 @@ public enum PNG {
     }
 
     public static func decode(_ data: Data, file: String = "<memory>") throws -> DecodedImage {
-        var image = codec_image()
-        let status = data.withUnsafeBytes { bytes in
-            codec_decode_png(bytes.bindMemory(to: UInt8.self).baseAddress, bytes.count, &image)
-        }
-        guard status == 0 else { throw DataFileError(file: file, reason: "unreadable PNG: \(message(of: &image))") }
-        return DecodedImage(consuming: &image)
+        try decodeImage(data, file: file, format: "PNG", with: codec_decode_png)
     }
 
     /// 8-bit grey (1 channel), RGB (3) or RGBA (4), `pixels` interleaved row by row.
@@ -136,15 +126,26 @@ public enum PNG {
         }
         defer { codec_buffer_free(&buffer) }
         guard status == 0, let bytes = buffer.bytes else {
-            var message = buffer.message
-            let text = withUnsafeBytes(of: &message) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-            preconditionFailure("libpng could not write a \(width)x\(height) PNG: \(text)")
+            preconditionFailure("libpng could not write a \(width)x\(height) PNG: \(text(of: &buffer.message))")
         }
         return Data(bytes: bytes, count: buffer.size)
     }
 }
 
-/// The reason a decode failed, as libjpeg or libpng put it.
-private func message(of image: inout codec_image) -> String {
-    withUnsafeBytes(of: &image.message) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+/// Runs one of CImageCodecs' decoders; a failure is an error naming the file, with the reason
+/// libjpeg or libpng gave.
+private func decodeImage(_ data: Data, file: String, format: String,
+                         with decoder: (UnsafePointer<UInt8>?, Int, UnsafeMutablePointer<codec_image>?) -> Int32)
+    throws -> DecodedImage {
+    var image = codec_image()
+    let status = data.withUnsafeBytes { bytes in decoder(bytes.bindMemory(to: UInt8.self).baseAddress, bytes.count, &image) }
+    guard status == 0 else {
+        throw DataFileError(file: file, reason: "unreadable \(format): \(text(of: &image.message))")
+    }
+    return DecodedImage(consuming: &image)
+}
+
+/// A codec's `message` (a NUL-terminated C array, imported as a tuple) as a String.
+private func text<Message>(of message: inout Message) -> String {
+    withUnsafeBytes(of: &message) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
 }
