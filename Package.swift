@@ -29,11 +29,17 @@ let package = Package(
         // MARK: numerics and the engine
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CFFTW", pkgConfig: "fftw3f", providers: [.apt(["libfftw3-dev"])]),
+        // Real data sets' images: JPEG through libjpeg-turbo, PNG through libpng. CImageCodecs is
+        // the C side that needs setjmp (both libraries report errors by longjmp, which Swift cannot
+        // catch; libjpeg's default handler would exit the process).
+        .systemLibrary(name: "CJPEG", pkgConfig: "libjpeg", providers: [.apt(["libjpeg62-turbo-dev"])]),
+        .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
+        .target(name: "CImageCodecs", dependencies: ["CJPEG", "CPNG"]),
         .target(name: "Tensors", dependencies: ["CBLAS", "CFFTW"], swiftSettings: numeric),
         .target(name: "RunContract"),
         // Pretrained/ holds the bundled backbones (BundledWeights.swift), read through Bundle.module.
         .target(name: "Engine", dependencies: [
-            "Tensors", "RunContract", .product(name: "Crypto", package: "swift-crypto"),
+            "Tensors", "RunContract", "CImageCodecs", .product(name: "Crypto", package: "swift-crypto"),
         ], resources: [.copy("Pretrained")], swiftSettings: numeric),
         .target(name: "EngineCLI", dependencies: [
             "Engine", "RunContract", "Tensors",
@@ -71,7 +77,9 @@ let package = Package(
 
         // MARK: tests (folders mirror Sources)
         .testTarget(name: "TensorsTests", dependencies: ["Tensors"], swiftSettings: numeric),
-        .testTarget(name: "EngineTests", dependencies: ["Engine", "EngineCLI"], swiftSettings: numeric),
+        // Fixtures/: tiny PASCAL-Context and NYUD-v2 layouts (JPEG images) and damaged files.
+        .testTarget(name: "EngineTests", dependencies: ["Engine", "EngineCLI"],
+                    resources: [.copy("Fixtures")], swiftSettings: numeric),
         .testTarget(name: "SweepCoreTests", dependencies: ["SweepCore"]),
         .testTarget(name: "SweepManifestTests", dependencies: [
             "SweepManifest", .product(name: "PropertyBased", package: "swift-property-based"),

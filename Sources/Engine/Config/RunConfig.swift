@@ -48,9 +48,12 @@ public struct RunConfig: Sendable {
         do { root = try JSONDecoder().decode(ConfigValue.self, from: data) } catch {
             throw ConfigError(file: file, message: "not valid JSON: \(describe(decodingError: error))")
         }
-        guard case .object(let values) = root else {
+        guard case .object(let written) = root else {
             throw ConfigError(file: file, line: 1, message: "expected a JSON object of keys, got \(root.rendered)")
         }
+        // A key set to null is not set: a manifest's profile can take back a key its groups set
+        // (experiments/common.yaml's `paper` profile drops the bundled backbone for `pretrained`).
+        let values = written.filter { if case .null = $0.value { return false } else { return true } }
         func fail(_ key: String?, _ message: String) -> ConfigError {
             ConfigError(file: file, line: key.flatMap { lineOfKey($0, in: text) }, key: key, message: message)
         }

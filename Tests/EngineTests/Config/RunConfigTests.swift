@@ -78,6 +78,18 @@ private func error(_ json: String) -> ConfigError? {
     #expect(a.fingerprint != c.fingerprint)
 }
 
+/// A manifest profile can take back a key its groups set by setting it to null (common.yaml's
+/// `paper` profile replaces the bundled backbone with `pretrained`).
+@Test func aKeySetToNullIsNotSet() throws {
+    let weights = FileManager.default.temporaryDirectory.appendingPathComponent("weights-\(UUID().uuidString).safetensors")
+    try Data().write(to: weights)
+    defer { try? FileManager.default.removeItem(at: weights) }
+    let config = try parse(#"{"kind": "mtl_decoders", "profile": "smoke", "backbone_weights": null, "pretrained": "\#(weights.path)"}"#)
+    #expect(config.pretrained == weights.path && config.values["backbone_weights"] == nil)
+    #expect(config.fingerprint == (try parse(#"{"kind": "mtl_decoders", "profile": "smoke", "pretrained": "\#(weights.path)"}"#)).fingerprint)
+    #expect(error(#"{"kind": "mtl_decoders", "profile": "smoke", "backbone_weights": null}"#)?.key == "pretrained")
+}
+
 @Test func everyConfigKeyIsDocumented() throws {
     let docs = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("docs/engine.md")

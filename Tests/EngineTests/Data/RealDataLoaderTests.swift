@@ -66,15 +66,20 @@ import Testing
         #expect(batch.labels.humanParts!.count == 16)
     }
 
-    @Test func explainsMissingAndJPEGFiles() throws {
+    @Test func explainsMissingAndDamagedFiles() throws {
         defer { try? FileManager.default.removeItem(at: root) }
         try writePascal()
-        try FileManager.default.removeItem(at: root.appendingPathComponent("JPEGImages/b.png"))
-        try write(Data([0xFF, 0xD8]), "JPEGImages/b.jpg")
+        // ID.jpg, the layout's name, is read before a PNG beside it.
+        try write(Data([0xFF, 0xD8, 0xFF, 0xE0]), "JPEGImages/b.jpg")
         try FileManager.default.removeItem(at: root.appendingPathComponent("sal_distill/a.png"))
         let dataset = try PascalContextDataset(root: root, split: .val, height: 2, width: 4)
         #expect { try dataset.sample(at: 1) } throws: { error in
-            "\(error)".contains("b.jpg") && "\(error)".contains("JPEG decoding is not built in")
+            "\(error)".contains("JPEGImages/b.jpg: unreadable JPEG")
+        }
+        try FileManager.default.removeItem(at: root.appendingPathComponent("JPEGImages/b.jpg"))
+        try FileManager.default.removeItem(at: root.appendingPathComponent("JPEGImages/b.png"))
+        #expect { try dataset.sample(at: 1) } throws: { error in
+            "\(error)".hasSuffix("JPEGImages/b.jpg: image missing (looked for b.jpg and b.png)")
         }
         #expect { try dataset.sample(at: 0) } throws: { error in
             "\(error)".contains("sal_distill/a.png") && "\(error)".contains("missing")
@@ -158,10 +163,9 @@ import Testing
 
         try write(PNG.encode(width: 4, height: 2, channels: 3, pixels: [UInt8](repeating: 128, count: 24)),
                   "normals_distill/a.png")
-        try FileManager.default.removeItem(at: root.appendingPathComponent("JPEGImages/a.png"))
-        try write(Data([0xFF, 0xD8]), "JPEGImages/a.jpg")
+        try write(Data("not an image".utf8), "JPEGImages/a.jpg")
         #expect { try RunDriver(config: try realRunConfig(), directory: directory, threads: 1).run() } throws: { error in
-            "\(error)".contains("JPEGImages/a.jpg: JPEG decoding is not built in")
+            "\(error)".contains("JPEGImages/a.jpg: neither a JPEG nor a PNG file")
         }
     }
 }

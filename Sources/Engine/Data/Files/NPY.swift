@@ -10,25 +10,18 @@ public struct NPYArray: Sendable, Equatable {
     }
 }
 
-public struct NPYError: Error, Equatable, CustomStringConvertible {
-    public var file: String
-    public var reason: String
-
-    public var description: String { "\(file): \(reason)" }
-}
-
 /// NumPy's `.npy` format (versions 1-3): little-endian float32/float64, uint8/uint16 and
 /// int16/int32 arrays, C or Fortran order. NYUD-v2's depth and normals ship this way.
 public enum NPY {
     private static let magic: [UInt8] = [0x93] + Array("NUMPY".utf8)
 
     public static func read(_ url: URL) throws -> NPYArray {
-        try decode(try Data(contentsOf: url), file: url.path)
+        try decode(try Data(dataFile: url), file: url.path)
     }
 
     public static func decode(_ data: Data, file: String = "<memory>") throws -> NPYArray {
         let bytes = [UInt8](data)
-        func fail(_ reason: String) -> NPYError { NPYError(file: file, reason: reason) }
+        func fail(_ reason: String) -> DataFileError { DataFileError(file: file, reason: reason) }
         guard bytes.count >= 10, Array(bytes[0..<6]) == magic else { throw fail("not a .npy file (bad magic)") }
         let major = bytes[6]
         let headerLength: Int, headerStart: Int

@@ -3,7 +3,7 @@ import Foundation
 /// NYUD-v2 in the multi-task layout of ATRC / MTLoRA (NYUD_MT):
 ///
 ///     ROOT/gt_sets/{train,val}.txt    image ids
-///     ROOT/images/ID.jpg              images (read as ID.png beside it; JPEG is not built in)
+///     ROOT/images/ID.jpg              images (or ID.png)
 ///     ROOT/segmentation/ID.png        40 classes stored as 1...40, 0 = unlabelled -> 255
 ///     ROOT/depth/ID.npy               H x W metres, 0 = invalid
 ///     ROOT/normals/ID.npy             H x W x 3 normals; zero vectors invalid
@@ -17,7 +17,7 @@ public struct NYUDDataset: RealDataset {
 
     public func checkFiles() throws {
         for id in ids {
-            try RealDataFiles.checkImage(directory: root.appendingPathComponent("images"), id: id)
+            _ = try RealDataFiles.image(directory: root.appendingPathComponent("images"), id: id)
             for task in tasks {
                 switch task {
                 case .semseg:

@@ -3,7 +3,7 @@ import Foundation
 /// PASCAL-Context in the multi-task layout of ASTMT / MTLoRA (PASCAL_MT):
 ///
 ///     ROOT/ImageSets/Context/{train,val}.txt   image ids
-///     ROOT/JPEGImages/ID.jpg                   images (see below)
+///     ROOT/JPEGImages/ID.jpg                   images (or ID.png)
 ///     ROOT/semseg/VOC12/ID.png                 21-class maps (or semseg/pascal-context/ID.png)
 ///     ROOT/human_parts/ID.png                  7-class part maps (see below)
 ///     ROOT/sal_distill/ID.png                  grey saliency, > 0.5 of 255 = salient
@@ -11,8 +11,7 @@ import Foundation
 ///
 /// Every sample is resized to `height` x `width` (bilinear image, nearest labels), as MTLoRA's
 /// fixed resize does. Differences from the original files, stated so users can prepare data:
-/// images are read as PNG (`ID.png` beside `ID.jpg`; JPEG decoding is not built in); human parts
-/// are read from `human_parts/ID.png` label maps (0 background, 1-6 parts) rather than the
+/// human parts are read from `human_parts/ID.png` label maps (0 background, 1-6 parts) rather than the
 /// original MATLAB `.mat` annotations, a map that is all background, or absent when the image has
 /// no person, is all ignore (255); the distilled normals are used without MTLoRA's per-class
 /// validity mask (which needs the Context `.mat` label maps), only zero vectors are invalid.
@@ -25,7 +24,7 @@ public struct PascalContextDataset: RealDataset {
     /// Human parts are optional: an image without people has no part map.
     public func checkFiles() throws {
         for id in ids {
-            try RealDataFiles.checkImage(directory: root.appendingPathComponent("JPEGImages"), id: id)
+            _ = try RealDataFiles.image(directory: root.appendingPathComponent("JPEGImages"), id: id)
             for task in tasks {
                 switch task {
                 case .semseg:

@@ -1,16 +1,6 @@
 import Foundation
 import Tensors
 
-/// Errors of the real-data loaders; each names the file and what was expected.
-public struct DataFileError: Error, Equatable, CustomStringConvertible {
-    public var file: String
-    public var reason: String
-
-    public init(file: String, reason: String) { self.file = file; self.reason = reason }
-
-    public var description: String { "\(file): \(reason)" }
-}
-
 /// Reading and resampling the files of the real layouts.
 enum RealDataFiles {
     static func checkTasks(_ tasks: [TaskName], of dataset: DatasetName, named name: String, root: URL) throws {
@@ -34,24 +24,18 @@ enum RealDataFiles {
         }
     }
 
-    /// The error `readRGB` would give for a missing or JPEG-only image, without decoding anything.
-    static func checkImage(directory: URL, id: String) throws {
-        if FileManager.default.fileExists(atPath: directory.appendingPathComponent(id + ".png").path) { return }
-        let jpeg = directory.appendingPathComponent(id + ".jpg")
-        if FileManager.default.fileExists(atPath: jpeg.path) {
-            throw DataFileError(file: jpeg.path, reason: "JPEG decoding is not built in; convert the images to PNG "
-                                + "next to the JPEGs (e.g. `mogrify -format png *.jpg`)")
-        }
-        throw DataFileError(file: directory.appendingPathComponent(id + ".png").path,
-                            reason: "image missing (looked for \(id).png and \(id).jpg)")
+    /// The image file of `id` in `directory`: `ID.jpg` as the layouts ship it, else `ID.png`
+    /// (images converted to PNG beside or instead of the JPEGs).
+    static func image(directory: URL, id: String) throws -> URL {
+        let jpeg = directory.appendingPathComponent(id + ".jpg"), png = directory.appendingPathComponent(id + ".png")
+        if FileManager.default.fileExists(atPath: jpeg.path) { return jpeg }
+        if FileManager.default.fileExists(atPath: png.path) { return png }
+        throw DataFileError(file: jpeg.path, reason: "image missing (looked for \(id).jpg and \(id).png)")
     }
 
-    /// The image of `id` in `directory` as `[3, H, W]` in [0, 1]. PNG is decoded here; JPEG needs
-    /// libjpeg, which the engine does not link yet, so a `.jpg` without a `.png` beside it is an error
-    /// that says how to convert.
+    /// The image of `id` in `directory` as `[3, H, W]` in [0, 1] (JPEG or PNG, by content).
     static func readRGB(directory: URL, id: String) throws -> (rgb: [Float], height: Int, width: Int) {
-        try checkImage(directory: directory, id: id)
-        let image = try PNG.read(directory.appendingPathComponent(id + ".png"))
+        let image = try ImageFile.read(try image(directory: directory, id: id))
         return (image.rgbPlanes(), image.height, image.width)
     }
 

@@ -38,6 +38,15 @@ public protocol RealDataset: MultiTaskDataset {
 }
 
 extension RealDataset {
+    /// Reads every sample once, so a truncated or corrupt file (or a label map of the wrong size)
+    /// also stops a run before training, with the file's name, rather than in the middle of an
+    /// epoch. At the paper's scale this costs a few minutes per run (docs/data.md).
+    public func checkSamples() throws {
+        for index in 0..<count { _ = try sample(at: index) }
+    }
+}
+
+extension RealDataset {
     /// `tasks`: all of the data set's when nil. `limit`: keep only the first `limit` ids of the
     /// split list.
     public init(root: URL, split: DataSplit, height: Int, width: Int, tasks: [TaskName]? = nil, limit: Int? = nil) throws {
@@ -81,12 +90,13 @@ public enum RealDataSets {
         try RealDataFiles.ids(in: splitList(dataset, root: root, split: split)).count
     }
 
-    /// The first `limit` images of a split, every file they need checked to exist.
+    /// The first `limit` images of a split, every file they need checked to exist and read once.
     public static func open(_ dataset: DatasetName, root: URL, split: DataSplit, size: Int, tasks: [TaskName],
                             limit: Int?) throws -> any MultiTaskDataset {
         func open<Reader: RealDataset>(_ reader: Reader.Type) throws -> Reader {
             let set = try Reader(root: root, split: split, height: size, width: size, tasks: tasks, limit: limit)
             try set.checkFiles()
+            try set.checkSamples()
             return set
         }
         return try open(reader(of: dataset))
