@@ -140,6 +140,9 @@ struct Override {
         for value in sweep ?? [value] {
             let kind = ValueKind(value.json)
             if kinds.contains(kind) || (kinds.isEmpty && kind != .null) { continue }
+            // A profile written in the manifest may take a key back on purpose (common.yaml's
+            // `paper` profile: `backbone_weights: null`); the engine reads null as unset.
+            if kind == .null, location.file != ManifestError.commandLine { continue }
             let written = value.json.canonical
             let hint: String
             switch kind {
