@@ -232,7 +232,7 @@ extension TableView {
             let tied = table.columns.filter(\.withinNoise).map(\.header)
             lines.append("Within noise (several bold): " + (tied.isEmpty ? "no column" : tied.joined(separator: ", ")) + ".")
         }
-        if let trivial = table.trivialRow {
+        if let trivial = table.trivialRow, table.columns.contains(where: { if case .task = $0.measure { true } else { false } }) {
             let flat = table.columnsAtTrivial
             lines.append("\(trivial): each task's best constant prediction; "
                          + (flat.isEmpty ? "every task column has a row beyond noise above it."
