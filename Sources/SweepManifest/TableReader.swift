@@ -136,29 +136,23 @@ struct TableReader {
                                       expected: "a row label of the table", suggestion: Spelling.closest(to: label, among: labels))
         }
 
-        var reference: String?
-        if let referenceNode = node["reference"] {
-            let label = try referenceNode.string(expected: "the label of the row Δm is measured against")
+        /// The row a table key (`reference`, `trivial`) names: one of the table's labels.
+        func namedRow(_ key: String, _ what: String) throws(ManifestError) -> String? {
+            guard let rowNode = node[key] else { return nil }
+            let label = try rowNode.string(expected: "the label of the row \(what)")
             guard labels.contains(label) else {
-                throw referenceNode.error("reference row '\(label)' is not a row of table '\(name)'",
-                                          expected: "one of: " + labels.joined(separator: ", "),
-                                          suggestion: Spelling.closest(to: label, among: labels))
+                throw rowNode.error("\(key) row '\(label)' is not a row of table '\(name)'",
+                                    expected: "one of: " + labels.joined(separator: ", "),
+                                    suggestion: Spelling.closest(to: label, among: labels))
             }
-            reference = label
-        } else if let deltaColumn = columnKeys.firstIndex(of: "delta_m") {
+            return label
+        }
+        let reference = try namedRow("reference", "Δm is measured against")
+        if reference == nil, let deltaColumn = columnKeys.firstIndex(of: "delta_m") {
             throw columnItems[deltaColumn].error("table '\(name)' shows delta_m but names no reference row",
                              expected: "reference: <label of the single-task row>")
         }
-        var trivial: String?
-        if let trivialNode = node["trivial"] {
-            let label = try trivialNode.string(expected: "the label of the row of constant predictions")
-            guard labels.contains(label) else {
-                throw trivialNode.error("trivial row '\(label)' is not a row of table '\(name)'",
-                                        expected: "one of: " + labels.joined(separator: ", "),
-                                        suggestion: Spelling.closest(to: label, among: labels))
-            }
-            trivial = label
-        }
+        let trivial = try namedRow("trivial", "of constant predictions")
         var table = TableSpec(name: name, title: title, layout: layout, columns: columns, rows: rows,
                               referenceRow: reference, paperSource: published.source)
         table.xAxis = xAxis
