@@ -158,6 +158,10 @@ struct SubprocessLauncher: RunLauncher {
                         process.cancel()
                     case .timedOut where cause == nil:
                         cause = .timeout
+                        // SIGTERM now, from this task: the teardown that cancelling starts runs on the
+                        // cooperative pool, which long synchronous work may hold for as long as the
+                        // engine runs. The teardown still sends SIGKILL after the grace period.
+                        if let pid = engine.pid.withLock({ $0 }) { kill(-pid, SIGTERM) }
                         process.cancel()
                     default:
                         break
