@@ -16,8 +16,8 @@ import Testing
             let text = RandomManifest.text(&source)
             let overrides = (0..<source.next(3)).map { _ in RandomManifest.override(&source) }
             let profile = source.next(4) == 0 ? "smoke" : nil
-            Self.expectPlanOrManifestError(fixture.write("random.yaml", text), overrides: overrides, profile: profile,
-                                           input: text + "\n# overrides: \(overrides)")
+            await Self.expectPlanOrManifestError(fixture.write("random.yaml", text), overrides: overrides, profile: profile,
+                                                 input: text + "\n# overrides: \(overrides)")
         }
     }
 
@@ -41,12 +41,24 @@ import Testing
             let file = fixture.directory.appendingPathComponent(name).deletingLastPathComponent()
                 .appendingPathComponent("mutated.yaml")
             try? Data(bytes).write(to: file)
-            Self.expectPlanOrManifestError(file, overrides: [], profile: source.next(3) == 0 ? "smoke" : nil,
-                                           input: String(decoding: bytes, as: UTF8.self))
+            await Self.expectPlanOrManifestError(file, overrides: [], profile: source.next(3) == 0 ? "smoke" : nil,
+                                                 input: String(decoding: bytes, as: UTF8.self))
         }
     }
 
-    static func expectPlanOrManifestError(_ file: URL, overrides: [String], profile: String?, input: String) {
+    /// Each case plans on a dispatch thread: 300 synchronous plans would hold the test run's
+    /// cooperative threads (2 on a 2-core machine) for half a minute and starve the timers of the
+    /// executor tests running beside them.
+    static func expectPlanOrManifestError(_ file: URL, overrides: [String], profile: String?, input: String) async {
+        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+            DispatchQueue.global().async {
+                planOrManifestError(file, overrides: overrides, profile: profile, input: input)
+                done.resume()
+            }
+        }
+    }
+
+    private static func planOrManifestError(_ file: URL, overrides: [String], profile: String?, input: String) {
         let start = ContinuousClock.now
         do {
             _ = try ManifestLoader.load(file: file, overrides: overrides, profile: profile)
