@@ -94,11 +94,11 @@ public struct ConfigCheck: Sendable {
         }
         let status: Int32? = if case .exited(let code) = result.terminationStatus { code } else { nil }
         let decoder = JSONDecoder()
-        let verdicts = (result.standardOutput ?? "").split(separator: "\n").compactMap {
+        let verdicts = result.standardOutput.split(separator: "\n").compactMap {
             try? decoder.decode(ConfigVerdict.self, from: Data($0.utf8))
         }
         guard status == RunExit.success || status == RunExit.badInput, verdicts.count == count else {
-            let stderr = (result.standardError ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
+            let stderr = result.standardError.trimmingCharacters(in: .whitespacesAndNewlines)
             let how = status.map { "exited with status \($0)" } ?? "was killed (\(result.terminationStatus))"
             throw ConfigCheckError(command: command, problem: "it \(how) and printed \(verdicts.count) verdicts for "
                                    + "\(count) configs" + (stderr.isEmpty ? "" : ": " + String(stderr.suffix(2000))))
