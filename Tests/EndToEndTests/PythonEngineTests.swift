@@ -75,6 +75,40 @@ extension EndToEnd {
             let shown = try await scratch.sweep(["show", badInput.id])
             #expect(shown.stdout.contains("bad input: lr: expected a number in (0, 1], got 1.5"), "\(shown.output)")
         }
+
+        /// One manifest, two engines: the shell stand-in for one group, the toy Python engine (its
+        /// version in its identity, its own config check) for another; `sweep plan` says which
+        /// group uses which, and `sweep run` runs each with its own.
+        @Test func groupsRunOnTheEnginesTheyName() async throws {
+            let scratch = try Scratch.withToyEngine("""
+                name: mixed
+                engine:
+                  command: [./engine.sh, --config, "{config}", --out, "{out}"]
+                engines:
+                  toy:
+                    command: [./toy_engine.py, --config, "{config}", --out, "{out}"]
+                    version: [./toy_engine.py, --version]
+                    validate: [./toy_engine.py, --check]
+                executor: {slots: 2, threads: 1, retries: 0}
+                defaults: {epochs: 2}
+                groups:
+                  shell: {set: {epoch_seconds: 0.01}}
+                  python: {engine: toy, set: {steps: 2, lr: 0.1}}
+
+                """)
+            let plan = try await scratch.sweep(["plan", "toy.yaml"])
+            #expect(plan.status == 0, "\(plan.output)")
+            #expect(plan.stdout.contains("./toy_engine.py --config {config} --out {out} toy-engine 1"), "\(plan.output)")
+            #expect(plan.stdout.contains("engine toy"), "\(plan.output)")
+            let result = try await scratch.sweep(["run", "toy.yaml"])
+            #expect(result.status == 0, "\(result.output)")
+            let runs = try await scratch.status()
+            #expect(runs.count == 2 && runs.values.allSatisfy { $0.state == "succeeded" })
+            let python = try #require(runs.values.first { $0.group == "python" })
+            let shell = try #require(runs.values.first { $0.group == "shell" })
+            #expect((try scratch.metrics(of: python.id)["engine_version"] as? String) == "toy-engine 1")
+            #expect((try scratch.metrics(of: shell.id)["engine_version"] as? String) == "engine.sh 1")
+        }
     }
 }
 
