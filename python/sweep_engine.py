@@ -38,8 +38,11 @@ A training script:
     if __name__ == "__main__":
         sweep_engine.main(main, version="my-trainer 1.0")
 
-`sweep` starts it as `python train.py --config RUN_DIR/config.json --out RUN_DIR` (the manifest's
-`engine: {command: [python3, train.py, --config, "{config}", --out, "{out}"]}`).
+`sweep` starts it as `./train.py --config RUN_DIR/config.json --out RUN_DIR` inside RUN_DIR (the
+manifest's `engine: {command: [./train.py, --config, "{config}", --out, "{out}"]}`, the script
+executable with a `#!/usr/bin/env python3` line: a program with a slash is found from the
+manifest's folder, but arguments are passed as written, so `[python3, train.py, ...]` would look
+for train.py in RUN_DIR).
 """
 
 import json
