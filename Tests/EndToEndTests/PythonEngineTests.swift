@@ -11,7 +11,7 @@ extension EndToEnd {
             var lines = ["name: toy", "engine:", "  command: [./toy_engine.py, --config, \"{config}\", --out, \"{out}\"]"]
             if validate { lines.append("  validate: [./toy_engine.py, --check]") }
             lines += ["executor: {slots: 1, threads: 1, retries: 1}",
-                      "defaults: {epochs: 3, steps: 4, step_seconds: 0.05, lr: 0.1}",
+                      "defaults: {epochs: 4, steps: 4, step_seconds: 0.1, lr: 0.1}",
                       "groups:", "  fit:", "    seeds: [7]"]
             if !rows.isEmpty { lines += ["    rows:"] + rows.map { "      - \($0)" } }
             return lines.joined(separator: "\n") + "\n"
@@ -39,18 +39,18 @@ extension EndToEnd {
             #expect(stopped.status == 128 + SIGTERM, "\(stopped.output)")
             #expect(try await scratch.status()[run.id]?.state == "interrupted")
             let before = scratch.finishedEpochs(progress)
-            #expect(!before.isEmpty && before.count < 3, "the run should stop part way: \(before)")
+            #expect(!before.isEmpty && before.count < 4, "the run should stop part way: \(before)")
 
             let resumed = try await scratch.sweep(["run", "toy.yaml"])
             #expect(resumed.status == 0, "\(resumed.output)")
             #expect(try await scratch.status()[run.id]?.state == "succeeded")
-            #expect(scratch.finishedEpochs(progress) == [1, 2, 3])
+            #expect(scratch.finishedEpochs(progress) == [1, 2, 3, 4])
             let log = try String(contentsOf: scratch.workspace.appendingPathComponent("runs/\(run.id)/stdout.log"), encoding: .utf8)
             #expect(log.contains("resuming after epoch \(before.count)"), "\(log)")
             let metrics = try scratch.metrics(of: run.id)
             #expect(metrics["tasks"] as? NSDictionary == expected["tasks"] as? NSDictionary)
             #expect(metrics["extra"] as? NSDictionary == expected["extra"] as? NSDictionary)
-            #expect((metrics["epoch_seconds"] as? [Double])?.count == 3)
+            #expect((metrics["epoch_seconds"] as? [Double])?.count == 4)
         }
 
         /// An error is a failure with its traceback in the ledger, retried within the budget; bad
@@ -100,6 +100,10 @@ extension EndToEnd {
             #expect(plan.status == 0, "\(plan.output)")
             #expect(plan.stdout.contains("./toy_engine.py --config {config} --out {out} toy-engine 1"), "\(plan.output)")
             #expect(plan.stdout.contains("engine toy"), "\(plan.output)")
+            // Each engine checks its own runs: the toy engine's check sees only the Python group's.
+            let refused = try await scratch.sweep(["plan", "toy.yaml", "groups.python.set.lr=1.5"])
+            #expect(refused.status == 2, "\(refused.output)")
+            #expect(refused.stderr.contains("the engine rejects the config of 1 of 1 run"), "\(refused.output)")
             let result = try await scratch.sweep(["run", "toy.yaml"])
             #expect(result.status == 0, "\(result.output)")
             let runs = try await scratch.status()
