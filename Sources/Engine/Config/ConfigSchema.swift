@@ -73,7 +73,7 @@ public struct ConfigKey: Sendable {
             return range.contains(number) ? nil : "expected \(expectation), \(got)"
         case (.choice(let names), .string(let name)):
             if names.contains(name) { return nil }
-            let hint = closestMatch(to: name, in: names).map { " (did you mean '\($0)'?)" } ?? ""
+            let hint = Spelling.closest(to: name, among: names).map { " (did you mean '\($0)'?)" } ?? ""
             return "expected \(expectation), \(got)\(hint)"
         case (.nameGroups(let stages, let names), .array(let items)):
             guard items.count == stages else { return "expected \(expectation), got \(items.count) stages" }
@@ -98,7 +98,7 @@ public struct ConfigKey: Sendable {
             for item in items {
                 guard case .string(let name) = item else { return "expected \(expectation), \(got)" }
                 guard names.contains(name) else {
-                    let hint = closestMatch(to: name, in: names).map { " (did you mean '\($0)'?)" } ?? ""
+                    let hint = Spelling.closest(to: name, among: names).map { " (did you mean '\($0)'?)" } ?? ""
                     return "unknown name \"\(name)\"\(hint); expected \(expectation)"
                 }
                 guard seen.insert(name).inserted else { return "\"\(name)\" appears twice; expected \(expectation)" }
@@ -129,7 +129,7 @@ public struct ConfigKey: Sendable {
         case (.weights(let names, let range), .object(let members)):
             for (name, weight) in members.sorted(by: { $0.key < $1.key }) {
                 guard names.contains(name) else {
-                    let hint = closestMatch(to: name, in: names).map { " (did you mean '\($0)'?)" } ?? ""
+                    let hint = Spelling.closest(to: name, among: names).map { " (did you mean '\($0)'?)" } ?? ""
                     return "unknown name \"\(name)\"\(hint); expected \(expectation)"
                 }
                 guard case .number(let number) = weight, range.contains(number) else {
@@ -153,8 +153,8 @@ public struct ConfigKey: Sendable {
     }
 }
 
-/// Every key the engine understands. Method keys (adapters, issue 4) are appended to `keys`
-/// in their own file through `ConfigSchema.methodKeys`.
+/// Every key the engine understands: the core keys here, the adapter methods' keys in
+/// Methods/MethodConfig.swift (`ConfigSchema.methodKeys`).
 public enum ConfigSchema {
     public static let taskNames = TaskName.allCases.map(\.rawValue)
 

@@ -1,4 +1,5 @@
 import Foundation
+import RunContract
 
 /// A validated run configuration: every key checked against `ConfigSchema`, the profile's
 /// values filled in where the config is silent, and the cross-key rules enforced.
@@ -61,7 +62,7 @@ public struct RunConfig: Sendable {
         let schema = Dictionary(uniqueKeysWithValues: ConfigSchema.keys.map { ($0.name, $0) })
         for key in values.keys.sorted() {
             guard let spec = schema[key] else {
-                let hint = closestMatch(to: key, in: Array(schema.keys)).map { "did you mean '\($0)'? " } ?? ""
+                let hint = Spelling.closest(to: key, among: Array(schema.keys)).map { "did you mean '\($0)'? " } ?? ""
                 throw fail(key, "unknown key; \(hint)known keys: \(schema.keys.sorted().joined(separator: ", "))")
             }
             if let problem = spec.check(values[key]!, dependenciesPending: dependenciesPending) { throw fail(key, problem) }

@@ -7,7 +7,8 @@ import Tensors
 public struct RunDriver {
     public var config: RunConfig
     public var directory: URL
-    /// Threads for OpenBLAS; from MTL_THREADS by default.
+    /// Threads of the engine's parallel loops and GEMM splits (Tensors' `ComputeThreads`;
+    /// OpenBLAS itself runs on one); from MTL_THREADS by default.
     public var threads: Int
     /// Builds the objective; tests substitute their own.
     public var makeObjective: (RunConfig) throws -> any TrainingObjective
