@@ -29,7 +29,11 @@ public struct RunConfig: Sendable {
     public var decoderLRScale: Double
     public var lossWeights: [TaskName: Double]
     public var progressEvery: Int
-    /// Every key as written, for the method keys that extend the core.
+    /// The adapter method and its options (Methods/MethodConfig.swift), parsed with the rest.
+    public var method: MethodOptions
+    /// The decoder heads' kind and widths, parsed with the rest.
+    public var decoderSpec: DecoderSpec
+    /// Every key as written: the config's fingerprint, and the method keys' own parsing.
     public var values: [String: ConfigValue]
 
     /// Reads and validates `url`; errors name the file, the key's line and what was expected.
@@ -193,7 +197,7 @@ public struct RunConfig: Sendable {
         let minLR = number("min_lr") ?? lr * 0.01
         if minLR > lr { throw fail("min_lr", "must not exceed lr (\(lr)), got \(minLR)") }
 
-        let config = RunConfig(
+        var config = RunConfig(
             kind: kind, profile: profile, seed: integer("seed") ?? 0, dataset: dataset,
             dataRoot: string("data_root"), tasks: tasks, pretrainSet: string("pretrain_set") ?? "1k",
             pretrained: pretrained, backbone: backbone, imageSize: imageSize,
@@ -205,10 +209,13 @@ public struct RunConfig: Sendable {
             warmupEpochs: number("warmup_epochs") ?? scale.warmupEpochs,
             clipGrad: number("clip_grad") ?? 5.0, decoderLRScale: number("decoder_lr_scale") ?? 10,
             lossWeights: lossWeights,
-            progressEvery: integer("progress_every") ?? 0, values: values)
-        // The method and decoder keys' own rules (which keys go with which choice), with the key's line.
-        _ = try MethodOptions(config: config, file: file, text: text, dependenciesPending: dependenciesPending)
-        _ = try DecoderSpec(config: config, file: file, text: text)
+            progressEvery: integer("progress_every") ?? 0,
+            method: MethodOptions(method: .full),
+            decoderSpec: .defaults(.hrnet, embedDim: backbone.embedDim, imageSize: imageSize), values: values)
+        // The method and decoder keys' own rules (which keys go with which choice), with the key's
+        // line; they read the core fields above, so they are parsed last, once.
+        config.method = try MethodOptions(config: config, file: file, text: text, dependenciesPending: dependenciesPending)
+        config.decoderSpec = try DecoderSpec(config: config, file: file, text: text)
         return config
     }
 
