@@ -103,7 +103,9 @@ public final class DenseObjective: ParameterizedObjective {
             similarity = measured
             for t in measured.tasks.indices {
                 for u in measured.tasks.indices where u > t {
-                    extra["similarity.\(measured.tasks[t]).\(measured.tasks[u])"] = measured[t, u]
+                    let entry = TaskSimilarityEntry(a: measured.tasks[t], b: measured.tasks[u],
+                                                    value: measured[t, u])
+                    extra[entry.key] = entry.value
                 }
             }
         }
