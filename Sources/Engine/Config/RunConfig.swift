@@ -34,7 +34,7 @@ public struct RunConfig: Sendable {
     /// The decoder heads' kind and widths, parsed with the rest.
     public var decoderSpec: DecoderSpec
     /// Every key as written: the config's fingerprint, and the method keys' own parsing.
-    public var values: [String: ConfigValue]
+    public var values: [String: JSONValue]
 
     /// Reads and validates `url`; errors name the file, the key's line and what was expected.
     /// `dependenciesPending`: checking a config before its sweep runs (`--validate-config`), when
@@ -49,12 +49,12 @@ public struct RunConfig: Sendable {
 
     public static func parse(_ data: Data, file: String, dependenciesPending: Bool = false) throws -> RunConfig {
         let text = String(decoding: data, as: UTF8.self)
-        let root: ConfigValue
-        do { root = try JSONDecoder().decode(ConfigValue.self, from: data) } catch {
+        let root: JSONValue
+        do { root = try JSONDecoder().decode(JSONValue.self, from: data) } catch {
             throw ConfigError(file: file, message: "not valid JSON: \(describe(decodingError: error))")
         }
         guard case .object(let written) = root else {
-            throw ConfigError(file: file, line: 1, message: "expected a JSON object of keys, got \(root.rendered)")
+            throw ConfigError(file: file, line: 1, message: "expected a JSON object of keys, got \(root.canonical)")
         }
         // A key set to null is not set: a manifest's profile can take back a key its groups set
         // (experiments/common.yaml's `paper` profile drops the bundled backbone for `pretrained`).
@@ -72,19 +72,10 @@ public struct RunConfig: Sendable {
             if let problem = spec.check(values[key]!, dependenciesPending: dependenciesPending) { throw fail(key, problem) }
         }
 
-        func string(_ key: String) -> String? {
-            if case .string(let s) = values[key] { return s }
-            return nil
-        }
-        func number(_ key: String) -> Double? {
-            if case .number(let n) = values[key] { return n }
-            return nil
-        }
-        func integer(_ key: String) -> Int? { number(key).map { Int($0) } }
-        func integers(_ key: String) -> [Int]? {
-            guard case .array(let items) = values[key] else { return nil }
-            return items.compactMap { if case .number(let n) = $0 { return Int(n) } else { return nil } }
-        }
+        func string(_ key: String) -> String? { values[key]?.stringValue }
+        func number(_ key: String) -> Double? { values[key]?.doubleValue }
+        func integer(_ key: String) -> Int? { values[key]?.integerValue }
+        func integers(_ key: String) -> [Int]? { values[key]?.integerValues }
 
         guard let kindName = string("kind") else {
             throw fail(nil, "missing key 'kind'; expected \(schema["kind"]!.expectation)")
@@ -168,7 +159,7 @@ public struct RunConfig: Sendable {
                     throw fail("loss_weights", "task \"\(name)\" is not a task of this run ("
                                + tasks.map(\.rawValue).joined(separator: ", ") + ")")
                 }
-                if case .number(let w) = weight { lossWeights[task] = w }
+                if let w = weight.doubleValue { lossWeights[task] = w }
             }
         }
         var trainImages = integer("train_images") ?? scale.trainImages

@@ -156,10 +156,12 @@ public struct RunDriver {
 }
 
 extension RunConfig {
-    /// The config's keys as canonical JSON: equal configs, equal fingerprints.
+    /// The config's keys as canonical JSON: equal configs, equal fingerprints. Numbers are
+    /// written as the engine reads them (`JSONValue.engineNumbers`: 1 and 1.0 are one number), so
+    /// the fingerprints of checkpoints written before the engine shared `sweep`'s JSONValue still match.
     public var fingerprint: String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return String(decoding: (try? encoder.encode(values)) ?? Data(), as: UTF8.self)
+        return String(decoding: (try? encoder.encode(values.mapValues(\.engineNumbers))) ?? Data(), as: UTF8.self)
     }
 }
