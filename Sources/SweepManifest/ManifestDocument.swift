@@ -1,4 +1,5 @@
 import Foundation
+import RunContract
 import SweepCore
 
 /// The manifest after validation, before expansion: every name checked, every value typed.

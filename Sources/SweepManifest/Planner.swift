@@ -1,3 +1,4 @@
+import RunContract
 import SweepCore
 
 /// Expands a validated manifest into runs: groups in dependency order, each group's points
