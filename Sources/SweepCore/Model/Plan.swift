@@ -3,30 +3,92 @@ import Foundation
 import RunContract
 
 /// A run's identity: a hash of its canonical resolved configuration plus the engine's identity.
+///
+/// Ids of the usual form, 16 lowercase hex digits, are kept as their 64-bit value: a String of
+/// 16 bytes is one heap allocation per run (Swift keeps at most 15 bytes inline), and a plan of
+/// 1,000,000 runs holds several copies of every id (the runs, their index, their dependencies).
+/// Any other text (a test's `run-a`) is kept as it is. Equality, hashing and order are those of
+/// `rawValue`.
 public struct RunID: Hashable, Comparable, Codable, Sendable, CustomStringConvertible {
-    public let rawValue: String
+    private enum Storage: Hashable, Sendable {
+        case hex(UInt64)
+        case text(String)
+    }
+    private let storage: Storage
 
-    public init(rawValue: String) { self.rawValue = rawValue }
+    public init(rawValue: String) {
+        storage = Self.hexValue(rawValue).map(Storage.hex) ?? .text(rawValue)
+    }
 
     /// 16 hex digits of SHA-256 over the canonical config and the engine identity.
     public init(config: JSONValue, engine: EngineSpec) {
-        var text = config.canonicalUTF8
+        self.init(canonicalConfig: config.canonicalUTF8, runIdentity: engine.runIdentity)
+    }
+
+    /// The same from the config's canonical form (`JSONValue.canonicalUTF8`, or a
+    /// `CanonicalObjectTemplate`'s) and `EngineSpec.runIdentity`.
+    public init(canonicalConfig: [UInt8], runIdentity: String) {
+        var text = canonicalConfig
         text.append(UInt8(ascii: "\n"))
-        text += engine.runIdentity.utf8
-        let digest = SHA256.hash(data: text)
-        let hex = Array("0123456789abcdef".utf8)
-        rawValue = String(decoding: digest.prefix(8).flatMap { [hex[Int($0 >> 4)], hex[Int($0 & 15)]] }, as: UTF8.self)
+        text += runIdentity.utf8
+        storage = .hex(SHA256Hex.prefix64(text))
+    }
+
+    public var rawValue: String {
+        switch storage {
+        case .text(let text): return text
+        case .hex(let value):
+            return String(unsafeUninitializedCapacity: 16) { buffer in
+                for index in 0..<16 {
+                    let digit = UInt8((value >> (60 - 4 * UInt64(index))) & 15)
+                    buffer[index] = digit < 10 ? UInt8(ascii: "0") + digit : UInt8(ascii: "a") + digit - 10
+                }
+                return 16
+            }
+        }
+    }
+
+    /// The value of exactly 16 lowercase hex digits, or nil.
+    private static func hexValue(_ text: String) -> UInt64? {
+        guard text.utf8.count == 16 else { return nil }
+        var value: UInt64 = 0
+        for byte in text.utf8 {
+            switch byte {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): value = value << 4 | UInt64(byte - UInt8(ascii: "0"))
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): value = value << 4 | UInt64(byte - UInt8(ascii: "a") + 10)
+            default: return nil
+            }
+        }
+        return value
     }
 
     public var description: String { rawValue }
-    public static func < (a: RunID, b: RunID) -> Bool { a.rawValue < b.rawValue }
+    public static func < (a: RunID, b: RunID) -> Bool {
+        // Fixed-width lowercase hex sorts as its value.
+        if case .hex(let x) = a.storage, case .hex(let y) = b.storage { return x < y }
+        return a.rawValue < b.rawValue
+    }
 
     public init(from decoder: any Decoder) throws {
-        rawValue = try decoder.singleValueContainer().decode(String.self)
+        self.init(rawValue: try decoder.singleValueContainer().decode(String.self))
     }
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.singleValueContainer()
         try container.encode(rawValue)
+    }
+}
+
+/// SHA-256 in lowercase hex: run ids take its first 16 digits; the local executor's exit-status
+/// file names the config an engine ran with by all 64.
+public enum SHA256Hex {
+    /// The first 8 bytes of the digest, big-endian: the value of its first 16 hex digits.
+    public static func prefix64<Bytes: DataProtocol>(_ bytes: Bytes) -> UInt64 {
+        SHA256.hash(data: bytes).prefix(8).reduce(0) { $0 << 8 | UInt64($1) }
+    }
+
+    public static func of<Bytes: DataProtocol>(_ bytes: Bytes) -> String {
+        let hex = Array("0123456789abcdef".utf8)
+        return String(decoding: SHA256.hash(data: bytes).flatMap { [hex[Int($0 >> 4)], hex[Int($0 & 15)]] }, as: UTF8.self)
     }
 }
 
@@ -120,25 +182,64 @@ public enum ReservedConfigKey {
 }
 
 /// One run of the expanded grid.
+///
+/// A compact record: the runs of one grid point usually differ only in their seed, so a run may
+/// keep its config without the `seed` key (`init(id:group:label:seed:configWithoutSeed:...)`),
+/// shared with its point's other seeds, and put the seed back when `config` is read. Equality and
+/// hashing are those of the fields as read.
 public struct PlannedRun: Hashable, Sendable {
     public var id: RunID
+    /// Whether `stored` lacks the `seed` key (declared here, it fits in the id's padding).
+    private var seedOmitted = false
     /// The manifest's run group this run came from ("pretrain", "single_task", "grid", ...).
     public var group: String
     /// The table row label this run belongs to, when the group declares rows.
     public var label: String?
     public var seed: Int
-    /// The fully resolved configuration. Dependencies appear as run ids (never as
-    /// absolute paths), so ids do not depend on where the workspace lives.
-    public var config: JSONValue
+    /// The config as stored: without its `seed` key when `seedOmitted`.
+    private var stored: JSONValue
     /// Dependencies by the name the config uses for them ("pretrain" -> its run).
     public var needs: [String: RunID]
     /// The grid-axis values that produced this run, for `sweep plan` and the reporter.
     public var axes: [String: JSONValue]
 
+    /// The fully resolved configuration. Dependencies appear as run ids (never as
+    /// absolute paths), so ids do not depend on where the workspace lives.
+    public var config: JSONValue {
+        get {
+            guard seedOmitted, case .object(var members) = stored else { return stored }
+            members[ReservedConfigKey.seed] = .int(seed)
+            return .object(members)
+        }
+        set {
+            stored = newValue
+            seedOmitted = false
+        }
+    }
+
     public init(id: RunID, group: String, label: String? = nil, seed: Int, config: JSONValue,
                 needs: [String: RunID] = [:], axes: [String: JSONValue] = [:]) {
         self.id = id; self.group = group; self.label = label; self.seed = seed
-        self.config = config; self.needs = needs; self.axes = axes
+        self.stored = config; self.needs = needs; self.axes = axes
+    }
+
+    /// A run whose config is `configWithoutSeed` (an object without a `seed` key) with
+    /// `seed: <seed>` added.
+    public init(id: RunID, group: String, label: String? = nil, seed: Int, configWithoutSeed: JSONValue,
+                needs: [String: RunID] = [:], axes: [String: JSONValue] = [:]) {
+        self.init(id: id, group: group, label: label, seed: seed, config: configWithoutSeed, needs: needs, axes: axes)
+        seedOmitted = true
+    }
+
+    public static func == (a: PlannedRun, b: PlannedRun) -> Bool {
+        a.id == b.id && a.group == b.group && a.label == b.label && a.seed == b.seed && a.needs == b.needs
+            && a.axes == b.axes && a.config == b.config
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(id)
+        hasher.combine(group)
+        hasher.combine(seed)
     }
 }
 
@@ -164,6 +265,9 @@ public struct Plan: Sendable {
     public func run(_ id: RunID) -> PlannedRun? { position[id].map { runs[$0] } }
 
     private static func positions(_ runs: [PlannedRun]) -> [RunID: Int] {
-        Dictionary(runs.enumerated().map { ($1.id, $0) }, uniquingKeysWith: { first, _ in first })
+        var positions: [RunID: Int] = [:]
+        positions.reserveCapacity(runs.count)
+        for (index, run) in runs.enumerated() where positions[run.id] == nil { positions[run.id] = index }
+        return positions
     }
 }
