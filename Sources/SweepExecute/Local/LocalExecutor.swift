@@ -25,8 +25,8 @@ public struct LocalExecutor: Executor {
         let command = try EngineCommand(plan.engine, manifestDirectory: plan.manifest?.deletingLastPathComponent())
         let trap = options.trapSignals ? SignalTrap(stop: stop) : nil
         defer { trap?.cancel() }
-        let launcher = SubprocessLauncher(workspace: workspace, command: command, timeout: options.timeout,
-                                          grace: options.grace)
+        let launcher = SubprocessLauncher(workspace: workspace, command: command, engineIdentity: plan.engine.runIdentity,
+                                          timeout: options.timeout, grace: options.grace)
         return try await GridScheduler(plan: plan, ledger: ledger, launcher: launcher, options: options,
                                        stop: stop, progress: progress).execute()
     }
