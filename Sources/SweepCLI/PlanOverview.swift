@@ -57,9 +57,9 @@ struct PlanOverview {
         axes = Self.countAxes(plan.runs)
         groups = Self.dependencies(plan)
         runSeconds = plan.runs.map { GroupTiming.expectedSeconds(of: $0, timings: timings) }
-        let toDo = plan.runs.indices.filter { states[$0] != .succeeded }
-        let estimated = toDo.compactMap { runSeconds[$0] }
         if !timings.isEmpty {
+            let toDo = plan.runs.indices.filter { states[$0] != .succeeded }
+            let estimated = toDo.compactMap { runSeconds[$0] }
             let budget = ResourceBudget(slots: plan.executor.slots, threadsPerRun: plan.executor.threadsPerRun,
                                         cores: cores, runs: toDo.count)
             var seconds: [RunID: Double?] = [:]

@@ -48,8 +48,7 @@ struct Planner {
             }
         }
         expansion.runs.reserveCapacity(expected)
-        var index: [RunID: Int] = [:]
-        index.reserveCapacity(expected)
+        var index = RunPositions(capacity: expected)
         let interner = ReferenceInterner()
         for group in try dependencyOrder() {
             let dependencies = try group.needs.map { need throws(ManifestError) in
@@ -64,13 +63,9 @@ struct Planner {
             var groupRuns: [GroupRun] = []
             groupRuns.reserveCapacity(group.runCountBeforeExclusion)
             try forEachRun(of: group, dependencies: dependencies, interner: interner) { run, label in
-                if let existing = index[run.id] {
-                    groupRuns.append(GroupRun(runIndex: existing, label: label))
-                } else {
-                    index[run.id] = expansion.runs.count
-                    groupRuns.append(GroupRun(runIndex: expansion.runs.count, label: label))
-                    expansion.runs.append(run)
-                }
+                let position = index.insertIfAbsent(run.id, at: expansion.runs.count)
+                groupRuns.append(GroupRun(runIndex: position, label: label))
+                if position == expansion.runs.count { expansion.runs.append(run) }
             }
             if groupRuns.isEmpty {
                 throw (group.node["exclude"] ?? group.node).error("every run of group '\(group.name)' is excluded",
