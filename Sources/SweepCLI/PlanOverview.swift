@@ -79,12 +79,19 @@ struct PlanOverview {
         // Counted by value, described once per value at the end: a million runs would otherwise
         // describe five million values. Values that read the same ("1" and 1) share a line.
         var order: [String] = []
-        var values: [String: [JSONValue]] = [:]
-        var counts: [String: [JSONValue: Int]] = [:]
+        var slots: [String: Int] = [:]
+        var values: [[JSONValue]] = []
+        var counts: [[JSONValue: Int]] = []
         func count(_ axis: String, _ value: JSONValue, _ runs: Int) {
-            if counts[axis] == nil { order.append(axis); counts[axis] = [:] }
-            let before = counts[axis]!.updateValue(runs + (counts[axis]![value] ?? 0), forKey: value)
-            if before == nil { values[axis, default: []].append(value) }
+            let slot: Int
+            if let known = slots[axis] {
+                slot = known
+            } else {
+                slot = order.count
+                slots[axis] = slot
+                order.append(axis); values.append([]); counts.append([:])
+            }
+            if counts[slot].updateValue(runs + (counts[slot][value] ?? 0), forKey: value) == nil { values[slot].append(value) }
         }
         // A grid point's seeds come one after another with the same axes: count each stretch once.
         var start = 0
@@ -102,11 +109,11 @@ struct PlanOverview {
         if !runs.contains(where: { $0.axes["seed"] != nil }) {
             for run in runs { count("seed", .int(run.seed), 1) }
         }
-        return order.map { axis in
+        return order.enumerated().map { slot, axis in
             var described: [(value: String, runs: Int)] = []
             var line: [String: Int] = [:]
-            for value in values[axis]! {
-                let text = value.description, runs = counts[axis]![value]!
+            for value in values[slot] {
+                let text = value.description, runs = counts[slot][value]!
                 if let existing = line[text] { described[existing].runs += runs; continue }
                 line[text] = described.count
                 described.append((text, runs))

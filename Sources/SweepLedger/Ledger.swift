@@ -159,11 +159,16 @@ public final class Ledger: Sendable {
 
     /// Running runs held by a batch system, with their jobs ("1234_7"), by run id.
     public func batchRuns() throws -> [RunID: String] {
+        try valuesByRun(sql: "SELECT id, batch_job FROM run WHERE status = 'running' AND batch_job IS NOT NULL")
+    }
+
+    /// The second column of `sql`'s rows by the run id in the first.
+    private func valuesByRun<Value: DatabaseValueConvertible>(sql: String) throws -> [RunID: Value] {
         try database.read { db in
-            var runs: [RunID: String] = [:]
-            let rows = try Row.fetchCursor(db, sql: "SELECT id, batch_job FROM run WHERE status = 'running' AND batch_job IS NOT NULL")
-            while let row = try rows.next() { runs[RunID(rawValue: row[0])] = row[1] }
-            return runs
+            var values: [RunID: Value] = [:]
+            let rows = try Row.fetchCursor(db, sql: sql)
+            while let row = try rows.next() { values[RunID(rawValue: row[0])] = row[1] }
+            return values
         }
     }
 
@@ -195,12 +200,7 @@ public final class Ledger: Sendable {
 
     /// Interrupted runs with their attempt counts: the candidates for `adopt`.
     public func interruptedAttempts() throws -> [RunID: Int] {
-        try database.read { db in
-            var attempts: [RunID: Int] = [:]
-            let rows = try Row.fetchCursor(db, sql: "SELECT id, attempts FROM run WHERE status = 'interrupted'")
-            while let row = try rows.next() { attempts[RunID(rawValue: row[0])] = row[1] }
-            return attempts
-        }
+        try valuesByRun(sql: "SELECT id, attempts FROM run WHERE status = 'interrupted'")
     }
 
     static func processExists(_ pid: Int32) -> Bool {
