@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Orchestrator benchmarks (issue 2), with a no-op engine so that only sweep's own work is timed:
-#   1. `sweep plan` of a 100,000-run grid: wall time and peak RSS   (target < 2 s, < 300 MB)
+#   1. `sweep plan` of a 100,000-run and of a 1,000,000-run grid: wall time and peak RSS
+#                                                                    (target < 2 s, < 300 MB)
 #   2. `sweep run` of 1,000 no-op runs: wall time per run             (target < 20 ms)
 #   3. `sweep status` on a 10,000-run ledger                          (target < 300 ms)
 # Usage: bench/orchestrator.sh [scratch dir]    (release build; prints a Markdown table)
@@ -43,12 +44,19 @@ manifest() {
 seconds() { date +%s.%N; }
 elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
 
-# 1. Planning 100,000 runs (10^4 grid points x 10 seeds), no ledger yet.
+# 1. Planning 100,000 runs (10^4 grid points x 10 seeds) and 1,000,000 (10^5 x 10), no ledger yet.
+# plan NAME: prints "RUNS SECONDS PEAK_MB".
+plan() {
+    /usr/bin/time -v "$sweep" plan "$1.yaml" --workspace .sweep-plan > "$1.out" 2> "$1.time"
+    local runs seconds rss
+    runs=$(sed -n "s/.*sweep \"$1\", \([0-9]*\) runs/\1/p" "$1.out")
+    seconds=$(sed -n 's/.*Elapsed (wall clock) time (h:mm:ss or m:ss): //p' "$1.time" | awk -F: '{ print $(NF-1) * 60 + $NF }')
+    rss=$(sed -n 's/.*Maximum resident set size (kbytes): //p' "$1.time" | awk '{ printf "%.0f", $1 / 1024 }')
+    echo "$runs $seconds $rss"
+}
 manifest plan100k 4 10
-/usr/bin/time -v "$sweep" plan plan100k.yaml --workspace .sweep-plan > plan.out 2> plan.time
-plan_seconds=$(sed -n 's/.*Elapsed (wall clock) time (h:mm:ss or m:ss): //p' plan.time | awk -F: '{ print $(NF-1) * 60 + $NF }')
-plan_rss_mb=$(sed -n 's/.*Maximum resident set size (kbytes): //p' plan.time | awk '{ printf "%.0f", $1 / 1024 }')
-plan_runs=$(sed -n 's/.*sweep "plan100k", \([0-9]*\) runs/\1/p' plan.out)
+manifest plan1m 5 10
+plan_results="$(plan plan100k)"$'\n'"$(plan plan1m)"
 
 # 2. Scheduling 1,000 no-op runs (10^2 grid points x 10 seeds), one slot and two.
 manifest run1k 2 10
@@ -86,7 +94,9 @@ Measured on $(date -u +%Y-%m-%d) on $(nproc) cores ($(uname -m)), release build,
 
 | benchmark | target | measured |
 |---|---|---|
-| \`sweep plan\` of a $plan_runs-run grid (no ledger) | < 2 s, < 300 MB | ${plan_seconds} s, ${plan_rss_mb} MB peak RSS |
+$(echo "$plan_results" | while read -r runs seconds rss; do
+    echo "| \`sweep plan\` of a $runs-run grid (no ledger) | < 2 s, < 300 MB | ${seconds} s, ${rss} MB peak RSS |"
+done)
 $(echo -n "$run_results" | while read -r slots total succeeded; do
     per_run=$(awk -v t="$total" -v n="$succeeded" 'BEGIN { printf "%.1f", 1000 * t / n }')
     echo "| \`sweep run\` of 1,000 no-op runs, --slots $slots ($succeeded succeeded) | < 20 ms per run | ${total} s in all, ${per_run} ms per run |"

@@ -49,9 +49,7 @@ public enum JSONValue: Hashable, Sendable {
             out.append(UInt8(ascii: "{"))
             for (index, member) in members.sorted(by: { $0.key < $1.key }).enumerated() {
                 if index > 0 { out.append(UInt8(ascii: ",")) }
-                Self.writeString(member.key, to: &out)
-                out.append(UInt8(ascii: ":"))
-                member.value.write(to: &out)
+                Self.writeMember(member.key, member.value, to: &out)
             }
             out.append(UInt8(ascii: "}"))
         }
@@ -87,6 +85,49 @@ public enum JSONValue: Hashable, Sendable {
             default: out.append(byte)
             }
         }
+    }
+
+    /// Objects that differ only in the value of one key, in canonical form without sorting and
+    /// copying the object for each: the text before the key's place and after it. The planner
+    /// hashes a grid point's runs, which differ only in `seed`, this way.
+    public struct CanonicalObjectTemplate: Sendable {
+        private var before: [UInt8]
+        private var after: [UInt8]
+
+        /// nil unless `object` is an object without `key`.
+        public init?(_ object: JSONValue, missingKey key: String) {
+            guard case .object(let members) = object, members[key] == nil else { return nil }
+            before = [UInt8(ascii: "{")]
+            after = []
+            for member in members.sorted(by: { $0.key < $1.key }) {
+                if member.key < key {
+                    if before.count > 1 { before.append(UInt8(ascii: ",")) }
+                    JSONValue.writeMember(member.key, member.value, to: &before)
+                } else {
+                    after.append(UInt8(ascii: ","))
+                    JSONValue.writeMember(member.key, member.value, to: &after)
+                }
+            }
+            if before.count > 1 { before.append(UInt8(ascii: ",")) }
+            JSONValue.writeString(key, to: &before)
+            before.append(UInt8(ascii: ":"))
+            after.append(UInt8(ascii: "}"))
+        }
+
+        /// `canonicalUTF8` of the object with `key: value` added.
+        public func canonicalUTF8(with value: JSONValue) -> [UInt8] {
+            var out = before
+            out.reserveCapacity(before.count + after.count + 24)
+            value.write(to: &out)
+            out += after
+            return out
+        }
+    }
+
+    private static func writeMember(_ key: String, _ value: JSONValue, to out: inout [UInt8]) {
+        writeString(key, to: &out)
+        out.append(UInt8(ascii: ":"))
+        value.write(to: &out)
     }
 
     public subscript(key: String) -> JSONValue? {

@@ -60,9 +60,9 @@ struct PlanOverview {
         axes = Self.countAxes(plan.runs)
         groups = Self.dependencies(plan)
         runSeconds = plan.runs.map { GroupTiming.expectedSeconds(of: $0, timings: timings) }
-        let toDo = plan.runs.indices.filter { states[$0] != .succeeded }
-        let estimated = toDo.compactMap { runSeconds[$0] }
         if !timings.isEmpty {
+            let toDo = plan.runs.indices.filter { states[$0] != .succeeded }
+            let estimated = toDo.compactMap { runSeconds[$0] }
             let budget = ResourceBudget(slots: plan.executor.slots, threadsPerRun: plan.executor.threadsPerRun,
                                         cores: cores, runs: toDo.count)
             var seconds: [RunID: Double?] = [:]
@@ -79,26 +79,50 @@ struct PlanOverview {
     }
 
     private static func countAxes(_ runs: [PlannedRun]) -> [AxisCount] {
+        // Counted by value, described once per value at the end: a million runs would otherwise
+        // describe five million values. Values that read the same ("1" and 1) share a line.
         var order: [String] = []
-        var values: [String: [String]] = [:]
-        var counts: [String: [String: Int]] = [:]
-        func count(_ axis: String, _ value: String) {
-            if counts[axis] == nil { order.append(axis); counts[axis] = [:] }
-            if counts[axis]![value] == nil { values[axis, default: []].append(value) }
-            counts[axis]![value, default: 0] += 1
+        var slots: [String: Int] = [:]
+        var values: [[JSONValue]] = []
+        var counts: [[JSONValue: Int]] = []
+        func count(_ axis: String, _ value: JSONValue, _ runs: Int) {
+            let slot: Int
+            if let known = slots[axis] {
+                slot = known
+            } else {
+                slot = order.count
+                slots[axis] = slot
+                order.append(axis); values.append([]); counts.append([:])
+            }
+            if counts[slot].updateValue(runs + (counts[slot][value] ?? 0), forKey: value) == nil { values[slot].append(value) }
         }
-        for run in runs {
-            for (axis, value) in run.axes.sorted(by: { $0.key < $1.key }) { count(axis, value.description) }
+        // A grid point's seeds come one after another with the same axes: count each stretch once.
+        var start = 0
+        while start < runs.count {
+            var end = start + 1
+            while end < runs.count && runs[end].axes == runs[start].axes { end += 1 }
+            for (axis, value) in runs[start].axes.sorted(by: { $0.key < $1.key }) { count(axis, value, end - start) }
+            start = end
         }
         // A group's labelled rows (a paper table's rows) and its seeds are not grid axes of the
         // manifest, but users ask "how many runs per row, how many seeds".
         if runs.contains(where: { $0.label != nil }), !runs.contains(where: { $0.axes["row"] != nil }) {
-            for run in runs { if let label = run.label { count("row", label) } }
+            for run in runs { if let label = run.label { count("row", .string(label), 1) } }
         }
         if !runs.contains(where: { $0.axes["seed"] != nil }) {
-            for run in runs { count("seed", String(run.seed)) }
+            for run in runs { count("seed", .int(run.seed), 1) }
         }
-        return order.map { axis in AxisCount(axis: axis, values: values[axis]!.map { ($0, counts[axis]![$0]!) }) }
+        return order.enumerated().map { slot, axis in
+            var described: [(value: String, runs: Int)] = []
+            var line: [String: Int] = [:]
+            for value in values[slot] {
+                let text = value.description, runs = counts[slot][value]!
+                if let existing = line[text] { described[existing].runs += runs; continue }
+                line[text] = described.count
+                described.append((text, runs))
+            }
+            return AxisCount(axis: axis, values: described)
+        }
     }
 
     private static func dependencies(_ plan: Plan) -> [GroupDependency] {

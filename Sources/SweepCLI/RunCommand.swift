@@ -180,6 +180,9 @@ struct RunCommand: AsyncParsableCommand {
         if !summary.recoveredOrphans.isEmpty {
             out += "\(summary.recoveredOrphans.count) run(s) left running by a sweep that ended were resumed\n"
         }
+        if !summary.adoptedOrphans.isEmpty {
+            out += "\(summary.adoptedOrphans.count) run(s) whose engine finished after their sweep ended were recorded as succeeded, not run again\n"
+        }
         for id in summary.failed.prefix(10) { out += "  failed: \(id)  (sweep show \(id.rawValue.prefix(8)))\n" }
         if summary.failed.count > 10 { out += "  ... \(summary.failed.count - 10) more: sweep status --state failed\n" }
         if !summary.interrupted.isEmpty || !summary.notStarted.isEmpty {

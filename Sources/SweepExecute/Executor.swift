@@ -97,6 +97,9 @@ public struct RunSummary: Sendable, Equatable {
     public var submissions: [BatchSubmission] = []
     /// Runs left "running" by a dead `sweep` that this invocation found and marked interrupted.
     public var recoveredOrphans: [RunID] = []
+    /// Runs whose engine finished on its own after their `sweep` ended (found interrupted now or
+    /// before), recorded as succeeded from their run directories; they are also in `alreadyDone`.
+    public var adoptedOrphans: [RunID] = []
     public var stoppedBy: StopReason?
     public var budget: ResourceBudget
 

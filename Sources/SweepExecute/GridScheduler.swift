@@ -43,7 +43,9 @@ struct GridScheduler<Launcher: RunLauncher>: Sendable {
     func execute() async throws -> RunSummary {
         try ledger.register(plan)
         let recovered = try ledger.recoverOrphans(host: options.host)
+        let adopted = try adoptFinishedAttempts()
         var book = try RunBook(plan: plan, ledger: ledger, rerun: options.rerun)
+        book.adopted = adopted
         let budget = ResourceBudget(slots: options.slots, threadsPerRun: options.threadsPerRun,
                                     cores: options.cores, runs: book.pendingCount)
         progress?.handle(.began(toRun: book.runs.filter { book.state[$0.id] != .alreadyDone },
@@ -93,6 +95,21 @@ struct GridScheduler<Launcher: RunLauncher>: Sendable {
             group.cancelAll()
         }
         return book.summary(budget: budget, recovered: recovered, stoppedBy: stoppedBy)
+    }
+
+    /// Interrupted runs of the plan (among `candidates`) whose engine finished on its own after
+    /// the `sweep` that started it ended (killed with SIGKILL) become succeeded with the metrics
+    /// they wrote, rather than run again; the launcher decides what can be trusted.
+    private func adoptFinishedAttempts(among candidates: Set<RunID>? = nil) throws -> [RunID] {
+        var adopted: [RunID] = []
+        for (id, attempt) in try ledger.interruptedAttempts().sorted(by: { $0.key < $1.key })
+        where candidates?.contains(id) ?? true {
+            guard let run = plan.run(id), let finished = launcher.finishedAttempt(of: run, attempt: attempt),
+                  try ledger.adopt(id, attempt: attempt, metrics: finished.metrics, endedAt: finished.endedAt)
+            else { continue }
+            adopted.append(id)
+        }
+        return adopted
     }
 
     // MARK: starting
@@ -231,6 +248,7 @@ struct GridScheduler<Launcher: RunLauncher>: Sendable {
     private func checkWatched(in book: inout RunBook) throws {
         // A `sweep` killed while we wait leaves its runs "running": reclaim them.
         try ledger.recoverOrphans(host: options.host)
+        book.adopted += try adoptFinishedAttempts(among: book.watching)
         let records = try ledger.records(Array(book.watching))
         for id in book.watching.sorted() where records[id]?.status != .running {
             book.makeReady(id)
@@ -266,6 +284,8 @@ struct RunBook {
     var heldElsewhere: Set<RunID> = []
     /// Runs claimed at least once in this invocation (`--rerun` applies to the first claim only).
     var claimed: Set<RunID> = []
+    /// Runs whose engine finished after their `sweep` ended, recorded as succeeded in this invocation.
+    var adopted: [RunID] = []
     /// Runs whose dependency is outside the plan and has not succeeded.
     private(set) var unreachable: [(run: PlannedRun, reason: String)] = []
 
@@ -331,7 +351,8 @@ struct RunBook {
 
     func summary(budget: ResourceBudget, recovered: [RunID], stoppedBy: StopReason?) -> RunSummary {
         var summary = RunSummary(budget: budget)
-        summary.recoveredOrphans = recovered
+        summary.recoveredOrphans = recovered.filter { !adopted.contains($0) }
+        summary.adoptedOrphans = adopted
         summary.stoppedBy = stoppedBy
         for run in runs {
             switch state[run.id] ?? .waiting {

@@ -1,3 +1,4 @@
+import Foundation
 import RunContract
 import SweepCore
 
@@ -7,6 +8,24 @@ public protocol RunLauncher: Sendable {
     /// Must return once `stop` is requested (after ending the work it started) and must not
     /// throw: every way an attempt can go wrong is an outcome.
     func launch(_ attempt: RunAttempt, stop: StopSignal) async -> AttemptOutcome
+
+    /// The result of the run's attempt number `attempt` (the ledger's count) when it finished on
+    /// its own after the `sweep` that started it had ended, so that it may be recorded as succeeded
+    /// instead of run again; nil when there is none or it cannot be trusted.
+    func finishedAttempt(of run: PlannedRun, attempt: Int) -> FinishedAttempt?
+}
+
+extension RunLauncher {
+    public func finishedAttempt(of run: PlannedRun, attempt: Int) -> FinishedAttempt? { nil }
+}
+
+/// A successful attempt nobody saw end (its `sweep` was killed), found in its run directory.
+public struct FinishedAttempt: Sendable, Equatable {
+    public var metrics: RunMetrics
+    /// When the engine ended (the exit-status file's time).
+    public var endedAt: Date
+
+    public init(metrics: RunMetrics, endedAt: Date) { self.metrics = metrics; self.endedAt = endedAt }
 }
 
 public struct RunAttempt: Sendable, Equatable {

@@ -114,6 +114,27 @@ public final class Ledger: Sendable {
         }
     }
 
+    /// Records as succeeded an interrupted run whose attempt `attempt` (the count `claim` left)
+    /// finished after the `sweep` that started it ended: its engine wrote a valid metrics.json
+    /// and exited 0 (the local executor's exit-status file says so). False, changing nothing,
+    /// when the run is no longer interrupted at that attempt (another `sweep` claimed it meanwhile).
+    @discardableResult
+    public func adopt(_ id: RunID, attempt: Int, metrics: RunMetrics, endedAt end: Date) throws -> Bool {
+        let metricsJSON = String(decoding: try ContractJSON.encoder().encode(metrics), as: UTF8.self)
+        return try database.write { db in
+            try db.execute(sql: """
+                UPDATE run SET status = 'succeeded', exit_code = 0, stderr_tail = NULL, metrics = ?,
+                    train_seconds = ?, epoch_count = ?, finished_at = ?,
+                    reason = 'finished by its engine after its sweep process ended; adopted from the run directory'
+                WHERE id = ? AND status = 'interrupted' AND attempts = ?
+                """, arguments: [
+                    metricsJSON, metrics.epochSeconds.reduce(0, +), metrics.epochSeconds.count,
+                    end.timeIntervalSince1970, id.rawValue, attempt,
+                ])
+            return db.changesCount == 1
+        }
+    }
+
     /// Marks a run skipped (a dependency failed). A run that is running or already succeeded
     /// keeps its state: a skip never erases work.
     public func skip(_ id: RunID, reason: String) throws {
@@ -138,11 +159,16 @@ public final class Ledger: Sendable {
 
     /// Running runs held by a batch system, with their jobs ("1234_7"), by run id.
     public func batchRuns() throws -> [RunID: String] {
+        try valuesByRun(sql: "SELECT id, batch_job FROM run WHERE status = 'running' AND batch_job IS NOT NULL")
+    }
+
+    /// The second column of `sql`'s rows by the run id in the first.
+    private func valuesByRun<Value: DatabaseValueConvertible>(sql: String) throws -> [RunID: Value] {
         try database.read { db in
-            var runs: [RunID: String] = [:]
-            let rows = try Row.fetchCursor(db, sql: "SELECT id, batch_job FROM run WHERE status = 'running' AND batch_job IS NOT NULL")
-            while let row = try rows.next() { runs[RunID(rawValue: row[0])] = row[1] }
-            return runs
+            var values: [RunID: Value] = [:]
+            let rows = try Row.fetchCursor(db, sql: sql)
+            while let row = try rows.next() { values[RunID(rawValue: row[0])] = row[1] }
+            return values
         }
     }
 
@@ -170,6 +196,11 @@ public final class Ledger: Sendable {
             }
             return recovered.sorted()
         }
+    }
+
+    /// Interrupted runs with their attempt counts: the candidates for `adopt`.
+    public func interruptedAttempts() throws -> [RunID: Int] {
+        try valuesByRun(sql: "SELECT id, attempts FROM run WHERE status = 'interrupted'")
     }
 
     static func processExists(_ pid: Int32) -> Bool {

@@ -85,8 +85,10 @@ public struct GroupTiming: Sendable, Equatable {
     /// epoch says nothing about a full run's (other images, sizes, backbones). `sweep plan`'s
     /// estimate and `sweep run`'s ETA both come from here.
     public static func expectedSeconds(of run: PlannedRun, timings: [String: GroupTiming]) -> Double? {
-        guard let timing = timings[key(group: run.group, profile: run.config[ReservedConfigKey.profile]?.stringValue)] else { return nil }
-        let training = run.config["epochs"]?.intValue.map { timing.meanEpochSeconds * Double($0) } ?? timing.meanTrainSeconds
+        guard !timings.isEmpty else { return nil }
+        let config = run.config
+        guard let timing = timings[key(group: run.group, profile: config[ReservedConfigKey.profile]?.stringValue)] else { return nil }
+        let training = config["epochs"]?.intValue.map { timing.meanEpochSeconds * Double($0) } ?? timing.meanTrainSeconds
         return training * timing.wallPerTrainingSecond
     }
 }

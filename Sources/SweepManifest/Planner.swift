@@ -50,8 +50,7 @@ struct Planner {
             }
         }
         expansion.runs.reserveCapacity(expected)
-        var index: [RunID: Int] = [:]
-        index.reserveCapacity(expected)
+        var index = RunPositions(capacity: expected)
         let interner = ReferenceInterner()
         for group in try dependencyOrder() {
             let dependencies = try group.needs.map { need throws(ManifestError) in
@@ -66,13 +65,9 @@ struct Planner {
             var groupRuns: [GroupRun] = []
             groupRuns.reserveCapacity(group.runCountBeforeExclusion)
             try forEachRun(of: group, dependencies: dependencies, interner: interner) { run, label in
-                if let existing = index[run.id] {
-                    groupRuns.append(GroupRun(runIndex: existing, label: label))
-                } else {
-                    index[run.id] = expansion.runs.count
-                    groupRuns.append(GroupRun(runIndex: expansion.runs.count, label: label))
-                    expansion.runs.append(run)
-                }
+                let position = index.insertIfAbsent(run.id, at: expansion.runs.count)
+                groupRuns.append(GroupRun(runIndex: position, label: label))
+                if position == expansion.runs.count { expansion.runs.append(run) }
             }
             if groupRuns.isEmpty {
                 throw (group.node["exclude"] ?? group.node).error("every run of group '\(group.name)' is excluded",
@@ -187,6 +182,7 @@ struct Planner {
         let engineName = point.presets.compactMap { document.presetEngines[$0] }.last ?? group.engine
         let engine = engineName.map { document.engines[$0]! } ?? self.engine
         let axes = Dictionary(point.axes, uniquingKeysWith: { _, last in last })
+        let runIdentity = engine.runIdentity
         let conditionals = document.conditionals + group.conditionals
         let dependencyNames = dependencies.map(\.need.name)
         // Where this point's config holds `${needs.…}` strings: found once per point, not per run.
@@ -198,11 +194,38 @@ struct Planner {
         if !walkEveryRun { walkEveryRun = !pointConfig.collectNeedsTemplates(at: [], into: &templates) }
         let pointAssignments = trace == nil ? [] : document.defaults + group.set
             + point.presets.flatMap { document.presets[$0]! } + point.assignments
+        // The point's config with the overrides and without a seed: the seeds' runs share it, and
+        // those that need nothing and meet no conditional keep it as their compact config.
+        var seedless: JSONValue?
+        if !overrides.contains(where: { $0.path.first == ReservedKey.seed }) {
+            var config = pointConfig
+            for assignment in overrides { config.assign(assignment.path[...], assignment.value) }
+            seedless = config
+        }
+        // A point with nothing that could tell its seeds apart beyond the seed (no conditional,
+        // exclusion or dependency) has its runs' ids hashed from one canonical template.
+        let template = conditionals.isEmpty && group.excludes.isEmpty && dependencies.isEmpty && templates.isEmpty
+            && !walkEveryRun ? seedless.flatMap { JSONValue.CanonicalObjectTemplate($0, missingKey: ReservedKey.seed) } : nil
 
         for seed in group.seeds {
-            var config = pointConfig
-            config.assign([ReservedKey.seed], .int(seed))
-            for assignment in overrides { config.assign(assignment.path[...], assignment.value) }
+            if let template, let seedless {
+                let id = RunID(canonicalConfig: template.canonicalUTF8(with: .int(seed)), runIdentity: runIdentity)
+                let run = PlannedRun(id: id, group: group.name, label: point.label, seed: seed, configWithoutSeed: seedless,
+                                     axes: axes, engine: engineName)
+                assert(RunID(config: run.config, engine: engine) == id, "a run's id differs from its config's")
+                if let trace, trace.runs.contains(id) { trace.assignments[id] = pointAssignments + overrides }
+                try body(run, point.label)
+                continue
+            }
+            var config: JSONValue
+            if let seedless {
+                config = seedless
+                config.assign([ReservedKey.seed], .int(seed))
+            } else {
+                config = pointConfig
+                config.assign([ReservedKey.seed], .int(seed))
+                for assignment in overrides { config.assign(assignment.path[...], assignment.value) }
+            }
             var conditioned = false
             var applied: [Assignment] = []
             for rule in conditionals where rule.when.matches(config) {
@@ -229,12 +252,19 @@ struct Planner {
                     config.assign(template.path[...], try reference(template.text, needs: needs, group: group, interner: interner))
                 }
             }
-            let id = RunID(config: config, engine: engine)
+            let id = RunID(canonicalConfig: config.canonicalUTF8, runIdentity: runIdentity)
             if let trace, trace.runs.contains(id) {
                 trace.assignments[id] = pointAssignments + overrides + applied + (conditioned ? overrides : [])
             }
-            try body(PlannedRun(id: id, group: group.name, label: point.label, seed: seed, config: config,
-                                needs: needs, axes: axes, engine: engineName), point.label)
+            if let seedless, !conditioned, dependencies.isEmpty {
+                let run = PlannedRun(id: id, group: group.name, label: point.label, seed: seed, configWithoutSeed: seedless,
+                                     needs: needs, axes: axes, engine: engineName)
+                assert(run.config == config, "a compact run's config differs from its own")
+                try body(run, point.label)
+            } else {
+                try body(PlannedRun(id: id, group: group.name, label: point.label, seed: seed, config: config,
+                                    needs: needs, axes: axes, engine: engineName), point.label)
+            }
         }
     }
 

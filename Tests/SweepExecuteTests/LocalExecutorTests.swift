@@ -98,8 +98,9 @@ import Testing
         let spec = EngineSpec(command: [script.path], identity: "test")
         _ = try await executor(space).execute(plan([run("unstartable")], engine: spec))
         let unstartable = try #require(try space.ledger.record(id("unstartable")))
-        #expect(unstartable.status == .failed && unstartable.exitCode == nil)
-        #expect(unstartable.reason?.hasPrefix("could not start \(script.path)") == true)
+        // The attendant's bash says why it could not execute the engine, with the shell's 126 or 127.
+        #expect(unstartable.status == .failed && unstartable.exitCode == 127)
+        #expect(unstartable.stderrTail?.contains(script.path) == true)
     }
 
     @Test func exitZeroWithoutValidMetricsIsAFailureThatSaysWhy() async throws {
@@ -226,6 +227,65 @@ import Testing
                                                        runs: [run("x")], engine: spec))
         }
         #expect(try space.ledger.record(id("x")) == nil)
+    }
+
+    /// How an orphaned attempt ended, as `sweep` killed with SIGKILL leaves it: the ledger holds the
+    /// run as running for a dead pid, and the engine ran to its end under the attendant.
+    enum Orphan: CaseIterable {
+        case finished, failedAfterMetrics, halfWrittenMetrics, otherAttempt, otherConfig
+    }
+
+    @Test(arguments: Orphan.allCases)
+    func anEngineThatFinishedAfterItsSweepWasKilledIsAdoptedOnlyWhenItsExitStatusVouchesForIt(_ orphan: Orphan) async throws {
+        let space = try TemporaryWorkspace()
+        let runs = [run("orphan"), run("after", needs: ["first": "orphan"])]
+        // Each execution of the engine leaves a line in `launches`.
+        let body: String
+        switch orphan {
+        case .failedAfterMetrics: body = Self.writeMetrics + "\nexit 1"
+        case .halfWrittenMetrics: body = #"printf '{"engine_version":"sh","tas' > metrics.json"#
+        default: body = Self.writeMetrics
+        }
+        let orphaned = try engine("echo x >> launches\n" + body, in: space)
+        try space.ledger.register(plan(runs, engine: orphaned))
+        let dead = try deadPID()
+        #expect(try space.ledger.claim(id("orphan"), pid: dead, host: Ledger.currentHost, retries: 0, rerun: false))
+        if orphan == .otherAttempt {
+            // The ledger counts a later attempt than the one whose exit status is on disk.
+            try space.ledger.finish(id("orphan"), status: .interrupted, exitCode: nil, stderrTail: nil, metrics: nil, reason: nil)
+            #expect(try space.ledger.claim(id("orphan"), pid: dead, host: Ledger.currentHost, retries: 0, rerun: false))
+        }
+
+        // The attempt, started as the launcher starts it, and left to end on its own.
+        let directory = space.workspace.runDirectory(id("orphan"))
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let config = Data(runs[0].config.canonical.utf8)
+        try config.write(to: directory.appendingPathComponent(RunFiles.config))
+        let launched = orphan == .otherConfig ? Data("{}".utf8) : config
+        let token = Attendant.token(run: id("orphan"), attempt: 1, engine: "test", config: launched)
+        let attendant = Process()
+        attendant.executableURL = URL(fileURLWithPath: Attendant.shell)
+        attendant.arguments = Attendant.arguments(token: token, engine: orphaned.command![0],
+                                                  [directory.appendingPathComponent(RunFiles.config).path, directory.path])
+        attendant.currentDirectoryURL = directory
+        try attendant.run()
+        attendant.waitUntilExit()
+        #expect(read(RunFiles.exitStatus, of: "orphan", in: space)?.contains("exit_code=") == true)
+
+        // The next `sweep run`, with an engine that would succeed.
+        let summary = try await executor(space).execute(plan(runs, engine: try engine("echo x >> launches\n" + Self.writeMetrics, in: space)))
+        let record = try #require(try space.ledger.record(id("orphan")))
+        #expect(record.status == .succeeded && summary.succeeded.contains(id("after")))
+        if orphan == .finished {
+            #expect(summary.adoptedOrphans == [id("orphan")] && summary.alreadyDone == [id("orphan")])
+            #expect(summary.recoveredOrphans.isEmpty)
+            #expect(read("launches", of: "orphan", in: space) == "x\n", "the finished run was executed again")
+            #expect(record.attempts == 1 && record.metrics?.tasks["semseg"]?.value == 41.5)
+            #expect(record.reason?.contains("adopted") == true)
+        } else {
+            #expect(summary.adoptedOrphans.isEmpty && summary.succeeded.contains(id("orphan")))
+            #expect(read("launches", of: "orphan", in: space) == "x\nx\n")
+        }
     }
 
     @Test func aStrayEngineFromAKilledSweepIsStoppedBeforeTheRunStartsAgain() async throws {

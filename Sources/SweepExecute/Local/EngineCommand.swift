@@ -11,6 +11,9 @@ struct EngineCommand: Sendable, Equatable {
     let arguments: [String]
     /// Set for every run, beside the thread budget (the pinned BLAS core).
     var environment: [String: String] = [:]
+    /// The engine's `EngineSpec.runIdentity`, recorded with each attempt (how a finished orphan
+    /// is recognised as this engine's).
+    var identity = ""
 
     /// - Parameters:
     ///   - manifestDirectory: relative executables in a manifest's command (`./train.sh`) are
@@ -19,6 +22,7 @@ struct EngineCommand: Sendable, Equatable {
     init(_ spec: EngineSpec, manifestDirectory: URL?, besideExecutable: URL? = EngineCommand.runningExecutableDirectory,
          environment: [String: String] = ProcessInfo.processInfo.environment) throws {
         self.environment = spec.environment
+        self.identity = spec.runIdentity
         if let command = spec.command, let first = command.first {
             arguments = Array(command.dropFirst())
             executable = try Self.locate(first, manifestDirectory: manifestDirectory, besideExecutable: nil,

@@ -10,7 +10,8 @@ import SystemPackage
 #endif
 
 /// Runs one attempt as a subprocess of the engine, inside the run's directory, following the
-/// run contract (docs/run-contract.md).
+/// run contract (docs/run-contract.md). The engine is started through the `Attendant`, which
+/// records how it ended in the run directory.
 struct SubprocessLauncher: RunLauncher {
     let workspace: Workspace
     /// By engine name (`PlannedRun.engine`; nil: the manifest's `engine`).
@@ -27,8 +28,9 @@ struct SubprocessLauncher: RunLauncher {
         }
         let logs: RunLogs
         let stray: pid_t?
+        let config = resolvedConfig(attempt.run)
         do {
-            stray = try await prepare(directory, for: attempt)
+            stray = try await prepare(directory, for: attempt, config: config)
             logs = try RunLogs(directory: directory)
         } catch {
             return .failed(exitCode: nil, stderrTail: nil, reason: "could not prepare \(directory.path): \(error)")
@@ -51,9 +53,10 @@ struct SubprocessLauncher: RunLauncher {
             "OMP_NUM_THREADS": threads,
         ]
         for (name, value) in command.environment { environment[Environment.Key(stringLiteral: name)] = value }
+        let token = Attendant.token(run: attempt.run.id, attempt: attempt.overall, engine: command.identity, config: config)
         let configuration = Configuration(
-            executable: .path(FilePath(command.executable)),
-            arguments: Arguments(arguments),
+            executable: .path(FilePath(Attendant.shell)),
+            arguments: Arguments(Attendant.arguments(token: token, engine: command.executable, arguments)),
             environment: .inherit.updating(environment),
             workingDirectory: FilePath(directory.path),
             platformOptions: platform)
@@ -63,19 +66,31 @@ struct SubprocessLauncher: RunLauncher {
         return outcome(of: ending, logs: logs, directory: directory, stop: stop)
     }
 
+    func finishedAttempt(of run: PlannedRun, attempt: Int) -> FinishedAttempt? {
+        guard let command = commands[run.engine] else { return nil }
+        let token = Attendant.token(run: run.id, attempt: attempt, engine: command.identity, config: resolvedConfig(run))
+        return Attendant.finishedAttempt(in: workspace.runDirectory(run.id), token: token)
+    }
+
     // MARK: preparing
 
+    /// The run's config.json: its canonical config with `run://` references as paths.
+    private func resolvedConfig(_ run: PlannedRun) -> Data {
+        Data(run.config.resolvingRunReferences(in: workspace).canonical.utf8)
+    }
+
     /// Returns the pid of a stray engine it had to stop first.
-    private func prepare(_ directory: URL, for attempt: RunAttempt) async throws -> pid_t? {
+    private func prepare(_ directory: URL, for attempt: RunAttempt, config: Data) async throws -> pid_t? {
         let files = FileManager.default
         // An engine left running by a `sweep` that was killed would write into the same directory.
         let stray = await EngineProcessFile.stopStray(in: directory, grace: grace)
         if attempt.startFresh { try? files.removeItem(at: directory) }
         try files.createDirectory(at: directory, withIntermediateDirectories: true)
-        let config = attempt.run.config.resolvingRunReferences(in: workspace).canonical
-        try ContractJSON.writeAtomically(Data(config.utf8), to: directory.appendingPathComponent(RunFiles.config))
-        // This attempt must write its own; a stale one from an earlier run would pass for success.
+        // This attempt must write its own; stale ones from an earlier attempt would pass for its
+        // success. The exit status goes first: it is what vouches for a metrics.json.
+        try? files.removeItem(at: directory.appendingPathComponent(ExitStatusFile.name))
         try? files.removeItem(at: directory.appendingPathComponent(RunFiles.metrics))
+        try ContractJSON.writeAtomically(config, to: directory.appendingPathComponent(RunFiles.config))
         return stray
     }
 

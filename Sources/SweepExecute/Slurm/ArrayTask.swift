@@ -84,45 +84,6 @@ enum ArrayTask {
         """#
 }
 
-/// `RUN_DIR/exit-status`, written by the array task when it ends: `key=value` lines.
-///
-///     exit_code=3          the engine's exit status (128+N: killed by signal N)
-///     terminated=1         the task was told to stop (time limit, preemption, scancel)
-///     skipped=RUN_ID       the engine did not start: that dependency had not succeeded
-///     job=1234_7           the array task that wrote it
-struct ExitStatusFile: Equatable {
-    static let name = RunFiles.exitStatus
-
-    var exitCode: Int32?
-    var terminated = false
-    var skippedFor: RunID?
-    var job: String?
-
-    init(exitCode: Int32? = nil, terminated: Bool = false, skippedFor: RunID? = nil, job: String? = nil) {
-        self.exitCode = exitCode; self.terminated = terminated; self.skippedFor = skippedFor; self.job = job
-    }
-
-    init?(text: String) {
-        var any = false
-        for line in text.split(separator: "\n") {
-            guard let equals = line.firstIndex(of: "=") else { continue }
-            let value = String(line[line.index(after: equals)...])
-            switch line[..<equals] {
-            case "exit_code": exitCode = Int32(value); any = true
-            case "terminated": terminated = value == "1"
-            case "skipped": skippedFor = RunID(rawValue: value); any = true
-            case "job": job = value
-            default: break
-            }
-        }
-        guard any else { return nil }
-    }
-
-    static func read(in directory: URL) -> ExitStatusFile? {
-        (try? String(contentsOf: directory.appendingPathComponent(name), encoding: .utf8)).flatMap(Self.init(text:))
-    }
-}
-
 /// `--array` index lists: sorted, with runs of consecutive indices as ranges ("0-4,7,9-12").
 enum ArrayIndices {
     static func compact(_ indices: [Int]) -> String {
