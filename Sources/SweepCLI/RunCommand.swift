@@ -165,8 +165,9 @@ struct RunCommand: AsyncParsableCommand {
         var out = "\n"
         for submission in summary.submissions {
             let waits = submission.dependency.map { ", after \($0)" } ?? ""
+            let packed = submission.runsPerTask > 1 ? "\(submission.runsPerTask) per task (\(submission.packing ?? "packed")), " : ""
             out += "submitted Slurm job \(submission.job): \(submission.runs.count) run\(submission.runs.count == 1 ? "" : "s"), "
-                + "--array=\(submission.array) (level \(submission.level)\(waits))\n"
+                + packed + "--array=\(submission.array) (level \(submission.level)\(waits))\n"
         }
         if let stop = summary.stoppedBy { out += "\(stop)\n" }
         let parts: [(Int, String)] = [

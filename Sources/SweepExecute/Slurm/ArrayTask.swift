@@ -25,62 +25,88 @@ enum ArrayTask {
         try ContractJSON.writeAtomically(Data(needs.utf8), to: directory.appendingPathComponent(needsFile))
     }
 
-    /// `sbatch ... array-task.sh RUNS_DIR TASK_LIST`: TASK_LIST has a line "INDEX RUN_ID" per array
-    /// index; the run directory is RUNS_DIR/RUN_ID. Threads follow --cpus-per-task.
+    /// `sbatch ... array-task.sh RUNS_DIR TASK_LIST`: TASK_LIST has a line "INDEX RUN_ID..." per
+    /// array index, the runs that task runs in turn; a run's directory is RUNS_DIR/RUN_ID.
+    /// Threads follow --cpus-per-task.
     static let script = #"""
         #!/bin/bash
-        # Written by sweep (docs/slurm.md): array task SLURM_ARRAY_TASK_ID runs one run of a sweep
-        # following the run contract, and records how it ended in RUN_DIR/exit-status.
+        # Written by sweep (docs/slurm.md): array task SLURM_ARRAY_TASK_ID runs its runs of a sweep
+        # one after the other, each following the run contract in its own run directory, and
+        # records how each ended in RUN_DIR/exit-status.
         set -u
         runs=$1 list=$2
         index=${SLURM_ARRAY_TASK_ID:?sweep: not a Slurm array task}
         job=${SLURM_ARRAY_JOB_ID:-${SLURM_JOB_ID:-?}}_$index
-        id=$(awk -v i="$index" '$1 == i { print $2; exit }' "$list")
-        dir=$runs/$id
-        if [ -z "$id" ] || [ ! -d "$dir" ]; then
-            echo "sweep: array index $index of $list names no run directory" >&2
+        read -r -a ids <<< "$(awk -v i="$index" '$1 == i { $1 = ""; print; exit }' "$list")"
+        if [ "${#ids[@]}" -eq 0 ]; then
+            echo "sweep: array index $index of $list names no run" >&2
             exit 2
         fi
-        cd "$dir" || exit 2
-        rm -f exit-status
 
-        record() { # key=value lines, written atomically
-            printf '%s\n' "$@" "job=$job" > .exit-status.tmp && mv -f .exit-status.tmp exit-status
+        record() { # RUN_DIR key=value...: written atomically
+            local dir=$1; shift
+            printf '%s\n' "$@" "job=$job" > "$dir/.exit-status.tmp" && mv -f "$dir/.exit-status.tmp" "$dir/exit-status"
         }
         stamp() { date -u +%Y-%m-%dT%H:%M:%SZ; }
 
-        # A dependency that did not succeed: the engine is not started (its artifacts are missing).
-        while read -r need; do
-            [ -n "$need" ] || continue
-            if [ ! -f "$runs/$need/metrics.json" ] \
-                || { [ -f "$runs/$need/exit-status" ] && ! grep -qx 'exit_code=0' "$runs/$need/exit-status"; }; then
-                echo "==== sweep $(stamp) slurm job $job: not started, run $need it needs did not succeed" >> stderr.log
-                record "skipped=$need"
-                exit 0
-            fi
-        done < slurm-needs
-
         threads=${SLURM_CPUS_PER_TASK:-1}
         export MTL_THREADS=$threads OPENBLAS_NUM_THREADS=$threads OMP_NUM_THREADS=$threads
-        mapfile -d '' argv < slurm-command
-        header="==== sweep $(stamp) slurm job $job on $(hostname), $threads thread(s): ${argv[*]}"
-        echo "$header" >> stdout.log
-        echo "$header" >> stderr.log
 
         # Slurm signals every process of the job (time limit, preemption, scancel); the engine
-        # checkpoints and exits, and the task waits for it before recording that it was stopped.
-        terminated="" engine=""
+        # checkpoints and exits, the task waits for it, records that it was stopped, and starts
+        # none of its later runs (they stay resumable).
+        terminated="" engine="" worst=0
         trap 'terminated=1; [ -n "$engine" ] && kill -TERM "$engine" 2>/dev/null' TERM INT
-        "${argv[@]}" >> stdout.log 2>> stderr.log &
-        engine=$!
-        wait "$engine"; status=$?
-        if [ -n "$terminated" ]; then wait "$engine"; status=$?; fi
-        if [ -n "$terminated" ]; then
-            record "exit_code=$status" "terminated=1"
-        else
-            record "exit_code=$status"
-        fi
-        exit "$status"
+
+        # A dependency that did not succeed: the engine is not started (its artifacts are missing).
+        unmet() { # RUN_DIR: prints the first run it needs that did not succeed
+            local need
+            while read -r need; do
+                [ -n "$need" ] || continue
+                if [ ! -f "$runs/$need/metrics.json" ] \
+                    || { [ -f "$runs/$need/exit-status" ] && ! grep -qx 'exit_code=0' "$runs/$need/exit-status"; }; then
+                    echo "$need"; return
+                fi
+            done < "$1/slurm-needs"
+        }
+
+        for id in "${ids[@]}"; do
+            dir=$runs/$id
+            if [ ! -d "$dir" ]; then
+                echo "sweep: array index $index of $list names $id, which has no run directory" >&2
+                worst=2; continue
+            fi
+            if [ -n "$terminated" ]; then record "$dir" "not_started=1" "terminated=1"; continue; fi
+            # A requeued task does not run again what it already finished.
+            if [ -f "$dir/metrics.json" ] && [ -f "$dir/exit-status" ] && grep -qx "job=$job" "$dir/exit-status" \
+                && grep -qx 'exit_code=0' "$dir/exit-status"; then
+                continue
+            fi
+            rm -f "$dir/exit-status"
+            need=$(unmet "$dir")
+            if [ -n "$need" ]; then
+                echo "==== sweep $(stamp) slurm job $job: not started, run $need it needs did not succeed" >> "$dir/stderr.log"
+                record "$dir" "skipped=$need"
+                continue
+            fi
+            mapfile -d '' argv < "$dir/slurm-command"
+            header="==== sweep $(stamp) slurm job $job on $(hostname), $threads thread(s): ${argv[*]}"
+            echo "$header" >> "$dir/stdout.log"
+            echo "$header" >> "$dir/stderr.log"
+            (cd "$dir" && exec "${argv[@]}") >> "$dir/stdout.log" 2>> "$dir/stderr.log" &
+            engine=$!
+            wait "$engine"; status=$?
+            if [ -n "$terminated" ]; then wait "$engine"; status=$?; fi
+            engine=""
+            if [ -n "$terminated" ]; then
+                record "$dir" "exit_code=$status" "terminated=1"
+            else
+                record "$dir" "exit_code=$status"
+            fi
+            [ "$status" -eq 0 ] || worst=$status
+        done
+        if [ -n "$terminated" ]; then exit 143; fi
+        exit "$worst"
         """#
 }
 
@@ -89,6 +115,7 @@ enum ArrayTask {
 ///     exit_code=3          the engine's exit status (128+N: killed by signal N)
 ///     terminated=1         the task was told to stop (time limit, preemption, scancel)
 ///     skipped=RUN_ID       the engine did not start: that dependency had not succeeded
+///     not_started=1        the task was stopped before this run's turn (with terminated=1)
 ///     job=1234_7           the array task that wrote it
 struct ExitStatusFile: Equatable {
     static let name = RunFiles.exitStatus
@@ -96,10 +123,13 @@ struct ExitStatusFile: Equatable {
     var exitCode: Int32?
     var terminated = false
     var skippedFor: RunID?
+    var notStarted = false
     var job: String?
 
-    init(exitCode: Int32? = nil, terminated: Bool = false, skippedFor: RunID? = nil, job: String? = nil) {
-        self.exitCode = exitCode; self.terminated = terminated; self.skippedFor = skippedFor; self.job = job
+    init(exitCode: Int32? = nil, terminated: Bool = false, skippedFor: RunID? = nil, notStarted: Bool = false,
+         job: String? = nil) {
+        self.exitCode = exitCode; self.terminated = terminated; self.skippedFor = skippedFor; self.notStarted = notStarted
+        self.job = job
     }
 
     init?(text: String) {
@@ -111,6 +141,7 @@ struct ExitStatusFile: Equatable {
             case "exit_code": exitCode = Int32(value); any = true
             case "terminated": terminated = value == "1"
             case "skipped": skippedFor = RunID(rawValue: value); any = true
+            case "not_started": notStarted = value == "1"; any = any || notStarted
             case "job": job = value
             default: break
             }

@@ -74,7 +74,7 @@ public struct SlurmExecutor: Executor {
         var held = try ledger.batchRuns()
         if let runs { held = held.filter { Set(runs).contains($0.key) } }
         guard !held.isEmpty else { return [] }
-        try await client.cancel(held.values.sorted())
+        try await client.cancel(Set(held.values).sorted())
         let clock = ContinuousClock()
         let deadline = clock.now.advanced(by: patience)
         while true {
@@ -89,9 +89,8 @@ public struct SlurmExecutor: Executor {
 
     struct Session {
         let plan: Plan
-        /// Unique runs in plan order; a run's array index is its position here.
+        /// Unique runs in plan order: levels, tasks and arrays are filled in this order.
         let runs: [PlannedRun]
-        let index: [RunID: Int]
         var doneBefore: Set<RunID> = []
         /// Runs submitted by this invocation.
         var submittedNow: Set<RunID> = []
@@ -103,7 +102,6 @@ public struct SlurmExecutor: Executor {
             self.plan = plan
             var seen = Set<RunID>()
             runs = plan.runs.filter { seen.insert($0.id).inserted }
-            index = Dictionary(uniqueKeysWithValues: runs.enumerated().map { ($1.id, $0) })
         }
     }
 
@@ -176,33 +174,52 @@ public struct SlurmExecutor: Executor {
             }
         }
 
+        guard !levels.isEmpty else { return }
         var jobs = held
-        for level in levels.keys.sorted() {
-            guard let runs = levels[level] else { continue }
-            do {
-                let submission = try await submit(runs, level: level, session: session, jobs: jobs, rerun: rerun,
-                                                  command: command)
-                for run in runs {
-                    jobs[run.id] = submission.job + "_" + String(session.index[run.id] ?? 0)
-                }
-                try ledger.recordBatchJobs(Dictionary(uniqueKeysWithValues: runs.map { ($0.id, jobs[$0.id] ?? "") }))
-                session.submissions.append(submission)
-                session.submittedNow.formUnion(runs.map(\.id))
-            } catch {
-                // Nothing of this level or the later ones reached Slurm: give the claims back.
-                for pending in levels.keys.sorted() where pending >= level {
-                    for run in levels[pending] ?? [] {
-                        try ledger.finish(run.id, status: .interrupted, exitCode: nil, stderrTail: nil, metrics: nil,
-                                          reason: "not submitted: \(error)")
+        var submitted = Set<RunID>()
+        do {
+            let layout = try await layout(levels.keys.sorted().compactMap { levels[$0] })
+            for level in levels.keys.sorted() {
+                for array in TaskPacking.arrays(levels[level] ?? [], perTask: layout.packing.runsPerTask,
+                                                maxArraySize: layout.limits.maxArraySize) {
+                    var submission = try await submit(array, level: level, session: session, jobs: jobs, rerun: rerun,
+                                                      command: command)
+                    submission.packing = layout.packing.why
+                    for (index, task) in array.enumerated() {
+                        for run in task { jobs[run.id] = submission.job + "_" + String(index) }
                     }
+                    let runs = array.flatMap { $0 }
+                    try ledger.recordBatchJobs(Dictionary(uniqueKeysWithValues: runs.map { ($0.id, jobs[$0.id] ?? "") }))
+                    session.submissions.append(submission)
+                    session.submittedNow.formUnion(runs.map(\.id))
+                    submitted.formUnion(runs.map(\.id))
                 }
-                throw error
             }
+        } catch {
+            // What did not reach Slurm gives its claim back.
+            for run in levels.values.joined() where !submitted.contains(run.id) {
+                try ledger.finish(run.id, status: .interrupted, exitCode: nil, stderrTail: nil, metrics: nil,
+                                  reason: "not submitted: \(error)")
+            }
+            throw error
         }
     }
 
-    /// Prepares the run directories of one level and submits them as one job array.
-    private func submit(_ runs: [PlannedRun], level: Int, session: Session, jobs: [RunID: String], rerun: Bool,
+    /// The cluster's limits and the packing of the runs that go out now (`levels`, by level).
+    private func layout(_ levels: [[PlannedRun]]) async throws -> (limits: ClusterLimits, packing: TaskPacking) {
+        let qos = settings.sbatchArguments.last { $0.hasPrefix("--qos=") }.map { String($0.dropFirst("--qos=".count)) }
+        let limits = try await client.limits(partition: settings.partition, qos: qos)
+        let timings = try ledger.groupTimings()
+        let width = settings.maxConcurrent ?? options.slots ?? limits.cpus.map { max(1, $0 / cpusPerTask) }
+        let packing = try TaskPacking.choose(
+            levels: levels, explicit: settings.runsPerTask, expected: { GroupTiming.expectedSeconds(of: $0, timings: timings) },
+            timeLimit: settings.time.flatMap(TaskPacking.seconds(ofSlurmTime:)), width: width, capacity: limits.capacity)
+        return (limits, packing)
+    }
+
+    /// Prepares the run directories of one array's tasks (the runs each task runs in turn) and
+    /// submits them as one job array, indices 0 ..< tasks.
+    private func submit(_ tasks: [[PlannedRun]], level: Int, session: Session, jobs: [RunID: String], rerun: Bool,
                         command: EngineCommand) async throws -> BatchSubmission {
         let files = FileManager.default
         let slurmDirectory = workspace.root.appendingPathComponent("slurm")
@@ -210,7 +227,7 @@ public struct SlurmExecutor: Executor {
         let script = slurmDirectory.appendingPathComponent("array-task.sh")
         try ContractJSON.writeAtomically(Data(ArrayTask.script.utf8), to: script)
 
-        var list = ""
+        let runs = tasks.flatMap { $0 }
         for run in runs {
             let directory = workspace.runDirectory(run.id)
             if rerun { try? files.removeItem(at: directory) }
@@ -225,14 +242,14 @@ public struct SlurmExecutor: Executor {
             try ArrayTask.prepare(run, in: directory, command: (variables.isEmpty ? [] : ["/usr/bin/env"] + variables)
                                   + [command.executable]
                                   + command.arguments(config: directory.appendingPathComponent(RunFiles.config), out: directory))
-            list += "\(session.index[run.id] ?? 0) \(run.id.rawValue)\n"
         }
+        let list = tasks.enumerated().map { index, task in "\(index) " + task.map(\.id.rawValue).joined(separator: " ") + "\n" }
         let stamp = ISO8601DateFormatter().string(from: Date()).replacingOccurrences(of: ":", with: "")
-        let listFile = slurmDirectory.appendingPathComponent("\(stamp)-\(options.pid)-level\(level).tasks")
-        try ContractJSON.writeAtomically(Data(list.utf8), to: listFile)
+        let listFile = slurmDirectory.appendingPathComponent("\(stamp)-\(options.pid)-level\(level)-\(session.submissions.count).tasks")
+        try ContractJSON.writeAtomically(Data(list.joined().utf8), to: listFile)
 
-        let indices = runs.compactMap { session.index[$0.id] }
-        var array = ArrayIndices.compact(indices)
+        let perTask = tasks.map(\.count).max() ?? 1
+        var array = ArrayIndices.compact(Array(tasks.indices))
         if let limit = settings.maxConcurrent ?? options.slots { array += "%\(limit)" }
         let needed = Set(runs.flatMap { run in run.needs.values.compactMap { jobs[$0] } })
         let dependency = needed.isEmpty ? nil : "afterany:" + Self.dependencyList(needed, submissions: session.submissions)
@@ -243,13 +260,15 @@ public struct SlurmExecutor: Executor {
                              .replacingOccurrences(of: "%", with: "%%") + "/%A_%a.log",
                          "--cpus-per-task=\(cpusPerTask)"]
         if let partition = settings.partition { arguments.append("--partition=\(partition)") }
-        if let time = settings.time ?? options.timeout.map(Self.minutes) { arguments.append("--time=\(time)") }
+        // A packed task's limit derived from executor.timeout covers each of its runs.
+        if let time = settings.time ?? options.timeout.map({ Self.minutes($0 * perTask) }) { arguments.append("--time=\(time)") }
         if let memory = settings.memory { arguments.append("--mem=\(memory)") }
         if let dependency { arguments += ["--dependency=\(dependency)", "--kill-on-invalid-dep=yes"] }
         arguments += settings.sbatchArguments
         arguments += [script.path, workspace.root.appendingPathComponent("runs").path, listFile.path]
         let job = try await client.submit(arguments)
-        return BatchSubmission(job: job, array: array, runs: runs.map(\.id), level: level, dependency: dependency)
+        return BatchSubmission(job: job, array: array, runs: runs.map(\.id), level: level, dependency: dependency,
+                               runsPerTask: perTask)
     }
 
     /// "1234:1240_3:1240_5": whole arrays of this invocation when every task of them is needed,
