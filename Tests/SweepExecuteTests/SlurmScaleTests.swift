@@ -86,8 +86,10 @@ import Testing
         func runTask(_ submission: String, job: String, task: Int) throws -> Process {
             let arguments = submission.split(separator: " ").suffix(3).map(String.init)
             let process = Process()
-            process.executableURL = URL(fileURLWithPath: "/bin/bash")
-            process.arguments = arguments
+            // With the signal handling slurmstepd gives a task: this test process may block or
+            // ignore SIGTERM, and a shell cannot trap a signal ignored when it started.
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            process.arguments = ["--default-signal", "/bin/bash"] + arguments
             process.environment = ["PATH": "/usr/bin:/bin", "SLURM_ARRAY_TASK_ID": String(task), "SLURM_ARRAY_JOB_ID": job,
                                    "SLURM_CPUS_PER_TASK": "1"]
             try process.run()

@@ -3,8 +3,10 @@ import RunContract
 import SweepCore
 import SweepLedger
 
-/// Runs a plan on a Slurm cluster: the runs that are left go out as one job array per dependency
-/// level and `execute` returns once they are submitted (or, with `wait`, once they have ended).
+/// Runs a plan on a Slurm cluster: the runs that are left go out as job arrays, per dependency
+/// level, in tasks of `TaskPacking.runsPerTask` runs and arrays within the cluster's MaxArraySize
+/// (`ClusterLimits`), and `execute` returns once they are submitted (or, with `wait`, once they
+/// have ended).
 /// The ledger stays the source of truth, as with `LocalExecutor`: a submitted run is `running`
 /// with its array task recorded, and `SlurmReconciler` settles it from its run directory.
 ///
