@@ -111,6 +111,9 @@ import Testing
         // What a preemption with requeue does: the task is stopped and queued again. Slurm
         // holds a requeued task back for a while; the test lets it start at once.
         try await cluster.scontrol(["requeue", task])
+        // slurmd refuses a job whose credential is as old as the second its last run's was revoked
+        // in ("Job credential revoked"), and the task then fails for good: let a second pass.
+        try await Task.sleep(for: .milliseconds(1100))
         let clock = ContinuousClock()
         // Generous: on a loaded machine slurmctld's scheduling passes come late (30 s was missed by 0.2 s).
         let deadline = clock.now.advanced(by: .seconds(90))
