@@ -12,6 +12,13 @@ enum ArrayTask {
     /// The run ids this run needs, one per line: the task starts the engine only when each of
     /// them has a metrics.json and no failed exit status.
     static let needsFile = "slurm-needs"
+    /// "job=1234_7": written when the task starts the run's engine.
+    static let startedFile = "slurm-started"
+
+    /// Whether array task `job` has started this run (a packed run waits for the ones before it).
+    static func started(in directory: URL, job: String) -> Bool {
+        (try? String(contentsOf: directory.appendingPathComponent(startedFile), encoding: .utf8)) == "job=\(job)\n"
+    }
 
     /// Writes the run's command and dependencies into its directory.
     static func prepare(_ run: PlannedRun, in directory: URL, command: [String]) throws {
@@ -93,6 +100,7 @@ enum ArrayTask {
             header="==== sweep $(stamp) slurm job $job on $(hostname), $threads thread(s): ${argv[*]}"
             echo "$header" >> "$dir/stdout.log"
             echo "$header" >> "$dir/stderr.log"
+            echo "job=$job" > "$dir/slurm-started"
             (cd "$dir" && exec "${argv[@]}") >> "$dir/stdout.log" 2>> "$dir/stderr.log" &
             engine=$!
             wait "$engine"; status=$?

@@ -50,7 +50,9 @@ public struct SlurmExecutor: Executor {
         _ = try await reconciler.reconcile()
 
         var session = Session(plan: plan)
-        let budget = ResourceBudget(slots: settings.maxConcurrent ?? options.slots ?? max(1, session.runs.count),
+        // Runs at once: one per array task the cluster can run at the same time.
+        let cpus = try? await client.limits(partition: settings.partition, qos: nil).cpus
+        let budget = ResourceBudget(slots: max(1, width(cpus: cpus) ?? session.runs.count),
                                     threadsPerRun: cpusPerTask, cores: cpusPerTask * max(1, session.runs.count))
         let before = try ledger.records(session.runs.map(\.id))
         session.doneBefore = Set(before.filter { $0.value.status == .succeeded }.map(\.key))
@@ -212,11 +214,17 @@ public struct SlurmExecutor: Executor {
         let qos = settings.sbatchArguments.last { $0.hasPrefix("--qos=") }.map { String($0.dropFirst("--qos=".count)) }
         let limits = try await client.limits(partition: settings.partition, qos: qos)
         let timings = try ledger.groupTimings()
-        let width = settings.maxConcurrent ?? options.slots ?? limits.cpus.map { max(1, $0 / cpusPerTask) }
+        let width = width(cpus: limits.cpus)
         let packing = try TaskPacking.choose(
             levels: levels, explicit: settings.runsPerTask, expected: { GroupTiming.expectedSeconds(of: $0, timings: timings) },
             timeLimit: settings.time.flatMap(TaskPacking.seconds(ofSlurmTime:)), width: width, capacity: limits.capacity)
         return (limits, packing)
+    }
+
+    /// Array tasks that can run at once: `max_concurrent`, else `--slots`, else the partition's
+    /// CPUs / cpus_per_task.
+    private func width(cpus: Int?) -> Int? {
+        settings.maxConcurrent ?? options.slots ?? cpus.map { max(1, $0 / cpusPerTask) }
     }
 
     /// Prepares the run directories of one array's tasks (the runs each task runs in turn) and
@@ -239,6 +247,7 @@ public struct SlurmExecutor: Executor {
             // This attempt writes its own; stale ones would pass for its result.
             try? files.removeItem(at: directory.appendingPathComponent(RunFiles.metrics))
             try? files.removeItem(at: directory.appendingPathComponent(ExitStatusFile.name))
+            try? files.removeItem(at: directory.appendingPathComponent(ArrayTask.startedFile))
             // The engine's own variables (a pinned BLAS core) through env(1): the script stays the same.
             let variables = command.environment.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
             try ArrayTask.prepare(run, in: directory, command: (variables.isEmpty ? [] : ["/usr/bin/env"] + variables)
@@ -329,8 +338,11 @@ public struct SlurmExecutor: Executor {
 
     private func tell(_ report: SlurmReconciler.Report, session: inout Session, progress: (any ProgressSink)?) throws {
         guard let progress else { return }
-        for (id, entry) in report.live where entry.state?.rawValue == "RUNNING" {
-            guard let run = session.plan.run(id), session.seenRunning.insert(id).inserted else { continue }
+        // A task that runs several runs starts them one after the other: a run has started when
+        // its task wrote that it did.
+        for (id, entry) in report.live where entry.state?.rawValue == "RUNNING" && !session.seenRunning.contains(id) {
+            guard let run = session.plan.run(id), ArrayTask.started(in: workspace.runDirectory(id), job: entry.job) else { continue }
+            session.seenRunning.insert(id)
             progress.handle(.started(run, attempt: try ledger.record(id)?.attempts ?? 1))
         }
         for ended in report.ended {
