@@ -239,6 +239,7 @@ import Testing
         #expect(try choose(2) == 300)                          // 10 minutes of 2 s runs
         #expect(try choose(2, time: 60) == 15)                 // at most half the time limit
         #expect(try choose(2, width: 8) == 125)                // every slot of the cluster gets a task
+        #expect(try choose(2, width: 3) == 167)                // 4 tasks of 300 on 3 slots: one alone; 6 of 167
         #expect(try choose(3600) == 1)
         #expect(TaskPacking.arrays(Self.runs(7), perTask: 2, maxArraySize: 3).map { $0.map(\.count) } == [[2, 2, 2], [1]])
         #expect(TaskPacking.seconds(ofSlurmTime: "90") == 5400 && TaskPacking.seconds(ofSlurmTime: "1-02:00:00") == 93600)

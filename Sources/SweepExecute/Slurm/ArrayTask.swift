@@ -54,7 +54,9 @@ enum ArrayTask {
             local dir=$1; shift
             printf '%s\n' "$@" "job=$job" > "$dir/.exit-status.tmp" && mv -f "$dir/.exit-status.tmp" "$dir/exit-status"
         }
-        stamp() { date -u +%Y-%m-%dT%H:%M:%SZ; }
+        # Builtins where a packed task would fork for every run: the time, the dependency check.
+        stamp() { TZ=UTC printf -v now '%(%Y-%m-%dT%H:%M:%SZ)T' -1; }
+        host=$(hostname)
 
         threads=${SLURM_CPUS_PER_TASK:-1}
         export MTL_THREADS=$threads OPENBLAS_NUM_THREADS=$threads OMP_NUM_THREADS=$threads
@@ -66,13 +68,14 @@ enum ArrayTask {
         trap 'terminated=1; [ -n "$engine" ] && kill -TERM "$engine" 2>/dev/null' TERM INT
 
         # A dependency that did not succeed: the engine is not started (its artifacts are missing).
-        unmet() { # RUN_DIR: prints the first run it needs that did not succeed
-            local need
-            while read -r need; do
-                [ -n "$need" ] || continue
-                if [ ! -f "$runs/$need/metrics.json" ] \
-                    || { [ -f "$runs/$need/exit-status" ] && ! grep -qx 'exit_code=0' "$runs/$need/exit-status"; }; then
-                    echo "$need"; return
+        unmet() { # RUN_DIR: sets need to the first run it needs that did not succeed
+            need=""
+            local each
+            while read -r each; do
+                [ -n "$each" ] || continue
+                if [ ! -f "$runs/$each/metrics.json" ] \
+                    || { [ -f "$runs/$each/exit-status" ] && ! grep -qx 'exit_code=0' "$runs/$each/exit-status"; }; then
+                    need=$each; return
                 fi
             done < "$1/slurm-needs"
         }
@@ -90,14 +93,16 @@ enum ArrayTask {
                 continue
             fi
             rm -f "$dir/exit-status"
-            need=$(unmet "$dir")
+            unmet "$dir"
             if [ -n "$need" ]; then
-                echo "==== sweep $(stamp) slurm job $job: not started, run $need it needs did not succeed" >> "$dir/stderr.log"
+                stamp
+                echo "==== sweep $now slurm job $job: not started, run $need it needs did not succeed" >> "$dir/stderr.log"
                 record "$dir" "skipped=$need"
                 continue
             fi
             mapfile -d '' argv < "$dir/slurm-command"
-            header="==== sweep $(stamp) slurm job $job on $(hostname), $threads thread(s): ${argv[*]}"
+            stamp
+            header="==== sweep $now slurm job $job on $host, $threads thread(s): ${argv[*]}"
             echo "$header" >> "$dir/stdout.log"
             echo "$header" >> "$dir/stderr.log"
             echo "job=$job" > "$dir/slurm-started"

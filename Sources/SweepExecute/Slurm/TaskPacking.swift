@@ -59,7 +59,14 @@ struct TaskPacking: Equatable {
         let mean = max(0.001, seconds.compactMap { $0 }.reduce(0, +) / Double(runs.count))
         var per = max(1, Int(targetTaskSeconds / mean))
         if let timeLimit { per = min(per, max(1, Int(timeLimit / 2 / mean))) }
-        if let width, width > 0 { per = min(per, max(1, (runs.count + width - 1) / width)) }
+        if let width, width > 0 {
+            per = min(per, max(1, (runs.count + width - 1) / width))
+            // As many tasks as fill every slot a whole number of times: 12,000 runs at 5,414 per
+            // task on 2 slots would leave the third task running alone.
+            let tasks = (runs.count + per - 1) / per
+            let balanced = (tasks + width - 1) / width * width
+            per = (runs.count + balanced - 1) / balanced
+        }
         return TaskPacking(runsPerTask: per, why: "runs take about " + (mean < 10 ? String(format: "%.2fs", mean) : DurationText.of(mean)) + " each")
     }
 
