@@ -21,7 +21,6 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/swift-mustache", from: "2.1.1"),
         .package(url: "https://github.com/yaslab/CSV.swift", from: "2.5.2"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
-        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         // Tests only: property-based fuzzing of the manifest loader.
         .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
     ],
@@ -62,7 +61,6 @@ let package = Package(
             "SweepCore", "SweepLedger", "RunContract",
             .product(name: "Subprocess", package: "swift-subprocess"),
             .product(name: "SystemPackage", package: "swift-system"),
-            .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "SweepReport", dependencies: [
             "SweepCore", "RunContract",
@@ -70,7 +68,7 @@ let package = Package(
             .product(name: "CSV", package: "CSV.swift"),
         ]),
         .target(name: "SweepCLI", dependencies: [
-            "SweepCore", "SweepManifest", "SweepLedger", "SweepExecute", "SweepReport",
+            "SweepCore", "SweepManifest", "SweepLedger", "SweepExecute", "SweepReport", "RunContract",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "sweep", dependencies: ["SweepCLI"]),

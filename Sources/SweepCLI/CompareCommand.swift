@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import RunContract
 import SweepCore
 import SweepLedger
 import SweepManifest

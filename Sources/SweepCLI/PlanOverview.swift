@@ -1,4 +1,5 @@
 import Foundation
+import RunContract
 import SweepCore
 import SweepExecute
 import SweepLedger
@@ -21,6 +22,8 @@ struct PlanOverview {
         var runs: Int
         /// The groups its runs need, by the name the config uses ("pretrain" -> group "pretrain").
         var needs: [String]
+        /// The engines its runs use, by name (nil: the manifest's `engine`), in the order its runs name them.
+        var engines: [String?] = [nil]
     }
 
     struct Estimate: Equatable {
@@ -102,16 +105,21 @@ struct PlanOverview {
         var order: [String] = []
         var runs: [String: Int] = [:]
         var needs: [String: [String]] = [:]
+        var engines: [String: [String?]] = [:]
         for run in plan.runs {
             if runs[run.group] == nil { order.append(run.group) }
             runs[run.group, default: 0] += 1
+            if !engines[run.group, default: []].contains(run.engine) { engines[run.group, default: []].append(run.engine) }
             for dependency in run.needs.values.sorted() {
                 let group = plan.run(dependency)?.group ?? "(outside this plan) \(dependency)"
                 if !needs[run.group, default: []].contains(group) { needs[run.group, default: []].append(group) }
             }
         }
-        return order.map { GroupDependency(group: $0, runs: runs[$0]!, needs: needs[$0] ?? []) }
+        return order.map { GroupDependency(group: $0, runs: runs[$0]!, needs: needs[$0] ?? [], engines: engines[$0] ?? [nil]) }
     }
+
+    /// An engine's name in the overview: its `engines:` name, or "(default)" for the manifest's `engine`.
+    static func engineName(_ name: String?) -> String { name ?? "(default)" }
 
     // MARK: rendering
 
@@ -131,11 +139,24 @@ struct PlanOverview {
             }
             table.render(into: &out)
         }
+        // Which engine runs what: one line when every run has the same engine, else one per engine
+        // and a column naming each group's.
+        let inUse = plan.enginesInUse
+        if inUse.count <= 1 {
+            out += "  engine: \(plan.engine(named: inUse.first ?? nil).runIdentity)\n"
+        } else {
+            out += "  engines:\n"
+            var table = TextTable()
+            for name in inUse { table.append(["    \(Self.engineName(name))", plan.engine(named: name).runIdentity]) }
+            table.render(into: &out)
+        }
         out += "  groups (in launch order):\n"
         var table = TextTable()
         for group in groups {
-            table.append(["    \(group.group)", "\(group.runs) run\(group.runs == 1 ? "" : "s")",
-                          group.needs.isEmpty ? "" : "needs " + group.needs.joined(separator: ", ")])
+            var row = ["    \(group.group)", "\(group.runs) run\(group.runs == 1 ? "" : "s")",
+                       group.needs.isEmpty ? "" : "needs " + group.needs.joined(separator: ", ")]
+            if inUse.count > 1 { row.append("engine " + group.engines.map(Self.engineName).joined(separator: ", ")) }
+            table.append(row)
         }
         table.render(into: &out)
         out += "  estimate: \(estimateText())\n"
@@ -174,9 +195,11 @@ struct PlanOverview {
         struct Run: Encodable {
             var id: String, group: String, label: String?, seed: Int, state: RunState
             var needs: [String: String], axes: [String: JSONValue], config: JSONValue, estimated_seconds: Double?
+            /// The engine's identity (part of the run's id).
+            var engine: String
         }
         struct Axis: Encodable { var axis: String; var values: [String]; var runs: [Int] }
-        struct Group: Encodable { var group: String; var runs: Int; var needs: [String] }
+        struct Group: Encodable { var group: String; var runs: Int; var needs: [String]; var engines: [String] }
         struct Estimate: Encodable {
             var seconds: Double; var wall_seconds: Double; var slots: Int; var runs_estimated: Int; var runs_to_do: Int
             var timed_runs: Int
@@ -192,11 +215,12 @@ struct PlanOverview {
             runs: plan.runs.enumerated().map { index, run in
                 Run(id: run.id.rawValue, group: run.group, label: run.label, seed: run.seed, state: states[index],
                     needs: run.needs.mapValues(\.rawValue), axes: run.axes, config: run.config,
-                    estimated_seconds: runSeconds[index])
+                    estimated_seconds: runSeconds[index], engine: plan.engine(of: run).runIdentity)
             },
             states: stateCounts,
             axes: axes.map { Axis(axis: $0.axis, values: $0.values.map(\.value), runs: $0.values.map(\.runs)) },
-            groups: groups.map { Group(group: $0.group, runs: $0.runs, needs: $0.needs) },
+            groups: groups.map { Group(group: $0.group, runs: $0.runs, needs: $0.needs,
+                                       engines: $0.engines.map { plan.engine(named: $0).runIdentity }) },
             estimate: estimate.map { Estimate(seconds: $0.seconds, wall_seconds: $0.wallSeconds, slots: $0.slots,
                                               runs_estimated: $0.runsEstimated,
                                               runs_to_do: $0.runsToDo, timed_runs: $0.timedRuns) })

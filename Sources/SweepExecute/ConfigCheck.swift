@@ -24,56 +24,71 @@ public struct ConfigCheck: Sendable {
     }
 
     public enum Outcome: Sendable, Equatable {
-        /// `configs` distinct configs were checked for `runs` runs; `rejections` is empty when all are valid.
+        /// `configs` distinct configs were checked for `runs` runs (those whose engine has a check);
+        /// `rejections` is empty when all are valid.
         case checked(configs: Int, runs: Int, rejections: [Rejection])
-        /// The manifest's engine declares no check (`engine: validate:`).
+        /// No engine of the plan declares a check (`engine: validate:`).
         case notSupported
     }
 
-    let command: EngineCommand?
+    /// Each engine's check by engine name (`PlannedRun.engine`; nil: the manifest's `engine`).
+    /// Runs of an engine without one are not checked.
+    let commands: [String?: EngineCommand]
 
     public init(plan: Plan, manifestDirectory: URL?) throws {
-        command = try EngineCommand.validation(plan.engine, manifestDirectory: manifestDirectory)
+        var commands: [String?: EngineCommand] = [:]
+        for name in plan.enginesInUse {
+            commands[name] = try EngineCommand.validation(plan.engine(named: name),
+                                                          manifestDirectory: manifestDirectory)
+        }
+        self.commands = commands
     }
 
-    init(command: EngineCommand?) { self.command = command }
+    init(command: EngineCommand?) { commands = command.map { [nil: $0] } ?? [:] }
 
     public func check(_ plan: Plan) async throws -> Outcome {
-        guard let command else { return .notSupported }
-        var classOf: [RunID: Int] = [:]
-        var representatives: [PlannedRun] = []
-        var members: [[RunID]] = []
-        for run in plan.runs {
-            let key = Self.classKey(run.config)
-            if let index = classOf[key] {
-                members[index].append(run.id)
-            } else {
-                classOf[key] = representatives.count
-                representatives.append(run)
-                members.append([run.id])
-            }
-        }
-        // One config per line on standard input: no files to write (a few ms each on a busy
-        // disk) and no argument list to outgrow.
-        var lines = ""
-        for run in representatives { lines += run.config.canonical + "\n" }
-        let verdicts = try await run(command, configs: lines, count: representatives.count)
-
+        guard !commands.isEmpty else { return .notSupported }
+        var configs = 0, runs = 0
         var byProblem: [String: Int] = [:]
         var rejections: [Rejection] = []
-        for (index, verdict) in verdicts.enumerated() where !verdict.valid {
-            let message = verdict.message ?? "invalid config"
-            let problem = (verdict.key ?? "") + "\u{1F}" + message
-            if let known = byProblem[problem] {
-                rejections[known].runs += members[index]
-            } else {
-                byProblem[problem] = rejections.count
-                rejections.append(Rejection(key: verdict.key, message: message, runs: members[index]))
+        // Each engine answers for its own runs, one invocation per engine.
+        for name in plan.enginesInUse {
+            guard let command = commands[name] else { continue }
+            var classOf: [RunID: Int] = [:]
+            var representatives: [PlannedRun] = []
+            var members: [[RunID]] = []
+            for run in plan.runs where run.engine == name {
+                let key = Self.classKey(run.config)
+                if let index = classOf[key] {
+                    members[index].append(run.id)
+                } else {
+                    classOf[key] = representatives.count
+                    representatives.append(run)
+                    members.append([run.id])
+                }
+            }
+            // One config per line on standard input: no files to write (a few ms each on a busy
+            // disk) and no argument list to outgrow.
+            var lines = ""
+            for run in representatives { lines += run.config.canonical + "\n" }
+            let verdicts = try await run(command, configs: lines, count: representatives.count)
+            configs += representatives.count
+            runs += members.reduce(0) { $0 + $1.count }
+
+            for (index, verdict) in verdicts.enumerated() where !verdict.valid {
+                let message = verdict.message ?? "invalid config"
+                let problem = (verdict.key ?? "") + "\u{1F}" + message
+                if let known = byProblem[problem] {
+                    rejections[known].runs += members[index]
+                } else {
+                    byProblem[problem] = rejections.count
+                    rejections.append(Rejection(key: verdict.key, message: message, runs: members[index]))
+                }
             }
         }
         let order = plan.position
         for index in rejections.indices { rejections[index].runs.sort { order[$0]! < order[$1]! } }
-        return .checked(configs: representatives.count, runs: plan.runs.count, rejections: rejections)
+        return .checked(configs: configs, runs: runs, rejections: rejections)
     }
 
     /// The engine's verdicts on the `count` configs of `configs` (one per line), in order.
@@ -94,11 +109,11 @@ public struct ConfigCheck: Sendable {
         }
         let status: Int32? = if case .exited(let code) = result.terminationStatus { code } else { nil }
         let decoder = JSONDecoder()
-        let verdicts = (result.standardOutput ?? "").split(separator: "\n").compactMap {
+        let verdicts = result.standardOutput.split(separator: "\n").compactMap {
             try? decoder.decode(ConfigVerdict.self, from: Data($0.utf8))
         }
         guard status == RunExit.success || status == RunExit.badInput, verdicts.count == count else {
-            let stderr = (result.standardError ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
+            let stderr = result.standardError.trimmingCharacters(in: .whitespacesAndNewlines)
             let how = status.map { "exited with status \($0)" } ?? "was killed (\(result.terminationStatus))"
             throw ConfigCheckError(command: command, problem: "it \(how) and printed \(verdicts.count) verdicts for "
                                    + "\(count) configs" + (stderr.isEmpty ? "" : ": " + String(stderr.suffix(2000))))

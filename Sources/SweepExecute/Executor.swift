@@ -3,8 +3,8 @@ import SweepCore
 import SweepLedger
 
 /// Something that executes a plan's runs and records them in the ledger: the local
-/// subprocess pool (`LocalExecutor`), the in-memory stand-in for tests (`FakeExecutor`), and
-/// later a batch system. Executors never repeat a run the ledger already holds as succeeded
+/// subprocess pool (`LocalExecutor`), Slurm job arrays (`SlurmExecutor`), and the in-memory
+/// stand-in for tests (`FakeExecutor`). Executors never repeat a run the ledger already holds as succeeded
 /// unless `RunOptions.rerun` asks for it.
 public protocol Executor: Sendable {
     /// Runs what is left of `plan` and returns when nothing more can start: every run finished,

@@ -61,7 +61,7 @@ struct GridScheduler<Launcher: RunLauncher>: Sendable {
                 // The stop request itself may be set before its event is handled below.
                 if !launchesClosed.isSet && !stop.isRequested {
                     while book.running < budget.slots, let run = book.popReady() {
-                        try start(run, threads: threads(forNext: &book, budget: budget), in: &book, group: &group)
+                        try start(run, threads: threads(for: run, book: &book, budget: budget), in: &book, group: &group)
                     }
                 }
                 let waitForOthers = !book.watching.isEmpty && !launchesClosed.isSet
@@ -101,8 +101,8 @@ struct GridScheduler<Launcher: RunLauncher>: Sendable {
     /// ready) when the engine's results do not depend on the thread count (run contract): a
     /// pretraining run everything waits for would otherwise leave cores idle. Not when the user
     /// or the manifest fixed the threads per run.
-    private func threads(forNext book: inout RunBook, budget: ResourceBudget) -> Int {
-        guard options.threadsPerRun == nil, plan.engine.resultsIndependentOfThreadCount, !book.hasReady() else {
+    private func threads(for run: PlannedRun, book: inout RunBook, budget: ResourceBudget) -> Int {
+        guard options.threadsPerRun == nil, plan.engine(of: run).resultsIndependentOfThreadCount, !book.hasReady() else {
             return budget.threadsPerRun
         }
         return max(budget.threadsPerRun, budget.cores - book.threadsInUse)

@@ -1,3 +1,4 @@
+import RunContract
 import SweepCore
 
 /// One `key: value` of a configuration layer; dotted keys address nested mappings

@@ -1,17 +1,23 @@
 import Foundation
+import RunContract
 import SweepCore
 
 /// The manifest after validation, before expansion: every name checked, every value typed.
 struct ManifestDocument {
-    static let topLevelKeys = ["name", "description", "include", "engine", "executor", "defaults", "presets",
+    static let topLevelKeys = ["name", "description", "include", "engine", "engines", "executor", "defaults", "presets",
                                "conditionals", "seeds", "groups", "tables", "profiles"]
 
     var name: String
+    /// The engine of runs whose group and presets name none (`engine:`, default our mtl-engine).
     var engine: EngineSpec
+    /// The engines groups and presets may name (`engines:`), by name.
+    var engines: [String: EngineSpec]
     var executor: ExecutorSettings
     var defaults: [Assignment]
     /// Each preset flattened (presets it builds on first).
     var presets: [String: [Assignment]]
+    /// The engine each preset names, its own or the last one its bases name.
+    var presetEngines: [String: String]
     var conditionals: [Conditional]
     var groups: [GroupDefinition]
     var tables: ManifestNode?
@@ -22,6 +28,11 @@ struct ManifestDocument {
     /// The kinds of value (number, string, list, ...) the manifest gives each config key, so an
     /// override of another kind (`rank=[4,8]` where ranks are numbers) is caught with a hint.
     var configValueKinds: [String: Set<ValueKind>] = [:]
+
+    /// Whether some group may run on our `mtl-engine`: the manifest's engine is it, or a named one is.
+    var usesBundledEngine: Bool {
+        engine.command == nil || engines.values.contains { $0.command == nil }
+    }
 }
 
 /// A JSON value's kind, for the checks of overrides against the manifest's own values.
@@ -92,12 +103,15 @@ struct NeedDefinition {
 }
 
 struct GroupDefinition {
-    static let keys = ["description", "set", "grid", "zip", "rows", "include", "exclude", "conditionals", "seeds", "needs"]
+    static let keys = ["description", "set", "grid", "zip", "rows", "include", "exclude", "conditionals", "seeds", "needs",
+                       "engine"]
     /// A grid axis or zip column named `preset` applies presets by name.
     static let presetAxis = "preset"
 
     var name: String
     var node: ManifestNode
+    /// The engine its runs use (a name from `engines:`) unless a preset names another; nil: the manifest's `engine`.
+    var engine: String? = nil
     var set: [Assignment]
     var rows: [Point]?
     var axes: [Axis]
@@ -148,11 +162,20 @@ extension ManifestDocument {
             try PathName.check(name, what: "the sweep's name (from the file name, as no `name:` is given)",
                                at: root.location, keyPath: "name")
         }
-        engine = try root["engine"].map(Self.readEngine) ?? EngineSpec()
+        let manifestDirectory = manifestFile.deletingLastPathComponent()
+        engine = try root["engine"].map { node throws(ManifestError) in
+            try Self.readEngine(node, manifestDirectory: manifestDirectory)
+        } ?? EngineSpec()
+        var engines: [String: EngineSpec] = [:]
+        for entry in try root["engines"]?.mapping(expected: "a mapping of engine name -> {command: [...], version: [...]}") ?? [] {
+            engines[entry.key] = try Self.readEngine(entry.value, manifestDirectory: manifestDirectory,
+                                                     what: "engines.\(entry.key)")
+        }
+        self.engines = engines
         executor = try root["executor"].map(Self.readExecutor) ?? ExecutorSettings()
         defaults = try root["defaults"].map { node throws(ManifestError) in try Self.readLayer(node, known: &known) } ?? []
 
-        presets = try Self.readPresets(root["presets"], known: &known)
+        (presets, presetEngines) = try Self.readPresets(root["presets"], engines: engines, known: &known)
         conditionals = try Self.readConditionals(root["conditionals"], known: &known)
         let seeds = try root["seeds"].map { node throws(ManifestError) in try Self.readSeeds(node, limits: limits) } ?? [0]
 
@@ -161,7 +184,8 @@ extension ManifestDocument {
         }
         var groups: [GroupDefinition] = []
         for entry in try groupsNode.mapping(expected: "a mapping of group name -> group") {
-            groups.append(try Self.readGroup(entry, presets: presets, seeds: seeds, limits: limits, known: &known))
+            groups.append(try Self.readGroup(entry, presets: presets, engines: engines, seeds: seeds, limits: limits,
+                                             known: &known))
         }
         if groups.isEmpty { throw groupsNode.error("no run groups", expected: "at least one group") }
         let groupNames = groups.map(\.name)
@@ -206,8 +230,11 @@ extension ManifestDocument {
 
     // MARK: engine and executor
 
-    static func readEngine(_ node: ManifestNode) throws(ManifestError) -> EngineSpec {
-        try node.checkKeys(["command", "identity", "blas_core", "validate", "thread_independent"], in: "engine")
+    /// An engine: `engine:`, or an entry of `engines:` (`what`). Its `version` command runs here,
+    /// in the manifest's folder, since what it prints is part of the identity and so of run ids.
+    static func readEngine(_ node: ManifestNode, manifestDirectory: URL, what: String = "engine") throws(ManifestError) -> EngineSpec {
+        if node.isNull, what != "engine" { return EngineSpec() }
+        try node.checkKeys(["command", "identity", "version", "blas_core", "validate", "thread_independent"], in: what)
         var spec = EngineSpec()
         if let commandNode = node["command"] {
             let command = try commandNode.strings(expected: "the engine command as a list of strings")
@@ -215,6 +242,16 @@ extension ManifestDocument {
             spec.command = command
             // A different command is a different engine unless the manifest names its identity.
             spec.identity = command.joined(separator: " ")
+        }
+        if let versionNode = node["version"] {
+            let command = try versionNode.strings(expected: "a command that prints the engine's version, as a list of strings")
+            if command.isEmpty || command[0].isEmpty { throw versionNode.error("empty version command", expected: "[program, arguments...]") }
+            guard spec.command != nil else {
+                throw versionNode.error("`version` without `command`: our mtl-engine's version is part of its identity already",
+                                        expected: "command: [...] beside version: [...]")
+            }
+            spec.version = try EngineVersion.query(command, at: versionNode, manifestDirectory: manifestDirectory)
+            spec.identity += " " + spec.version!
         }
         if let identity = node["identity"] {
             spec.identity = try identity.string(expected: "the engine's identity (a string that changes when results would)")
@@ -378,14 +415,20 @@ extension ManifestDocument {
         return ConfigPattern(requirements: requirements)
     }
 
-    static func readPresets(_ node: ManifestNode?, known: inout Set<String>) throws(ManifestError) -> [String: [Assignment]] {
-        guard let node else { return [:] }
+    /// Each preset's values flattened, and the engine each names (its own, else its bases' last).
+    static func readPresets(_ node: ManifestNode?, engines: [String: EngineSpec], known: inout Set<String>)
+        throws(ManifestError) -> (presets: [String: [Assignment]], engines: [String: String]) {
+        guard let node else { return ([:], [:]) }
         var definitions: [String: (node: ManifestNode, bases: [String], own: [Assignment])] = [:]
+        var presetEngines: [String: String] = [:]
         let entries = try node.mapping(expected: "a mapping of preset name -> settings")
         for entry in entries {
             let bases = try entry.value["preset"].map { node throws(ManifestError) in try node.strings(expected: "preset names") } ?? []
-            let own = try readLayer(entry.value, skipping: ["preset"], known: &known)
+            let own = try readLayer(entry.value, skipping: ["preset", "engine"], known: &known)
             definitions[entry.key] = (entry.value, bases, own)
+            if let engineNode = entry.value["engine"] {
+                presetEngines[entry.key] = try readEngineName(engineNode, engines: engines)
+            }
         }
         let names = entries.map(\.key)
         var flattened: [String: [Assignment]] = [:]
@@ -406,11 +449,24 @@ extension ManifestDocument {
                 result += try flatten(base, chain: chain + [base])
             }
             result += definition.own
+            if presetEngines[name] == nil {
+                presetEngines[name] = definition.bases.compactMap { presetEngines[$0] }.last
+            }
             flattened[name] = result
             return result
         }
         for name in names { _ = try flatten(name, chain: [name]) }
-        return flattened
+        return (flattened, presetEngines)
+    }
+
+    /// `engine: NAME` in a group or a preset: a name `engines:` declares.
+    static func readEngineName(_ node: ManifestNode, engines: [String: EngineSpec]) throws(ManifestError) -> String {
+        let name = try node.string(expected: "the name of an engine declared under `engines:`")
+        guard engines[name] == nil else { return name }
+        let names = engines.keys.sorted()
+        throw node.error(engines.isEmpty ? "unknown engine '\(name)' (the manifest declares no `engines:`)" : "unknown engine '\(name)'",
+                         expected: engines.isEmpty ? "an `engines:` entry named '\(name)'" : "one of: " + names.joined(separator: ", "),
+                         suggestion: Spelling.closest(to: name, among: names))
     }
 
     static func readConditionals(_ node: ManifestNode?, known: inout Set<String>) throws(ManifestError) -> [Conditional] {
@@ -445,8 +501,8 @@ extension ManifestDocument {
 
     // MARK: groups
 
-    static func readGroup(_ entry: ManifestNode.Entry, presets: [String: [Assignment]], seeds: [Int],
-                          limits: ManifestLimits, known: inout Set<String>) throws(ManifestError) -> GroupDefinition {
+    static func readGroup(_ entry: ManifestNode.Entry, presets: [String: [Assignment]], engines: [String: EngineSpec],
+                          seeds: [Int], limits: ManifestLimits, known: inout Set<String>) throws(ManifestError) -> GroupDefinition {
         let node = entry.value
         let what = "group '\(entry.key)'"
         if node.isNull {
@@ -547,7 +603,8 @@ extension ManifestDocument {
         let groupSeeds = try node["seeds"].map { node throws(ManifestError) in try readSeeds(node, limits: limits) } ?? seeds
         let needs = try readNeeds(node["needs"])
 
-        let group = GroupDefinition(name: entry.key, node: node, set: set, rows: rows, axes: axes, zips: zips,
+        let engine = try node["engine"].map { node throws(ManifestError) in try readEngineName(node, engines: engines) }
+        let group = GroupDefinition(name: entry.key, node: node, engine: engine, set: set, rows: rows, axes: axes, zips: zips,
                                     includes: includes, excludes: excludes, conditionals: conditionals,
                                     seeds: groupSeeds, needs: needs)
         // Labels name table rows, so each must say which runs it means.

@@ -25,6 +25,7 @@ public enum ManifestLoader {
         let tables = try reader.read(document.tables)
         var plan = Plan(name: document.name, manifest: file, runs: expansion.runs, engine: document.engine,
                         executor: document.executor, tables: tables)
+        plan.engines = document.engines
         plan.warnings = reader.warnings
         return plan
     }
@@ -69,8 +70,8 @@ public enum ManifestLoader {
         var configOverrides: [Assignment] = []
         var sweeps: [Axis] = []
         // Keys the bundled engine reads need no `+`: only a key nothing would read is a likely typo.
-        let known = document.engine.command == nil ? document.knownConfigKeys.union(BundledEngine.configKeys)
-                                                   : document.knownConfigKeys
+        let known = document.usesBundledEngine ? document.knownConfigKeys.union(BundledEngine.configKeys)
+                                               : document.knownConfigKeys
         for override in overrides where !override.editsManifest {
             try override.checkConfigKey(known: known)
             try override.checkValueShape(manifestKinds: document.configValueKinds[override.key])

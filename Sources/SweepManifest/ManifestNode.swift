@@ -1,4 +1,5 @@
 import Foundation
+import RunContract
 import SweepCore
 import Yams
 

@@ -1,4 +1,5 @@
 import Foundation
+import RunContract
 import SweepCore
 
 /// A `key=value` from the command line or a profile, Hydra style. `key` is a dotted path;

@@ -1,3 +1,4 @@
+import RunContract
 import SweepCore
 
 /// Expands a validated manifest into runs: groups in dependency order, each group's points
@@ -20,6 +21,7 @@ struct Planner {
     }
 
     let document: ManifestDocument
+    /// The engine of runs whose group and presets name none.
     let engine: EngineSpec
     /// `key=value` overrides of config values: applied after the grid and again after the conditionals, so they always win.
     let overrides: [Assignment]
@@ -181,6 +183,9 @@ struct Planner {
         }
         for assignment in point.assignments { pointConfig.assign(assignment.path[...], assignment.value) }
         if let profile { pointConfig.assign([ReservedKey.profile], .string(profile)) }
+        // The engine: the last of the point's presets that names one, else the group's.
+        let engineName = point.presets.compactMap { document.presetEngines[$0] }.last ?? group.engine
+        let engine = engineName.map { document.engines[$0]! } ?? self.engine
         let axes = Dictionary(point.axes, uniquingKeysWith: { _, last in last })
         let conditionals = document.conditionals + group.conditionals
         let dependencyNames = dependencies.map(\.need.name)
@@ -229,7 +234,7 @@ struct Planner {
                 trace.assignments[id] = pointAssignments + overrides + applied + (conditioned ? overrides : [])
             }
             try body(PlannedRun(id: id, group: group.name, label: point.label, seed: seed, config: config,
-                                needs: needs, axes: axes), point.label)
+                                needs: needs, axes: axes, engine: engineName), point.label)
         }
     }
 

@@ -26,8 +26,9 @@ struct TableReader {
     /// The command line's and the profile's changes (`rank=[4]`), or empty: a table row they
     /// leave without runs is a warning naming them (its cells show —), not an error.
     let overrides: [String]
-    /// Our engine's tasks are known per data set, so a column of a task no run has is caught.
-    let bundledEngine: Bool
+    /// Our engine's tasks are known per data set, so a column of a task no run has is caught:
+    /// the engines (nil: the manifest's `engine`) that are our `mtl-engine`.
+    let bundledEngines: Set<String?>
     private(set) var warnings: [String] = []
 
     init(expansion: Planner.Expansion, document: ManifestDocument, overrides: [String] = []) {
@@ -35,7 +36,9 @@ struct TableReader {
         groups = Dictionary(uniqueKeysWithValues: document.groups.map { ($0.name, $0) })
         groupNames = document.groups.map(\.name)
         self.overrides = overrides
-        bundledEngine = document.engine.command == nil
+        bundledEngines = Set(([nil] + document.engines.keys.map { Optional($0) }).filter { name in
+            (name.flatMap { document.engines[$0] } ?? document.engine).command == nil
+        })
     }
 
     mutating func read(_ node: ManifestNode?) throws(ManifestError) -> [TableSpec] {
@@ -163,14 +166,15 @@ struct TableReader {
 
     // MARK: columns
 
-    /// For our engine: a task column must be a task of some run the table selects (a
-    /// `saliency` column over NYUD runs would be all —).
+    /// For a table of our engine's runs only: a task column must be a task of some run the table
+    /// selects (a `saliency` column over NYUD runs would be all —).
     private func checkTaskColumns(_ columns: [ColumnSpec], items: [ManifestNode], rows: [RowSpec],
                                   table: String) throws(ManifestError) {
         let ids = Set(rows.flatMap(\.runs))
-        guard bundledEngine, !ids.isEmpty else { return }
+        guard !ids.isEmpty else { return }
         var tasks = Set<String>()
         for run in expansion.runs where ids.contains(run.id) {
+            guard bundledEngines.contains(run.engine) else { return }
             if run.config["kind"]?.stringValue == "pretrain" { continue }
             if let task = run.config["task"]?.stringValue { tasks.insert(task); continue }
             if let listed = run.config["tasks"]?.arrayValue { tasks.formUnion(listed.compactMap(\.stringValue)); continue }

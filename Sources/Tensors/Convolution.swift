@@ -17,70 +17,99 @@ public struct Conv2dGeometry: Sendable, Equatable {
     }
 }
 
+/// The shapes of one 2-D convolution (PyTorch Conv2d, groups = 1) on NCHW buffers: input
+/// [n, c, h, w], weight [o, c, kh, kw], optional bias [o], output [n, o, ho, wo].
+public struct Conv2dShape: Sendable {
+    public let n, c, h, w, o, kh, kw: Int
+    public let geometry: Conv2dGeometry
+    public let ho, wo: Int
+    /// Rows of the im2col matrix (c * kh * kw) and its columns (ho * wo).
+    let patch, pixels: Int
+    /// A 1x1 convolution with stride 1 and no padding: the image already is the im2col matrix.
+    let direct: Bool
+    let unfold: Im2col
+
+    public init(n: Int, c: Int, h: Int, w: Int, o: Int, kh: Int, kw: Int, geometry: Conv2dGeometry) {
+        self.n = n; self.c = c; self.h = h; self.w = w; self.o = o; self.kh = kh; self.kw = kw
+        self.geometry = geometry
+        ho = geometry.outputSize(input: h, kernel: kh); wo = geometry.outputSize(input: w, kernel: kw)
+        precondition(ho > 0 && wo > 0, "conv2d output would be empty for input \([n, c, h, w]) and kernel \(kh)x\(kw)")
+        patch = c * kh * kw; pixels = ho * wo
+        direct = kh == 1 && kw == 1 && geometry == Conv2dGeometry()
+        unfold = Im2col(channels: c, height: h, width: w, kernelHeight: kh, kernelWidth: kw,
+                        outHeight: ho, outWidth: wo, geometry: geometry)
+    }
+}
+
+/// y = conv(x, weight) + bias: each image is im2col'd into a [c*kh*kw, ho*wo] matrix and
+/// multiplied by the weight matrix [o, c*kh*kw] in one sgemm.
+public func conv2dForward(_ x: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
+                          _ y: UnsafeMutablePointer<Float>, _ shape: Conv2dShape) {
+    let o = shape.o, pixels = shape.pixels, imageSize = shape.c * shape.h * shape.w
+    let columns: Storage? = shape.direct ? nil : Storage(count: shape.patch * pixels)
+    for image in 0..<shape.n {
+        let source = x + image * imageSize, out = y + image * o * pixels
+        let matrix: UnsafePointer<Float>
+        if let columns { shape.unfold.gather(source, into: columns.pointer); matrix = UnsafePointer(columns.pointer) } else { matrix = source }
+        if let bias {
+            for ch in 0..<o { (out + ch * pixels).update(repeating: bias[ch], count: pixels) }
+        }
+        sgemm(transposeA: false, transposeB: false, m: o, n: pixels, k: shape.patch,
+              a: weight, b: matrix, beta: bias == nil ? 0 : 1, c: out)
+    }
+}
+
+/// The convolution's backward: adds dL/dweight, dL/dbias and dL/dx (each when given) for the
+/// output gradient `dy`, image by image.
+public func conv2dBackward(_ x: UnsafePointer<Float>, weight: UnsafePointer<Float>, dy: UnsafePointer<Float>,
+                           _ shape: Conv2dShape, dx: UnsafeMutablePointer<Float>?,
+                           dWeight: UnsafeMutablePointer<Float>?, dBias: UnsafeMutablePointer<Float>?) {
+    let o = shape.o, patch = shape.patch, pixels = shape.pixels, imageSize = shape.c * shape.h * shape.w
+    let scratch: Storage? = shape.direct ? nil : Storage(count: patch * pixels)
+    for image in 0..<shape.n {
+        let source = x + image * imageSize, g = dy + image * o * pixels
+        if let dWeight {  // dW [O, patch] += dY [O, pixels] x cols^T
+            let matrix: UnsafePointer<Float>
+            if let scratch { shape.unfold.gather(source, into: scratch.pointer); matrix = UnsafePointer(scratch.pointer) } else { matrix = source }
+            sgemm(transposeA: false, transposeB: true, m: o, n: patch, k: pixels,
+                  a: g, b: matrix, beta: 1, c: dWeight)
+        }
+        if let dBias {
+            for ch in 0..<o {
+                let row = g + ch * pixels
+                var total: Float = 0
+                for i in 0..<pixels { total += row[i] }
+                dBias[ch] += total
+            }
+        }
+        if let dx {  // dcols [patch, pixels] = W^T dY, folded back onto the image
+            let target = dx + image * imageSize
+            if let scratch {
+                sgemm(transposeA: true, transposeB: false, m: patch, n: pixels, k: o,
+                      a: weight, b: g, beta: 0, c: scratch.pointer)
+                shape.unfold.scatterAdd(scratch.pointer, into: target)
+            } else {
+                sgemm(transposeA: true, transposeB: false, m: patch, n: pixels, k: o,
+                      a: weight, b: g, beta: 1, c: target)
+            }
+        }
+    }
+}
+
 /// Convolution of NCHW `x` with `weight` [O, C, kh, kw] and optional `bias` [O]
-/// (PyTorch Conv2d, groups = 1). Each image is im2col'd into a [C*kh*kw, Ho*Wo]
-/// matrix and multiplied by the weight matrix [O, C*kh*kw] in one sgemm; a 1x1
-/// convolution with stride 1 and no padding skips im2col (the image is already
-/// that matrix).
+/// (PyTorch Conv2d, groups = 1), on the tape: `conv2dForward` / `conv2dBackward`.
 public func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor? = nil,
                    _ geometry: Conv2dGeometry = Conv2dGeometry()) -> Tensor {
     precondition(x.rank == 4 && weight.rank == 4, "conv2d needs NCHW input and OIHW weight, got \(x.shape), \(weight.shape)")
-    let n = x.shape[0], c = x.shape[1], h = x.shape[2], w = x.shape[3]
-    let o = weight.shape[0], kh = weight.shape[2], kw = weight.shape[3]
-    precondition(weight.shape[1] == c, "conv2d weight \(weight.shape) for \(c) input channels")
-    if let bias { precondition(bias.count == o, "conv2d bias \(bias.shape) for \(o) outputs") }
-    let ho = geometry.outputSize(input: h, kernel: kh), wo = geometry.outputSize(input: w, kernel: kw)
-    precondition(ho > 0 && wo > 0, "conv2d output would be empty for input \(x.shape) and kernel \(kh)x\(kw)")
-    let patch = c * kh * kw, pixels = ho * wo
-    let direct = kh == 1 && kw == 1 && geometry == Conv2dGeometry()
-    let unfold = Im2col(channels: c, height: h, width: w, kernelHeight: kh, kernelWidth: kw,
-                        outHeight: ho, outWidth: wo, geometry: geometry)
-
-    let y = Tensor(uninitialized: [n, o, ho, wo])
-    let columns: Storage? = direct ? nil : Storage(count: patch * pixels)
-    for image in 0..<n {
-        let source = x.data + image * c * h * w, out = y.data + image * o * pixels
-        let matrix: UnsafeMutablePointer<Float>
-        if let columns { unfold.gather(source, into: columns.pointer); matrix = columns.pointer } else { matrix = source }
-        if let bias {
-            for ch in 0..<o { (out + ch * pixels).update(repeating: bias.data[ch], count: pixels) }
-        }
-        sgemm(transposeA: false, transposeB: false, m: o, n: pixels, k: patch,
-              a: weight.data, b: matrix, beta: bias == nil ? 0 : 1, c: out)
-    }
-
+    precondition(weight.shape[1] == x.shape[1], "conv2d weight \(weight.shape) for \(x.shape[1]) input channels")
+    if let bias { precondition(bias.count == weight.shape[0], "conv2d bias \(bias.shape) for \(weight.shape[0]) outputs") }
+    let shape = Conv2dShape(n: x.shape[0], c: x.shape[1], h: x.shape[2], w: x.shape[3], o: weight.shape[0],
+                            kh: weight.shape[2], kw: weight.shape[3], geometry: geometry)
+    let y = Tensor(uninitialized: [shape.n, shape.o, shape.ho, shape.wo])
+    conv2dForward(x.data, weight: weight.data, bias: bias?.data, y.data, shape)
     y.record(inputs: [x, weight] + (bias.map { [$0] } ?? [])) { y in
-        let gy = y.grad!
-        let gx = x.gradSink(), gw = weight.gradSink(), gb = bias?.gradSink()
-        let scratch: Storage? = direct ? nil : Storage(count: patch * pixels)
-        for image in 0..<n {
-            let source = x.data + image * c * h * w, g = gy + image * o * pixels
-            if let gw {  // dW [O, patch] += dY [O, pixels] x cols^T
-                let matrix: UnsafeMutablePointer<Float>
-                if let scratch { unfold.gather(source, into: scratch.pointer); matrix = scratch.pointer } else { matrix = source }
-                sgemm(transposeA: false, transposeB: true, m: o, n: patch, k: pixels,
-                      a: g, b: matrix, beta: 1, c: gw)
-            }
-            if let gb {
-                for ch in 0..<o {
-                    let row = g + ch * pixels
-                    var total: Float = 0
-                    for i in 0..<pixels { total += row[i] }
-                    gb[ch] += total
-                }
-            }
-            if let gx {  // dcols [patch, pixels] = W^T dY, folded back onto the image
-                let target = gx + image * c * h * w
-                if let scratch {
-                    sgemm(transposeA: true, transposeB: false, m: patch, n: pixels, k: o,
-                          a: weight.data, b: g, beta: 0, c: scratch.pointer)
-                    unfold.scatterAdd(scratch.pointer, into: target)
-                } else {
-                    sgemm(transposeA: true, transposeB: false, m: patch, n: pixels, k: o,
-                          a: weight.data, b: g, beta: 1, c: target)
-                }
-            }
-        }
+        conv2dBackward(x.data, weight: weight.data, dy: y.grad!, shape, dx: x.gradSink(),
+                       dWeight: weight.gradSink(), dBias: bias?.gradSink())
     }
     return y
 }

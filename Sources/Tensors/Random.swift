@@ -5,9 +5,15 @@ import Darwin
 #endif
 
 /// SplitMix64: the one seeded generator of the engine, so a seed means the same
-/// stream everywhere (initialisation, data, augmentation, rank sampling).
-/// Derive independent streams with `split(_:)` rather than sharing one generator
-/// across components whose call order might change.
+/// stream everywhere (initialisation, data, augmentation, rank sampling, dropout masks).
+/// Its whole state is one integer. Derive independent streams with `split(_:)` (or by seeding
+/// with a key, as the engine's initialisers do) rather than sharing one generator across
+/// components whose call order might change.
+///
+/// Two samplers of each distribution exist because each draws a different stream, and every
+/// stream is part of what a run's seed reproduces: `nextFloat()` / `normal()` (24-bit uniform,
+/// Float Box-Muller) feed the synthetic data and augmentation; `unit()` / `normalDouble()`
+/// (53-bit uniform, Double Box-Muller) feed the initial weights, dropout and rank sampling.
 public struct SeededRandom: RandomNumberGenerator, Sendable {
     public private(set) var state: UInt64
 
@@ -45,6 +51,15 @@ public struct SeededRandom: RandomNumberGenerator, Sendable {
         return Float((-2 * log(u1)).squareRoot() * cos(2 * Double.pi * u2))
     }
 
+    /// Uniform in [0, 1) with 53 random bits.
+    public mutating func unit() -> Double { Double(next() >> 11) * 0x1.0p-53 }
+
+    /// Standard normal by Box-Muller in Double from two `unit()` draws (the first kept away from 0).
+    public mutating func normalDouble() -> Double {
+        let u1 = max(unit(), 1e-300), u2 = unit()
+        return (-2 * log(u1)).squareRoot() * cos(2 * Double.pi * u2)
+    }
+
     /// Uniform integer in 0..<bound.
     public mutating func nextInt(below bound: Int) -> Int {
         Int(next(upperBound: UInt64(bound)))
@@ -65,19 +80,6 @@ extension Tensor {
                                using rng: inout SeededRandom, requiresGrad: Bool = false) -> Tensor {
         let t = Tensor(uninitialized: shape, requiresGrad: requiresGrad)
         for i in 0..<t.count { t.data[i] = rng.uniform(low, high) }
-        return t
-    }
-
-    /// Normal(0, std) redrawn until inside [-2 std, 2 std]. (timm's `trunc_normal_(std=.02)`
-    /// cuts at +-2 absolute, which at that std almost never triggers.)
-    public static func truncatedNormal(_ shape: [Int], std: Float,
-                                       using rng: inout SeededRandom, requiresGrad: Bool = false) -> Tensor {
-        let t = Tensor(uninitialized: shape, requiresGrad: requiresGrad)
-        for i in 0..<t.count {
-            var z = rng.normal()
-            while abs(z) > 2 { z = rng.normal() }
-            t.data[i] = std * z
-        }
         return t
     }
 }

@@ -126,12 +126,6 @@ public final class Tensor {
         return copy
     }
 
-    /// Copies `source`'s elements into this tensor (same element count).
-    public func copyData(from source: Tensor) {
-        precondition(source.count == count, "copy \(source.shape) into \(shape)")
-        data.update(from: source.data, count: count)
-    }
-
     /// Dimension `axis`, with negative axes counting from the end.
     public func size(_ axis: Int) -> Int { shape[normalizedAxis(axis)] }
 

@@ -1,4 +1,5 @@
 import Foundation
+import RunContract
 import Testing
 @testable import SweepCore
 

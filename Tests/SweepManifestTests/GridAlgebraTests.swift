@@ -461,7 +461,7 @@ import Testing
             """)
         #expect(error?.description == """
             \(fixture.directory.path)/manifest.yaml:3:5: groups.g.gird: unknown key 'gird' in group 'g'
-              expected: one of description, set, grid, zip, rows, include, exclude, conditionals, seeds, needs
+              expected: one of description, set, grid, zip, rows, include, exclude, conditionals, seeds, needs, engine
               did you mean 'grid'?
             """)
     }

@@ -339,6 +339,16 @@ import Testing
         #expect(text.contains("adjusted for the 0 tests printed here"))
     }
 
+    @Test func aDifferenceThatRoundsToZeroGetsTheDigitsToShowIt() throws {
+        // FAAR's shrunk GMACs against MTLoRA's: −0.003 would print "0.00" at the column's 2 decimals.
+        let small = try comparison([0.0612, 0.0615, 0.0613], [0.0642, 0.0642, 0.0642])
+        #expect(small.differences[0].displayPrecision == 4)
+        let text = ComparisonReport([small]).markdown
+        #expect(text.contains("| S ↑ | -0.0029 ± 0.0002 | [-0.0032, -0.0025] |"), "\(text)")
+        // Differences visible at the column's precision keep it.
+        #expect(try comparison([1.04, 1.05, 1.06], [1, 1, 1]).differences[0].displayPrecision == 2)
+    }
+
     @Test func aDifferenceIsBeyondNoiseOnlyAfterTheCorrection() throws {
         // p = 0.0033 alone: beyond noise.
         let consistent = try comparison([51.0, 51.1, 50.9], [50, 50, 50])

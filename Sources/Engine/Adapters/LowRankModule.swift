@@ -55,7 +55,7 @@ public final class LowRankModule {
         self.scale = scale
         self.inputs = inputs
         self.outputs = outputs
-        var generator = SplitMix64(seed: seed ^ stableHash(name + ".lora_A"))
+        var generator = SeededRandom(seed: seed ^ stableHash(name + ".lora_A"))
         let bound = 1 / Float(inputs).squareRoot()
         let a = (0..<(rank * inputs)).map { _ in Float(2 * generator.unit() - 1) * bound }
         weightA = Parameter(name: name + ".lora_A", shape: [rank, inputs], role: .adapter, initialValues: a)
@@ -182,7 +182,7 @@ public final class LowRankModule {
             let mask = mask.baseAddress!
             parallelChunks(rows, minimumChunk: max(1, (1 << 14) / inputs)) { _, range in
                 for row in range {
-                    var rowGenerator = SplitMix64(seed: passKey ^ (UInt64(row) &* 0x9E37_79B9_7F4A_7C15))
+                    var rowGenerator = SeededRandom(seed: passKey ^ (UInt64(row) &* 0x9E37_79B9_7F4A_7C15))
                     for j in 0..<inputs { mask[row * inputs + j] = rowGenerator.unit() < rate ? 0 : kept }
                 }
             }
@@ -194,7 +194,7 @@ public final class LowRankModule {
     /// of them otherwise.
     public func activeRank(training: Bool) -> Int {
         guard training, let shrinker else { return rank }
-        var generator = SplitMix64(seed: drawSeed &+ UInt64(draws) &* 0xD1B5_4A32_D192_ED03)
+        var generator = SeededRandom(seed: drawSeed &+ UInt64(draws) &* 0xD1B5_4A32_D192_ED03)
         draws += 1
         return shrinker.sampleActiveRank(using: &generator)
     }
@@ -320,4 +320,3 @@ public final class LowRankModule {
     }
 }
 
-extension SplitMix64: RandomNumberGenerator {}

@@ -58,36 +58,37 @@ public struct ConfigKey: Sendable {
     /// Checks `value`; the error text (without file and key) says what was expected.
     /// `dependenciesPending`: checking before a sweep runs, when paths into dependencies' run
     /// directories are `run://` references to runs that have not run yet.
-    func check(_ value: ConfigValue, dependenciesPending: Bool = false) -> String? {
+    func check(_ value: JSONValue, dependenciesPending: Bool = false) -> String? {
         func isPending(_ path: String) -> Bool {
             dependenciesPending && path.hasPrefix(ConfigValidation.dependencyScheme)
         }
-        let got = "got \(value.rendered)"
+        let got = "got \(value.canonical)"
         switch (accepted, value) {
-        case (.integer(let range), .number(let number)):
+        case (.integer(let range), .int), (.integer(let range), .double):
+            let number = value.doubleValue!
             guard number == number.rounded(), range.contains(Int(exactly: number) ?? Int.min) else {
                 return "expected \(expectation), \(got)"
             }
             return nil
-        case (.real(let range), .number(let number)):
-            return range.contains(number) ? nil : "expected \(expectation), \(got)"
+        case (.real(let range), .int), (.real(let range), .double):
+            return range.contains(value.doubleValue!) ? nil : "expected \(expectation), \(got)"
         case (.choice(let names), .string(let name)):
             if names.contains(name) { return nil }
-            let hint = closestMatch(to: name, in: names).map { " (did you mean '\($0)'?)" } ?? ""
+            let hint = Spelling.closest(to: name, among: names).map { " (did you mean '\($0)'?)" } ?? ""
             return "expected \(expectation), \(got)\(hint)"
         case (.nameGroups(let stages, let names), .array(let items)):
             guard items.count == stages else { return "expected \(expectation), got \(items.count) stages" }
             for (index, stage) in items.enumerated() {
                 guard case .array(let groups) = stage, !groups.isEmpty else {
-                    return "stage \(index + 1) must be a non-empty list of groups, got \(stage.rendered)"
+                    return "stage \(index + 1) must be a non-empty list of groups, got \(stage.canonical)"
                 }
                 for group in groups {
                     guard case .array(let members) = group, !members.isEmpty else {
-                        return "stage \(index + 1): a group must be a non-empty list of names, got \(group.rendered)"
+                        return "stage \(index + 1): a group must be a non-empty list of names, got \(group.canonical)"
                     }
                     for member in members {
                         guard case .string(let name) = member, names.contains(name) else {
-                            return "stage \(index + 1): unknown name \(member.rendered); expected one of " + names.joined(separator: ", ")
+                            return "stage \(index + 1): unknown name \(member.canonical); expected one of " + names.joined(separator: ", ")
                         }
                     }
                 }
@@ -98,7 +99,7 @@ public struct ConfigKey: Sendable {
             for item in items {
                 guard case .string(let name) = item else { return "expected \(expectation), \(got)" }
                 guard names.contains(name) else {
-                    let hint = closestMatch(to: name, in: names).map { " (did you mean '\($0)'?)" } ?? ""
+                    let hint = Spelling.closest(to: name, among: names).map { " (did you mean '\($0)'?)" } ?? ""
                     return "unknown name \"\(name)\"\(hint); expected \(expectation)"
                 }
                 guard seen.insert(name).inserted else { return "\"\(name)\" appears twice; expected \(expectation)" }
@@ -106,7 +107,7 @@ public struct ConfigKey: Sendable {
             return items.isEmpty ? "expected \(expectation), got an empty list" : nil
         case (.integers(let count, let each), .array(let items)):
             let numbers = items.compactMap { item -> Int? in
-                if case .number(let n) = item, n == n.rounded(), let i = Int(exactly: n), each.contains(i) { return i }
+                if let n = item.doubleValue, n == n.rounded(), let i = Int(exactly: n), each.contains(i) { return i }
                 return nil
             }
             return numbers.count == count && items.count == count ? nil : "expected \(expectation), \(got)"
@@ -129,12 +130,12 @@ public struct ConfigKey: Sendable {
         case (.weights(let names, let range), .object(let members)):
             for (name, weight) in members.sorted(by: { $0.key < $1.key }) {
                 guard names.contains(name) else {
-                    let hint = closestMatch(to: name, in: names).map { " (did you mean '\($0)'?)" } ?? ""
+                    let hint = Spelling.closest(to: name, among: names).map { " (did you mean '\($0)'?)" } ?? ""
                     return "unknown name \"\(name)\"\(hint); expected \(expectation)"
                 }
-                guard case .number(let number) = weight, range.contains(number) else {
+                guard let number = weight.doubleValue, range.contains(number) else {
                     return "weight of \"\(name)\" must be a number in \(range.lowerBound)...\(range.upperBound), "
-                        + "got \(weight.rendered)"
+                        + "got \(weight.canonical)"
                 }
             }
             return nil
@@ -144,7 +145,7 @@ public struct ConfigKey: Sendable {
                 if case .string(let path) = path, isPending(path) { continue }
                 guard case .string(let path) = path,
                       FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue
-                else { return "\"\(name)\" must be the path of an existing directory, got \(path.rendered)" }
+                else { return "\"\(name)\" must be the path of an existing directory, got \(path.canonical)" }
             }
             return nil
         default:
@@ -153,8 +154,8 @@ public struct ConfigKey: Sendable {
     }
 }
 
-/// Every key the engine understands. Method keys (adapters, issue 4) are appended to `keys`
-/// in their own file through `ConfigSchema.methodKeys`.
+/// Every key the engine understands: the core keys here, the adapter methods' keys in
+/// Methods/MethodConfig.swift (`ConfigSchema.methodKeys`).
 public enum ConfigSchema {
     public static let taskNames = TaskName.allCases.map(\.rawValue)
 

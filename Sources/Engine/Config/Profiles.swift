@@ -1,4 +1,4 @@
-/// What a run does. Adapter methods (issue 4) add their kinds here.
+/// What a run does.
 public enum RunKind: String, CaseIterable, Sendable, Codable {
     /// Classification on the upstream set; produces `backbone.safetensors`.
     case pretrain

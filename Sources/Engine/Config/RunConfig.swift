@@ -1,4 +1,5 @@
 import Foundation
+import RunContract
 
 /// A validated run configuration: every key checked against `ConfigSchema`, the profile's
 /// values filled in where the config is silent, and the cross-key rules enforced.
@@ -28,8 +29,12 @@ public struct RunConfig: Sendable {
     public var decoderLRScale: Double
     public var lossWeights: [TaskName: Double]
     public var progressEvery: Int
-    /// Every key as written, for the method keys that extend the core.
-    public var values: [String: ConfigValue]
+    /// The adapter method and its options (Methods/MethodConfig.swift), parsed with the rest.
+    public var method: MethodOptions
+    /// The decoder heads' kind and widths, parsed with the rest.
+    public var decoderSpec: DecoderSpec
+    /// Every key as written: the config's fingerprint, and the method keys' own parsing.
+    public var values: [String: JSONValue]
 
     /// Reads and validates `url`; errors name the file, the key's line and what was expected.
     /// `dependenciesPending`: checking a config before its sweep runs (`--validate-config`), when
@@ -44,12 +49,12 @@ public struct RunConfig: Sendable {
 
     public static func parse(_ data: Data, file: String, dependenciesPending: Bool = false) throws -> RunConfig {
         let text = String(decoding: data, as: UTF8.self)
-        let root: ConfigValue
-        do { root = try JSONDecoder().decode(ConfigValue.self, from: data) } catch {
+        let root: JSONValue
+        do { root = try JSONDecoder().decode(JSONValue.self, from: data) } catch {
             throw ConfigError(file: file, message: "not valid JSON: \(describe(decodingError: error))")
         }
         guard case .object(let written) = root else {
-            throw ConfigError(file: file, line: 1, message: "expected a JSON object of keys, got \(root.rendered)")
+            throw ConfigError(file: file, line: 1, message: "expected a JSON object of keys, got \(root.canonical)")
         }
         // A key set to null is not set: a manifest's profile can take back a key its groups set
         // (experiments/common.yaml's `paper` profile drops the bundled backbone for `pretrained`).
@@ -61,25 +66,16 @@ public struct RunConfig: Sendable {
         let schema = Dictionary(uniqueKeysWithValues: ConfigSchema.keys.map { ($0.name, $0) })
         for key in values.keys.sorted() {
             guard let spec = schema[key] else {
-                let hint = closestMatch(to: key, in: Array(schema.keys)).map { "did you mean '\($0)'? " } ?? ""
+                let hint = Spelling.closest(to: key, among: Array(schema.keys)).map { "did you mean '\($0)'? " } ?? ""
                 throw fail(key, "unknown key; \(hint)known keys: \(schema.keys.sorted().joined(separator: ", "))")
             }
             if let problem = spec.check(values[key]!, dependenciesPending: dependenciesPending) { throw fail(key, problem) }
         }
 
-        func string(_ key: String) -> String? {
-            if case .string(let s) = values[key] { return s }
-            return nil
-        }
-        func number(_ key: String) -> Double? {
-            if case .number(let n) = values[key] { return n }
-            return nil
-        }
-        func integer(_ key: String) -> Int? { number(key).map { Int($0) } }
-        func integers(_ key: String) -> [Int]? {
-            guard case .array(let items) = values[key] else { return nil }
-            return items.compactMap { if case .number(let n) = $0 { return Int(n) } else { return nil } }
-        }
+        func string(_ key: String) -> String? { values[key]?.stringValue }
+        func number(_ key: String) -> Double? { values[key]?.doubleValue }
+        func integer(_ key: String) -> Int? { values[key]?.integerValue }
+        func integers(_ key: String) -> [Int]? { values[key]?.integerValues }
 
         guard let kindName = string("kind") else {
             throw fail(nil, "missing key 'kind'; expected \(schema["kind"]!.expectation)")
@@ -163,7 +159,7 @@ public struct RunConfig: Sendable {
                     throw fail("loss_weights", "task \"\(name)\" is not a task of this run ("
                                + tasks.map(\.rawValue).joined(separator: ", ") + ")")
                 }
-                if case .number(let w) = weight { lossWeights[task] = w }
+                if let w = weight.doubleValue { lossWeights[task] = w }
             }
         }
         var trainImages = integer("train_images") ?? scale.trainImages
@@ -192,7 +188,7 @@ public struct RunConfig: Sendable {
         let minLR = number("min_lr") ?? lr * 0.01
         if minLR > lr { throw fail("min_lr", "must not exceed lr (\(lr)), got \(minLR)") }
 
-        let config = RunConfig(
+        var config = RunConfig(
             kind: kind, profile: profile, seed: integer("seed") ?? 0, dataset: dataset,
             dataRoot: string("data_root"), tasks: tasks, pretrainSet: string("pretrain_set") ?? "1k",
             pretrained: pretrained, backbone: backbone, imageSize: imageSize,
@@ -204,10 +200,13 @@ public struct RunConfig: Sendable {
             warmupEpochs: number("warmup_epochs") ?? scale.warmupEpochs,
             clipGrad: number("clip_grad") ?? 5.0, decoderLRScale: number("decoder_lr_scale") ?? 10,
             lossWeights: lossWeights,
-            progressEvery: integer("progress_every") ?? 0, values: values)
-        // The method and decoder keys' own rules (which keys go with which choice), with the key's line.
-        _ = try MethodOptions(config: config, file: file, text: text, dependenciesPending: dependenciesPending)
-        _ = try DecoderSpec(config: config, file: file, text: text)
+            progressEvery: integer("progress_every") ?? 0,
+            method: MethodOptions(method: .full),
+            decoderSpec: .defaults(.hrnet, embedDim: backbone.embedDim, imageSize: imageSize), values: values)
+        // The method and decoder keys' own rules (which keys go with which choice), with the key's
+        // line; they read the core fields above, so they are parsed last, once.
+        config.method = try MethodOptions(config: config, file: file, text: text, dependenciesPending: dependenciesPending)
+        config.decoderSpec = try DecoderSpec(config: config, file: file, text: text)
         return config
     }
 

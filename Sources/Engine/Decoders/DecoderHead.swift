@@ -144,15 +144,15 @@ extension DecoderSpec {
         }
         self = .defaults(config.decoder, embedDim: config.backbone.embedDim, imageSize: config.imageSize)
         channels = config.decoderChannels
-        if case .number(let width) = values["decoder_width"] {
+        if let width = values["decoder_width"]?.integerValue {
             guard kind != .hrnet else {
                 throw fail("decoder_width", "only the segformer and aspp decoders take it; decoder is hrnet")
             }
-            self.width = Int(width)
+            self.width = width
         }
-        if case .array(let rates) = values["aspp_rates"] {
+        if let rates = values["aspp_rates"]?.integerValues {
             guard kind == .aspp else { throw fail("aspp_rates", "only decoder aspp takes it; decoder is \(kind.rawValue)") }
-            atrousRates = rates.compactMap { if case .number(let n) = $0 { return Int(n) } else { return nil } }
+            atrousRates = rates
         }
     }
 }

@@ -33,21 +33,38 @@ public final class Conv2d {
                      "\(weight.name): input \(x.rows)x\(x.columns), expected \(batch * height * width)x\(inChannels)")
         let plane = height * width
         context.count(batch * plane * outChannels * inChannels * kernel * kernel)
-        let input = Tensor(toPlanes(x, batch: batch, plane: plane), shape: [batch, inChannels, height, width],
-                           requiresGrad: true)
-        let kernelTensor = Tensor(Array(weight.values), shape: weight.shape, requiresGrad: weight.isTrainable)
-        let biasTensor = bias.map { Tensor(Array($0.values), shape: [outChannels], requiresGrad: $0.isTrainable) }
-        let geometry = Conv2dGeometry(padding: dilation * (kernel - 1) / 2, dilation: dilation)
-        let output = conv2d(input, weight: kernelTensor, bias: biasTensor, geometry)
-        let y = fromPlanes(output.values, batch: batch, plane: plane, channels: outChannels)
+        let shape = Conv2dShape(n: batch, c: inChannels, h: height, w: width, o: outChannels, kh: kernel, kw: kernel,
+                                geometry: Conv2dGeometry(padding: dilation * (kernel - 1) / 2, dilation: dilation))
+        let input = toPlanes(x, batch: batch, plane: plane)
+        var output = [Float](repeating: 0, count: batch * outChannels * plane)
+        conv2dForward(input, weight: weight.values.baseAddress!, bias: bias.map { UnsafePointer($0.values.baseAddress!) },
+                      &output, shape)
+        let y = fromPlanes(output, batch: batch, plane: plane, channels: outChannels)
         return (y, { [weight, bias, outChannels, inChannels] dy in
-            output.backward(seed: Tensor(toPlanes(dy, batch: batch, plane: plane),
-                                         shape: [batch, outChannels, height, width]))
-            for (parameter, tensor) in [(weight, kernelTensor)] + (bias.map { [($0, biasTensor!)] } ?? []) {
-                guard let gradient = parameter.gradient, let computed = tensor.grad else { continue }
+            // The kernel adds into fresh zeroed buffers, which are then added to the gradients:
+            // the same sums, in the same order, as when the layer ran through the tape.
+            var dOutput = [Float](repeating: 0, count: batch * outChannels * plane)
+            for (i, value) in toPlanes(dy, batch: batch, plane: plane).enumerated() { dOutput[i] += value }
+            var dInput = [Float](repeating: 0, count: batch * inChannels * plane)
+            var dWeight = weight.gradient.map { [Float](repeating: 0, count: $0.count) }
+            var dBias = bias?.gradient.map { [Float](repeating: 0, count: $0.count) }
+            withOptionalBuffer(&dWeight) { dWeightPointer in
+                withOptionalBuffer(&dBias) { dBiasPointer in
+                    conv2dBackward(input, weight: weight.values.baseAddress!, dy: dOutput, shape, dx: &dInput,
+                                   dWeight: dWeightPointer, dBias: dBiasPointer)
+                }
+            }
+            for (gradient, computed) in [(weight.gradient, dWeight), (bias?.gradient, dBias)] {
+                guard let gradient, let computed else { continue }
                 for i in gradient.indices { gradient[i] += computed[i] }
             }
-            return fromPlanes(input.gradValues, batch: batch, plane: plane, channels: inChannels)
+            return fromPlanes(dInput, batch: batch, plane: plane, channels: inChannels)
         })
     }
+}
+
+/// Runs `body` with a pointer into `array`'s storage, or nil when there is no array.
+private func withOptionalBuffer<R>(_ array: inout [Float]?, _ body: (UnsafeMutablePointer<Float>?) -> R) -> R {
+    guard array != nil else { return body(nil) }
+    return array!.withUnsafeMutableBufferPointer { body($0.baseAddress) }
 }

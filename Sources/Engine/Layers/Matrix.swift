@@ -70,8 +70,8 @@ public struct NoiseKey: Sendable, Equatable {
 
     public init(seed: UInt64, step: Int) { self.seed = seed; self.step = step }
 
-    func generator(_ key: UInt64, stream: Int) -> SplitMix64 {
-        var generator = SplitMix64(seed: seed ^ key ^ (UInt64(step) &* 0x9E37_79B9_7F4A_7C15)
+    func generator(_ key: UInt64, stream: Int) -> SeededRandom {
+        var generator = SeededRandom(seed: seed ^ key ^ (UInt64(step) &* 0x9E37_79B9_7F4A_7C15)
                                    ^ (UInt64(stream) &* 0xD1B5_4A32_D192_ED03))
         _ = generator.next()
         return generator
@@ -102,7 +102,7 @@ public struct ForwardContext {
 
     /// The generator of one mask of this pass, keyed by the layer (`key`, a stable hash of its
     /// name) and `stream`; nil outside training or without a noise key.
-    func maskGenerator(_ key: UInt64, stream: Int) -> SplitMix64? {
+    func maskGenerator(_ key: UInt64, stream: Int) -> SeededRandom? {
         guard training, let noise else { return nil }
         return noise.generator(key, stream: stream)
     }

@@ -1,4 +1,5 @@
 import Foundation
+import Tensors
 
 /// Which part of the model a parameter belongs to, for MTLoRA-style parameter counts.
 public enum ParameterRole: String, Sendable, Codable {
@@ -96,7 +97,7 @@ public enum WeightsError: Error, CustomStringConvertible {
     }
 }
 
-/// Deterministic initial values from a SplitMix64 stream keyed by seed and parameter name:
+/// Deterministic initial values from a `SeededRandom` (SeededRandom) stream keyed by seed and parameter name:
 /// truncated normal (std 0.02, as timm initialises linears and the relative position tables) or
 /// uniform (PyTorch's default for convolutions).
 public struct ParameterInitializer: Sendable {
@@ -106,7 +107,7 @@ public struct ParameterInitializer: Sendable {
 
     /// Uniform in [-bound, bound).
     public func uniform(count: Int, bound: Float, name: String) -> [Float] {
-        var generator = SplitMix64(seed: seed ^ stableHash(name))
+        var generator = SeededRandom(seed: seed ^ stableHash(name))
         return (0..<count).map { _ in Float(generator.unit() * 2 - 1) * bound }
     }
 
@@ -126,36 +127,13 @@ public struct ParameterInitializer: Sendable {
     }
 
     public func truncatedNormal(count: Int, std: Float, name: String) -> [Float] {
-        var generator = SplitMix64(seed: seed ^ stableHash(name))
+        var generator = SeededRandom(seed: seed ^ stableHash(name))
         return (0..<count).map { _ in
             while true {
-                let value = generator.normal()
+                let value = generator.normalDouble()
                 if abs(value) <= 2 { return Float(value) * std }
             }
         }
-    }
-}
-
-/// SplitMix64: a small, fast, well-mixed generator whose whole state is one integer.
-struct SplitMix64 {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    /// Uniform in [0, 1).
-    mutating func unit() -> Double { Double(next() >> 11) * 0x1.0p-53 }
-
-    /// Standard normal by Box-Muller.
-    mutating func normal() -> Double {
-        let u1 = max(unit(), 1e-300), u2 = unit()
-        return (-2 * log(u1)).squareRoot() * cos(2 * Double.pi * u2)
     }
 }
 

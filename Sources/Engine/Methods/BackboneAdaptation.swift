@@ -148,14 +148,16 @@ public final class BackboneAdaptation {
 
     /// What metrics.json's `extra` records of the method: TS-PD's parameters (XT-Cons included)
     /// as `parameters.ts_pd`, FAAR's supplementary Table 5; TGLoRA's groups, as
-    /// `groups.stage<k>.<task>` = the index of the task's group in stage k (1-based stages,
-    /// groups in order of their first task).
+    /// `TaskGroupEntry`s (`groups.stage<k>.<task>` = the index of the task's group in stage k).
     public var summary: [String: Double] {
         var entries: [String: Double] = [:]
         if spectral != nil { entries["parameters.ts_pd"] = Double(parameters.map(\.count).reduce(0, +)) }
         guard case .taskGroups(let partitions) = layout else { return entries }
         for (stage, partition) in partitions.enumerated() {
-            for (t, task) in tasks.enumerated() { entries["groups.stage\(stage + 1).\(task.rawValue)"] = Double(partition.group(of: t)) }
+            for (t, task) in tasks.enumerated() {
+                entries[TaskGroupEntry(stage: stage + 1, task: task.rawValue, group: partition.group(of: t)).key]
+                    = Double(partition.group(of: t))
+            }
         }
         return entries
     }

@@ -56,7 +56,7 @@ extension ConfigSchema {
 extension RunConfig {
     /// N of a task_similarity run: the first N training images, unaugmented.
     public var similarityExamples: Int {
-        if case .number(let n) = values["similarity_examples"] { return Int(n) }
+        if let n = values["similarity_examples"]?.integerValue { return n }
         return min(32, trainImages)
     }
 }
@@ -70,7 +70,7 @@ extension MethodOptions {
     struct GroupsError: Error, CustomStringConvertible { let description: String }
 
     /// One stage of `task_groups`: every task of the run in exactly one group.
-    static func partition(_ stage: ConfigValue, stage index: Int, tasks: [TaskName]) -> Result<TaskPartition, GroupsError> {
+    static func partition(_ stage: JSONValue, stage index: Int, tasks: [TaskName]) -> Result<TaskPartition, GroupsError> {
         guard case .array(let groups) = stage else { return .failure(GroupsError(description: "stage \(index) is not a list of groups")) }
         var placed: [TaskName: Int] = [:]
         var partition: [[Int]] = []
@@ -79,7 +79,7 @@ extension MethodOptions {
             var indices: [Int] = []
             for member in members {
                 guard case .string(let name) = member, let task = TaskName(rawValue: name), let t = tasks.firstIndex(of: task) else {
-                    return .failure(GroupsError(description: "stage \(index): \(member.rendered) is not a task of this run ("
+                    return .failure(GroupsError(description: "stage \(index): \(member.canonical) is not a task of this run ("
                                                 + tasks.map(\.rawValue).joined(separator: ", ") + ")"))
                 }
                 if placed[task] != nil {
@@ -107,9 +107,9 @@ extension MethodOptions {
         func fail(_ key: String, _ message: String) -> ConfigError {
             ConfigError(file: file, line: text.flatMap { lineOfKey(key, in: $0) }, key: key, message: message)
         }
-        func string(_ key: String) -> String? { if case .string(let s) = values[key] { return s }; return nil }
-        func number(_ key: String) -> Double? { if case .number(let n) = values[key] { return n }; return nil }
-        func bool(_ key: String) -> Bool? { if case .bool(let b) = values[key] { return b }; return nil }
+        func string(_ key: String) -> String? { values[key]?.stringValue }
+        func number(_ key: String) -> Double? { values[key]?.doubleValue }
+        func bool(_ key: String) -> Bool? { values[key]?.boolValue }
 
         let headsOnly = config.kind == .mtlDecoders || config.kind == .taskSimilarity
         let method = string("method").flatMap(Method.init(rawValue:)) ?? (headsOnly ? .decoders : .full)
@@ -180,8 +180,7 @@ extension MethodOptions {
         if let stages = string("task_specific_stages") {
             taskSpecificStages = stages.split(separator: ",").map { Int($0)! }.sorted()
         }
-        if case .array(let counts) = values["groups_per_stage"] {
-            let groups = counts.compactMap { if case .number(let n) = $0 { return Int(n) } else { return nil } }
+        if let groups = values["groups_per_stage"]?.integerValues {
             if let bad = groups.first(where: { $0 > config.tasks.count }) {
                 throw fail("groups_per_stage", "\(bad) groups is more than the run's \(config.tasks.count) tasks")
             }

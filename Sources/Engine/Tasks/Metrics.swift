@@ -342,32 +342,3 @@ public func bootstrapStd(_ perImage: [TaskEvaluator], resamples: Int = 200, seed
     let mean = values.reduce(0, +) / Double(values.count)
     return (values.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(values.count - 1)).squareRoot()
 }
-
-/// Δm in %: the mean over tasks of the signed relative change against single-task references,
-/// (-1)^l_t (M_t - M_ref,t) / M_ref,t with l_t = 1 where lower is better. Tasks without a
-/// reference are an error, so a missing baseline cannot silently shrink the average.
-public func multiTaskDelta(_ metrics: [TaskName: Double], references: [TaskName: Double]) throws -> Double {
-    guard !metrics.isEmpty else { throw DeltaError.noTasks }
-    var sum = 0.0
-    for (task, value) in metrics {
-        guard let reference = references[task] else { throw DeltaError.missingReference(task) }
-        guard reference != 0 else { throw DeltaError.zeroReference(task) }
-        let change = (value - reference) / reference
-        sum += task.direction == .higher ? change : -change
-    }
-    return 100 * sum / Double(metrics.count)
-}
-
-public enum DeltaError: Error, Equatable, CustomStringConvertible {
-    case noTasks
-    case missingReference(TaskName)
-    case zeroReference(TaskName)
-
-    public var description: String {
-        switch self {
-        case .noTasks: return "Δm needs at least one task"
-        case .missingReference(let task): return "Δm: no single-task reference for task \(task.rawValue)"
-        case .zeroReference(let task): return "Δm: the single-task reference for \(task.rawValue) is 0"
-        }
-    }
-}

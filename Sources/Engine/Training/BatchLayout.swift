@@ -1,10 +1,11 @@
 import Foundation
+import Tensors
 
 /// The order in which an epoch visits the training set: a permutation that depends only on
 /// (seed, epoch), so a resumed run sees the same batches as an uninterrupted one.
 func epochOrder(count: Int, seed: Int, epoch: Int) -> [Int] {
     var order = Array(0..<count)
-    var generator = SplitMix64(seed: UInt64(truncatingIfNeeded: seed) &* 0x9E37_79B9 ^ stableHash("epoch-order")
+    var generator = SeededRandom(seed: UInt64(truncatingIfNeeded: seed) &* 0x9E37_79B9 ^ stableHash("epoch-order")
                                ^ UInt64(epoch) &* 0xD1B5_4A32_D192_ED03)
     for i in stride(from: count - 1, to: 0, by: -1) {
         let j = Int(generator.next() % UInt64(i + 1))

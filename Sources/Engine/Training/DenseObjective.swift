@@ -26,7 +26,7 @@ public final class DenseObjective: ParameterizedObjective {
         augmentation = Augmentation.papers(seed: UInt64(config.seed))
         let outputs = Dictionary(uniqueKeysWithValues: config.tasks.map { ($0, train.outputs(of: $0)) })
         model = MultiTaskModel(shape: config.backbone, imageSize: config.imageSize, tasks: config.tasks,
-                               outputs: outputs, decoder: try DecoderSpec(config: config, file: "config.json"),
+                               outputs: outputs, decoder: config.decoderSpec,
                                seed: config.seed)
         if let path = config.pretrained {
             try model.backbone.loadPretrained(from: path)
@@ -36,7 +36,7 @@ public final class DenseObjective: ParameterizedObjective {
             let frequencies = try train.classFrequencies(of: task, classes: head.outputs, threads: threads)
             for (k, frequency) in frequencies.enumerated() { head.classify.bias!.values[k] = Float(log(frequency)) }
         }
-        adaptation = BackboneAdaptation(options: try MethodOptions(config: config, file: "config.json"),
+        adaptation = BackboneAdaptation(options: config.method,
                                         model: model, seed: config.seed)
         batch = MultiTaskBatch(size: config.batchSize, height: train.height, width: train.width, tasks: config.tasks)
     }
@@ -103,7 +103,9 @@ public final class DenseObjective: ParameterizedObjective {
             similarity = measured
             for t in measured.tasks.indices {
                 for u in measured.tasks.indices where u > t {
-                    extra["similarity.\(measured.tasks[t]).\(measured.tasks[u])"] = measured[t, u]
+                    let entry = TaskSimilarityEntry(a: measured.tasks[t], b: measured.tasks[u],
+                                                    value: measured[t, u])
+                    extra[entry.key] = entry.value
                 }
             }
         }

@@ -7,7 +7,8 @@ import Tensors
 public struct RunDriver {
     public var config: RunConfig
     public var directory: URL
-    /// Threads for OpenBLAS; from MTL_THREADS by default.
+    /// Threads of the engine's parallel loops and GEMM splits (Tensors' `ComputeThreads`;
+    /// OpenBLAS itself runs on one); from MTL_THREADS by default.
     public var threads: Int
     /// Builds the objective; tests substitute their own.
     public var makeObjective: (RunConfig) throws -> any TrainingObjective
@@ -155,10 +156,12 @@ public struct RunDriver {
 }
 
 extension RunConfig {
-    /// The config's keys as canonical JSON: equal configs, equal fingerprints.
+    /// The config's keys as canonical JSON: equal configs, equal fingerprints. Numbers are
+    /// written as the engine reads them (`JSONValue.engineNumbers`: 1 and 1.0 are one number), so
+    /// the fingerprints of checkpoints written before the engine shared `sweep`'s JSONValue still match.
     public var fingerprint: String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return String(decoding: (try? encoder.encode(values)) ?? Data(), as: UTF8.self)
+        return String(decoding: (try? encoder.encode(values.mapValues(\.engineNumbers))) ?? Data(), as: UTF8.self)
     }
 }

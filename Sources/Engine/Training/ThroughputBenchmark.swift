@@ -53,14 +53,14 @@ public struct ThroughputBenchmark {
         let adaptation = BackboneAdaptation(options: method, model: model, seed: 0)
         let parameters = model.parameters + adaptation.parameters
         let pixels = batch * imageSize * imageSize
-        var generator = SplitMix64(seed: 1)
-        let images = Matrix(rows: pixels, columns: 3, values: (0..<(3 * pixels)).map { _ in Float(generator.normal()) })
+        var generator = SeededRandom(seed: 1)
+        let images = Matrix(rows: pixels, columns: 3, values: (0..<(3 * pixels)).map { _ in Float(generator.normalDouble()) })
         var labels: [TaskName: [Float]] = [:]
         labels[.semseg] = (0..<pixels).map { _ in Float(generator.next() % 21) }
         labels[.humanParts] = (0..<pixels).map { _ in Float(generator.next() % 7) }
         labels[.saliency] = (0..<pixels).map { _ in Float(generator.next() % 2) }
         labels[.normals] = (0..<pixels).flatMap { _ -> [Float] in
-            let v = (0..<3).map { _ in Float(generator.normal()) }
+            let v = (0..<3).map { _ in Float(generator.normalDouble()) }
             let n = max(1e-6, (v[0] * v[0] + v[1] * v[1] + v[2] * v[2]).squareRoot())
             return v.map { $0 / n }
         }
@@ -97,7 +97,7 @@ public struct ThroughputBenchmark {
         var outputGradients: [TaskName: Matrix] = [:]
         for task in tasks {
             outputGradients[task] = Matrix(rows: pixels, columns: outputs[task]!, values: (0..<(pixels * outputs[task]!)).map { _ in
-                Float(generator.normal()) / Float(pixels) })
+                Float(generator.normalDouble()) / Float(pixels) })
         }
         /// The heads, behind TS-PD when the method has it.
         func decoderStep() {

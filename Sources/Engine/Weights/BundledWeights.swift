@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import Synchronization
 
 /// Pretrained backbones shipped with the engine (Sources/Engine/Pretrained/), as the papers start
 /// from ImageNet checkpoints: a run names one with `backbone_weights: NAME`, so the name is in its
@@ -18,8 +19,13 @@ public enum BundledWeights {
 
     public static var names: [String] { files.map(\.name) }
 
-    /// The file's path, once its contents are checked against the recorded SHA-256.
+    /// Paths already checked in this process: `mtl-engine --validate-config` checks a whole
+    /// plan's configs at once, and hashing the file once per config took seconds per thousand.
+    private static let verified = Mutex<[String: String]>([:])
+
+    /// The file's path, once its contents are checked against the recorded SHA-256 (once a process).
     public static func verifiedPath(_ name: String, configFile: String) throws -> String {
+        if let path = verified.withLock({ $0[name] }) { return path }
         guard let file = files.first(where: { $0.name == name }) else {
             throw ConfigError(file: configFile, key: "backbone_weights",
                               message: "no bundled backbone \"\(name)\"; there are: \(names.joined(separator: ", "))")
@@ -34,6 +40,7 @@ public enum BundledWeights {
             throw ConfigError(file: configFile, key: "backbone_weights", message:
                 "\(url.path) has SHA-256 \(digest), not the recorded \(file.sha256): the file was changed or damaged")
         }
+        verified.withLock { $0[name] = url.path }
         return url.path
     }
 }

@@ -36,6 +36,8 @@ public struct EngineSpec: Hashable, Sendable, Codable {
     public var command: [String]?
     /// Part of every run id: changing the engine changes the runs.
     public var identity: String
+    /// What the manifest's `version` command printed (already part of `identity`), if it has one.
+    public var version: String?
     /// The BLAS kernel set every run computes with (OPENBLAS_CORETYPE), or nil for the one the
     /// BLAS library picks for each machine. Pinned, a grid gives the same bits on any machine
     /// that can run those kernels; it is part of every run id, since other kernels give other bits.
@@ -136,11 +138,14 @@ public struct PlannedRun: Hashable, Sendable {
     public var needs: [String: RunID]
     /// The grid-axis values that produced this run, for `sweep plan` and the reporter.
     public var axes: [String: JSONValue]
+    /// The engine that runs it, by its name in the manifest's `engines:` (named by its group or a
+    /// preset); nil for the manifest's `engine` (`Plan.engine(of:)`).
+    public var engine: String?
 
     public init(id: RunID, group: String, label: String? = nil, seed: Int, config: JSONValue,
-                needs: [String: RunID] = [:], axes: [String: JSONValue] = [:]) {
+                needs: [String: RunID] = [:], axes: [String: JSONValue] = [:], engine: String? = nil) {
         self.id = id; self.group = group; self.label = label; self.seed = seed
-        self.config = config; self.needs = needs; self.axes = axes
+        self.config = config; self.needs = needs; self.axes = axes; self.engine = engine
     }
 }
 
@@ -150,7 +155,10 @@ public struct Plan: Sendable {
     public var manifest: URL?
     public var runs: [PlannedRun] { didSet { position = Self.positions(runs) } }
     public private(set) var position: [RunID: Int]
+    /// The engine of runs that name none.
     public var engine: EngineSpec
+    /// The engines runs name (`PlannedRun.engine`), by name.
+    public var engines: [String: EngineSpec] = [:]
     public var executor: ExecutorSettings
     public var tables: [TableSpec]
     /// What the user should know but that does not stop the plan (a table row an override emptied).
@@ -164,6 +172,19 @@ public struct Plan: Sendable {
     }
 
     public func run(_ id: RunID) -> PlannedRun? { position[id].map { runs[$0] } }
+
+    /// The engine that runs `run`.
+    public func engine(of run: PlannedRun) -> EngineSpec { engine(named: run.engine) }
+
+    /// The engine `engines:` names `name`, or the manifest's `engine` for nil.
+    public func engine(named name: String?) -> EngineSpec { name.flatMap { engines[$0] } ?? engine }
+
+    /// Every engine the plan's runs use: nil (the manifest's `engine`) first if any run uses it,
+    /// then the named ones in name order.
+    public var enginesInUse: [String?] {
+        let named = Set(runs.compactMap(\.engine))
+        return (runs.contains { $0.engine == nil } ? [nil] : []) + named.sorted().map { Optional($0) }
+    }
 
     private static func positions(_ runs: [PlannedRun]) -> [RunID: Int] {
         Dictionary(runs.enumerated().map { ($1.id, $0) }, uniquingKeysWith: { first, _ in first })

@@ -30,6 +30,17 @@ struct EngineCommand: Sendable, Equatable {
         }
     }
 
+    /// The invocation of every engine the plan's runs use, by engine name (nil: the manifest's
+    /// `engine`), each resolved before anything starts.
+    static func all(for plan: Plan) throws -> [String?: EngineCommand] {
+        var commands: [String?: EngineCommand] = [:]
+        for name in plan.enginesInUse {
+            let spec = plan.engine(named: name)
+            commands[name] = try EngineCommand(spec, manifestDirectory: plan.manifest?.deletingLastPathComponent())
+        }
+        return commands
+    }
+
     private init(executable: String, arguments: [String], environment: [String: String]) {
         self.executable = executable; self.arguments = arguments; self.environment = environment
     }

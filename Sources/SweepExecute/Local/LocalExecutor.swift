@@ -22,10 +22,10 @@ public struct LocalExecutor: Executor {
     /// Throws `ExecuteError.engineNotFound` before anything starts when the engine cannot be
     /// found, and ledger errors; a run's own failure is never thrown, it is in the summary.
     public func execute(_ plan: Plan, progress: (any ProgressSink)?, stop: StopSignal) async throws -> RunSummary {
-        let command = try EngineCommand(plan.engine, manifestDirectory: plan.manifest?.deletingLastPathComponent())
+        let commands = try EngineCommand.all(for: plan)
         let trap = options.trapSignals ? SignalTrap(stop: stop) : nil
         defer { trap?.cancel() }
-        let launcher = SubprocessLauncher(workspace: workspace, command: command, timeout: options.timeout,
+        let launcher = SubprocessLauncher(workspace: workspace, commands: commands, timeout: options.timeout,
                                           grace: options.grace)
         return try await GridScheduler(plan: plan, ledger: ledger, launcher: launcher, options: options,
                                        stop: stop, progress: progress).execute()

@@ -13,7 +13,8 @@ import SystemPackage
 /// run contract (docs/run-contract.md).
 struct SubprocessLauncher: RunLauncher {
     let workspace: Workspace
-    let command: EngineCommand
+    /// By engine name (`PlannedRun.engine`; nil: the manifest's `engine`).
+    let commands: [String?: EngineCommand]
     let timeout: Duration?
     let grace: Duration
     /// Lines of stderr.log kept in the ledger when a run fails.
@@ -21,6 +22,9 @@ struct SubprocessLauncher: RunLauncher {
 
     func launch(_ attempt: RunAttempt, stop: StopSignal) async -> AttemptOutcome {
         let directory = workspace.runDirectory(attempt.run.id)
+        guard let command = commands[attempt.run.engine] else {
+            return .failed(exitCode: nil, stderrTail: nil, reason: "no engine '\(attempt.run.engine ?? "engine")' was resolved for this run")
+        }
         let logs: RunLogs
         let stray: pid_t?
         do {

@@ -43,7 +43,7 @@ public struct SlurmExecutor: Executor {
     var cpusPerTask: Int { settings.cpusPerTask ?? options.threadsPerRun ?? 1 }
 
     public func execute(_ plan: Plan, progress: (any ProgressSink)?, stop: StopSignal) async throws -> RunSummary {
-        let command = try EngineCommand(plan.engine, manifestDirectory: plan.manifest?.deletingLastPathComponent())
+        let commands = try EngineCommand.all(for: plan)
         try ledger.register(plan)
         let recovered = try ledger.recoverOrphans(host: options.host)
         let reconciler = SlurmReconciler(ledger: ledger, client: client)
@@ -60,12 +60,12 @@ public struct SlurmExecutor: Executor {
         progress?.handle(.began(toRun: session.runs.filter { !session.doneBefore.contains($0.id) },
                                 alreadyDone: session.doneBefore.count, budget: budget))
 
-        try await submitRemaining(&session, command: command, firstRound: true, progress: progress)
+        try await submitRemaining(&session, commands: commands, firstRound: true, progress: progress)
         var stoppedBy: StopReason?
         if wait {
             let trap = options.trapSignals ? SignalTrap(stop: stop) : nil
             defer { trap?.cancel() }
-            stoppedBy = try await follow(&session, command: command, reconciler: reconciler, progress: progress, stop: stop)
+            stoppedBy = try await follow(&session, commands: commands, reconciler: reconciler, progress: progress, stop: stop)
         }
         return try summary(session, budget: budget, recovered: recovered, stoppedBy: stoppedBy)
     }
@@ -122,7 +122,7 @@ public struct SlurmExecutor: Executor {
     }
 
     /// Claims and submits every run that can go now, level by level.
-    private func submitRemaining(_ session: inout Session, command: EngineCommand, firstRound: Bool,
+    private func submitRemaining(_ session: inout Session, commands: [String?: EngineCommand], firstRound: Bool,
                                  progress: (any ProgressSink)?) async throws {
         let ids = session.runs.map(\.id)
         let outside = Set(session.runs.flatMap { $0.needs.values }).subtracting(ids)
@@ -187,7 +187,7 @@ public struct SlurmExecutor: Executor {
                 for array in TaskPacking.arrays(levels[level] ?? [], perTask: layout.packing.runsPerTask,
                                                 maxArraySize: layout.limits.maxArraySize) {
                     var submission = try await submit(array, level: level, session: session, jobs: jobs, rerun: rerun,
-                                                      command: command)
+                                                      commands: commands)
                     submission.packing = layout.packing.why
                     for (index, task) in array.enumerated() {
                         for run in task { jobs[run.id] = submission.job + "_" + String(index) }
@@ -230,7 +230,7 @@ public struct SlurmExecutor: Executor {
     /// Prepares the run directories of one array's tasks (the runs each task runs in turn) and
     /// submits them as one job array, indices 0 ..< tasks.
     private func submit(_ tasks: [[PlannedRun]], level: Int, session: Session, jobs: [RunID: String], rerun: Bool,
-                        command: EngineCommand) async throws -> BatchSubmission {
+                        commands: [String?: EngineCommand]) async throws -> BatchSubmission {
         let files = FileManager.default
         let slurmDirectory = workspace.root.appendingPathComponent("slurm")
         try files.createDirectory(at: slurmDirectory.appendingPathComponent("logs"), withIntermediateDirectories: true)
@@ -248,6 +248,7 @@ public struct SlurmExecutor: Executor {
             try? files.removeItem(at: directory.appendingPathComponent(RunFiles.metrics))
             try? files.removeItem(at: directory.appendingPathComponent(ExitStatusFile.name))
             try? files.removeItem(at: directory.appendingPathComponent(ArrayTask.startedFile))
+            guard let command = commands[run.engine] else { throw ExecuteError.engineNotFound(run.engine ?? "engine", searched: []) }
             // The engine's own variables (a pinned BLAS core) through env(1): the script stays the same.
             let variables = command.environment.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
             try ArrayTask.prepare(run, in: directory, command: (variables.isEmpty ? [] : ["/usr/bin/env"] + variables)
@@ -306,7 +307,7 @@ public struct SlurmExecutor: Executor {
     // MARK: following
 
     /// Polls Slurm until none of the plan's runs is held there and nothing more can be submitted.
-    private func follow(_ session: inout Session, command: EngineCommand, reconciler: SlurmReconciler,
+    private func follow(_ session: inout Session, commands: [String?: EngineCommand], reconciler: SlurmReconciler,
                         progress: (any ProgressSink)?, stop: StopSignal) async throws -> StopReason? {
         let ids = Set(session.runs.map(\.id))
         while true {
@@ -331,7 +332,7 @@ public struct SlurmExecutor: Executor {
             try tell(report, session: &session, progress: progress)
             if report.live.keys.contains(where: ids.contains) { continue }
             let submittedBefore = session.submissions.count
-            try await submitRemaining(&session, command: command, firstRound: false, progress: progress)
+            try await submitRemaining(&session, commands: commands, firstRound: false, progress: progress)
             if session.submissions.count == submittedBefore { return nil }
         }
     }

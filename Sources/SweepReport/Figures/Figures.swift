@@ -211,16 +211,14 @@ enum Figures {
                            xLabel: table.columns[params].header, yLabel: table.columns[delta].header, points: points)
     }
 
-    /// The mean over runs of `extra["similarity.<a>.<b>"]`; tasks in sorted order, the diagonal 1
+    /// The mean over runs of their `TaskSimilarityEntry`s (`extra["similarity.<a>.<b>"]`); tasks in sorted order, the diagonal 1
     /// unless reported, a missing pair taken from its mirror.
     static func similarity(_ extras: [[String: Double]], title: String) -> HeatMap? {
         var sums: [String: [String: (Double, Int)]] = [:]
         for extra in extras {
-            for (key, value) in extra where key.hasPrefix("similarity.") {
-                let parts = key.dropFirst("similarity.".count).split(separator: ".", maxSplits: 1).map(String.init)
-                guard parts.count == 2 else { continue }
-                let (sum, count) = sums[parts[0], default: [:]][parts[1]] ?? (0, 0)
-                sums[parts[0], default: [:]][parts[1]] = (sum + value, count + 1)
+            for entry in TaskSimilarityEntry.entries(in: extra) {
+                let (sum, count) = sums[entry.a, default: [:]][entry.b] ?? (0, 0)
+                sums[entry.a, default: [:]][entry.b] = (sum + entry.value, count + 1)
             }
         }
         guard !sums.isEmpty else { return nil }
@@ -233,7 +231,7 @@ enum Figures {
     }
 
     /// The task groups per stage of the succeeded runs that need one of `sources` (TGLoRA's runs
-    /// on a similarity run), from their `extra["groups.stage<k>.<task>"]`: for each stage, each
+    /// on a similarity run), from their `TaskGroupEntry`s (`extra["groups.stage<k>.<task>"]`): for each stage, each
     /// task's group index, tasks in `tasks`' order. Runs that swap tasks or set other group
     /// counts group differently; the grouping most runs share is shown, the first in plan order
     /// on a tie, with how many runs share it.
@@ -242,12 +240,7 @@ enum Figures {
         var groupings: [[[Int]]] = []
         for run in plan.runs where run.needs.values.contains(where: sources.contains) {
             guard let extra = records[run.id]?.succeededMetrics?.extra else { continue }
-            var stages: [Int: [String: Int]] = [:]
-            for (key, value) in extra where key.hasPrefix("groups.stage") {
-                let parts = key.dropFirst("groups.stage".count).split(separator: ".", maxSplits: 1).map(String.init)
-                guard parts.count == 2, let stage = Int(parts[0]) else { continue }
-                stages[stage, default: [:]][parts[1]] = Int(value)
-            }
+            let stages = TaskGroupEntry.stages(in: extra)
             let grouping = stages.keys.sorted().compactMap { stage -> [Int]? in
                 let byTask = stages[stage]!
                 let indices = tasks.compactMap { byTask[$0] }

@@ -47,7 +47,7 @@ public struct ComparisonReport: Sendable, Hashable {
         for difference in comparison.differences {
             let arrow = difference.direction.map { " \($0.arrow)" } ?? ""
             func number(_ value: Double, signed: Bool = true) -> String {
-                NumberFormat.fixed(value, precision: difference.precision, signed: signed)
+                NumberFormat.fixed(value, precision: difference.displayPrecision, signed: signed)
             }
             var value = "—", interval = "—", n = "0", p = "—", adjusted = "—", seeds = "—"
             if let summary = difference.summary {

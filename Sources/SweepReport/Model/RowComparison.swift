@@ -1,3 +1,4 @@
+import Foundation
 import RunContract
 
 /// One row of a table against another (FAAR against MTLoRA at a matched budget), column by
@@ -27,6 +28,14 @@ public struct RowComparison: Sendable, Hashable {
         public var isImprovement: Bool? {
             guard let mean = summary?.mean, let direction, mean != 0 else { return nil }
             return (mean > 0) == (direction == .higher)
+        }
+
+        /// The column's decimals, or as many as show two significant digits of a mean difference
+        /// that would print as zero at them (FAAR's −0.003 GMACs is not "0.00 ± 0.00").
+        public var displayPrecision: Int {
+            guard let mean = summary?.mean, mean != 0,
+                  abs(mean) < 0.5 * pow(10, -Double(precision)) else { return precision }
+            return min(1 - Int(log10(abs(mean)).rounded(.down)), 8)
         }
 
         public var verdict: Verdict {

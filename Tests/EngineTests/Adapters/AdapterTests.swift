@@ -7,7 +7,7 @@ import Testing
 
     /// A module with B no longer 0 (as after some training), so every gradient path is exercised.
     func trainedLayer(_ kind: LowRankModule.Kind, scale: Float = 0.7, shrinking: RankShrinker.Options? = nil,
-                      _ generator: inout SplitMix64) -> AdaptedLinear {
+                      _ generator: inout SeededRandom) -> AdaptedLinear {
         let base = frozenLinear(inputs: inputs, outputs: outputs, &generator)
         let module = LowRankModule(name: "layer", kind: kind, inputs: inputs, outputs: outputs, rank: rank, scale: scale,
                                    weight: UnsafeBufferPointer(base.weight.values), shrinking: shrinking, seed: 1)
@@ -38,7 +38,7 @@ import Testing
     /// PDRS with rho = 1 keeps every component and lets a test fix the active prefix by its draws.
     @Test(arguments: [(LowRankModule.Kind.lora, false), (.lora, true), (.dora, false), (.dora, true)])
     func gradientsMatchFiniteDifferences(kind: LowRankModule.Kind, prefixMasking: Bool) {
-        var generator = SplitMix64(seed: 21)
+        var generator = SeededRandom(seed: 21)
         let layer = trainedLayer(kind, shrinking: prefixMasking ? .init(coverage: 1) : nil, &generator)
         let module = layer.module
         let x = generator.floats(rows * inputs)
@@ -75,7 +75,7 @@ import Testing
 
     @Test(arguments: LowRankModule.Kind.allCases)
     func adapterEqualsTheFrozenLayerAtInitialisation(kind: LowRankModule.Kind) {
-        var generator = SplitMix64(seed: 4)
+        var generator = SeededRandom(seed: 4)
         let base = frozenLinear(inputs: inputs, outputs: outputs, &generator)
         let module = LowRankModule(name: "layer", kind: kind, inputs: inputs, outputs: outputs, rank: rank, scale: 4,
                                    weight: UnsafeBufferPointer(base.weight.values), seed: 2)
@@ -92,7 +92,7 @@ import Testing
     }
 
     @Test func doraMagnitudeStartsAtTheRowNormsOfW() {
-        var generator = SplitMix64(seed: 8)
+        var generator = SeededRandom(seed: 8)
         let base = frozenLinear(inputs: inputs, outputs: outputs, &generator)
         let module = LowRankModule(name: "layer", kind: .dora, inputs: inputs, outputs: outputs, rank: rank, scale: 1,
                                    weight: UnsafeBufferPointer(base.weight.values), seed: 3)
@@ -104,7 +104,7 @@ import Testing
     }
 
     @Test func doraNormsAreRowNormsOfTheAdaptedWeight() {
-        var generator = SplitMix64(seed: 9)
+        var generator = SeededRandom(seed: 9)
         let layer = trainedLayer(.dora, &generator)
         let (w, factors) = (layer.base.weight.values, layer.module.factors)
         let norms = WeightDecomposition.rowNorms(weight: w.baseAddress!, factors: factors, active: 2, scale: 0.7)
@@ -126,7 +126,7 @@ import Testing
     }
 
     @Test func prefixDrawsStayInRangeAndEvaluationUsesEveryComponent() {
-        var generator = SplitMix64(seed: 10)
+        var generator = SeededRandom(seed: 10)
         let layer = trainedLayer(.lora, shrinking: .init(coverage: 0.9), &generator)
         let seen = Set((0..<200).map { _ in layer.module.activeRank(training: true) })
         #expect(seen == Set(1...rank))
@@ -135,7 +135,7 @@ import Testing
     }
 
     @Test func importanceAfterBackwardScoresTheComponentsUsed() {
-        var generator = SplitMix64(seed: 12)
+        var generator = SeededRandom(seed: 12)
         let layer = trainedLayer(.lora, shrinking: .init(decay: 0.9, coverage: 0.9), &generator)
         let module = layer.module
         let (_, pullback) = layer.forward(Matrix(rows: rows, columns: inputs, values: generator.floats(rows * inputs)),
@@ -156,7 +156,7 @@ import Testing
     /// another mask, and evaluation nothing dropped.
     @Test(arguments: LowRankModule.Kind.allCases)
     func dropoutMasksTheBranchInputAndItsGradients(kind: LowRankModule.Kind) {
-        var generator = SplitMix64(seed: 19)
+        var generator = SeededRandom(seed: 19)
         let base = frozenLinear(inputs: inputs, outputs: outputs, &generator)
         let module = LowRankModule(name: "layer", kind: kind, inputs: inputs, outputs: outputs, rank: rank, scale: 0.7,
                                    weight: UnsafeBufferPointer(base.weight.values), dropout: 0.4, seed: 1)
@@ -188,7 +188,7 @@ import Testing
 
     /// The dropout mask fills its rows side by side: split three ways it is the mask of one thread.
     @Test func dropoutMasksAreTheSameAtAnyThreadCount() {
-        var generator = SplitMix64(seed: 23)
+        var generator = SeededRandom(seed: 23)
         let base = frozenLinear(inputs: 4, outputs: 2, &generator)
         let module = LowRankModule(name: "layer", kind: .lora, inputs: 4, outputs: 2, rank: 2, scale: 1, weight: nil,
                                    dropout: 0.5, seed: 1)
@@ -206,7 +206,7 @@ import Testing
     /// DoRA's norms of W + sBA are computed once per pass for all of its images: counted per
     /// image, a batch of 4 carries a quarter of them each (a counter run on the batch, divided by 4).
     @Test func doraNormsCountOncePerPassSharedByItsImages() {
-        var generator = SplitMix64(seed: 17)
+        var generator = SeededRandom(seed: 17)
         let layer = trainedLayer(.dora, &generator)
         let x = Matrix(rows: rows, columns: inputs, values: generator.floats(rows * inputs))
         func macs(imagesPerPass: Int) -> Int {
@@ -222,7 +222,7 @@ import Testing
 
     @Test(arguments: LowRankModule.Kind.allCases)
     func shrinkingErasesComponentsFromTheComputation(kind: LowRankModule.Kind) {
-        var generator = SplitMix64(seed: 13)
+        var generator = SeededRandom(seed: 13)
         // rho = 0.5 of 3 components always erases at least one: the top two cover 2/3 or more.
         let layer = trainedLayer(kind, shrinking: .init(coverage: 0.5, emaStart: .firstObservation), &generator)
         let module = layer.module
@@ -264,7 +264,7 @@ import Testing
     }
 
     @Test func shrinkingStateRoundTrips() {
-        var generator = SplitMix64(seed: 14)
+        var generator = SeededRandom(seed: 14)
         let layer = trainedLayer(.lora, shrinking: .init(coverage: 0.5, emaStart: .firstObservation), &generator)
         let module = layer.module
         let (_, pullback) = layer.forward(Matrix(rows: rows, columns: inputs, values: generator.floats(rows * inputs)),

@@ -1,10 +1,11 @@
 import Testing
+import Tensors
 @testable import Engine
 
 @Suite struct MultiTaskLayerTests {
     let inputs = 4, outputs = 3, rows = 5, taskCount = 3
 
-    func module(_ name: String, rank: Int, scale: Float, base: Linear, _ generator: inout SplitMix64) -> LowRankModule {
+    func module(_ name: String, rank: Int, scale: Float, base: Linear, _ generator: inout SeededRandom) -> LowRankModule {
         let module = LowRankModule(name: name, kind: .lora, inputs: inputs, outputs: outputs, rank: rank, scale: scale,
                                    weight: nil, seed: 7)
         var factors = module.factors
@@ -41,7 +42,7 @@ import Testing
         #expect(zip(a, b).allSatisfy { abs($0 - $1) < 1e-5 }, "\(a) != \(b)", sourceLocation: sourceLocation)
     }
 
-    func streamLayer(_ generator: inout SplitMix64) -> TaskStreamLinear {
+    func streamLayer(_ generator: inout SeededRandom) -> TaskStreamLinear {
         let base = frozenLinear(inputs: inputs, outputs: outputs, &generator)
         let shared = module("shared", rank: 3, scale: 4, base: base, &generator)
         let tasks = (0..<taskCount).map { t in module("task\(t)", rank: 2, scale: Float(t + 1), base: base, &generator) }
@@ -49,7 +50,7 @@ import Testing
     }
 
     @Test func taskStreamsFollowMatrixSemantics() {
-        var generator = SplitMix64(seed: 31)
+        var generator = SeededRandom(seed: 31)
         let layer = streamLayer(&generator)
         let x = generator.floats(rows * inputs)
         let xTasks = (0..<taskCount).map { _ in generator.floats(rows * inputs) }
@@ -71,7 +72,7 @@ import Testing
 
     @Test(arguments: [true, false])
     func taskStreamGradientsMatchFiniteDifferences(taskInputsGiven: Bool) {
-        var generator = SplitMix64(seed: 32)
+        var generator = SeededRandom(seed: 32)
         let layer = streamLayer(&generator)
         let x = generator.floats(rows * inputs)
         let xTasks: [[Float]]? = taskInputsGiven ? (0..<taskCount).map { _ in generator.floats(rows * inputs) } : nil
@@ -109,7 +110,7 @@ import Testing
     }
 
     @Test func groupedLayerRunsOneStreamPerGroup() {
-        var generator = SplitMix64(seed: 33)
+        var generator = SeededRandom(seed: 33)
         let base = frozenLinear(inputs: inputs, outputs: outputs, &generator)
         let modules = [module("group0", rank: 3, scale: 2, base: base, &generator),
                        module("group1", rank: 1, scale: 2, base: base, &generator)]

@@ -7,7 +7,7 @@ import Tensors
 let tinyShape = BackboneShape(name: "tiny", embedDim: 8, depths: [2, 1, 1, 1], heads: [1, 2, 2, 4], window: 4)
 
 func randomMatrix(rows: Int, columns: Int, seed: UInt64) -> Matrix {
-    var generator = SplitMix64(seed: seed)
+    var generator = SeededRandom(seed: seed)
     return Matrix(rows: rows, columns: columns, values: (0..<(rows * columns)).map { _ in Float(generator.unit() * 2 - 1) })
 }
 

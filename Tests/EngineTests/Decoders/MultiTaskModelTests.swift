@@ -1,4 +1,5 @@
 import Foundation
+import Tensors
 import Testing
 @testable import Engine
 
@@ -81,7 +82,7 @@ private func tinyModel(seed: Int = 1) -> MultiTaskModel {
     let byName = Dictionary(uniqueKeysWithValues: model.parameters.map { ($0.name, $0) })
     // Directional derivatives: every entry of a parameter moves at once, so the signal stands well
     // above Float rounding.
-    var generator = SplitMix64(seed: 8)
+    var generator = SeededRandom(seed: 8)
     for name in checked {
         let parameter = byName[name]!
         let original = Array(parameter.values)

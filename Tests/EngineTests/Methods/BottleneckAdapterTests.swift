@@ -1,11 +1,12 @@
 import Foundation
+import Tensors
 import RunContract
 import Testing
 @testable import Engine
 
 @Suite struct BottleneckAdapterTests {
     /// A wrapped frozen linear with random (non-zero) adapter weights, so every path carries signal.
-    func trainedAdapter(_ generator: inout SplitMix64) -> BottleneckAdapter {
+    func trainedAdapter(_ generator: inout SeededRandom) -> BottleneckAdapter {
         let adapter = BottleneckAdapter(wrapping: frozenLinear(inputs: 5, outputs: 4, &generator), name: "layer",
                                         bottleneck: 3, seed: 1)
         for parameter in adapter.down.parameters + adapter.up.parameters {
@@ -15,7 +16,7 @@ import Testing
     }
 
     @Test func gradientsMatchFiniteDifferences() {
-        var generator = SplitMix64(seed: 60)
+        var generator = SeededRandom(seed: 60)
         let adapter = trainedAdapter(&generator)
         let rows = 6
         let x = generator.floats(rows * 5), weights = generator.floats(rows * 4)

@@ -1,10 +1,11 @@
 import Testing
+import Tensors
 @testable import Engine
 
 @Suite struct SpectralDecoderTests {
     @Test(arguments: [(4, 6), (5, 5), (3, 8)])
     func spectraRoundTrip(height: Int, width: Int) {
-        var generator = SplitMix64(seed: 41)
+        var generator = SeededRandom(seed: 41)
         let spectra = ChannelSpectra(height: height, width: width)
         let x = generator.floats(3 * height * width)
         var spectrum = spectra.forward(x, channels: 3)
@@ -17,7 +18,7 @@ import Testing
     }
 
     @Test func spectralFilterIsTheIdentityAtInitialisation() {
-        var generator = SplitMix64(seed: 42)
+        var generator = SeededRandom(seed: 42)
         let filter = SpectralFilter(name: "f", channels: 3, height: 4, width: 6)
         let x = generator.floats(2 * 3 * 4 * 6)
         let (y, _) = filter.forward(x, images: 2)
@@ -26,7 +27,7 @@ import Testing
     }
 
     @Test func aFilterKeepingOnlyDCAveragesEachChannel() {
-        var generator = SplitMix64(seed: 43)
+        var generator = SeededRandom(seed: 43)
         let filter = SpectralFilter(name: "f", channels: 2, height: 4, width: 4)
         let size = 4 * 3
         let dcOnly = (0..<(2 * size)).map { $0 % size == 0 ? Float(1) : 0 }
@@ -42,7 +43,7 @@ import Testing
 
     @Test(arguments: [(4, 6), (5, 5), (3, 4)])
     func spectralFilterGradientsMatchFiniteDifferences(height: Int, width: Int) {
-        var generator = SplitMix64(seed: 44)
+        var generator = SeededRandom(seed: 44)
         let channels = 2, images = 2
         let layer = SpectralFilter(name: "f", channels: channels, height: height, width: width)
         let filterValues = generator.floats(layer.filter.count, in: 0.2...1.8)
@@ -66,7 +67,7 @@ import Testing
     }
 
     @Test func consensusDoesNothingWhileItsWeightsAreZero() {
-        var generator = SplitMix64(seed: 45)
+        var generator = SeededRandom(seed: 45)
         let consensus = CrossTaskConsensus(name: "x", channels: 2, height: 4, width: 4)
         let main = generator.floats(2 * 2 * 16)
         let others = [generator.floats(main.count), generator.floats(main.count)]
@@ -87,14 +88,14 @@ import Testing
         // With both weights 1 and no middle band, the main task becomes the others' mean.
         let full = CrossTaskConsensus(name: "x", channels: 1, height: 8, width: 8, lowCutoff: 0.5, highCutoff: 0.5)
         full.setParameters(alphaLow: 1, alphaHigh: 1)
-        var generator = SplitMix64(seed: 46)
+        var generator = SeededRandom(seed: 46)
         let main = generator.floats(64), a = generator.floats(64), b = generator.floats(64)
         let (y, _) = full.forward(main: main, others: [a, b], images: 1)
         #expect((0..<64).allSatisfy { abs(y[$0] - (a[$0] + b[$0]) / 2) < 1e-5 })
     }
 
     @Test func consensusGradientsMatchFiniteDifferences() {
-        var generator = SplitMix64(seed: 47)
+        var generator = SeededRandom(seed: 47)
         let (channels, height, width, images) = (2, 6, 5, 2)
         let layer = CrossTaskConsensus(name: "x", channels: channels, height: height, width: width, lowCutoff: 0.3, highCutoff: 0.45)
         layer.setParameters(alphaLow: 0.7, alphaHigh: -0.4)
@@ -140,7 +141,7 @@ import Testing
     let tasks: [TaskName] = [.semseg, .normals, .depth]
     let shapes = [(channels: 3, side: 4), (channels: 2, side: 2)]
 
-    func features(_ generator: inout SplitMix64, batch: Int) -> [FeatureMap] {
+    func features(_ generator: inout SeededRandom, batch: Int) -> [FeatureMap] {
         shapes.map { shape in
             FeatureMap(values: Matrix(rows: batch * shape.side * shape.side, columns: shape.channels,
                                       values: generator.floats(batch * shape.side * shape.side * shape.channels)),
@@ -149,7 +150,7 @@ import Testing
     }
 
     @Test func everyTaskSeesTheSharedFeaturesAtInitialisation() {
-        var generator = SplitMix64(seed: 51)
+        var generator = SeededRandom(seed: 51)
         let inputs = TaskSpectralInputs(tasks: tasks, features: shapes, crossTaskConsensus: true, lowCutoff: 0.25, highCutoff: 0.5)
         let shared = features(&generator, batch: 2)
         let (perTask, _) = inputs.forward(Array(repeating: shared, count: tasks.count), batch: 2, ForwardContext(training: true))
@@ -166,7 +167,7 @@ import Testing
     /// TS-PD's FFTs count at N log2 N real MACs per real map of N = H W points (half a complex
     /// FFT's (N/2) log2 N complex multiplies), the inverse with its 1 / N per value.
     @Test func spectralWorkCountsIntoTheMACs() {
-        var generator = SplitMix64(seed: 53)
+        var generator = SeededRandom(seed: 53)
         let inputs = TaskSpectralInputs(tasks: tasks, features: shapes, crossTaskConsensus: true, lowCutoff: 0.25, highCutoff: 0.5)
         let counter = MACCounter()
         _ = inputs.forward(Array(repeating: features(&generator, batch: 1), count: tasks.count), batch: 1,
@@ -180,7 +181,7 @@ import Testing
     }
 
     @Test func gradientsOfEachTasksFeaturesAndTheWeightsMatchFiniteDifferences() {
-        var generator = SplitMix64(seed: 52)
+        var generator = SeededRandom(seed: 52)
         let inputs = TaskSpectralInputs(tasks: tasks, features: shapes, crossTaskConsensus: true, lowCutoff: 0.3, highCutoff: 0.45)
         for parameter in inputs.parameters {
             _ = parameter.values.update(from: generator.floats(parameter.count, in: 0.3...1.5))

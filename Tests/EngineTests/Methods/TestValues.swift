@@ -1,7 +1,8 @@
 import Testing
+import Tensors
 @testable import Engine
 
-extension SplitMix64 {
+extension SeededRandom {
     mutating func uniform(_ range: ClosedRange<Double>) -> Double { range.lowerBound + unit() * (range.upperBound - range.lowerBound) }
     mutating func floats(_ count: Int, in range: ClosedRange<Float> = -1...1) -> [Float] {
         (0..<count).map { _ in Float(uniform(Double(range.lowerBound)...Double(range.upperBound))) }
@@ -79,7 +80,7 @@ func expectClose(_ actual: [Double], _ expected: [Double], tolerance: Double = 1
 }
 
 /// A frozen linear with random weights and bias (no gradient buffers).
-func frozenLinear(name: String = "layer", inputs: Int, outputs: Int, _ generator: inout SplitMix64) -> Linear {
+func frozenLinear(name: String = "layer", inputs: Int, outputs: Int, _ generator: inout SeededRandom) -> Linear {
     let layer = Linear(name: name, inFeatures: inputs, outFeatures: outputs, role: .backbone,
                        initializer: ParameterInitializer(seed: 0))
     _ = layer.weight.values.update(from: generator.floats(inputs * outputs))

@@ -84,15 +84,4 @@ import Testing
         #expect(TaskName.saliency.direction == .higher && TaskName.depth.direction == .lower)
         #expect(DatasetName.nyud.realOutputs(of: .semseg) == 40)
     }
-
-    @Test func deltaMFollowsTheDirections() throws {
-        // semseg up 10 % (good), normals up 10 % (bad): Δm = (10 - 10) / 2 = 0.
-        let zero = try multiTaskDelta([.semseg: 55, .normals: 22], references: [.semseg: 50, .normals: 20])
-        #expect(abs(zero) < 1e-9)
-        let better = try multiTaskDelta([.semseg: 55, .depth: 0.5], references: [.semseg: 50, .depth: 0.625])
-        #expect(abs(better - 100 * (0.1 + 0.2) / 2) < 1e-9)
-        #expect(throws: DeltaError.missingReference(.saliency)) {
-            try multiTaskDelta([.saliency: 60], references: [:])
-        }
-    }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import Tensors
 import RunContract
 import Testing
 @testable import Engine
@@ -12,7 +13,7 @@ final class LeastSquaresObjective: TrainingObjective {
     init(seed: Int) { self.seed = seed }
 
     func sample(_ epoch: Int, _ step: Int, _ i: Int) -> (x: [Float], y: Float) {
-        var generator = SplitMix64(seed: UInt64(seed * 1_000_003 + epoch * 10_007 + step * 101 + i))
+        var generator = SeededRandom(seed: UInt64(seed * 1_000_003 + epoch * 10_007 + step * 101 + i))
         let x = (0..<4).map { _ in Float(generator.unit()) - 0.5 }
         return (x, 2 * x[0] - x[1] + 0.5 * x[3])
     }

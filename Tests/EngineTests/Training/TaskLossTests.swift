@@ -24,9 +24,9 @@ import Tensors
 
     func expectSameAsTape(_ task: TaskName, channels: Int, labels: [Float],
                           _ tapeLoss: (Tensor, [Float]) -> Tensor) {
-        var generator = SplitMix64(seed: stableHash(task.rawValue))
+        var generator = SeededRandom(seed: stableHash(task.rawValue))
         let rows = Matrix(rows: batch * plane, columns: channels,
-                          values: (0..<(batch * plane * channels)).map { _ in Float(generator.normal()) })
+                          values: (0..<(batch * plane * channels)).map { _ in Float(generator.normalDouble()) })
         let (loss, gradient) = TaskLoss.loss(for: task, rows, labels: labels)
         let predictions = Tensor(transposed(rows.values, channels: channels), shape: [batch, channels, 1, plane])
         predictions.requiresGrad = true

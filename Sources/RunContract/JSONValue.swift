@@ -1,8 +1,14 @@
 import Foundation
 
-/// A JSON value with a canonical text form: object keys sorted, numbers in their
-/// shortest round-trip spelling, no insignificant whitespace. Run ids hash this form,
-/// so two manifests that resolve to the same configuration share a run.
+/// The one JSON value of both halves: a manifest's and a plan's configs in `sweep`, a run's
+/// config.json in `mtl-engine`.
+///
+/// It has a canonical text form: object keys sorted, numbers in their shortest round-trip
+/// spelling, no insignificant whitespace. Run ids hash this form, so two manifests that resolve
+/// to the same configuration share a run. `1` and `1.0` are two cases (`.int`, `.double`) and
+/// so two configurations with two run ids, as they always were (a ledger's runs keep their ids);
+/// the engine reads both as the same number (`numberValue`), so they compute the same thing
+/// (docs/manifest.md, "Numbers").
 public enum JSONValue: Hashable, Sendable {
     case null
     case bool(Bool)
@@ -16,7 +22,7 @@ public enum JSONValue: Hashable, Sendable {
 
     /// The canonical form as UTF-8 bytes. Written into a byte buffer because run ids hash
     /// this for every run of a plan (100,000 runs must plan in well under 2 s).
-    var canonicalUTF8: [UInt8] {
+    public var canonicalUTF8: [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(512)
         write(to: &out)
@@ -90,6 +96,7 @@ public enum JSONValue: Hashable, Sendable {
 
     public var stringValue: String? { if case .string(let s) = self { return s } else { return nil } }
     public var intValue: Int? { if case .int(let i) = self { return i } else { return nil } }
+    /// A number of either case: how the engine reads every number (1 and 1.0 are one value).
     public var doubleValue: Double? {
         switch self {
         case .double(let d): return d
