@@ -45,7 +45,8 @@ struct RunCommand: AsyncParsableCommand {
             and named, not guessed.
 
             With --executor slurm (or `executor: {kind: slurm}` in the manifest) the runs left \
-            are submitted as one Slurm job array per dependency level and `sweep run` returns; \
+            are submitted as Slurm job arrays (per dependency level, each within the cluster's \
+            MaxArraySize; short runs packed several to a task, --runs-per-task) and `sweep run` returns; \
             `sweep status` follows them, `sweep cancel` cancels them, and the same command \
             submits what is left (docs/slurm.md).
             """
@@ -91,6 +92,10 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("With --executor slurm --wait: seconds between looks at the queue.", valueName: "seconds"))
     var poll: Double = 10
 
+    @Option(help: ArgumentHelp("With --executor slurm: runs each array task runs in turn (default: the manifest's "
+                               + "executor.runs_per_task, else from the runs' past times).", valueName: "n"))
+    var runsPerTask: Int?
+
     @OptionGroup var tables: TableOutputOptions
 
 
@@ -100,6 +105,7 @@ struct RunCommand: AsyncParsableCommand {
         if let timeout, !(timeout > 0) { throw ValidationError("--timeout must be a positive number of seconds") }
         if let retries, retries < 0 { throw ValidationError("--retries must be 0 or more, not \(retries)") }
         if !(poll > 0) { throw ValidationError("--poll must be a positive number of seconds") }
+        if let runsPerTask, runsPerTask < 1 { throw ValidationError("--runs-per-task must be at least 1, not \(runsPerTask)") }
     }
 
     func run() async throws {
@@ -119,7 +125,7 @@ struct RunCommand: AsyncParsableCommand {
         case .local:
             LocalExecutor(workspace: workspace.value, ledger: ledger, options: options)
         case .slurm:
-            SlurmExecutor(workspace: workspace.value, ledger: ledger, options: options, settings: plan.executor.slurm,
+            SlurmExecutor(workspace: workspace.value, ledger: ledger, options: options, settings: slurmSettings(plan),
                           wait: wait, pollInterval: .milliseconds(Int64((poll * 1000).rounded())))
         }
         let progress = ProgressRenderer.standardError(workspace: workspace.value) {
@@ -160,13 +166,21 @@ struct RunCommand: AsyncParsableCommand {
         return options
     }
 
+    /// The manifest's Slurm settings, overridden by the flags given.
+    func slurmSettings(_ plan: Plan) -> SlurmSettings {
+        var settings = plan.executor.slurm
+        if let runsPerTask { settings.runsPerTask = runsPerTask }
+        return settings
+    }
+
     /// The last lines of `sweep run`: what happened, what is left and how to continue.
     static func closingText(_ summary: RunSummary, plan: Plan) -> String {
         var out = "\n"
         for submission in summary.submissions {
             let waits = submission.dependency.map { ", after \($0)" } ?? ""
+            let packed = submission.runsPerTask > 1 ? "\(submission.runsPerTask) per task (\(submission.packing ?? "packed")), " : ""
             out += "submitted Slurm job \(submission.job): \(submission.runs.count) run\(submission.runs.count == 1 ? "" : "s"), "
-                + "--array=\(submission.array) (level \(submission.level)\(waits))\n"
+                + packed + "--array=\(submission.array) (level \(submission.level)\(waits))\n"
         }
         if let stop = summary.stoppedBy { out += "\(stop)\n" }
         let parts: [(Int, String)] = [

@@ -126,16 +126,22 @@ public struct RunSummary: Sendable, Equatable {
 public struct BatchSubmission: Sendable, Equatable {
     /// The array job id sbatch returned.
     public var job: String
-    /// The `--array` value: array indices (the runs' positions in the plan) and the `%N` limit.
+    /// The `--array` value: array indices (0 ..< tasks; the submission's task list maps each to
+    /// its runs) and the `%N` limit.
     public var array: String
     public var runs: [RunID]
     /// Dependency level: 0 needs nothing that is still to run; level k needs runs of levels < k.
     public var level: Int
     /// The `--dependency` value, when the array waits for other jobs.
     public var dependency: String?
+    /// Runs each array task runs in turn (the last task may have fewer), and why that many.
+    public var runsPerTask: Int
+    public var packing: String?
 
-    public init(job: String, array: String, runs: [RunID], level: Int, dependency: String?) {
+    public init(job: String, array: String, runs: [RunID], level: Int, dependency: String?, runsPerTask: Int = 1,
+                packing: String? = nil) {
         self.job = job; self.array = array; self.runs = runs; self.level = level; self.dependency = dependency
+        self.runsPerTask = runsPerTask; self.packing = packing
     }
 }
 

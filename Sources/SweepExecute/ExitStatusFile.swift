@@ -8,6 +8,7 @@ import SweepCore
 ///     exit_code=3          the engine's exit status (128+N: killed by signal N)
 ///     terminated=1         the task was told to stop (time limit, preemption, scancel)
 ///     skipped=RUN_ID       the engine did not start: that dependency had not succeeded
+///     not_started=1        the task was stopped before this run's turn (with terminated=1)
 ///     job=1234_7           the array task that wrote it
 ///     run=…  attempt=…  engine=…  config_sha256=…
 ///                          the attempt the local attendant ran (`Attendant.token`)
@@ -17,14 +18,15 @@ struct ExitStatusFile: Equatable {
     var exitCode: Int32?
     var terminated = false
     var skippedFor: RunID?
+    var notStarted = false
     var job: String?
     /// The attempt's identity as the attendant recorded it, by key (`Attendant.tokenKeys`).
     var attempt: [String: String] = [:]
 
-    init(exitCode: Int32? = nil, terminated: Bool = false, skippedFor: RunID? = nil, job: String? = nil,
-         attempt: [String: String] = [:]) {
-        self.exitCode = exitCode; self.terminated = terminated; self.skippedFor = skippedFor; self.job = job
-        self.attempt = attempt
+    init(exitCode: Int32? = nil, terminated: Bool = false, skippedFor: RunID? = nil, notStarted: Bool = false,
+         job: String? = nil, attempt: [String: String] = [:]) {
+        self.exitCode = exitCode; self.terminated = terminated; self.skippedFor = skippedFor; self.notStarted = notStarted
+        self.job = job; self.attempt = attempt
     }
 
     init?(text: String) {
@@ -37,6 +39,7 @@ struct ExitStatusFile: Equatable {
             case "exit_code": exitCode = Int32(value); any = true
             case "terminated": terminated = value == "1"
             case "skipped": skippedFor = RunID(rawValue: value); any = true
+            case "not_started": notStarted = value == "1"; any = any || notStarted
             case "job": job = value
             case _ where Attendant.tokenKeys.contains(key): attempt[key] = value
             default: break

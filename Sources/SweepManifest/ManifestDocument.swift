@@ -278,7 +278,7 @@ extension ManifestDocument {
 
     static func readExecutor(_ node: ManifestNode) throws(ManifestError) -> ExecutorSettings {
         try node.checkKeys(["kind", "slots", "threads", "timeout", "retries", "partition", "time", "cpus_per_task", "mem",
-                            "max_concurrent", "sbatch_args"], in: "executor")
+                            "max_concurrent", "sbatch_args", "runs_per_task"], in: "executor")
         var settings = ExecutorSettings()
         if let kindNode = node["kind"] {
             let kind = try kindNode.string(expected: "local or slurm")
@@ -321,6 +321,7 @@ extension ManifestDocument {
             slurm.memory = text
         }
         slurm.maxConcurrent = try node["max_concurrent"]?.int(expected: "array tasks running at once (>= 1)", minimum: 1)
+        slurm.runsPerTask = try node["runs_per_task"]?.int(expected: "runs one array task runs in turn (>= 1)", minimum: 1)
         if let arguments = node["sbatch_args"] {
             slurm.sbatchArguments = try arguments.strings(expected: "a list of sbatch arguments, e.g. [--account=lab]")
             if let bad = slurm.sbatchArguments.first(where: { !$0.hasPrefix("-") }) {

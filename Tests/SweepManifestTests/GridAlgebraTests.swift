@@ -296,7 +296,7 @@ import Testing
     static let manifest = """
         defaults: {epochs: 10, optimizer: {lr: 0.001}}
         seeds: [0, 1, 2]
-        executor: {kind: local, slots: 4, threads: 2, timeout: 1h30m, retries: 2, partition: cpu, cpus_per_task: 4, time: "1-00:00:00", mem: 4G, max_concurrent: 8, sbatch_args: [--qos=short]}
+        executor: {kind: local, slots: 4, threads: 2, timeout: 1h30m, retries: 2, partition: cpu, cpus_per_task: 4, time: "1-00:00:00", mem: 4G, max_concurrent: 8, sbatch_args: [--qos=short], runs_per_task: 5}
         conditionals:
           - when: {method: faar}
             set: {epochs: 20}
@@ -310,7 +310,7 @@ import Testing
         let executor = try fixture.plan(Self.manifest).executor
         #expect(executor == ExecutorSettings(kind: .local, slots: 4, threadsPerRun: 2, timeoutSeconds: 5400, retries: 2,
                                              slurm: SlurmSettings(partition: "cpu", time: "1-00:00:00", cpusPerTask: 4, memory: "4G",
-                                                                   maxConcurrent: 8, sbatchArguments: ["--qos=short"])))
+                                                                   maxConcurrent: 8, sbatchArguments: ["--qos=short"], runsPerTask: 5)))
     }
 
     @Test func configOverridesWinEvenOverConditionals() throws {

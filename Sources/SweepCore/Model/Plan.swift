@@ -186,11 +186,13 @@ public struct SlurmSettings: Hashable, Sendable {
     public var maxConcurrent: Int?
     /// Further sbatch arguments, passed as given (`[--account=lab, --qos=short]`).
     public var sbatchArguments: [String]
+    /// Runs one array task runs one after the other; nil = derived from the runs' expected time.
+    public var runsPerTask: Int?
 
     public init(partition: String? = nil, time: String? = nil, cpusPerTask: Int? = nil, memory: String? = nil,
-                maxConcurrent: Int? = nil, sbatchArguments: [String] = []) {
+                maxConcurrent: Int? = nil, sbatchArguments: [String] = [], runsPerTask: Int? = nil) {
         self.partition = partition; self.time = time; self.cpusPerTask = cpusPerTask; self.memory = memory
-        self.maxConcurrent = maxConcurrent; self.sbatchArguments = sbatchArguments
+        self.maxConcurrent = maxConcurrent; self.sbatchArguments = sbatchArguments; self.runsPerTask = runsPerTask
     }
 }
 

@@ -80,7 +80,7 @@ public struct SlurmClient: Sendable {
 
     // MARK: running
 
-    private func run(_ tool: String, _ arguments: [String]) async throws -> String {
+    func run(_ tool: String, _ arguments: [String]) async throws -> String {
         let result: ExecutionResult<Void, StringOutput<UTF8>, StringOutput<UTF8>>
         do {
             let executable: Executable = tools.map { .path(FilePath($0.appendingPathComponent(tool).path)) } ?? .name(tool)
@@ -102,6 +102,8 @@ public enum SlurmError: Error, Equatable, CustomStringConvertible {
     case notAvailable(tool: String, why: String)
     case failed(tool: String, arguments: [String], message: String)
     case unexpectedOutput(tool: String, output: String)
+    /// The runs cannot be submitted within the cluster's limits.
+    case doesNotFit(String)
 
     public var description: String {
         switch self {
@@ -111,6 +113,8 @@ public enum SlurmError: Error, Equatable, CustomStringConvertible {
             return "\(tool) \(arguments.joined(separator: " ")) failed: \(message)"
         case .unexpectedOutput(let tool, let output):
             return "\(tool) printed something unexpected: \(output.prefix(200))"
+        case .doesNotFit(let why):
+            return "the runs do not fit in the cluster's limits: \(why)"
         }
     }
 }

@@ -3,8 +3,10 @@ import RunContract
 import SweepCore
 import SweepLedger
 
-/// Runs a plan on a Slurm cluster: the runs that are left go out as one job array per dependency
-/// level and `execute` returns once they are submitted (or, with `wait`, once they have ended).
+/// Runs a plan on a Slurm cluster: the runs that are left go out as job arrays, per dependency
+/// level, in tasks of `TaskPacking.runsPerTask` runs and arrays within the cluster's MaxArraySize
+/// (`ClusterLimits`), and `execute` returns once they are submitted (or, with `wait`, once they
+/// have ended).
 /// The ledger stays the source of truth, as with `LocalExecutor`: a submitted run is `running`
 /// with its array task recorded, and `SlurmReconciler` settles it from its run directory.
 ///
@@ -48,7 +50,9 @@ public struct SlurmExecutor: Executor {
         _ = try await reconciler.reconcile()
 
         var session = Session(plan: plan)
-        let budget = ResourceBudget(slots: settings.maxConcurrent ?? options.slots ?? max(1, session.runs.count),
+        // Runs at once: one per array task the cluster can run at the same time.
+        let cpus = try? await client.limits(partition: settings.partition, qos: nil).cpus
+        let budget = ResourceBudget(slots: max(1, width(cpus: cpus) ?? session.runs.count),
                                     threadsPerRun: cpusPerTask, cores: cpusPerTask * max(1, session.runs.count))
         let before = try ledger.records(session.runs.map(\.id))
         session.doneBefore = Set(before.filter { $0.value.status == .succeeded }.map(\.key))
@@ -74,7 +78,7 @@ public struct SlurmExecutor: Executor {
         var held = try ledger.batchRuns()
         if let runs { held = held.filter { Set(runs).contains($0.key) } }
         guard !held.isEmpty else { return [] }
-        try await client.cancel(held.values.sorted())
+        try await client.cancel(Set(held.values).sorted())
         let clock = ContinuousClock()
         let deadline = clock.now.advanced(by: patience)
         while true {
@@ -89,9 +93,8 @@ public struct SlurmExecutor: Executor {
 
     struct Session {
         let plan: Plan
-        /// Unique runs in plan order; a run's array index is its position here.
+        /// Unique runs in plan order: levels, tasks and arrays are filled in this order.
         let runs: [PlannedRun]
-        let index: [RunID: Int]
         var doneBefore: Set<RunID> = []
         /// Runs submitted by this invocation.
         var submittedNow: Set<RunID> = []
@@ -103,7 +106,6 @@ public struct SlurmExecutor: Executor {
             self.plan = plan
             var seen = Set<RunID>()
             runs = plan.runs.filter { seen.insert($0.id).inserted }
-            index = Dictionary(uniqueKeysWithValues: runs.enumerated().map { ($1.id, $0) })
         }
     }
 
@@ -176,33 +178,58 @@ public struct SlurmExecutor: Executor {
             }
         }
 
+        guard !levels.isEmpty else { return }
         var jobs = held
-        for level in levels.keys.sorted() {
-            guard let runs = levels[level] else { continue }
-            do {
-                let submission = try await submit(runs, level: level, session: session, jobs: jobs, rerun: rerun,
-                                                  commands: commands)
-                for run in runs {
-                    jobs[run.id] = submission.job + "_" + String(session.index[run.id] ?? 0)
-                }
-                try ledger.recordBatchJobs(Dictionary(uniqueKeysWithValues: runs.map { ($0.id, jobs[$0.id] ?? "") }))
-                session.submissions.append(submission)
-                session.submittedNow.formUnion(runs.map(\.id))
-            } catch {
-                // Nothing of this level or the later ones reached Slurm: give the claims back.
-                for pending in levels.keys.sorted() where pending >= level {
-                    for run in levels[pending] ?? [] {
-                        try ledger.finish(run.id, status: .interrupted, exitCode: nil, stderrTail: nil, metrics: nil,
-                                          reason: "not submitted: \(error)")
+        var submitted = Set<RunID>()
+        do {
+            let layout = try await layout(levels.keys.sorted().compactMap { levels[$0] })
+            for level in levels.keys.sorted() {
+                for array in TaskPacking.arrays(levels[level] ?? [], perTask: layout.packing.runsPerTask,
+                                                maxArraySize: layout.limits.maxArraySize) {
+                    var submission = try await submit(array, level: level, session: session, jobs: jobs, rerun: rerun,
+                                                      commands: commands)
+                    submission.packing = layout.packing.why
+                    for (index, task) in array.enumerated() {
+                        for run in task { jobs[run.id] = submission.job + "_" + String(index) }
                     }
+                    let runs = array.flatMap { $0 }
+                    try ledger.recordBatchJobs(Dictionary(uniqueKeysWithValues: runs.map { ($0.id, jobs[$0.id] ?? "") }))
+                    session.submissions.append(submission)
+                    session.submittedNow.formUnion(runs.map(\.id))
+                    submitted.formUnion(runs.map(\.id))
                 }
-                throw error
             }
+        } catch {
+            // What did not reach Slurm gives its claim back.
+            for run in levels.values.joined() where !submitted.contains(run.id) {
+                try ledger.finish(run.id, status: .interrupted, exitCode: nil, stderrTail: nil, metrics: nil,
+                                  reason: "not submitted: \(error)")
+            }
+            throw error
         }
     }
 
-    /// Prepares the run directories of one level and submits them as one job array.
-    private func submit(_ runs: [PlannedRun], level: Int, session: Session, jobs: [RunID: String], rerun: Bool,
+    /// The cluster's limits and the packing of the runs that go out now (`levels`, by level).
+    private func layout(_ levels: [[PlannedRun]]) async throws -> (limits: ClusterLimits, packing: TaskPacking) {
+        let qos = settings.sbatchArguments.last { $0.hasPrefix("--qos=") }.map { String($0.dropFirst("--qos=".count)) }
+        let limits = try await client.limits(partition: settings.partition, qos: qos)
+        let timings = try ledger.groupTimings()
+        let width = width(cpus: limits.cpus)
+        let packing = try TaskPacking.choose(
+            levels: levels, explicit: settings.runsPerTask, expected: { GroupTiming.expectedSeconds(of: $0, timings: timings) },
+            timeLimit: settings.time.flatMap(TaskPacking.seconds(ofSlurmTime:)), width: width, capacity: limits.capacity)
+        return (limits, packing)
+    }
+
+    /// Array tasks that can run at once: `max_concurrent`, else `--slots`, else the partition's
+    /// CPUs / cpus_per_task.
+    private func width(cpus: Int?) -> Int? {
+        settings.maxConcurrent ?? options.slots ?? cpus.map { max(1, $0 / cpusPerTask) }
+    }
+
+    /// Prepares the run directories of one array's tasks (the runs each task runs in turn) and
+    /// submits them as one job array, indices 0 ..< tasks.
+    private func submit(_ tasks: [[PlannedRun]], level: Int, session: Session, jobs: [RunID: String], rerun: Bool,
                         commands: [String?: EngineCommand]) async throws -> BatchSubmission {
         let files = FileManager.default
         let slurmDirectory = workspace.root.appendingPathComponent("slurm")
@@ -210,7 +237,7 @@ public struct SlurmExecutor: Executor {
         let script = slurmDirectory.appendingPathComponent("array-task.sh")
         try ContractJSON.writeAtomically(Data(ArrayTask.script.utf8), to: script)
 
-        var list = ""
+        let runs = tasks.flatMap { $0 }
         for run in runs {
             let directory = workspace.runDirectory(run.id)
             if rerun { try? files.removeItem(at: directory) }
@@ -220,20 +247,21 @@ public struct SlurmExecutor: Executor {
             // This attempt writes its own; stale ones would pass for its result.
             try? files.removeItem(at: directory.appendingPathComponent(RunFiles.metrics))
             try? files.removeItem(at: directory.appendingPathComponent(ExitStatusFile.name))
+            try? files.removeItem(at: directory.appendingPathComponent(ArrayTask.startedFile))
             guard let command = commands[run.engine] else { throw ExecuteError.engineNotFound(run.engine ?? "engine", searched: []) }
             // The engine's own variables (a pinned BLAS core) through env(1): the script stays the same.
             let variables = command.environment.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
             try ArrayTask.prepare(run, in: directory, command: (variables.isEmpty ? [] : ["/usr/bin/env"] + variables)
                                   + [command.executable]
                                   + command.arguments(config: directory.appendingPathComponent(RunFiles.config), out: directory))
-            list += "\(session.index[run.id] ?? 0) \(run.id.rawValue)\n"
         }
+        let list = tasks.enumerated().map { index, task in "\(index) " + task.map(\.id.rawValue).joined(separator: " ") + "\n" }
         let stamp = ISO8601DateFormatter().string(from: Date()).replacingOccurrences(of: ":", with: "")
-        let listFile = slurmDirectory.appendingPathComponent("\(stamp)-\(options.pid)-level\(level).tasks")
-        try ContractJSON.writeAtomically(Data(list.utf8), to: listFile)
+        let listFile = slurmDirectory.appendingPathComponent("\(stamp)-\(options.pid)-level\(level)-\(session.submissions.count).tasks")
+        try ContractJSON.writeAtomically(Data(list.joined().utf8), to: listFile)
 
-        let indices = runs.compactMap { session.index[$0.id] }
-        var array = ArrayIndices.compact(indices)
+        let perTask = tasks.map(\.count).max() ?? 1
+        var array = ArrayIndices.compact(Array(tasks.indices))
         if let limit = settings.maxConcurrent ?? options.slots { array += "%\(limit)" }
         let needed = Set(runs.flatMap { run in run.needs.values.compactMap { jobs[$0] } })
         let dependency = needed.isEmpty ? nil : "afterany:" + Self.dependencyList(needed, submissions: session.submissions)
@@ -244,13 +272,15 @@ public struct SlurmExecutor: Executor {
                              .replacingOccurrences(of: "%", with: "%%") + "/%A_%a.log",
                          "--cpus-per-task=\(cpusPerTask)"]
         if let partition = settings.partition { arguments.append("--partition=\(partition)") }
-        if let time = settings.time ?? options.timeout.map(Self.minutes) { arguments.append("--time=\(time)") }
+        // A packed task's limit derived from executor.timeout covers each of its runs.
+        if let time = settings.time ?? options.timeout.map({ Self.minutes($0 * perTask) }) { arguments.append("--time=\(time)") }
         if let memory = settings.memory { arguments.append("--mem=\(memory)") }
         if let dependency { arguments += ["--dependency=\(dependency)", "--kill-on-invalid-dep=yes"] }
         arguments += settings.sbatchArguments
         arguments += [script.path, workspace.root.appendingPathComponent("runs").path, listFile.path]
         let job = try await client.submit(arguments)
-        return BatchSubmission(job: job, array: array, runs: runs.map(\.id), level: level, dependency: dependency)
+        return BatchSubmission(job: job, array: array, runs: runs.map(\.id), level: level, dependency: dependency,
+                               runsPerTask: perTask)
     }
 
     /// "1234:1240_3:1240_5": whole arrays of this invocation when every task of them is needed,
@@ -309,8 +339,11 @@ public struct SlurmExecutor: Executor {
 
     private func tell(_ report: SlurmReconciler.Report, session: inout Session, progress: (any ProgressSink)?) throws {
         guard let progress else { return }
-        for (id, entry) in report.live where entry.state?.rawValue == "RUNNING" {
-            guard let run = session.plan.run(id), session.seenRunning.insert(id).inserted else { continue }
+        // A task that runs several runs starts them one after the other: a run has started when
+        // its task wrote that it did.
+        for (id, entry) in report.live where entry.state?.rawValue == "RUNNING" && !session.seenRunning.contains(id) {
+            guard let run = session.plan.run(id), ArrayTask.started(in: workspace.runDirectory(id), job: entry.job) else { continue }
+            session.seenRunning.insert(id)
             progress.handle(.started(run, attempt: try ledger.record(id)?.attempts ?? 1))
         }
         for ended in report.ended {

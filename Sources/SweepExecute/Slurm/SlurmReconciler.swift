@@ -49,7 +49,8 @@ public struct SlurmReconciler: Sendable {
         var unknown: [RunID] = []
         for (id, job) in batch.sorted(by: { $0.key < $1.key }) {
             let state = SlurmClient.state(of: job, in: states)
-            if state?.isActive == true || (report.queueProblem != nil && !isFinal(id, job: job)) {
+            // A task that runs several runs is alive until its last one ends; those before are settled already.
+            if !isFinal(id, job: job) && (state?.isActive == true || report.queueProblem != nil) {
                 report.live[id] = (job, state)
                 continue
             }
@@ -96,7 +97,7 @@ public struct SlurmReconciler: Sendable {
     /// The task wrote an outcome that needs no word from Slurm.
     private func isFinal(_ id: RunID, job: String) -> Bool {
         guard let file = exitStatus(id, job: job) else { return false }
-        return !file.terminated || file.skippedFor != nil
+        return (!file.terminated && !file.notStarted) || file.skippedFor != nil
     }
 
     /// Nil when neither the run directory nor `state` tells how the task ended.
@@ -104,6 +105,10 @@ public struct SlurmReconciler: Sendable {
         let directory = directory(id)
         if let file = exitStatus(id, job: job) {
             if let dependency = file.skippedFor { return .skipped(because: dependency) }
+            if file.notStarted {
+                if case .interrupted(let why)? = state?.ending { return .interrupted(why + "; it had not started") }
+                return .interrupted("its array task was stopped before this run's turn; it had not started")
+            }
             let code = file.exitCode ?? -1
             if code == 0, case .success(let metrics) = SubprocessLauncher.readMetrics(in: directory) {
                 return .succeeded(metrics)
