@@ -111,13 +111,13 @@ struct SubprocessLauncher: RunLauncher {
     private enum Racer: Sendable {
         case process(Ending)
         case stopRequested
-        case timedOut
         case other
     }
 
-    /// The engine's pid (also its process group), once spawned.
+    /// The engine's pid (also its process group), once spawned, and whether its time ran out.
     private final class StartedEngine: Sendable {
         let pid = Mutex<pid_t?>(nil)
+        let timedOut = Mutex(false)
     }
 
     private struct Finish: Sendable {
@@ -147,6 +147,21 @@ struct SubprocessLauncher: RunLauncher {
                 return .couldNotStart("could not start \(configuration.executable): \(error)")
             }
         }
+        // The timeout runs on a Dispatch queue, not on the cooperative pool: long synchronous work
+        // may hold the pool's threads for as long as the engine runs, and the SIGTERM must not wait
+        // for them. Cancelling the task starts the teardown (SIGKILL after the grace period).
+        let timer = timeout.map { timeout in
+            let expire = DispatchWorkItem {
+                engine.timedOut.withLock { $0 = true }
+                if let pid = engine.pid.withLock({ $0 }) { kill(-pid, SIGTERM) }
+                process.cancel()
+            }
+            let (seconds, attoseconds) = timeout.components
+            let nanoseconds = Int(seconds) * 1_000_000_000 + Int(attoseconds / 1_000_000_000)
+            DispatchQueue.global().asyncAfter(deadline: .now() + .nanoseconds(nanoseconds), execute: expire)
+            return expire
+        }
+        defer { timer?.cancel() }
         return await withTaskCancellationHandler {
             await withTaskGroup(of: Racer.self) { group in
                 group.addTask { .process(await process.value) }
@@ -160,27 +175,15 @@ struct SubprocessLauncher: RunLauncher {
                     if !Task.isCancelled, let pid = engine.pid.withLock({ $0 }) { kill(-pid, SIGKILL) }
                     return .other
                 }
-                if let timeout {
-                    group.addTask {
-                        do { try await Task.sleep(for: timeout) } catch { return .other }
-                        return .timedOut
-                    }
-                }
                 var cause: Cause?
                 while let racer = await group.next() {
                     switch racer {
                     case .process(let ending):
                         group.cancelAll()
-                        return Finish(ending: ending, cause: cause)
-                    case .stopRequested where cause == nil:
+                        let timedOut = engine.timedOut.withLock { $0 }
+                        return Finish(ending: ending, cause: cause ?? (timedOut ? .timeout : nil))
+                    case .stopRequested where cause == nil && !engine.timedOut.withLock({ $0 }):
                         cause = .stop
-                        process.cancel()
-                    case .timedOut where cause == nil:
-                        cause = .timeout
-                        // SIGTERM now, from this task: the teardown that cancelling starts runs on the
-                        // cooperative pool, which long synchronous work may hold for as long as the
-                        // engine runs. The teardown still sends SIGKILL after the grace period.
-                        if let pid = engine.pid.withLock({ $0 }) { kill(-pid, SIGTERM) }
                         process.cancel()
                     default:
                         break
