@@ -1,0 +1,71 @@
+import Foundation
+import Testing
+@testable import Engine
+
+/// `mtl-engine export`: synthetic scenes written in the real layouts and read back with the real
+/// loaders give the labels the engine trains on (exactly) and its images (within 16 bits).
+@Suite struct SyntheticExportTests {
+    let root = FileManager.default.temporaryDirectory.appendingPathComponent("export-\(UUID().uuidString)")
+
+    /// Checks every sample of `scenes` against the loader's reading of the export.
+    func expectRoundTrip(_ scenes: SyntheticScenes, _ loaded: any MultiTaskDataset) throws {
+        #expect(loaded.count == scenes.count)
+        var invalidNormals = 0
+        for index in 0..<scenes.count {
+            let original = scenes.sample(at: index), read = try loaded.sample(at: index)
+            let imageError = zip(original.rgb, read.rgb).map { abs($0 - $1) }.max()!
+            #expect(imageError <= 1.0 / 131_070 + 1e-7, "image \(index): \(imageError)")
+            for task in scenes.tasks {
+                if let classes = original.labels.classes(task) {
+                    #expect(read.labels.classes(task) == classes, "\(task.rawValue) of image \(index)")
+                } else {
+                    let values = original.labels.values(task)!, back = read.labels.values(task)!
+                    // Zero vectors (no label) stay zero; unit normals move by the 16-bit step.
+                    #expect(zip(values, back).allSatisfy { abs($0 - $1) < 1e-4 }, "\(task.rawValue) of image \(index)")
+                    #expect(zip(values, back).allSatisfy { ($0 == 0) == ($1 == 0) || task != .normals })
+                    invalidNormals += task == .normals ? values.filter { $0 == 0 }.count : 0
+                }
+            }
+        }
+        if scenes.tasks.contains(.normals) { #expect(invalidNormals > 0, "no sky pixel: the test checks nothing") }
+    }
+
+    @Test func pascalRoundTrip() throws {
+        defer { try? FileManager.default.removeItem(at: root) }
+        let train = SyntheticScenes(dataset: .pascal, split: .train, count: 6, height: 32, width: 32)
+        let val = SyntheticScenes(dataset: .pascal, split: .val, count: 3, height: 32, width: 32)
+        try SyntheticExport.write(train, to: root, threads: 2)
+        try SyntheticExport.write(val, to: root)
+        // Without a person, human parts are all "no label", and no file is written, as PASCAL_MT.
+        let withoutPeople = (0..<6).filter { train.sample(at: $0).labels.humanParts!.allSatisfy { $0 == ignoreLabel } }
+        #expect(!withoutPeople.isEmpty && withoutPeople.count < 6, "the test needs images with and without people")
+        for index in withoutPeople {
+            #expect(!FileManager.default.fileExists(atPath: root.appendingPathComponent(
+                "human_parts/\(SyntheticExport.id(split: .train, index: index)).png").path))
+        }
+        for (scenes, split) in [(train, DataSplit.train), (val, .val)] {
+            let loaded = try RealDataSets.open(.pascal, root: root, split: split, size: 32, tasks: scenes.tasks, limit: nil)
+            try expectRoundTrip(scenes, loaded)
+        }
+        let metadata = try JSONDecoder().decode(SyntheticExport.Metadata.self,
+                                                from: Data(contentsOf: root.appendingPathComponent(SyntheticExport.metadataFile)))
+        #expect(metadata.splits == ["train": 6, "val": 3])
+        #expect(metadata.classes["semseg"] == SyntheticScenes.semsegClasses(.pascal))
+    }
+
+    @Test func nyudRoundTrip() throws {
+        defer { try? FileManager.default.removeItem(at: root) }
+        let scenes = SyntheticScenes(dataset: .nyud, split: .val, count: 2, height: 32, width: 32)
+        try SyntheticExport.write(scenes, to: root)
+        let loaded = try RealDataSets.open(.nyud, root: root, split: .val, size: 32, tasks: scenes.tasks, limit: nil)
+        try expectRoundTrip(scenes, loaded)
+    }
+
+    @Test func refusesToMixExports() throws {
+        defer { try? FileManager.default.removeItem(at: root) }
+        try SyntheticExport.write(SyntheticScenes(dataset: .pascal, split: .train, count: 1, height: 32, width: 32), to: root)
+        #expect(throws: DataFileError.self) {
+            try SyntheticExport.write(SyntheticScenes(dataset: .pascal, split: .val, count: 1, height: 64, width: 64), to: root)
+        }
+    }
+}
