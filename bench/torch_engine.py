@@ -530,11 +530,13 @@ def train_run(run):
             evaluation.add(model(x), {t: torch.from_numpy(validation.labels[t][start:end]) for t in tasks})
     values, extra = evaluation.results()
     decoder = sum(p.numel() for n, p in model.named_parameters() if n.startswith("heads."))
-    backbone = sum(p.numel() for n, p in model.named_parameters() if n.startswith("backbone."))
+    # As mtl-engine counts: adapters are neither backbone nor decoder, but part of the total.
+    backbone = sum(p.numel() for n, p in model.named_parameters() if n.startswith("backbone.") and ".lora_" not in n)
+    adapters = sum(p.numel() for n, p in model.named_parameters() if ".lora_" in n)
     import timm
     run.write_metrics(
         tasks={t: sweep_engine.metric(METRIC_NAMES[t], values[t], DIRECTIONS[t]) for t in tasks},
-        parameters={"trainable": sum(p.numel() for p in trainable), "total": decoder + backbone,
+        parameters={"trainable": sum(p.numel() for p in trainable), "total": decoder + backbone + adapters,
                     "decoder": decoder, "backbone": backbone},
         gmacs=forward_gmacs(model, size), extra=extra,
         engine_version=f"{VERSION} (torch {torch.__version__}, timm {timm.__version__})")

@@ -46,6 +46,8 @@ import Testing
         for (scenes, split) in [(train, DataSplit.train), (val, .val)] {
             let loaded = try RealDataSets.open(.pascal, root: root, split: split, size: 32, tasks: scenes.tasks, limit: nil)
             try expectRoundTrip(scenes, loaded)
+            // synthetic.json's classes, not PASCAL-Context's 21, so mtl-engine trains on the export.
+            #expect(loaded.outputs(of: .semseg) == scenes.outputs(of: .semseg))
         }
         let metadata = try JSONDecoder().decode(SyntheticExport.Metadata.self,
                                                 from: Data(contentsOf: root.appendingPathComponent(SyntheticExport.metadataFile)))
@@ -59,6 +61,19 @@ import Testing
         try SyntheticExport.write(scenes, to: root)
         let loaded = try RealDataSets.open(.nyud, root: root, split: .val, size: 32, tasks: scenes.tasks, limit: nil)
         try expectRoundTrip(scenes, loaded)
+    }
+
+    /// Without synthetic.json the layout is PASCAL-Context's 21 classes: a label beyond them
+    /// stops the run before training with the image named, instead of trapping in the loss.
+    @Test func labelsBeyondTheClassesAreErrors() throws {
+        defer { try? FileManager.default.removeItem(at: root) }
+        try SyntheticExport.write(SyntheticScenes(dataset: .pascal, split: .val, count: 4, height: 32, width: 32), to: root)
+        try FileManager.default.removeItem(at: root.appendingPathComponent(SyntheticExport.metadataFile))
+        #expect {
+            try RealDataSets.open(.pascal, root: root, split: .val, size: 32, tasks: [.semseg], limit: nil)
+        } throws: { error in
+            "\(error)".contains("semseg label") && "\(error)".contains("outside the 21 classes of PASCAL-Context")
+        }
     }
 
     @Test func refusesToMixExports() throws {

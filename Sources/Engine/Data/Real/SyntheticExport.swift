@@ -15,6 +15,17 @@ public enum SyntheticExport {
     /// (the synthetic sets have 26 and 16 semseg classes, not PASCAL's 21 or NYUD's 40).
     public static let metadataFile = "synthetic.json"
 
+    /// Class names per segmentation task of the export at `root`, nil when `root` holds no export.
+    static func classNames(root: URL) throws -> [String: [String]]? {
+        let url = root.appendingPathComponent(metadataFile)
+        guard FileManager.default.fileExists(atPath: url.path) else { return nil }
+        do {
+            return try JSONDecoder().decode(Metadata.self, from: Data(dataFile: url)).classes
+        } catch {
+            throw DataFileError(file: url.path, reason: "not the metadata of an `mtl-engine export` (\(error))")
+        }
+    }
+
     /// Image `index` of `split`; the split in the id keeps train and val apart in one root.
     public static func id(split: DataSplit, index: Int) -> String {
         split.rawValue + "_" + String(format: "%06d", index)
