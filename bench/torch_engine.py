@@ -15,7 +15,7 @@ the file mtl-engine ships, or `pretrained: PATH`).
 
 It honours the run contract through python/sweep_engine.py (progress.jsonl, checkpoints every
 epoch, resume, SIGTERM, metrics.json). Not part of the product: torch and timm come from pip, for
-by-hand runs only (`pip install torch timm`). Run through sweep with bench/torch-reference.yaml,
+by-hand runs only (`pip install torch timm`). Run through sweep with experiments/torch-reference.yaml,
 or by hand:
 
     bench/torch_engine.py --config RUN_DIR/config.json --out RUN_DIR
