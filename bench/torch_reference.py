@@ -46,15 +46,17 @@ class HRNetHead(nn.Module):
 
 
 class MultiTaskSwin(nn.Module):
-    def __init__(self, shape):
+    """`outputs`: channels per task (TASKS by default); bench/torch_engine.py trains it."""
+
+    def __init__(self, shape, outputs=None, drop_path_rate=0.0):
         super().__init__()
         c = shape["embed_dim"]
         self.backbone = SwinTransformer(
             img_size=shape["image"], embed_dim=c, depths=shape["depths"], num_heads=shape["num_heads"],
-            window_size=shape["window_size"], num_classes=0, drop_path_rate=0.0)
+            window_size=shape["window_size"], num_classes=0, drop_path_rate=drop_path_rate)
         dims = [2 * c, 4 * c, 8 * c, 8 * c]
         channels = [max(4, (k * c + 48) // 96) for k in (18, 36, 72, 144)]
-        self.heads = nn.ModuleDict({t: HRNetHead(dims, channels, n) for t, n in TASKS.items()})
+        self.heads = nn.ModuleDict({t: HRNetHead(dims, channels, n) for t, n in (outputs or TASKS).items()})
 
     def stage_features(self, x):
         x = self.backbone.patch_embed(x)

@@ -11,11 +11,12 @@ public struct EngineCommand: ParsableCommand {
             Examples:
               mtl-engine --config runs/a1/config.json --out runs/a1
               mtl-engine samples --out /tmp/scenes
+              mtl-engine export --dataset pascal --split train --count 256 --out /tmp/synthetic-pascal
               mtl-engine bench --backbone swin_t --image-size 224 --batch 8 --threads 2
             Config keys, profiles and checkpoints: docs/engine.md.
             """,
         version: EngineVersion.current,
-        subcommands: [TrainCommand.self, SamplesCommand.self, BenchCommand.self, CheckTimmCommand.self],
+        subcommands: [TrainCommand.self, SamplesCommand.self, ExportCommand.self, BenchCommand.self, CheckTimmCommand.self],
         defaultSubcommand: TrainCommand.self)
 
     public init() {}

@@ -99,9 +99,15 @@ public enum PNG {
 
     /// 16-bit grey (depth maps in millimetres, for instance).
     public static func encode(width: Int, height: Int, grey16: [UInt16]) -> Data {
-        precondition(grey16.count == width * height)
-        let bigEndian = grey16.flatMap { [UInt8($0 >> 8), UInt8($0 & 0xFF)] }
-        return encode(bigEndian, width: width, height: height, channels: 1, bitDepth: 16, palette: nil)
+        encode(width: width, height: height, channels: 1, samples16: grey16)
+    }
+
+    /// 16-bit grey (1 channel), RGB (3) or RGBA (4), `samples16` interleaved row by row (the
+    /// synthetic export's images and normals: near-lossless, docs/data.md).
+    public static func encode(width: Int, height: Int, channels: Int, samples16: [UInt16]) -> Data {
+        precondition([1, 3, 4].contains(channels) && samples16.count == width * height * channels)
+        let bigEndian = samples16.flatMap { [UInt8($0 >> 8), UInt8($0 & 0xFF)] }
+        return encode(bigEndian, width: width, height: height, channels: channels, bitDepth: 16, palette: nil)
     }
 
     /// 8-bit palette image: one index per pixel, `palette` as RGB triples.

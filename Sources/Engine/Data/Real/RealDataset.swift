@@ -24,6 +24,9 @@ public struct RealSplit: Sendable {
     public let height: Int
     public let width: Int
     public let tasks: [TaskName]
+    /// Class names per segmentation task when the root is an `mtl-engine export` of the synthetic
+    /// scenes (its synthetic.json names them); nil for a real data set, whose counts are fixed.
+    public var exportedClasses: [String: [String]]? = nil
 }
 
 /// A real data set: a layout on disk, and one split of it opened by the init below. The
@@ -41,8 +44,18 @@ extension RealDataset {
     /// Reads every sample once, so a truncated or corrupt file (or a label map of the wrong size)
     /// also stops a run before training, with the file's name, rather than in the middle of an
     /// epoch. At the paper's scale this costs a few minutes per run (docs/data.md).
+    /// Class labels beyond the head's outputs are errors too, naming the image.
     public func checkSamples() throws {
-        for index in 0..<count { _ = try sample(at: index) }
+        for index in 0..<count {
+            let sample = try sample(at: index)
+            for task in tasks where task.labelKind == .classIndices {
+                let classes = outputs(of: task)
+                if let label = sample.labels.classes(task)!.first(where: { $0 != ignoreLabel && Int($0) >= classes }) {
+                    throw DataFileError(file: root.path, reason: "image \(ids[index]): \(task.rawValue) label \(label) is outside "
+                                        + "the \(classes) classes of \(Self.layout.name) (0...\(classes - 1), 255 = no label)")
+                }
+            }
+        }
     }
 }
 
@@ -53,8 +66,10 @@ extension RealDataset {
         let layout = Self.layout, tasks = tasks ?? layout.dataset.tasks
         try RealDataFiles.checkTasks(tasks, of: layout.dataset, named: layout.name, root: root)
         let all = try RealDataFiles.ids(in: layout.splitList(root: root, split: split))
-        self.init(opened: RealSplit(root: root, split: split, ids: limit.map { Array(all.prefix($0)) } ?? all,
-                                    height: height, width: width, tasks: tasks))
+        var opened = RealSplit(root: root, split: split, ids: limit.map { Array(all.prefix($0)) } ?? all,
+                               height: height, width: width, tasks: tasks)
+        opened.exportedClasses = try SyntheticExport.classNames(root: root)
+        self.init(opened: opened)
     }
 
     public static func splitList(root: URL, split: DataSplit) -> URL { layout.splitList(root: root, split: split) }
@@ -67,7 +82,9 @@ extension RealDataset {
     public var tasks: [TaskName] { opened.tasks }
     public var count: Int { opened.ids.count }
 
-    public func outputs(of task: TaskName) -> Int { Self.layout.dataset.realOutputs(of: task) }
+    public func outputs(of task: TaskName) -> Int {
+        opened.exportedClasses?[task.rawValue]?.count ?? Self.layout.dataset.realOutputs(of: task)
+    }
 }
 
 /// The real data sets by name: PASCAL-Context and NYUD-v2 in their multi-task layouts.
