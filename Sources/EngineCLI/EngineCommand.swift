@@ -12,10 +12,11 @@ public struct EngineCommand: ParsableCommand {
               mtl-engine --config runs/a1/config.json --out runs/a1
               mtl-engine samples --out /tmp/scenes
               mtl-engine bench --backbone swin_t --image-size 224 --batch 8 --threads 2
-            Config keys, profiles and checkpoints: docs/engine.md.
+              mtl-engine keys
+            Config keys: `mtl-engine keys`; profiles and checkpoints: docs/engine.md.
             """,
         version: EngineVersion.current,
-        subcommands: [TrainCommand.self, SamplesCommand.self, BenchCommand.self, CheckTimmCommand.self],
+        subcommands: [TrainCommand.self, KeysCommand.self, SamplesCommand.self, BenchCommand.self, CheckTimmCommand.self],
         defaultSubcommand: TrainCommand.self)
 
     public init() {}
