@@ -13,10 +13,12 @@ public struct EngineCommand: ParsableCommand {
               mtl-engine samples --out /tmp/scenes
               mtl-engine export --dataset pascal --split train --count 256 --out /tmp/synthetic-pascal
               mtl-engine bench --backbone swin_t --image-size 224 --batch 8 --threads 2
-            Config keys, profiles and checkpoints: docs/engine.md.
+              mtl-engine keys
+            Config keys: `mtl-engine keys`; profiles and checkpoints: docs/engine.md.
             """,
         version: EngineVersion.current,
-        subcommands: [TrainCommand.self, SamplesCommand.self, ExportCommand.self, BenchCommand.self, CheckTimmCommand.self],
+        subcommands: [TrainCommand.self, KeysCommand.self, SamplesCommand.self, ExportCommand.self, BenchCommand.self,
+                      CheckTimmCommand.self],
         defaultSubcommand: TrainCommand.self)
 
     public init() {}

@@ -15,6 +15,7 @@ public struct TrainCommand: ParsableCommand {
             file of the real data set under data_root (no metrics written),
             3 stopped by SIGTERM/SIGINT (checkpoint kept; run the same command to resume),
             1 any other failure. Threads: MTL_THREADS (default 1).
+            The config's keys, what each accepts and its default: `mtl-engine keys`.
 
             --validate-config FILE... checks configs without training: one JSON line per file
             ({"file", "valid", "key", "message"}), exit 0 when all are valid, 2 when some is not.

@@ -1,6 +1,6 @@
 /// Where a map's channels sit in memory: `outer` blocks of `channels` runs of `inner`
 /// contiguous values. NCHW is (N, C, H W); channels-last rows are (rows, C, 1). The kernels
-/// that take a layout (BatchNorm, the task losses) serve the tape's NCHW tensors and the
+/// that take a layout (BatchNorm, the task losses) serve NCHW maps and the
 /// engine's channels-last matrices alike.
 public struct ChannelLayout: Sendable, Equatable {
     public var outer: Int, channels: Int, inner: Int

@@ -96,24 +96,6 @@ public func conv2dBackward(_ x: UnsafePointer<Float>, weight: UnsafePointer<Floa
     }
 }
 
-/// Convolution of NCHW `x` with `weight` [O, C, kh, kw] and optional `bias` [O]
-/// (PyTorch Conv2d, groups = 1), on the tape: `conv2dForward` / `conv2dBackward`.
-public func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor? = nil,
-                   _ geometry: Conv2dGeometry = Conv2dGeometry()) -> Tensor {
-    precondition(x.rank == 4 && weight.rank == 4, "conv2d needs NCHW input and OIHW weight, got \(x.shape), \(weight.shape)")
-    precondition(weight.shape[1] == x.shape[1], "conv2d weight \(weight.shape) for \(x.shape[1]) input channels")
-    if let bias { precondition(bias.count == weight.shape[0], "conv2d bias \(bias.shape) for \(weight.shape[0]) outputs") }
-    let shape = Conv2dShape(n: x.shape[0], c: x.shape[1], h: x.shape[2], w: x.shape[3], o: weight.shape[0],
-                            kh: weight.shape[2], kw: weight.shape[3], geometry: geometry)
-    let y = Tensor(uninitialized: [shape.n, shape.o, shape.ho, shape.wo])
-    conv2dForward(x.data, weight: weight.data, bias: bias?.data, y.data, shape)
-    y.record(inputs: [x, weight] + (bias.map { [$0] } ?? [])) { y in
-        conv2dBackward(x.data, weight: weight.data, dy: y.grad!, shape, dx: x.gradSink(),
-                       dWeight: weight.gradSink(), dBias: bias?.gradSink())
-    }
-    return y
-}
-
 /// The im2col index map of one image: row (ch, ky, kx), column (oy, ox) holds
 /// input pixel (ch, oy*stride - pad + ky*dilation, ox*stride - pad + kx*dilation),
 /// or zero outside the image. `gather` is the forward; `scatterAdd` its transpose.

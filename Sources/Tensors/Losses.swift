@@ -5,8 +5,8 @@ import Darwin
 #endif
 
 // The task losses of METHODS.md. Each exists once, as a kernel over raw buffers that returns
-// the mean loss and writes its gradient with respect to the predictions; the tape ops below
-// (NCHW) and the engine's `TaskLoss` (channels-last rows) both call it. Labels say themselves
+// the mean loss and writes its gradient with respect to the predictions; the engine's `TaskLoss`
+// calls it on channels-last rows (any `ChannelLayout` serves, NCHW included). Labels say themselves
 // which pixels count: `ignoredClassLabel` for the class losses, a zero vector for normals, a
 // depth of 0 or less (or not finite) for depth. Nothing labelled gives loss 0 and a zero
 // gradient, not NaN, since e.g. human_parts ignores whole images without people.
@@ -17,59 +17,6 @@ import Darwin
 
 /// The class label of a pixel the class losses skip (PASCAL's 255).
 public let ignoredClassLabel: Float = 255
-
-// MARK: tape ops
-
-/// Pixel cross-entropy: `logits` [N, K, H, W] (or [N, K]), `labels` one class per pixel in
-/// (N, H, W) order, `ignoredClassLabel` skipped; the mean over the other pixels.
-public func crossEntropy(_ logits: Tensor, labels: [Float]) -> Tensor {
-    let layout = ChannelLayout(nchw: logits.shape)
-    precondition(labels.count == layout.pixels, "\(labels.count) labels for logits \(logits.shape)")
-    return lossTensor(logits) { gradient in
-        crossEntropyWithGradient(logits.data, labels: labels, layout, gradient: gradient)
-    }
-}
-
-/// Balanced binary cross-entropy on logits (saliency); `labels` 0 / 1 per element,
-/// `ignoredClassLabel` skipped. See `balancedBCEWithGradient`.
-public func balancedBCEWithLogits(_ logits: Tensor, labels: [Float]) -> Tensor {
-    precondition(labels.count == logits.count, "\(labels.count) labels for logits \(logits.shape)")
-    return lossTensor(logits) { gradient in
-        balancedBCEWithGradient(logits.data, labels: labels, count: logits.count, gradient: gradient)
-    }
-}
-
-/// Surface-normal loss on NCHW `prediction` [N, C, H, W]; `labels` in the same layout, a zero
-/// vector where a pixel has no label. See `normalsL1WithGradient`.
-public func normalsL1(_ prediction: Tensor, labels: [Float]) -> Tensor {
-    precondition(labels.count == prediction.count, "\(labels.count) labels for a prediction \(prediction.shape)")
-    return lossTensor(prediction) { gradient in
-        normalsL1WithGradient(prediction.data, labels: labels, ChannelLayout(nchw: prediction.shape), gradient: gradient)
-    }
-}
-
-/// Depth loss: L1 over the elements whose label is a depth (positive and finite).
-public func depthL1(_ prediction: Tensor, labels: [Float]) -> Tensor {
-    precondition(labels.count == prediction.count, "\(labels.count) labels for a prediction \(prediction.shape)")
-    return lossTensor(prediction) { gradient in
-        depthL1WithGradient(prediction.data, labels: labels, count: prediction.count, gradient: gradient)
-    }
-}
-
-/// The scalar `kernel` returns, recorded with the gradient it wrote, scaled by the
-/// upstream gradient in the backward.
-private func lossTensor(_ prediction: Tensor, _ kernel: (UnsafeMutablePointer<Float>) -> Double) -> Tensor {
-    let gradient = Tensor(uninitialized: prediction.shape)
-    let y = Tensor(scalar: Float(kernel(gradient.data)))
-    y.record(prediction) { y in
-        guard let gx = prediction.gradSink() else { return }
-        let g = y.grad![0], pg = gradient.data
-        for i in 0..<prediction.count { gx[i] += g * pg[i] }
-    }
-    return y
-}
-
-// MARK: buffer-level kernels (the tape ops above and the engine's TaskLoss both run these)
 
 // Each returns the mean loss and overwrites `gradient` (the predictions' size) with the
 // gradient of that mean times `scale` (a task's loss weight, applied in the same pass): the

@@ -4,65 +4,6 @@ import Glibc
 import Darwin
 #endif
 
-/// Softmax over the last dimension.
-public func softmax(_ x: Tensor) -> Tensor {
-    let width = x.shape.last ?? 1, rows = x.count / max(width, 1)
-    let y = Tensor(uninitialized: x.shape)
-    softmaxForward(x.data, y.data, rows: rows, width: width)
-    y.record(x) { y in
-        if let gx = x.gradSink() { softmaxBackward(y.data, y.grad!, gx, rows: rows, width: width) }
-    }
-    return y
-}
-
-/// LayerNorm over the last dimension C, with optional affine `weight`, `bias` [C].
-public func layerNorm(_ x: Tensor, weight: Tensor?, bias: Tensor?, epsilon: Float = 1e-5) -> Tensor {
-    let c = x.shape.last ?? 1, rows = x.count / max(c, 1)
-    if let weight { precondition(weight.count == c, "LayerNorm weight \(weight.shape) for \(c) features") }
-    if let bias { precondition(bias.count == c, "LayerNorm bias \(bias.shape) for \(c) features") }
-    // Absent affine parameters act as ones and zeros, so the kernels need no branches.
-    let scale = weight ?? Tensor.ones([c]), shift = bias ?? Tensor.zeros([c])
-    let y = Tensor(uninitialized: x.shape)
-    // Per-row statistics for the backward, in tensor storage so parallel chunks write through pointers.
-    let statistics = Tensor(uninitialized: [2, rows])
-    let means = statistics.data, rstds = statistics.data + rows
-    layerNormForward(x.data, weight: scale.data, bias: shift.data, y.data, means: means, rstds: rstds,
-                     rows: rows, channels: c, epsilon: epsilon)
-    y.record(inputs: [x] + [weight, bias].compactMap { $0 }) { y in
-        layerNormBackward(x.data, weight: scale.data, means: means, rstds: rstds, outputGradient: y.grad!,
-                          inputGradient: x.gradSink(), weightGradient: weight?.gradSink(), biasGradient: bias?.gradSink(),
-                          rows: rows, channels: c)
-    }
-    return y
-}
-
-/// BatchNorm over the channels of NCHW `x` (PyTorch BatchNorm2d).
-/// Training normalises with the batch statistics (biased variance) and moves the
-/// running statistics by `momentum` (the running variance takes the unbiased
-/// batch variance); evaluation normalises with the running statistics.
-public func batchNorm2d(_ x: Tensor, weight: Tensor?, bias: Tensor?,
-                        runningMean: Tensor, runningVariance: Tensor,
-                        training: Bool, momentum: Float = 0.1, epsilon: Float = 1e-5) -> Tensor {
-    precondition(x.rank == 4, "batchNorm2d needs NCHW, got \(x.shape)")
-    let layout = ChannelLayout(nchw: x.shape)
-    let c = layout.channels
-    precondition(runningMean.count == c && runningVariance.count == c, "running statistics for \(c) channels")
-    let scale = weight ?? Tensor.ones([c]), shift = bias ?? Tensor.zeros([c])
-    var means = [Float](repeating: 0, count: c), rstds = [Float](repeating: 0, count: c)
-    batchNormStatistics(x.data, layout, means: &means, rstds: &rstds, runningMean: runningMean.data,
-                        runningVariance: runningVariance.data, training: training, momentum: momentum, epsilon: epsilon)
-    let y = Tensor(uninitialized: x.shape)
-    batchNormForward(x.data, layout, means: means, rstds: rstds, weight: scale.data, bias: shift.data, y.data)
-    y.record(inputs: [x] + [weight, bias].compactMap { $0 }) { y in
-        batchNormBackward(x.data, layout, means: means, rstds: rstds, weight: scale.data, training: training,
-                          outputGradient: y.grad!, inputGradient: x.gradSink(),
-                          weightGradient: weight?.gradSink(), biasGradient: bias?.gradSink())
-    }
-    return y
-}
-
-// MARK: buffer-level kernels (the tape ops above and the engine's layers both run these)
-
 /// Row softmax of `rows` x `width` values; `y` may be `x` (in place).
 public func softmaxForward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, rows: Int, width: Int) {
     parallelChunks(rows, minimumChunk: max(1, (1 << 15) / max(width, 1))) { _, chunk in

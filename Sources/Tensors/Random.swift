@@ -65,21 +65,3 @@ public struct SeededRandom: RandomNumberGenerator, Sendable {
         Int(next(upperBound: UInt64(bound)))
     }
 }
-
-extension Tensor {
-    /// Normal(mean, std) entries.
-    public static func normal(_ shape: [Int], mean: Float = 0, std: Float = 1,
-                              using rng: inout SeededRandom, requiresGrad: Bool = false) -> Tensor {
-        let t = Tensor(uninitialized: shape, requiresGrad: requiresGrad)
-        for i in 0..<t.count { t.data[i] = mean + std * rng.normal() }
-        return t
-    }
-
-    /// Uniform[low, high) entries.
-    public static func uniform(_ shape: [Int], low: Float, high: Float,
-                               using rng: inout SeededRandom, requiresGrad: Bool = false) -> Tensor {
-        let t = Tensor(uninitialized: shape, requiresGrad: requiresGrad)
-        for i in 0..<t.count { t.data[i] = rng.uniform(low, high) }
-        return t
-    }
-}

@@ -1,20 +1,3 @@
-/// Bilinear resize of NCHW `x` to `height` x `width` with PyTorch's
-/// `F.interpolate(mode="bilinear", align_corners=False)` semantics (given a size):
-/// output pixel centres map to source coordinate (i + 0.5) * in/out - 0.5, clamped
-/// at 0; the right/bottom neighbour is clamped to the last pixel. No antialiasing.
-public func upsampleBilinear(_ x: Tensor, height: Int, width: Int) -> Tensor {
-    precondition(x.rank == 4, "upsampleBilinear needs NCHW, got \(x.shape)")
-    // Every (n, c) plane is one single-channel image of the channels-last kernels.
-    let resize = BilinearResize(images: x.shape[0] * x.shape[1], channels: 1,
-                                from: (x.shape[2], x.shape[3]), to: (height, width))
-    let y = Tensor(uninitialized: [x.shape[0], x.shape[1], height, width])
-    resize.forward(x.data, y.data)
-    y.record(x) { y in
-        if let gx = x.gradSink() { resize.backward(y.grad!, gx) }
-    }
-    return y
-}
-
 /// Bilinear resizing of channels-last maps [images, height, width, channels] with PyTorch's
 /// align_corners=false sampling; the kernel behind `upsampleBilinear` and the engine's layers.
 /// Split over the compute threads by output rows (forward) and by images (backward), so every

@@ -1,16 +1,10 @@
 import Testing
 @testable import Tensors
 
-/// A leaf with seeded uniform values that takes gradients.
-func parameter(_ shape: [Int], seed: UInt64, low: Float = -1, high: Float = 1) -> Tensor {
+/// `count` seeded uniform values in [low, high).
+func floats(_ count: Int, seed: UInt64, low: Float = -1, high: Float = 1) -> [Float] {
     var rng = SeededRandom(seed: seed)
-    return Tensor.uniform(shape, low: low, high: high, using: &rng, requiresGrad: true)
-}
-
-/// A frozen (no-gradient) tensor with seeded values.
-func constant(_ shape: [Int], seed: UInt64, low: Float = -1, high: Float = 1) -> Tensor {
-    var rng = SeededRandom(seed: seed)
-    return Tensor.uniform(shape, low: low, high: high, using: &rng)
+    return (0..<count).map { _ in rng.uniform(low, high) }
 }
 
 func expectClose(_ actual: [Float], _ expected: [Float], tolerance: Float = 1e-5,
@@ -20,10 +14,4 @@ func expectClose(_ actual: [Float], _ expected: [Float], tolerance: Float = 1e-5
         Issue.record("element \(i): \(a) != \(e)", sourceLocation: sourceLocation)
         return
     }
-}
-
-func expectGradients(_ inputs: [Tensor], epsilon: Float = 1e-2,
-                     sourceLocation: SourceLocation = #_sourceLocation, _ op: ([Tensor]) -> Tensor) {
-    let result = gradcheck(inputs, epsilon: epsilon, op)
-    #expect(result.passed, "\(result)", sourceLocation: sourceLocation)
 }

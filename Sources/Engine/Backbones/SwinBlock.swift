@@ -37,7 +37,7 @@ public final class SwinBlock {
         // Row k of the windowed layout takes map row windowOrder[k] after the roll by -shift.
         windowOrder = WindowMap(batch: 1, height: height, width: width, window: window, shift: shift)
             .sourceRows.map { Int32($0) }
-        mask = shift > 0 ? shiftedWindowMask(height: height, width: width, window: window, shift: shift).values : nil
+        mask = shift > 0 ? shiftedWindowMask(height: height, width: width, window: window, shift: shift) : nil
         dropPathKeys = (stableHash(name + ".attn.drop_path"), stableHash(name + ".mlp.drop_path"))
     }
 

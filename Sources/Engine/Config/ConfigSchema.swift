@@ -1,7 +1,10 @@
 import Foundation
 import RunContract
 
-/// One key a run's `config.json` may contain, with the values it accepts.
+/// One key a run's `config.json` may contain: the values it accepts, its default and what it
+/// means. This declaration is the key's only description: `RunConfig.parse` checks values against
+/// it and reads fixed defaults from it, and `mtl-engine keys` and the key tables of
+/// docs/engine.md and docs/methods.md are rendered from it (`ConfigSchema.table`).
 public struct ConfigKey: Sendable {
     public enum Accepted: Sendable {
         case integer(ClosedRange<Int>)
@@ -25,12 +28,30 @@ public struct ConfigKey: Sendable {
         case nameGroups(stages: Int, names: [String])
     }
 
+    /// What a run uses when its config leaves the key out.
+    public enum Default: Sendable {
+        /// None: the run is refused.
+        case required
+        /// Nothing: what the key would set is not used (or, as the summary says, needed).
+        case none
+        /// This value; `RunConfig.parse` reads it from here (`ConfigReader`).
+        case value(JSONValue)
+        /// The profile's value (`Profile.values`, `Profile.pretrainValues`), rendered from them.
+        case profile(@Sendable (Profile.Values) -> String)
+        /// The method's preset (`MethodOptions.defaults(for:)`), rendered from it; nil for a
+        /// method that does not take the key.
+        case method(@Sendable (MethodOptions) -> String?)
+        /// Computed from other keys, as the text says.
+        case rule(String)
+    }
+
     public var name: String
     public var accepted: Accepted
+    public var defaultValue: Default
     public var summary: String
 
-    public init(_ name: String, _ accepted: Accepted, _ summary: String) {
-        self.name = name; self.accepted = accepted; self.summary = summary
+    public init(_ name: String, _ accepted: Accepted, default defaultValue: Default, _ summary: String) {
+        self.name = name; self.accepted = accepted; self.defaultValue = defaultValue; self.summary = summary
     }
 
     /// What the key accepts, as a phrase for error messages and `--help`.
@@ -160,48 +181,138 @@ public enum ConfigSchema {
     public static let taskNames = TaskName.allCases.map(\.rawValue)
 
     public static let coreKeys: [ConfigKey] = [
-        ConfigKey("kind", .choice(RunKind.allCases.map(\.rawValue)), "what the run does"),
-        ConfigKey("profile", .choice(Profile.allCases.map(\.rawValue)),
+        ConfigKey("kind", .choice(RunKind.allCases.map(\.rawValue)), default: .required, "what the run does (docs/engine.md, \"Run kinds\")"),
+        ConfigKey("profile", .choice(Profile.allCases.map(\.rawValue)), default: .value(.string("default")),
                   "the scale: smoke (seconds, for tests), default (about a minute), paper (real shapes)"),
-        ConfigKey("seed", .integer(0...Int(Int32.max)), "seeds weights, data order and augmentation"),
-        ConfigKey("dataset", .choice(DatasetName.allCases.map(\.rawValue)),
-                  "task set: pascal (semseg, human_parts, saliency, normals) or nyud (semseg, depth, normals)"),
-        ConfigKey("data_root", .directory, "a real data set in the PASCAL-Context or NYUD-v2 layout (default: synthetic)"),
-        ConfigKey("tasks", .names(taskNames), "tasks of a multi-task run (default: all tasks of the dataset)"),
-        ConfigKey("task", .choice(taskNames), "the task of a single_task run"),
-        ConfigKey("pretrain_set", .choice(["1k", "22k"]), "upstream set of a pretrain run"),
-        ConfigKey("pretrained", .file, "a backbone in safetensors with timm's names (from a pretrain run)"),
-        ConfigKey("backbone_weights", .choice(BundledWeights.names),
+        ConfigKey("seed", .integer(0...Int(Int32.max)), default: .value(.int(0)), "seeds weights, batch order and augmentation"),
+        ConfigKey("dataset", .choice(DatasetName.allCases.map(\.rawValue)), default: .value(.string("pascal")),
+                  "the task set: " + DatasetName.allCases.map { "\($0.rawValue) = " + $0.tasks.map(\.rawValue).joined(separator: ", ") }
+                    .joined(separator: "; ")),
+        ConfigKey("data_root", .directory, default: .none,
+                  "a real data set in the layout of `dataset` (PASCAL-Context or NYUD-v2, docs/data.md); dense kinds only; "
+                  + "left out, the synthetic scenes"),
+        ConfigKey("tasks", .names(taskNames), default: .rule("the dataset's"), "tasks of a multi-task run"),
+        ConfigKey("task", .choice(taskNames), default: .none, "the task of a single_task run (required there, refused elsewhere)"),
+        ConfigKey("pretrain_set", .choice(["1k", "22k"]), default: .value(.string("1k")), "upstream set of a pretrain run"),
+        ConfigKey("pretrained", .file, default: .none, "a backbone in safetensors with timm's names to start from (from a pretrain run)"),
+        ConfigKey("backbone_weights", .choice(BundledWeights.names), default: .none,
                   "a pretrained backbone the engine ships, by name (SHA-256 checked; experiments/weights.yaml makes it)"),
-        ConfigKey("backbone", .choice(BackboneShape.named.map(\.name)), "backbone shape (default: the profile's)"),
-        ConfigKey("embed_dim", .integer(4...1024), "channels C of stage 1 (overrides the backbone's)"),
-        ConfigKey("depths", .integers(count: 4, each: 1...48), "blocks per stage (overrides the backbone's)"),
-        ConfigKey("heads", .integers(count: 4, each: 1...128), "attention heads per stage (overrides the backbone's)"),
-        ConfigKey("window", .integer(1...64), "attention window side (overrides the backbone's)"),
-        ConfigKey("image_size", .integer(32...2048), "square input side in pixels, a multiple of 32"),
-        ConfigKey("decoder", .choice(DecoderKind.allCases.map(\.rawValue)), "per-task decoder head (default hrnet)"),
+        ConfigKey("backbone", .choice(BackboneShape.named.map(\.name)), default: .profile { $0.backbone }, "backbone shape"),
+        ConfigKey("embed_dim", .integer(4...1024), default: .rule("the backbone's"), "channels C of stage 1"),
+        ConfigKey("depths", .integers(count: 4, each: 1...48), default: .rule("the backbone's"), "blocks per stage"),
+        ConfigKey("heads", .integers(count: 4, each: 1...128), default: .rule("the backbone's"), "attention heads per stage"),
+        ConfigKey("window", .integer(1...64), default: .rule("the backbone's"), "attention window side"),
+        ConfigKey("image_size", .integer(32...2048), default: .profile { "\($0.imageSize)" },
+                  "square input side in pixels, a multiple of 32"),
+        ConfigKey("decoder", .choice(DecoderKind.allCases.map(\.rawValue)), default: .value(.string("hrnet")),
+                  "the per-task decoder head (docs/engine.md, \"Model\")"),
         ConfigKey("decoder_channels", .integers(count: 4, each: 1...4096),
-                  "every head's per-task projection channels per feature (default: [18, 36, 72, 144] scaled by C/96)"),
+                  default: .rule("\(DecoderSpec.defaultChannels(embedDim: 96)) at C = 96, scaled by C/96, at least 4"),
+                  "every head's per-task 1x1 projections of the four features"),
         ConfigKey("decoder_width", .integer(1...4096),
-                  "SegFormer embedding width / ASPP branch width (default: 256 scaled by C/96, at least 8)"),
+                  default: .rule("\(DecoderSpec.defaults(.segformer, embedDim: 96, imageSize: 448).width) at C = 96, scaled by C/96, at least 8"),
+                  "SegFormer's embedding width, ASPP's branch width (segformer and aspp only)"),
         ConfigKey("aspp_rates", .integers(count: 3, each: 1...256),
-                  "ASPP dilation rates (default: 12, 24, 36 scaled from a 56-pixel stage-1 map to the run's)"),
-        ConfigKey("epochs", .integer(1...100_000), "passes over the training set"),
-        ConfigKey("batch_size", .integer(1...4096), "images per step"),
-        ConfigKey("train_images", .integer(1...10_000_000), "training images (synthetic sets)"),
-        ConfigKey("val_images", .integer(1...10_000_000), "validation images (synthetic sets)"),
-        ConfigKey("lr", .real(1e-9...10), "peak learning rate after warm-up"),
-        ConfigKey("min_lr", .real(0...10), "learning rate at the end of the cosine"),
-        ConfigKey("weight_decay", .real(0...10), "AdamW decoupled weight decay (not on biases and 1-D parameters)"),
-        ConfigKey("warmup_epochs", .real(0...100_000), "linear warm-up length in epochs (fractions allowed)"),
-        ConfigKey("clip_grad", .real(0...1e9), "global gradient-norm clip (0: off)"),
-        ConfigKey("decoder_lr_scale", .real(1e-6...1e6),
-                  "the decoder heads' learning rate as a multiple of lr (default 10)"),
-        ConfigKey("loss_weights", .weights(taskNames, 0...1e6), "per-task loss weights (default: the papers')"),
-        ConfigKey("needs", .directories,
-                  "the run directories of this run's dependencies, by name (written by sweep; informational)"),
-        ConfigKey("progress_every", .integer(0...1_000_000), "also log progress every N steps (0: per epoch only)"),
+                  default: .rule(DecoderSpec.defaults(.aspp, embedDim: 96, imageSize: 448).atrousRates.map(String.init).joined(separator: ", ")
+                                 + " at a 56-pixel stage-1 map, scaled to the run's, at least 1"),
+                  "ASPP's dilation rates (aspp only)"),
+        ConfigKey("epochs", .integer(1...100_000), default: .profile { "\($0.epochs)" }, "passes over the training set"),
+        ConfigKey("batch_size", .integer(1...4096), default: .profile { "\($0.batchSize)" },
+                  "images per step (the last partial batch is dropped)"),
+        ConfigKey("train_images", .integer(1...10_000_000), default: .profile { "\($0.trainImages)" },
+                  "training images (synthetic sets; with data_root, a prefix of the split)"),
+        ConfigKey("val_images", .integer(1...10_000_000), default: .profile { "\($0.valImages)" },
+                  "validation images (synthetic sets; with data_root, a prefix of the split)"),
+        ConfigKey("lr", .real(1e-9...10), default: .profile { ConfigKey.describe($0.lr) }, "peak learning rate after warm-up"),
+        ConfigKey("min_lr", .real(0...10), default: .rule("lr / 100"), "learning rate at the end of the cosine, at most lr"),
+        ConfigKey("weight_decay", .real(0...10), default: .value(.double(0.05)),
+                  "AdamW decoupled weight decay, not on biases, norms, 1-D parameters or the position tables"),
+        ConfigKey("warmup_epochs", .real(0...100_000), default: .profile { ConfigKey.describe($0.warmupEpochs) },
+                  "linear warm-up length in epochs (fractions allowed)"),
+        ConfigKey("clip_grad", .real(0...1e9), default: .value(.double(5.0)), "global gradient-norm clip (0: off)"),
+        ConfigKey("decoder_lr_scale", .real(1e-6...1e6), default: .value(.int(10)),
+                  "the decoder's learning rate as a multiple of the schedule's (weight decay scales with it, as in a "
+                  + "PyTorch parameter group): the heads, and FAAR's TS-PD filters and XT-Cons alphas, which the paper "
+                  + "makes part of the decoder; adapters and the backbone keep 1"),
+        ConfigKey("loss_weights", .weights(taskNames, 0...1e6),
+                  default: .rule(TaskName.allCases.map { "\($0.rawValue) \(ConfigKey.describe($0.paperLossWeight))" }.joined(separator: ", ")),
+                  "per-task loss weights (the papers')"),
+        ConfigKey("needs", .directories, default: .none,
+                  "the run directories of this run's dependencies, by name (written by sweep; informational: "
+                  + "artifacts come through their own keys, e.g. pretrained)"),
+        ConfigKey("progress_every", .integer(0...1_000_000), default: .value(.int(0)), "also log progress every N steps (0: per epoch only)"),
     ]
 
     public static var keys: [ConfigKey] { coreKeys + methodKeys }
+
+    /// The declared key `name`; reading an undeclared key is a programming error.
+    static func key(_ name: String) -> ConfigKey {
+        guard let key = byName[name] else { preconditionFailure("config key '\(name)' is not declared in ConfigSchema") }
+        return key
+    }
+
+    static let byName = Dictionary(uniqueKeysWithValues: keys.map { ($0.name, $0) })
+
+    /// The keys as a Markdown table (key, accepts, default, meaning): `mtl-engine keys` prints it,
+    /// and docs/engine.md and docs/methods.md hold it between `<!-- config-keys: ... -->` markers.
+    public static func table(_ keys: [ConfigKey]) -> String {
+        var lines = ["| key | accepts | default | meaning |", "|---|---|---|---|"]
+        for key in keys {
+            lines.append("| `\(key.name)` | \(key.expectation) | \(key.defaultText) | \(key.summary) |")
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+}
+
+extension ConfigKey {
+    /// The default as a table cell: rendered from the code that applies it where it is a value,
+    /// the profiles or the methods' presets.
+    public var defaultText: String {
+        switch defaultValue {
+        case .required: return "required"
+        case .none: return "-"
+        case .value(let value): return value.stringValue ?? value.doubleValue.map(ConfigKey.describe) ?? value.canonical
+        case .rule(let text): return text
+        case .profile(let field):
+            let fineTuning = Profile.allCases.map { field($0.values) }, pretraining = Profile.allCases.map { field($0.pretrainValues) }
+            var text = "the profile's: " + zip(Profile.allCases, fineTuning).map { "\($0.rawValue) \($1)" }.joined(separator: ", ")
+            if pretraining != fineTuning { text += " (pretrain runs: " + pretraining.joined(separator: ", ") + ")" }
+            return text
+        case .method(let field):
+            // The first method's value, then the methods that differ from it: "16; faar: 32".
+            var groups: [(value: String, methods: [String])] = []
+            for method in MethodOptions.Method.allCases {
+                guard let value = field(.defaults(for: method)) else { continue }
+                if let g = groups.firstIndex(where: { $0.value == value }) { groups[g].methods.append(method.rawValue) }
+                else { groups.append((value, [method.rawValue])) }
+            }
+            return groups.enumerated().map { index, group in
+                index == 0 ? group.value : group.methods.joined(separator: ", ") + ": " + group.value
+            }.joined(separator: "; ")
+        }
+    }
+
+    /// A number as a default shows it: integral values without ".0".
+    static func describe(_ number: Double) -> String {
+        number == number.rounded() && abs(number) < 1e15 ? String(Int(number)) : "\(number)"
+    }
+}
+
+/// A config's keys as written, read with the defaults the schema declares as values.
+/// Presence checks (is the key written at all?) look at `written`.
+struct ConfigReader {
+    let written: [String: JSONValue]
+
+    subscript(name: String) -> JSONValue? {
+        let key = ConfigSchema.key(name)
+        if let value = written[name] { return value }
+        if case .value(let value) = key.defaultValue { return value }
+        return nil
+    }
+
+    func string(_ name: String) -> String? { self[name]?.stringValue }
+    func number(_ name: String) -> Double? { self[name]?.doubleValue }
+    func integer(_ name: String) -> Int? { self[name]?.integerValue }
+    func integers(_ name: String) -> [Int]? { self[name]?.integerValues }
+    func bool(_ name: String) -> Bool? { self[name]?.boolValue }
 }

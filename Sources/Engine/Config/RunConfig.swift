@@ -63,7 +63,7 @@ public struct RunConfig: Sendable {
             ConfigError(file: file, line: key.flatMap { lineOfKey($0, in: text) }, key: key, message: message)
         }
 
-        let schema = Dictionary(uniqueKeysWithValues: ConfigSchema.keys.map { ($0.name, $0) })
+        let schema = ConfigSchema.byName
         for key in values.keys.sorted() {
             guard let spec = schema[key] else {
                 let hint = Spelling.closest(to: key, among: Array(schema.keys)).map { "did you mean '\($0)'? " } ?? ""
@@ -72,18 +72,20 @@ public struct RunConfig: Sendable {
             if let problem = spec.check(values[key]!, dependenciesPending: dependenciesPending) { throw fail(key, problem) }
         }
 
-        func string(_ key: String) -> String? { values[key]?.stringValue }
-        func number(_ key: String) -> Double? { values[key]?.doubleValue }
-        func integer(_ key: String) -> Int? { values[key]?.integerValue }
-        func integers(_ key: String) -> [Int]? { values[key]?.integerValues }
+        // Written values, or the defaults the schema declares; presence checks read `values`.
+        let read = ConfigReader(written: values)
+        func string(_ key: String) -> String? { read.string(key) }
+        func number(_ key: String) -> Double? { read.number(key) }
+        func integer(_ key: String) -> Int? { read.integer(key) }
+        func integers(_ key: String) -> [Int]? { read.integers(key) }
 
         guard let kindName = string("kind") else {
             throw fail(nil, "missing key 'kind'; expected \(schema["kind"]!.expectation)")
         }
         let kind = RunKind(rawValue: kindName)!
-        let profile = string("profile").flatMap(Profile.init(rawValue:)) ?? .default
+        let profile = Profile(rawValue: string("profile")!)!
         let scale = kind == .pretrain ? profile.pretrainValues : profile.values
-        let dataset = string("dataset").flatMap(DatasetName.init(rawValue:)) ?? .pascal
+        let dataset = DatasetName(rawValue: string("dataset")!)!
 
         var tasks = dataset.tasks
         if case .array(let names) = values["tasks"] {
@@ -189,18 +191,18 @@ public struct RunConfig: Sendable {
         if minLR > lr { throw fail("min_lr", "must not exceed lr (\(lr)), got \(minLR)") }
 
         var config = RunConfig(
-            kind: kind, profile: profile, seed: integer("seed") ?? 0, dataset: dataset,
-            dataRoot: string("data_root"), tasks: tasks, pretrainSet: string("pretrain_set") ?? "1k",
+            kind: kind, profile: profile, seed: integer("seed")!, dataset: dataset,
+            dataRoot: string("data_root"), tasks: tasks, pretrainSet: string("pretrain_set")!,
             pretrained: pretrained, backbone: backbone, imageSize: imageSize,
-            decoder: string("decoder").flatMap(DecoderKind.init(rawValue:)) ?? .hrnet,
+            decoder: DecoderKind(rawValue: string("decoder")!)!,
             decoderChannels: decoderChannels, epochs: integer("epochs") ?? scale.epochs,
             batchSize: integer("batch_size") ?? scale.batchSize,
             trainImages: trainImages, valImages: valImages,
-            lr: lr, minLR: minLR, weightDecay: number("weight_decay") ?? 0.05,
+            lr: lr, minLR: minLR, weightDecay: number("weight_decay")!,
             warmupEpochs: number("warmup_epochs") ?? scale.warmupEpochs,
-            clipGrad: number("clip_grad") ?? 5.0, decoderLRScale: number("decoder_lr_scale") ?? 10,
+            clipGrad: number("clip_grad")!, decoderLRScale: number("decoder_lr_scale")!,
             lossWeights: lossWeights,
-            progressEvery: integer("progress_every") ?? 0,
+            progressEvery: integer("progress_every")!,
             method: MethodOptions(method: .full),
             decoderSpec: .defaults(.hrnet, embedDim: backbone.embedDim, imageSize: imageSize), values: values)
         // The method and decoder keys' own rules (which keys go with which choice), with the key's

@@ -5,59 +5,92 @@ import RunContract
 extension ConfigSchema {
     public static let methodKeys: [ConfigKey] = [
         ConfigKey("method", .choice(MethodOptions.Method.allCases.map(\.rawValue)),
-                  "how the backbone adapts (default: full; decoders for kind mtl_decoders)"),
-        ConfigKey("adapter", .choice(LowRankModule.Kind.allCases.map(\.rawValue)),
-                  "low-rank module kind (default: lora; dora for faar)"),
-        ConfigKey("lora_scale_convention", .choice(["raw", "alpha_over_r"]),
-                  "raw: a fixed factor lora_scale (MTLoRA's code, default); alpha_over_r: lora_alpha / r"),
-        ConfigKey("lora_scale", .real(0...1e6), "the raw scale factor (default 4)"),
-        ConfigKey("lora_alpha", .real(0...1e6), "alpha of the alpha / r convention (default: r)"),
-        ConfigKey("rank", .integer(1...4096),
-                  "rank of shared modules (FAAR: r_init; TGLoRA: the combined rank of a layer; default 16, faar 32)"),
-        ConfigKey("task_rank", .integer(1...4096), "rank of task-specific modules (default 4; faar: rank, r_init)"),
+                  default: .rule("full; decoders for kinds mtl_decoders and task_similarity"),
+                  "how the backbone adapts (docs/methods.md)"),
+        ConfigKey("adapter", .choice(LowRankModule.Kind.allCases.map(\.rawValue)), default: lowRank { $0.adapter.rawValue },
+                  "low-rank module kind"),
+        ConfigKey("lora_scale_convention", .choice(["raw", "alpha_over_r"]), default: .value(.string("raw")),
+                  "raw: a fixed factor lora_scale (MTLoRA's code); alpha_over_r: lora_alpha / r"),
+        ConfigKey("lora_scale", .real(0...1e6), default: lowRank { if case .raw(let s) = $0.scale { ConfigKey.describe(s) } else { nil } },
+                  "the raw convention's scale factor"),
+        ConfigKey("lora_alpha", .real(0...1e6), default: .rule("r"), "alpha of the alpha_over_r convention"),
+        ConfigKey("rank", .integer(1...4096), default: lowRank { "\($0.rank)" },
+                  "rank of shared modules (FAAR: r_init; TGLoRA: the combined rank of a layer)"),
+        ConfigKey("task_rank", .integer(1...4096), default: lowRank { $0.hasTaskStreams ? "\($0.taskRank)" : nil },
+                  "rank of task-specific modules (faar: rank, since FAAR §4.4 says \"r_init defines the initial rank of all layers\")"),
         ConfigKey("adapter_locations", .choice(MethodOptions.Locations.allCases.map(\.rawValue)),
-                  "which linears of a block carry modules: attn (qkv, proj), attn_mlp (and fc1, fc2; default) or "
-                  + "attn_mlp_others (and the others train; tglora's default)"),
-        ConfigKey("others_trainable", .bool,
+                  default: lowRank { $0.locations.rawValue },
+                  "which linears of a block carry modules: attn (qkv, proj), attn_mlp (and fc1, fc2) or "
+                  + "attn_mlp_others (and the others train)"),
+        ConfigKey("others_trainable", .bool, default: .method { "\($0.othersTrain)" },
                   "patch embedding, LayerNorms, relative position tables and patch merging train too "
-                  + "(default true; tglora: true only with adapter_locations attn_mlp_others)"),
-        ConfigKey("adapt_patch_merging", .bool, "low-rank modules on the patch-merging reductions (MTLoRA+)"),
+                  + "(tglora: true only with adapter_locations attn_mlp_others)"),
+        ConfigKey("adapt_patch_merging", .bool, default: lowRank { "\($0.adaptPatchMerging)" },
+                  "low-rank modules on the patch-merging reductions (MTLoRA+)"),
         ConfigKey("task_specific_stages", .choice(["4", "3", "4,3", "4,3,2,1"]),
-                  "stages whose last block has task-specific modules, as the supplementary's TS-blocks (default 4,3,2,1)"),
+                  default: .method { [.mtlora, .faar].contains($0.method)
+                      ? $0.taskSpecificStages.sorted(by: >).map(String.init).joined(separator: ",") : nil },
+                  "stages whose last block has task-specific modules, as the supplementary's TS-blocks"),
         ConfigKey("groups_per_stage", .integers(count: 4, each: 1...64),
-                  "TGLoRA task groups per stage, first to last (default: one fewer per stage away from the decoders)"),
-        ConfigKey("task_similarity", .file, "TGLoRA: the similarity.json a task_similarity run wrote"),
+                  default: .rule("one group fewer per stage away from the decoders: 1-2-3-4 (4 tasks), 1-1-2-3 (3 tasks)"),
+                  "TGLoRA task groups per stage, first to last, never decreasing"),
+        ConfigKey("task_similarity", .file, default: .none,
+                  "TGLoRA: the similarity.json a task_similarity run wrote (required unless every stage has 1 or T groups, "
+                  + "or task_groups is given)"),
         ConfigKey("task_groups", .nameGroups(stages: 4, names: ConfigSchema.taskNames),
-                  "TGLoRA: every stage's task groups, first to last, instead of deriving them from task_similarity"),
-        ConfigKey("swap_tasks", .names(ConfigSchema.taskNames),
-                  "TGLoRA: two tasks that exchange their places in every stage's groups (TGLoRA Table 4: less similar tasks grouped)"),
-        ConfigKey("similarity_examples", .integer(1...1_000_000),
-                  "kind task_similarity: training images N the gradient similarity averages over (default 32)"),
-        ConfigKey("pdrs", .bool, "FAAR's rank shrinking (default: true for faar, false otherwise)"),
-        ConfigKey("rho_shared", .real(0.000001...1), "PDRS coverage of shared modules (default 0.95)"),
-        ConfigKey("rho_task", .real(0.000001...1), "PDRS coverage of task-specific modules (default 0.95)"),
-        ConfigKey("pdrs_ema_decay", .real(0...1), "PDRS importance EMA decay beta (default 0.9)"),
+                  default: .rule("derived from task_similarity"),
+                  "TGLoRA: every stage's task groups by task name, first to last"),
+        ConfigKey("swap_tasks", .names(ConfigSchema.taskNames), default: .none,
+                  "TGLoRA: two tasks that exchange their places in every stage's groups, derived or given (Table 4's "
+                  + "\"less similar tasks grouped\"; a no-op in stages where they share a group or sit alone)"),
+        ConfigKey("similarity_examples", .integer(1...1_000_000), default: .value(.int(32)),
+                  "kind task_similarity: training images N the gradient similarity averages over (at most train_images; "
+                  + "the default, 32, is capped at it)"),
+        ConfigKey("pdrs", .bool, default: lowRank { "\($0.rankShrinking != nil)" }, "FAAR's rank shrinking"),
+        ConfigKey("rho_shared", .real(0.000001...1), default: shrinking { ConfigKey.describe($0.rhoShared) },
+                  "PDRS coverage of shared modules"),
+        ConfigKey("rho_task", .real(0.000001...1), default: shrinking { ConfigKey.describe($0.rhoTask) },
+                  "PDRS coverage of task-specific modules"),
+        ConfigKey("pdrs_ema_decay", .real(0...1), default: shrinking { ConfigKey.describe($0.decay) },
+                  "PDRS importance EMA decay beta"),
         ConfigKey("pdrs_ema_start", .choice(RankShrinker.EMAStart.allCases.map(\.rawValue)),
-                  "what the coverage rule ranks: bias_corrected (default; the EMA over 1 - beta^n), zero (the plain EMA) or "
+                  default: shrinking { $0.emaStart.rawValue },
+                  "what the coverage rule ranks: bias_corrected (the EMA over 1 - beta^n), zero (the plain EMA) or "
                   + "first_observation (the EMA starting at the first score, which is always 0: runs as zero)"),
-        ConfigKey("pdrs_prefix_rescale", .bool, "DyLoRA's sqrt(r / b) rescaling of an active prefix (default false)"),
-        ConfigKey("ts_pd", .bool, "FAAR's channel-wise spectral filter before each decoder input (default: true for faar)"),
-        ConfigKey("xt_cons", .bool, "FAAR's cross-task consensus inside TS-PD (default: true for faar; needs ts_pd)"),
-        ConfigKey("xt_cons_low_cutoff", .real(0...1), "XT-Cons low band: normalised radius at most this (default 0.25)"),
-        ConfigKey("xt_cons_high_cutoff", .real(0...1), "XT-Cons high band: normalised radius above this (default 0.5)"),
-        ConfigKey("bottleneck", .integer(1...4096), "width of the bottleneck adapters of method adapter (default 16)"),
-        ConfigKey("lora_dropout", .real(0...0.99),
-                  "dropout on every low-rank module's input in training (default 0; mtlora, tglora, faar: 0.05)"),
-        ConfigKey("drop_path_rate", .real(0...0.99),
-                  "stochastic depth, rising linearly over the blocks to this rate (default 0; mtlora, tglora, faar: 0.2)"),
+        ConfigKey("pdrs_prefix_rescale", .bool, default: shrinking { "\($0.rescalesPrefix)" },
+                  "DyLoRA's sqrt(r / b) rescaling of an active prefix"),
+        ConfigKey("ts_pd", .bool, default: .method { "\($0.spectralFilter)" },
+                  "FAAR's channel-wise spectral filter before each decoder input"),
+        ConfigKey("xt_cons", .bool, default: .method { "\($0.crossTaskConsensus)" },
+                  "FAAR's cross-task consensus inside TS-PD (needs ts_pd)"),
+        ConfigKey("xt_cons_low_cutoff", .real(0...1), default: .method { ConfigKey.describe($0.consensusLowCutoff) },
+                  "XT-Cons low band: normalised radius at most this"),
+        ConfigKey("xt_cons_high_cutoff", .real(0...1), default: .method { ConfigKey.describe($0.consensusHighCutoff) },
+                  "XT-Cons high band: normalised radius above this"),
+        ConfigKey("bottleneck", .integer(1...4096), default: .method { $0.method == .adapter ? "\($0.bottleneck)" : nil },
+                  "width of the bottleneck adapters of method adapter"),
+        ConfigKey("lora_dropout", .real(0...0.99), default: lowRank { ConfigKey.describe($0.loraDropout) },
+                  "dropout on every low-rank module's input in training"),
+        ConfigKey("drop_path_rate", .real(0...0.99), default: .method { ConfigKey.describe($0.dropPathRate) },
+                  "stochastic depth, rising linearly over the blocks to this rate (any fine-tuning kind)"),
     ]
+
+    /// The preset's value, for the low-rank methods only.
+    private static func lowRank(_ field: @escaping @Sendable (MethodOptions) -> String?) -> ConfigKey.Default {
+        .method { $0.usesLowRankAdapters ? field($0) : nil }
+    }
+
+    /// The PDRS setting of a preset, or of PDRS switched on with its defaults.
+    private static func shrinking(_ field: @escaping @Sendable (MethodOptions.RankShrinking) -> String)
+        -> ConfigKey.Default {
+        .method { $0.usesLowRankAdapters ? field($0.rankShrinking ?? MethodOptions.RankShrinking()) : nil }
+    }
 }
 
 extension RunConfig {
     /// N of a task_similarity run: the first N training images, unaugmented.
     public var similarityExamples: Int {
-        if let n = values["similarity_examples"]?.integerValue { return n }
-        return min(32, trainImages)
+        min(ConfigReader(written: values).integer("similarity_examples")!, trainImages)
     }
 }
 
@@ -152,7 +185,7 @@ extension MethodOptions {
         // FAAR §4.4: "r_init defines the initial rank of all layers", the task-specific ones too.
         if method == .faar { taskRank = rank }
         if let r = number("task_rank") { taskRank = Int(r) }
-        switch string("lora_scale_convention") ?? "raw" {
+        switch ConfigReader(written: values).string("lora_scale_convention")! {
         case "alpha_over_r":
             if values["lora_scale"] != nil { throw fail("lora_scale", "the alpha_over_r convention takes lora_alpha instead") }
             scale = .alphaOverRank(alpha: number("lora_alpha") ?? Double(rank))
@@ -160,7 +193,7 @@ extension MethodOptions {
             if values["lora_alpha"] != nil {
                 throw fail("lora_alpha", "the raw convention takes lora_scale; set lora_scale_convention to alpha_over_r")
             }
-            scale = .raw(number("lora_scale") ?? 4)
+            if let factor = number("lora_scale") { scale = .raw(factor) }
         }
         if let name = string("adapter_locations") { locations = Locations(rawValue: name)! }
         // TGLoRA names "others" in its locations; the other methods train them unless told not to.
@@ -261,7 +294,7 @@ extension MethodOptions {
         if crossTaskConsensus, config.tasks.count < 2 {
             throw fail("xt_cons", "XT-Cons needs at least two tasks")
         }
-        let low = number("xt_cons_low_cutoff") ?? 0.25, high = number("xt_cons_high_cutoff") ?? 0.5
+        let low = number("xt_cons_low_cutoff") ?? consensusLowCutoff, high = number("xt_cons_high_cutoff") ?? consensusHighCutoff
         if low > high { throw fail("xt_cons_low_cutoff", "must not exceed xt_cons_high_cutoff (\(high)), got \(low)") }
         consensusLowCutoff = low
         consensusHighCutoff = high

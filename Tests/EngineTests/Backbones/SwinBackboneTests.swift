@@ -30,7 +30,7 @@ func randomMatrix(rows: Int, columns: Int, seed: UInt64) -> Matrix {
 
 @Test func shiftedWindowMaskSeparatesExactlyTheTokensTheRollBroughtTogether() {
     let (side, window, shift) = (8, 4, 2)
-    let mask = shiftedWindowMask(height: side, width: side, window: window, shift: shift).values
+    let mask = shiftedWindowMask(height: side, width: side, window: window, shift: shift)
     let n = window * window
     let windowsPerSide = side / window
     for w in 0..<(windowsPerSide * windowsPerSide) {

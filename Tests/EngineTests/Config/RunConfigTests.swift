@@ -90,14 +90,33 @@ private func error(_ json: String) -> ConfigError? {
     #expect(error(#"{"kind": "mtl_decoders", "profile": "smoke", "backbone_weights": null}"#)?.key == "pretrained")
 }
 
-@Test func everyConfigKeyIsDocumented() throws {
+/// docs/engine.md and docs/methods.md hold the key tables `mtl-engine keys core` / `methods`
+/// print, between `<!-- mtl-engine keys PART -->` and `<!-- end of mtl-engine keys PART -->`.
+@Test func theDocsKeyTablesAreTheDeclarations() throws {
     let docs = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("docs/engine.md")
-    let text = try String(contentsOf: docs, encoding: .utf8)
-    for key in ConfigSchema.coreKeys { #expect(text.contains("`\(key.name)`"), "docs/engine.md lacks \(key.name)") }
-    let methods = try String(contentsOf: docs.deletingLastPathComponent().appendingPathComponent("methods.md"), encoding: .utf8)
-    for key in ConfigSchema.methodKeys { #expect(methods.contains("`\(key.name)`"), "docs/methods.md lacks \(key.name)") }
-    for kind in RunKind.allCases { #expect(text.contains("`\(kind.rawValue)`"), "docs/engine.md lacks kind \(kind.rawValue)") }
+        .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("docs")
+    for (file, part, keys) in [("engine.md", "core", ConfigSchema.coreKeys), ("methods.md", "methods", ConfigSchema.methodKeys)] {
+        let text = try String(contentsOf: docs.appendingPathComponent(file), encoding: .utf8)
+        let begin = "<!-- mtl-engine keys \(part) -->\n", end = "<!-- end of mtl-engine keys \(part) -->"
+        let table = try #require(text.range(of: begin).flatMap { start in
+            text.range(of: end, range: start.upperBound..<text.endIndex).map { String(text[start.upperBound..<$0.lowerBound]) }
+        }, "docs/\(file) lacks the markers \(begin)")
+        #expect(table == ConfigSchema.table(keys),
+                "docs/\(file)'s key table is not the declarations'; paste the output of `swift run mtl-engine keys \(part)`")
+    }
+    let engine = try String(contentsOf: docs.appendingPathComponent("engine.md"), encoding: .utf8)
+    for kind in RunKind.allCases { #expect(engine.contains("`\(kind.rawValue)`"), "docs/engine.md lacks kind \(kind.rawValue)") }
+}
+
+/// A declared default is a value its own key accepts, and every key renders a default.
+@Test func declaredDefaultsAreValidValues() {
+    for key in ConfigSchema.keys {
+        if case .value(let value) = key.defaultValue { #expect(key.check(value) == nil, "\(key.name)'s default \(value.canonical)") }
+        #expect(!key.defaultText.isEmpty, "\(key.name) renders no default")
+    }
+    #expect(ConfigSchema.key("rank").defaultText == "16; faar: 32")
+    #expect(ConfigSchema.key("lora_dropout").defaultText == "0; mtlora, tglora, faar: 0.05")
+    #expect(ConfigSchema.key("epochs").defaultText.hasPrefix("the profile's: smoke 2, default 10, paper 300"))
 }
 
 /// `sweep` knows the engine's keys and scales through RunContract (it does not link the engine):

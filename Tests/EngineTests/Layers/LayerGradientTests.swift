@@ -112,4 +112,35 @@ import Testing
             merging.forward($0, batch: 2, side: 4, context)
         }
     }
+
+    /// Every task's loss as the engine trains with it (`TaskLoss`, channels-last rows, a loss
+    /// weight folded into the gradient), with unlabelled pixels among the labelled ones.
+    @Test(arguments: TaskName.allCases)
+    func taskLoss(task: TaskName) {
+        var generator = SeededRandom(seed: 107)
+        let pixels = 12
+        let channels: Int, labels: [Float]
+        switch task {
+        case .semseg, .humanParts:
+            channels = 5
+            labels = (0..<pixels).map { (i: Int) -> Float in i % 4 == 3 ? 255 : Float(i % 5) }
+        case .saliency:
+            channels = 1
+            labels = (0..<pixels).map { (i: Int) -> Float in i % 5 == 4 ? 255 : Float(i % 2) }
+        case .normals:
+            channels = 3
+            // Components in -2...2; pixel 7 has no label (a zero vector).
+            labels = (0..<(3 * pixels)).map { (i: Int) -> Float in i / 3 == 7 ? 0 : Float((i * 7) % 5 - 2) }
+        case .depth:
+            channels = 1
+            labels = (0..<pixels).map { (i: Int) -> Float in i % 3 == 0 ? 0 : Float(i) / 4 }
+        }
+        let x = Matrix(rows: pixels, columns: channels, values: generator.floats(pixels * channels, in: -2...2))
+        expectPullbackMatches("TaskLoss \(task)", input: x, parameters: [], seed: 8) { predictions in
+            let (loss, gradient) = TaskLoss.loss(for: task, predictions, labels: labels, gradientScale: 2)
+            return (Matrix(rows: 1, columns: 1, values: [Float(2 * loss)]), { dy in
+                Matrix(rows: gradient.rows, columns: gradient.columns, values: gradient.values.map { $0 * dy.values[0] })
+            })
+        }
+    }
 }
