@@ -129,6 +129,13 @@ public struct RunConfig: Sendable {
 
         let backboneName = string("backbone") ?? scale.backbone
         var backbone = BackboneShape.named(backboneName)!
+        if backbone.family == .pvtV2 {
+            // PVT-v2's stage widths are its shape's own (not C doubling) and it has no windows.
+            for key in ["embed_dim", "window"] where values[key] != nil {
+                throw fail(key, "backbone \(backboneName) is PVT-v2, which has no '\(key)' (Swin's); its stage widths "
+                           + "are \(backbone.widths); choose a pvt_v2 shape or a Swin backbone")
+            }
+        }
         if let c = integer("embed_dim") { backbone.embedDim = c; backbone.name = "custom" }
         if let d = integers("depths") { backbone.depths = d; backbone.name = "custom" }
         if let h = integers("heads") { backbone.heads = h; backbone.name = "custom" }
@@ -143,10 +150,20 @@ public struct RunConfig: Sendable {
         }
         for stage in 0..<4 {
             let side = (imageSize / 4) >> stage
-            if side > backbone.window, side % backbone.window != 0 {
-                throw fail(values["window"] != nil ? "window" : "image_size",
-                           "stage \(stage + 1) is \(side)x\(side), which windows of \(backbone.window) do not tile; "
-                           + "choose image_size and window so each stage side is a multiple of the window or at most it")
+            switch backbone.family {
+            case .swin:
+                if side > backbone.window, side % backbone.window != 0 {
+                    throw fail(values["window"] != nil ? "window" : "image_size",
+                               "stage \(stage + 1) is \(side)x\(side), which windows of \(backbone.window) do not tile; "
+                               + "choose image_size and window so each stage side is a multiple of the window or at most it")
+                }
+            case .pvtV2:
+                let reduction = backbone.spatialReductions[stage]
+                if side % reduction != 0 {
+                    throw fail("image_size", "stage \(stage + 1) is \(side)x\(side), which \(backboneName)'s key/value "
+                               + "reduction of \(reduction) does not divide; PVT-v2 needs image_size a multiple of "
+                               + "\(4 * backbone.spatialReductions.enumerated().map { $1 << $0 }.max()!)")
+                }
             }
         }
         let decoderChannels = integers("decoder_channels") ?? DecoderSpec.defaultChannels(embedDim: backbone.embedDim)
