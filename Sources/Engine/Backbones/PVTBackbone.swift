@@ -57,7 +57,8 @@ public final class PVTStage {
 /// PVT-v2 (Wang et al. 2022) in timm's names and layout (`pvt_v2_b0` ... `b5`, linear off). Its
 /// decoder features are the four stages' outputs (after each stage's norm): widths w1..w4 at
 /// 1/4, 1/8, 1/16, 1/32 of the image. MTLoRA's task streams leave the last block of a stage and
-/// pass through the stage's norm into the decoders; the shared stream goes on.
+/// pass through the stage's norm into the decoders; the shared stream goes on. TGLoRA's group
+/// streams each pass through the stage's norm, into their tasks' decoders and the next stage.
 public final class PVTBackbone: Backbone {
     public let shape: BackboneShape
     public let imageSize: Int
@@ -101,10 +102,91 @@ public final class PVTBackbone: Backbone {
             return forwardStreams(images, batch: batch, context, splitStages: [], taskCount: taskCount)
         case .taskBlocks(let stages):
             return forwardStreams(images, batch: batch, context, splitStages: stages, taskCount: taskCount)
-        case .taskGroups:
-            // RunConfig refuses method tglora with a pvt_v2 backbone.
-            preconditionFailure("TGLoRA's group streams are not built for PVT-v2")
+        case .taskGroups(let partitions):
+            return forwardTaskGroups(images, batch: batch, context, partitions: partitions)
         }
+    }
+
+    /// TGLoRA: one stream per task group and stage, each running the stage's blocks with its
+    /// group's modules selected; a group's stream starts from its parent group's normalised
+    /// output (through the stage's downsampling), and its own normalised output is its tasks'
+    /// feature.
+    private func forwardTaskGroups(_ images: Matrix, batch: Int, _ context: ForwardContext, partitions: [TaskPartition])
+        -> (features: [[FeatureMap]], pullback: ([[Matrix?]]) -> Void)
+    {
+        precondition(partitions.count == stages.count, "one task partition per stage")
+        struct StageRecord {
+            /// This stage's downsampling of each stream of the previous stage.
+            var entries: [Pullback] = []
+            /// For each group, the previous stage's stream it continues.
+            var parents: [Int]
+            var blocks: [[Pullback]] = []
+            var norms: [Pullback] = []
+        }
+        let taskCount = partitions[0].taskCount
+        var records: [StageRecord] = []
+        var features = Array(repeating: [FeatureMap](), count: taskCount)
+        let (embedded, embedPullback) = patchEmbedding.forward(images, batch: batch, side: imageSize, context)
+        var previous = TaskPartition.shared(taskCount: taskCount)
+        var outputs = [embedded]
+        for (index, stage) in stages.enumerated() {
+            let partition = partitions[index]
+            precondition(partition.refines(previous), "task groups may only split going deeper")
+            var record = StageRecord(parents: partition.groups.map { previous.group(of: $0[0]) })
+            var inputs = outputs
+            if let downsample = stage.downsample {
+                inputs = outputs.map { output in
+                    let (entered, pullback) = downsample.forward(output, batch: batch, side: stage.inputSide, context)
+                    record.entries.append(pullback)
+                    return entered
+                }
+            }
+            let grouped = stage.blocks.flatMap { block in MethodOptions.LinearSite.allCases.flatMap { block[$0] } }
+                .compactMap { $0 as? GroupedLinear }
+            outputs = record.parents.enumerated().map { group, parent in
+                for layer in grouped {
+                    precondition(layer.groups.count == partition.count, "a grouped layer needs one module per group")
+                    layer.selectedGroup = group
+                }
+                var x = inputs[parent]
+                var pullbacks: [Pullback] = []
+                var streamContext = context
+                streamContext.stream = group
+                for block in stage.blocks {
+                    let (out, pullback) = block.forward(x, batch: batch, streamContext)
+                    x = out
+                    pullbacks.append(pullback)
+                }
+                record.blocks.append(pullbacks)
+                let (normalized, normPullback) = stage.norm.forward(x, context)
+                record.norms.append(normPullback)
+                return normalized
+            }
+            for t in 0..<taskCount {
+                features[t].append(FeatureMap(values: outputs[partition.group(of: t)], height: stage.side, width: stage.side))
+            }
+            records.append(record)
+            previous = partition
+        }
+        return (features, { gradients in
+            // Gradients of the current stage's normalised group streams, walking back.
+            var dOutputs = [Matrix?](repeating: nil, count: partitions.last!.count)
+            for (index, record) in records.enumerated().reversed() {
+                let partition = partitions[index]
+                let parentPartition = index == 0 ? TaskPartition.shared(taskCount: taskCount) : partitions[index - 1]
+                var dInputs = [Matrix?](repeating: nil, count: parentPartition.count)
+                for (group, parent) in record.parents.enumerated() {
+                    let dOutput = sum([dOutputs[group]] + partition.groups[group].map { gradients[$0][index] })
+                    let dInput = record.blocks[group].reversed().reduce(dOutput.map(record.norms[group])) { d, pullback in
+                        d.map(pullback)
+                    }
+                    dInputs[parent] = sum([dInputs[parent], dInput])
+                }
+                dOutputs = record.entries.isEmpty ? dInputs
+                    : dInputs.enumerated().map { parent, d in d.map(record.entries[parent]) }
+            }
+            if let dEmbedded = dOutputs[0] { _ = embedPullback(dEmbedded) }
+        })
     }
 
     /// Every task's features; the last block of each stage in `splitStages` (0-based) splits

@@ -107,6 +107,8 @@ public final class SpatialReductionAttention {
                                                          a: dO, lda: c, b: k + c, ldb: 2 * c, beta: 0, c: dP, ldc: m)
                                                     gemm(transposeA: true, transposeB: false, m: m, n: headDim, k: n,
                                                          a: p, lda: m, b: dO, ldb: c, beta: 0, c: dk + c, ldc: 2 * c)
+                                                    // softmaxBackward adds into dS: clear the scratch first.
+                                                    dS.update(repeating: 0, count: n * m)
                                                     softmaxBackward(p, dP, dS, rows: n, width: m)
                                                     // dQ = scale dS K, dK = scale dSᵀ Q
                                                     gemm(transposeA: false, transposeB: false, m: n, n: headDim, k: m,

@@ -148,22 +148,13 @@ public struct RunConfig: Sendable {
         if imageSize % 32 != 0 {
             throw fail("image_size", "expected a multiple of 32 (patch 4, then three 2x2 merges), got \(imageSize)")
         }
-        for stage in 0..<4 {
+        // PVT-v2's reductions (8, 4, 2, 1) divide every stage side of a multiple of 32.
+        for stage in 0..<4 where backbone.family == .swin {
             let side = (imageSize / 4) >> stage
-            switch backbone.family {
-            case .swin:
-                if side > backbone.window, side % backbone.window != 0 {
-                    throw fail(values["window"] != nil ? "window" : "image_size",
-                               "stage \(stage + 1) is \(side)x\(side), which windows of \(backbone.window) do not tile; "
-                               + "choose image_size and window so each stage side is a multiple of the window or at most it")
-                }
-            case .pvtV2:
-                let reduction = backbone.spatialReductions[stage]
-                if side % reduction != 0 {
-                    throw fail("image_size", "stage \(stage + 1) is \(side)x\(side), which \(backboneName)'s key/value "
-                               + "reduction of \(reduction) does not divide; PVT-v2 needs image_size a multiple of "
-                               + "\(4 * backbone.spatialReductions.enumerated().map { $1 << $0 }.max()!)")
-                }
+            if side > backbone.window, side % backbone.window != 0 {
+                throw fail(values["window"] != nil ? "window" : "image_size",
+                           "stage \(stage + 1) is \(side)x\(side), which windows of \(backbone.window) do not tile; "
+                           + "choose image_size and window so each stage side is a multiple of the window or at most it")
             }
         }
         let decoderChannels = integers("decoder_channels") ?? DecoderSpec.defaultChannels(embedDim: backbone.embedDim)

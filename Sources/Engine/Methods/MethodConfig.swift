@@ -131,10 +131,6 @@ extension MethodOptions {
         if config.kind == .singleTask, [.mtlora, .tglora, .faar].contains(method) {
             throw fail("method", "\(method.rawValue) is a multi-task method; use kind mtl_full")
         }
-        if method == .tglora, config.backbone.family == .pvtV2 {
-            throw fail("method", "tglora's task-group streams are built for Swin backbones only; backbone "
-                       + "\(config.backbone.name) is PVT-v2 (lora, mtlora, faar, bitfit, adapter, full and decoders run on it)")
-        }
         self = MethodOptions.defaults(for: method)
 
         let lowRankKeys = ["adapter", "lora_scale_convention", "lora_scale", "lora_alpha", "rank", "task_rank",
