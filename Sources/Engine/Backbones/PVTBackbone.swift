@@ -141,24 +141,11 @@ public final class PVTBackbone: Backbone {
                     return entered
                 }
             }
-            let grouped = stage.blocks.flatMap { block in MethodOptions.LinearSite.allCases.flatMap { block[$0] } }
-                .compactMap { $0 as? GroupedLinear }
-            outputs = record.parents.enumerated().map { group, parent in
-                for layer in grouped {
-                    precondition(layer.groups.count == partition.count, "a grouped layer needs one module per group")
-                    layer.selectedGroup = group
-                }
-                var x = inputs[parent]
-                var pullbacks: [Pullback] = []
-                var streamContext = context
-                streamContext.stream = group
-                for block in stage.blocks {
-                    let (out, pullback) = block.forward(x, batch: batch, streamContext)
-                    x = out
-                    pullbacks.append(pullback)
-                }
+            let streams = runGroupStreams(stage.blocks, partition: partition, parents: record.parents, inputs: inputs,
+                                          context) { block, x, context in block.forward(x, batch: batch, context) }
+            outputs = streams.map { output, pullbacks in
                 record.blocks.append(pullbacks)
-                let (normalized, normPullback) = stage.norm.forward(x, context)
+                let (normalized, normPullback) = stage.norm.forward(output, context)
                 record.norms.append(normPullback)
                 return normalized
             }
