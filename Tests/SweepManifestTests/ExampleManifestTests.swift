@@ -21,7 +21,7 @@ import Testing
 /// second manifest never repeats them.
 @Suite struct PaperManifestTests {
     static let manifests = ["ablation", "main", "nyud", "decoders", "locations", "coverage", "cost", "tglora",
-                            "backbones", "scale"]
+                            "backbones", "scale", "pvt"]
 
     static func plan(_ name: String, profile: String? = nil) throws -> Plan {
         try ManifestLoader.load(file: repositoryRoot.appendingPathComponent("experiments/\(name).yaml"), profile: profile)
@@ -41,7 +41,7 @@ import Testing
             let plan = try Self.plan(name)
             #expect(plan.engine.blasCore == "Haswell", "\(name) does not pin the BLAS core")
             for run in plan.runs where run.config.objectValue?["kind"] == .string("pretrain") {
-                #expect(["backbones", "decoders"].contains(name), "\(name) pretrains \(run.id) in its grid")
+                #expect(["backbones", "decoders", "pvt"].contains(name), "\(name) pretrains \(run.id) in its grid")
             }
             for run in plan.runs where run.config.objectValue?["backbone"] == .string("swin_mini")
                 && ![JSONValue.string("pretrain"), .string("trivial")].contains(run.config.objectValue?["kind"] ?? .null)

@@ -140,26 +140,9 @@ extension SwinBackbone {
                     features[t].append(FeatureMap(values: inputs[previous.group(of: t)], height: stage.side, width: stage.side))
                 }
             }
-            let grouped = stage.blocks.flatMap { [$0.attention.qkv, $0.attention.proj, $0.fc1, $0.fc2] }
-                .compactMap { $0 as? GroupedLinear }
-            outputs = record.parents.enumerated().map { group, parent in
-                for layer in grouped {
-                    precondition(layer.groups.count == partition.count, "a grouped layer needs one module per group")
-                    layer.selectedGroup = group
-                }
-                var x = inputs[parent]
-                var pullbacks: [Pullback] = []
-                // Each group's stream runs the stage's blocks once: its own drop-path masks.
-                var streamContext = context
-                streamContext.stream = group
-                for block in stage.blocks {
-                    let (out, pullback) = block.forward(x, batch: batch, streamContext)
-                    x = out
-                    pullbacks.append(pullback)
-                }
-                record.blocks.append(pullbacks)
-                return x
-            }
+            outputs = runGroupStreams(stage.blocks, partition: partition, parents: record.parents, inputs: inputs,
+                                      context) { block, x, context in block.forward(x, batch: batch, context) }
+                .map { output, pullbacks in record.blocks.append(pullbacks); return output }
             records.append(record)
             previous = partition
         }
@@ -186,6 +169,35 @@ extension SwinBackbone {
             }
             if let dEmbedded = dOutputs[0] { _ = embedPullback(dEmbedded) }
         })
+    }
+}
+
+/// TGLoRA: runs a stage's blocks once per group stream, group `g` from `inputs[parents[g]]` with
+/// its modules selected in every `GroupedLinear` of the blocks; each stream draws its own masks.
+/// Returns each stream's output and its blocks' pullbacks, first to last.
+func runGroupStreams<Block: AdaptableBlock>(_ blocks: [Block], partition: TaskPartition, parents: [Int], inputs: [Matrix],
+                                            _ context: ForwardContext,
+                                            forward: (Block, Matrix, ForwardContext) -> (Matrix, Pullback))
+    -> [(output: Matrix, pullbacks: [Pullback])]
+{
+    let grouped = blocks.flatMap { block in MethodOptions.LinearSite.allCases.flatMap { block[$0] } }
+        .compactMap { $0 as? GroupedLinear }
+    return parents.enumerated().map { group, parent in
+        for layer in grouped {
+            precondition(layer.groups.count == partition.count, "a grouped layer needs one module per group")
+            layer.selectedGroup = group
+        }
+        var x = inputs[parent]
+        var pullbacks: [Pullback] = []
+        // Each group's stream runs the stage's blocks once: its own drop-path masks.
+        var streamContext = context
+        streamContext.stream = group
+        for block in blocks {
+            let (out, pullback) = forward(block, x, streamContext)
+            x = out
+            pullbacks.append(pullback)
+        }
+        return (x, pullbacks)
     }
 }
 

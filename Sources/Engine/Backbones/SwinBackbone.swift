@@ -114,7 +114,7 @@ public final class SwinStage {
 
 /// The Swin backbone. Its features for decoders are MTLoRA's: each stage's output after the next
 /// stage's patch merging (2C at 1/8, 4C at 1/16, 8C at 1/32), and the last stage's output (8C at 1/32).
-public final class SwinBackbone {
+public final class SwinBackbone: Backbone {
     public let shape: BackboneShape
     public let imageSize: Int
     public let patchEmbedding: PatchEmbedding
@@ -139,17 +139,13 @@ public final class SwinBackbone {
 
     public var parameters: [Parameter] { patchEmbedding.parameters + stages.flatMap(\.parameters) + norm.parameters }
 
-    /// Stochastic depth as Swin's (and MTLoRA's) builds it: the rate grows linearly over the
-    /// blocks, from 0 at the first to `rate` at the last (torch.linspace(0, rate, blocks)).
-    public func setDropPath(rate: Double) {
-        let blocks = stages.flatMap(\.blocks)
-        for (index, block) in blocks.enumerated() {
-            block.dropPathRate = blocks.count > 1 ? Float(rate * Double(index) / Double(blocks.count - 1)) : 0
-        }
-    }
-
     /// Channels of the four decoder features.
     public var featureChannels: [Int] { let d = shape.stageDims; return [d[1], d[2], d[3], d[3]] }
+    public var featureSides: [Int] { stages.dropFirst().map(\.side) + [stages.last!.side] }
+    public var stageBlocks: [[any AdaptableBlock]] { stages.map(\.blocks) }
+    public var patchMergings: [PatchMerging?] { stages.map(\.downsample) }
+    public var headNorm: LayerNorm? { norm }
+    public var classifierName: String { "head.fc" }
 
     /// `images`: channels-last pixels [batch * imageSize², 3]. The pullback takes the gradient of
     /// each feature (nil where a feature got none) and accumulates the backbone's parameter gradients.
@@ -195,11 +191,6 @@ public final class SwinBackbone {
 
     // MARK: weights in timm's names
 
-    /// Parameters by timm name.
-    public var namedParameters: [String: Parameter] {
-        Dictionary(uniqueKeysWithValues: parameters.map { ($0.name, $0) })
-    }
-
     /// Loads every backbone parameter from `file` (timm >= 0.9 names; files in the older layout,
     /// with patch merging at the end of stage i as `layers.i.downsample`, are renamed as timm does).
     /// Other entries (the classifier `head.*`, buffers) are ignored.
@@ -216,10 +207,7 @@ public final class SwinBackbone {
             }
             tensors = renamed
         }
-        let parameters = namedParameters
-        let missing = parameters.keys.filter { tensors[$0] == nil }.sorted()
-        guard missing.isEmpty else { throw WeightsError.missing(names: missing, file: path) }
-        for (name, parameter) in parameters { try parameter.load(tensors[name]!) }
+        try loadNamed(tensors, path: path)
     }
 
     /// The backbone's weights in timm's names and shapes.
@@ -232,10 +220,10 @@ public final class SwinBackbone {
     }
 }
 
-extension BackboneShape {
+extension SwinBackbone {
     /// The shape a file of Swin weights in timm's names implies: C from the patch embedding,
     /// depths from the block indices, heads and window from the relative position tables.
-    public static func inferred(from file: Safetensors) -> BackboneShape? {
+    public static func inferredShape(from file: Safetensors) -> BackboneShape? {
         guard let embed = file.tensors["patch_embed.proj.weight"], embed.shape.count == 4 else { return nil }
         var depths: [Int] = []
         for stage in 0..<4 {

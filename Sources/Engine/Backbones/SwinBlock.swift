@@ -2,7 +2,7 @@ import Foundation
 import Tensors
 
 /// A pre-norm Swin block: x + W-MSA(LN(x)) with optional cyclic shift, then x + MLP(LN(x)).
-public final class SwinBlock {
+public final class SwinBlock: AdaptableBlock {
     public let norm1: LayerNorm
     public let attention: WindowAttention
     public let norm2: LayerNorm
@@ -76,56 +76,47 @@ public final class SwinBlock {
 }
 
 extension SwinBlock {
-    /// MTLoRA's task-specific block: proj, fc1 and fc2 are `TaskStreamLinear`s, and from the
-    /// projection on the block carries one stream per task beside the shared one. Every task
-    /// stream starts from the shared attention output and the shared residual; the frozen paths
-    /// of fc1 and fc2 see the shared stream ('matrix' mode), the task modules the task's own.
-    /// The shared LayerNorm normalises every stream. The pullback takes the gradients of the
-    /// shared and task outputs (nil: none) and returns the gradient of the block's input.
+    /// MTLoRA's task-specific block (`TaskStreamBlock`), the window attention up to its projection
+    /// on the shared stream.
     func forwardTaskStreams(_ x: Matrix, batch: Int, _ context: ForwardContext)
         -> (shared: Matrix, tasks: [Matrix], pullback: (Matrix?, [Matrix?]) -> Matrix)
     {
-        guard let proj = attention.proj as? TaskStreamLinear, let fc1 = fc1 as? TaskStreamLinear,
-              let fc2 = fc2 as? TaskStreamLinear else {
-            preconditionFailure("a task-specific block needs task-stream layers on proj, fc1 and fc2")
+        let block = TaskStreamBlock(
+            norm1: norm1, norm2: norm2, proj: attention.proj, fc1: fc1, fc2: fc2,
+            attend: { [windowOrder, attention, mask, height, width, window] normalized in
+                let windowed = permuteRows(normalized, order: windowOrder, batch: batch, inverse: false)
+                let windowsPerImage = (height / window) * (width / window)
+                let (attendedWindows, attendPullback) = attention.attend(windowed, windowsPerImage: windowsPerImage,
+                                                                         mask: mask, context)
+                let attended = permuteRows(attendedWindows, order: windowOrder, batch: batch, inverse: true)
+                return (attended, { dAttended in
+                    let dWindows = permuteRows(dAttended, order: windowOrder, batch: batch, inverse: false)
+                    return permuteRows(attendPullback(dWindows), order: windowOrder, batch: batch, inverse: true)
+                })
+            },
+            hidden: { gelu($0, context) },
+            dropPaths: { self.dropPaths(batch: batch, stream: $0, context) })
+        return block.forward(x, context)
+    }
+
+    /// The block's adaptable linears at `site`.
+    public subscript(site: MethodOptions.LinearSite) -> [any LinearLayer] {
+        get {
+            switch site {
+            case .qkv: return [attention.qkv]
+            case .proj: return [attention.proj]
+            case .fc1: return [fc1]
+            case .fc2: return [fc2]
+            }
         }
-        let (normalized, norm1Pullback) = norm1.forward(x, context)
-        let windowed = permuteRows(normalized, order: windowOrder, batch: batch, inverse: false)
-        let windowsPerImage = (height / window) * (width / window)
-        let (attendedWindows, attendPullback) = attention.attend(windowed, windowsPerImage: windowsPerImage,
-                                                                 mask: mask, context)
-        let attended = permuteRows(attendedWindows, order: windowOrder, batch: batch, inverse: true)
-        let projected = proj.forward(shared: attended, taskInputs: nil, context)
-        // Every stream draws its own masks, as MTLoRA's block calls its DropPath once per stream.
-        let drops = (0...proj.tasks.count).map { dropPaths(batch: batch, stream: $0, context) }
-        let afterAttention = ([projected.shared] + projected.tasks).enumerated().map { s, branch in
-            x + (drops[s].attention?.apply(branch) ?? branch)
+        set {
+            switch site {
+            case .qkv: attention.qkv = newValue[0]
+            case .proj: attention.proj = newValue[0]
+            case .fc1: fc1 = newValue[0]
+            case .fc2: fc2 = newValue[0]
+            }
         }
-        let norm2Passes = afterAttention.map { norm2.forward($0, context) }
-        let hidden = fc1.forward(shared: norm2Passes[0].0, taskInputs: norm2Passes.dropFirst().map(\.0), context)
-        let geluPasses = ([hidden.shared] + hidden.tasks).map { gelu($0, context) }
-        let mlp = fc2.forward(shared: geluPasses[0].0, taskInputs: geluPasses.dropFirst().map(\.0), context)
-        let outputs = ([mlp.shared] + mlp.tasks).enumerated().map { s, branch in
-            afterAttention[s] + (drops[s].mlp?.apply(branch) ?? branch)
-        }
-        context.count(2 * x.values.count * outputs.count)
-        let taskCount = proj.tasks.count
-        return (outputs[0], Array(outputs.dropFirst()), { [windowOrder] dShared, dTasks in
-            let zeros = Matrix(zeros: x.rows, x.columns)
-            let dOutputs = [dShared ?? zeros] + (0..<taskCount).map { dTasks[$0] ?? zeros }
-            let dMLP = dOutputs.enumerated().map { s, d in drops[s].mlp?.apply(d) ?? d }
-            let dGelu = mlp.pullback(dMLP[0], Array(dMLP.dropFirst()))
-            let dHidden = zip([dGelu.shared] + dGelu.tasks, geluPasses).map { $1.1($0) }
-            let dNormalized2 = hidden.pullback(dHidden[0], Array(dHidden.dropFirst()))
-            let dAfterAttention = zip(zip(dOutputs, [dNormalized2.shared] + dNormalized2.tasks), norm2Passes)
-                .map { pair, pass in pair.0 + pass.1(pair.1) }
-            // Every stream's residual and every task module's input lead back to the shared stream.
-            let dBranches = dAfterAttention.enumerated().map { s, d in drops[s].attention?.apply(d) ?? d }
-            let dAttended = projected.pullback(dBranches[0], Array(dBranches.dropFirst())).shared
-            let dWindows = permuteRows(dAttended, order: windowOrder, batch: batch, inverse: false)
-            let dNormalized = permuteRows(attendPullback(dWindows), order: windowOrder, batch: batch, inverse: true)
-            return dAfterAttention.dropFirst().reduce(dAfterAttention[0], +) + norm1Pullback(dNormalized)
-        })
     }
 }
 

@@ -52,8 +52,14 @@ public enum DecoderKind: String, CaseIterable, Sendable, Codable {
     case hrnet, segformer, aspp
 }
 
-/// The shape of a Swin-style backbone.
+/// The shape of a hierarchical backbone: Swin (window attention, patch merging) or PVT-v2
+/// (spatial-reduction attention, overlapping patch embeddings, a depthwise conv in the MLP).
 public struct BackboneShape: Sendable, Equatable, Codable {
+    public enum Family: String, Sendable, Codable, CaseIterable {
+        case swin
+        case pvtV2 = "pvt_v2"
+    }
+
     public var name: String
     public var embedDim: Int
     public var depths: [Int]
@@ -61,16 +67,35 @@ public struct BackboneShape: Sendable, Equatable, Codable {
     public var window: Int
     public var mlpRatio: Int = 4
     public var patchSize: Int = 4
+    public var family: Family = .swin
+    /// PVT-v2: each stage's channels (timm's `embed_dims`), its key/value reduction (`sr_ratios`)
+    /// and MLP ratio (`mlp_ratios`). Empty for Swin, whose channels double stage by stage.
+    public var widths: [Int] = []
+    public var spatialReductions: [Int] = []
+    public var mlpRatios: [Int] = []
 
     public init(name: String, embedDim: Int, depths: [Int], heads: [Int], window: Int) {
         self.name = name; self.embedDim = embedDim; self.depths = depths; self.heads = heads; self.window = window
     }
 
-    /// Channels of each stage's output: C, 2C, 4C, 8C.
-    public var stageDims: [Int] { depths.indices.map { embedDim << $0 } }
+    /// A PVT-v2 shape (timm's PyramidVisionTransformerV2 arguments; qkv_bias on, linear off).
+    public static func pvtV2(name: String, widths: [Int], depths: [Int], heads: [Int],
+                             spatialReductions: [Int] = [8, 4, 2, 1], mlpRatios: [Int] = [8, 8, 4, 4]) -> BackboneShape {
+        var shape = BackboneShape(name: name, embedDim: widths[0], depths: depths, heads: heads, window: 0)
+        shape.family = .pvtV2
+        shape.widths = widths
+        shape.spatialReductions = spatialReductions
+        shape.mlpRatios = mlpRatios
+        return shape
+    }
 
-    /// The small shapes serve the smoke and default profiles; the others are the real Swin shapes
-    /// (timm's swin_*_patch4_window7_224).
+    /// Channels of each stage's output: Swin's C, 2C, 4C, 8C; PVT-v2's widths.
+    public var stageDims: [Int] { family == .pvtV2 ? widths : depths.indices.map { embedDim << $0 } }
+
+    /// The small shapes serve the smoke and default profiles; the others are the real shapes
+    /// (timm's swin_*_patch4_window7_224 and pvt_v2_b0 ... b2). pvt_v2_nano and pvt_v2_mini are
+    /// ours: swin_nano's and swin_mini's widths and depths with PVT-v2's heads, reductions and
+    /// MLP ratios (b0's), for 32- and 64-pixel inputs.
     public static let named: [BackboneShape] = [
         BackboneShape(name: "swin_nano", embedDim: 16, depths: [1, 1, 1, 1], heads: [1, 2, 4, 8], window: 4),
         BackboneShape(name: "swin_mini", embedDim: 32, depths: [2, 2, 2, 2], heads: [1, 2, 4, 8], window: 4),
@@ -78,9 +103,22 @@ public struct BackboneShape: Sendable, Equatable, Codable {
         BackboneShape(name: "swin_s", embedDim: 96, depths: [2, 2, 18, 2], heads: [3, 6, 12, 24], window: 7),
         BackboneShape(name: "swin_b", embedDim: 128, depths: [2, 2, 18, 2], heads: [4, 8, 16, 32], window: 7),
         BackboneShape(name: "swin_l", embedDim: 192, depths: [2, 2, 18, 2], heads: [6, 12, 24, 48], window: 7),
+        .pvtV2(name: "pvt_v2_nano", widths: [16, 32, 64, 128], depths: [1, 1, 1, 1], heads: [1, 2, 4, 8]),
+        .pvtV2(name: "pvt_v2_mini", widths: [32, 64, 128, 256], depths: [2, 2, 2, 2], heads: [1, 2, 4, 8]),
+        .pvtV2(name: "pvt_v2_b0", widths: [32, 64, 160, 256], depths: [2, 2, 2, 2], heads: [1, 2, 5, 8]),
+        .pvtV2(name: "pvt_v2_b1", widths: [64, 128, 320, 512], depths: [2, 2, 2, 2], heads: [1, 2, 5, 8]),
+        .pvtV2(name: "pvt_v2_b2", widths: [64, 128, 320, 512], depths: [3, 4, 6, 3], heads: [1, 2, 5, 8]),
     ]
 
     public static func named(_ name: String) -> BackboneShape? { named.first { $0.name == name } }
+
+    /// A new backbone of this shape.
+    public func makeBackbone(imageSize: Int, seed: Int) -> any Backbone {
+        switch family {
+        case .swin: return SwinBackbone(shape: self, imageSize: imageSize, seed: seed)
+        case .pvtV2: return PVTBackbone(shape: self, imageSize: imageSize, seed: seed)
+        }
+    }
 }
 
 /// A run's scale. Keys a config sets explicitly win over the profile's values.

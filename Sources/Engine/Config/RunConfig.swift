@@ -131,6 +131,13 @@ public struct RunConfig: Sendable {
 
         let backboneName = string("backbone") ?? scale.backbone
         var backbone = BackboneShape.named(backboneName)!
+        if backbone.family == .pvtV2 {
+            // PVT-v2's stage widths are its shape's own (not C doubling) and it has no windows.
+            for key in ["embed_dim", "window"] where values[key] != nil {
+                throw fail(key, "backbone \(backboneName) is PVT-v2, which has no '\(key)' (Swin's); its stage widths "
+                           + "are \(backbone.widths); choose a pvt_v2 shape or a Swin backbone")
+            }
+        }
         if let c = integer("embed_dim") { backbone.embedDim = c; backbone.name = "custom" }
         if let d = integers("depths") { backbone.depths = d; backbone.name = "custom" }
         if let h = integers("heads") { backbone.heads = h; backbone.name = "custom" }
@@ -143,7 +150,8 @@ public struct RunConfig: Sendable {
         if imageSize % 32 != 0 {
             throw fail("image_size", "expected a multiple of 32 (patch 4, then three 2x2 merges), got \(imageSize)")
         }
-        for stage in 0..<4 {
+        // PVT-v2's reductions (8, 4, 2, 1) divide every stage side of a multiple of 32.
+        for stage in 0..<4 where backbone.family == .swin {
             let side = (imageSize / 4) >> stage
             if side > backbone.window, side % backbone.window != 0 {
                 throw fail(values["window"] != nil ? "window" : "image_size",

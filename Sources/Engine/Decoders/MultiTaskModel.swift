@@ -2,9 +2,9 @@ import Foundation
 import RunContract
 import Tensors
 
-/// The Swin backbone with one decoder head per task.
+/// A backbone (Swin or PVT-v2, as the shape says) with one decoder head per task.
 public final class MultiTaskModel {
-    public let backbone: SwinBackbone
+    public let backbone: any Backbone
     public let tasks: [TaskName]
     public let heads: [TaskName: any DecoderHead]
     public let decoder: DecoderSpec
@@ -13,7 +13,7 @@ public final class MultiTaskModel {
     /// `outputs`: channels each task predicts (classes, 1, 3).
     public init(shape: BackboneShape, imageSize: Int, tasks: [TaskName], outputs: [TaskName: Int],
                 decoder: DecoderSpec, seed: Int) {
-        backbone = SwinBackbone(shape: shape, imageSize: imageSize, seed: seed)
+        backbone = shape.makeBackbone(imageSize: imageSize, seed: seed)
         self.tasks = tasks
         self.imageSize = imageSize
         self.decoder = decoder

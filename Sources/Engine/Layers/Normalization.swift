@@ -1,13 +1,15 @@
 import Foundation
 import Tensors
 
-/// LayerNorm over each row's channels (eps 1e-5, as PyTorch), with learned scale and shift.
+/// LayerNorm over each row's channels (eps 1e-5 as PyTorch unless told: PVT-v2's blocks use
+/// 1e-6), with learned scale and shift.
 public final class LayerNorm {
     public let weight: Parameter
     public let bias: Parameter
-    let epsilon: Float = 1e-5
+    let epsilon: Float
 
-    public init(name: String, features: Int, role: ParameterRole) {
+    public init(name: String, features: Int, role: ParameterRole, epsilon: Float = 1e-5) {
+        self.epsilon = epsilon
         weight = Parameter(name: name + ".weight", shape: [features], role: role,
                            initialValues: [Float](repeating: 1, count: features))
         bias = Parameter(name: name + ".bias", shape: [features], role: role)

@@ -29,7 +29,7 @@ public final class BackboneAdaptation {
         case .mtlora, .faar:
             layout = .taskBlocks(stages: Set(options.taskSpecificStages.map { $0 - 1 }))
         case .tglora:
-            guard let groups = options.taskGroups, groups.count == backbone.stages.count else {
+            guard let groups = options.taskGroups, groups.count == backbone.stageBlocks.count else {
                 preconditionFailure("tglora needs one task partition per stage (MethodOptions.taskGroups)")
             }
             layout = .taskGroups(groups)
@@ -72,22 +72,26 @@ public final class BackboneAdaptation {
             }
         }
         if options.usesLowRankAdapters {
-            for (index, stage) in backbone.stages.enumerated() {
+            for (index, blocks) in backbone.stageBlocks.enumerated() {
                 // Patch merging is one layer every stream passes through: one shared module.
-                if options.adaptPatchMerging, let merging = stage.downsample, let base = merging.reduction as? Linear {
+                if options.adaptPatchMerging, let merging = backbone.patchMergings[index],
+                   let base = merging.reduction as? Linear {
                     let name = String(base.weight.name.dropLast(".weight".count)) + (layout == .shared ? "" : ".shared")
                     merging.reduction = AdaptedLinear(base: base, module: module(base, name, rank: options.rank,
                                                                                  taskSpecific: false))
                 }
-                for (j, block) in stage.blocks.enumerated() {
-                    let lastBlock = j == stage.blocks.count - 1
+                for (j, block) in blocks.enumerated() {
+                    let lastBlock = j == blocks.count - 1
                     for site in options.locations.layers {
-                        guard let base = block[site] as? Linear else { continue }
                         var taskBlock = false
                         if case .taskBlocks(let stages) = layout {
                             taskBlock = lastBlock && stages.contains(index) && site != .qkv
                         }
-                        block[site] = adapted(base, stage: index, taskBlock: taskBlock)
+                        // Swin's qkv is one linear, PVT-v2's two (q, kv): each gets its own modules.
+                        block[site] = block[site].map { layer in
+                            guard let base = layer as? Linear else { return layer }
+                            return adapted(base, stage: index, taskBlock: taskBlock)
+                        }
                     }
                 }
             }
@@ -96,21 +100,20 @@ public final class BackboneAdaptation {
         var bottlenecks: [BottleneckAdapter] = []
         if options.method == .adapter {
             // Behind each sublayer's output projection: attention's proj, the MLP's fc2.
-            for block in backbone.stages.flatMap(\.blocks) {
+            for block in backbone.stageBlocks.flatMap({ $0 }) {
                 for site in [MethodOptions.LinearSite.proj, .fc2] {
-                    guard let base = block[site] as? Linear else { continue }
+                    guard let base = block[site].first as? Linear else { continue }
                     let adapter = BottleneckAdapter(wrapping: base, name: String(base.weight.name.dropLast(".weight".count)),
                                                     bottleneck: options.bottleneck, seed: UInt64(seed))
                     bottlenecks.append(adapter)
-                    block[site] = adapter
+                    block[site] = [adapter]
                 }
             }
         }
         self.bottlenecks = bottlenecks
         if options.spectralFilter {
-            let sides = backbone.stages.dropFirst().map(\.side) + [backbone.stages.last!.side]
             spectral = TaskSpectralInputs(
-                tasks: model.tasks, features: Array(zip(backbone.featureChannels, sides)),
+                tasks: model.tasks, features: Array(zip(backbone.featureChannels, backbone.featureSides)),
                 crossTaskConsensus: options.crossTaskConsensus,
                 lowCutoff: options.consensusLowCutoff, highCutoff: options.consensusHighCutoff)
         } else {
@@ -136,11 +139,14 @@ public final class BackboneAdaptation {
     }
 
     /// MTLoRA's "others": patch embedding, LayerNorms, relative position bias tables and the
-    /// patch-merging reductions (the frozen base of an adapted reduction stays frozen).
+    /// patch-merging reductions (the frozen base of an adapted reduction stays frozen). In PVT-v2
+    /// the analogues: its overlapping patch embeddings (stem and downsampling convs) and its
+    /// position encoding, the MLP's depthwise conv; the key/value reduction `sr` stays frozen.
     static func isOther(_ parameter: Parameter) -> Bool {
         let name = parameter.name
         return name.hasPrefix("patch_embed.") || name.hasPrefix("norm.") || name.contains(".norm")
             || name.hasSuffix("relative_position_bias_table") || name.contains(".downsample.reduction.")
+            || name.contains(".downsample.proj.") || name.contains(".mlp.dwconv.")
     }
 
     /// Parameters the method adds outside the model's layers (TS-PD's), all decoder-side.
@@ -255,28 +261,6 @@ public final class BackboneAdaptation {
             module.restoreShrinking(live: live.values.map { Int($0) }, importance: scores,
                                     observations: observations.values.map { Int($0) },
                                     draws: Int(draws.values[0]) << 24 + Int(draws.values[1]))
-        }
-    }
-}
-
-extension SwinBlock {
-    /// The block's adaptable linear at `site`.
-    subscript(site: MethodOptions.LinearSite) -> any LinearLayer {
-        get {
-            switch site {
-            case .qkv: return attention.qkv
-            case .proj: return attention.proj
-            case .fc1: return fc1
-            case .fc2: return fc2
-            }
-        }
-        set {
-            switch site {
-            case .qkv: attention.qkv = newValue
-            case .proj: attention.proj = newValue
-            case .fc1: fc1 = newValue
-            case .fc2: fc2 = newValue
-            }
         }
     }
 }

@@ -209,7 +209,13 @@ extension MethodOptions {
             throw fail("adapter_locations", "\(method.rawValue) puts task-specific modules on proj, fc1 and fc2; "
                        + "expected attn_mlp or attn_mlp_others")
         }
-        if let adapt = bool("adapt_patch_merging") { adaptPatchMerging = adapt }
+        if let adapt = bool("adapt_patch_merging") {
+            if adapt, config.backbone.family == .pvtV2 {
+                throw fail("adapt_patch_merging", "backbone \(config.backbone.name) is PVT-v2, which has no patch merging "
+                           + "(its stages start with an overlapping conv patch embedding); MTLoRA+ needs a Swin backbone")
+            }
+            adaptPatchMerging = adapt
+        }
         if let stages = string("task_specific_stages") {
             taskSpecificStages = stages.split(separator: ",").map { Int($0)! }.sorted()
         }

@@ -150,17 +150,3 @@ extension MultiTaskDataset {
         return counts.map { $0 / total }
     }
 }
-
-extension SwinBackbone {
-    /// Loads a pretrained backbone, with errors that say which run config and file disagree.
-    public func loadPretrained(from path: String) throws {
-        let file = try Safetensors.read(from: URL(fileURLWithPath: path))
-        if let found = BackboneShape.inferred(from: file),
-           found.embedDim != shape.embedDim || found.depths != shape.depths || found.heads != shape.heads {
-            throw ConfigError(file: path, key: "pretrained", message:
-                "the file holds a backbone with embed_dim \(found.embedDim), depths \(found.depths), heads \(found.heads); "
-                + "the run's backbone has embed_dim \(shape.embedDim), depths \(shape.depths), heads \(shape.heads)")
-        }
-        try load(file, path: path)
-    }
-}

@@ -1,14 +1,14 @@
 import Foundation
 import RunContract
 
-/// The backbone with timm's classification head: final LayerNorm, mean over tokens, Linear.
+/// The backbone with timm's classification head: (Swin's final LayerNorm,) mean over tokens, Linear.
 public final class ClassificationModel {
-    public let backbone: SwinBackbone
+    public let backbone: any Backbone
     public let head: Linear
 
     public init(shape: BackboneShape, imageSize: Int, classes: Int, seed: Int) {
-        backbone = SwinBackbone(shape: shape, imageSize: imageSize, seed: seed)
-        head = Linear(name: "head.fc", inFeatures: shape.stageDims.last!, outFeatures: classes, role: .classifier,
+        backbone = shape.makeBackbone(imageSize: imageSize, seed: seed)
+        head = Linear(name: backbone.classifierName, inFeatures: shape.stageDims.last!, outFeatures: classes, role: .classifier,
                       initializer: ParameterInitializer(seed: UInt64(seed) &+ 77))
     }
 
@@ -18,7 +18,7 @@ public final class ClassificationModel {
     public func forward(_ images: Matrix, batch: Int, _ context: ForwardContext) -> (Matrix, (Matrix) -> Void) {
         let (features, backbonePullback) = backbone.forward(images, batch: batch, context)
         let last = features[features.count - 1]
-        let (normalized, normPullback) = backbone.norm.forward(last.values, context)
+        let (normalized, normPullback) = backbone.headNorm?.forward(last.values, context) ?? (last.values, { $0 })
         let tokens = last.height * last.width, c = normalized.columns
         var pooled = Matrix(zeros: batch, c)
         for b in 0..<batch {

@@ -143,4 +143,57 @@ import Testing
             })
         }
     }
+
+    // MARK: PVT-v2's layers
+
+    @Test func depthwiseConv() {
+        var generator = SeededRandom(seed: 107)
+        let conv = DepthwiseConv2d(name: "dwconv", channels: 3, role: .backbone, initializer: ParameterInitializer(seed: 7))
+        randomize(conv.parameters, &generator)
+        let x = Matrix(rows: 2 * 4 * 3, columns: 3, values: generator.floats(2 * 4 * 3 * 3))
+        expectPullbackMatches("DepthwiseConv2d", input: x, parameters: conv.parameters, seed: 8) {
+            conv.forward($0, batch: 2, height: 4, width: 3, context)
+        }
+    }
+
+    /// The overlapping patch embedding of PVT-v2's later stages: a 3x3 conv with stride 2 and
+    /// padding 1, then LayerNorm.
+    @Test func overlapPatchEmbedding() {
+        var generator = SeededRandom(seed: 108)
+        let embedding = OverlapPatchEmbedding(name: "downsample", inChannels: 2, outChannels: 3, kernel: 3, stride: 2,
+                                              initializer: ParameterInitializer(seed: 8))
+        randomize(embedding.parameters, &generator)
+        let x = Matrix(rows: 2 * 25, columns: 2, values: generator.floats(2 * 25 * 2))
+        expectPullbackMatches("OverlapPatchEmbedding", input: x, parameters: embedding.parameters, seed: 9) {
+            embedding.forward($0, batch: 2, side: 5, context)
+        }
+    }
+
+    /// Spatial-reduction attention, with the key/value reduction (a 2x2 conv, stride 2, and its
+    /// LayerNorm) and without.
+    @Test(arguments: [2, 1])
+    func spatialReductionAttention(reduction: Int) {
+        var generator = SeededRandom(seed: 109)
+        let attention = SpatialReductionAttention(name: "attn", dim: 4, heads: 2, spatialReduction: reduction,
+                                                  initializer: ParameterInitializer(seed: 9))
+        randomize(attention.parameters, &generator)
+        let x = Matrix(rows: 2 * 16, columns: 4, values: generator.floats(2 * 16 * 4))
+        expectPullbackMatches("SpatialReductionAttention sr \(reduction)", input: x, parameters: attention.parameters,
+                              seed: 10) {
+            attention.forward($0, batch: 2, side: 4, context)
+        }
+    }
+
+    /// A PVT-v2 block (4 x 4 map, reduction 2, two heads): LayerNorms, spatial-reduction
+    /// attention, the MLP with its depthwise conv, both residuals.
+    @Test func pvtBlock() {
+        var generator = SeededRandom(seed: 110)
+        let block = PVTBlock(name: "block", dim: 4, heads: 2, side: 4, spatialReduction: 2, mlpRatio: 2,
+                             initializer: ParameterInitializer(seed: 10))
+        randomize(block.parameters, &generator)
+        let x = Matrix(rows: 2 * 16, columns: 4, values: generator.floats(2 * 16 * 4))
+        expectPullbackMatches("PVTBlock", input: x, parameters: block.parameters, seed: 11) {
+            block.forward($0, batch: 2, context)
+        }
+    }
 }

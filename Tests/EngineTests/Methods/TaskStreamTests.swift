@@ -24,15 +24,15 @@ import Testing
         let qkv = block.attention.qkv as! Linear
         block.attention.qkv = AdaptedLinear(base: qkv, module: module(qkv, "qkv.shared", rank: 2))
         for site in [MethodOptions.LinearSite.proj, .fc1, .fc2] {
-            let base = block[site] as! Linear
-            block[site] = TaskStreamLinear(base: base, shared: module(base, "\(site).shared", rank: 3),
-                                           tasks: (0..<taskCount).map { module(base, "\(site).task\($0)", rank: 2) })
+            let base = block[site][0] as! Linear
+            block[site] = [TaskStreamLinear(base: base, shared: module(base, "\(site).shared", rank: 3),
+                                            tasks: (0..<taskCount).map { module(base, "\(site).task\($0)", rank: 2) })]
         }
         return block
     }
 
     func streams(_ block: SwinBlock) -> [TaskStreamLinear] {
-        [block[.proj], block[.fc1], block[.fc2]].map { $0 as! TaskStreamLinear }
+        [block[.proj], block[.fc1], block[.fc2]].map { $0[0] as! TaskStreamLinear }
     }
 
     @Test func taskStreamsFollowTheMatrixSemantics() {
