@@ -94,9 +94,17 @@ extension EndToEnd {
         /// A scratch folder holding a copy of the project's experiments/.
         static func projectScratch() throws -> Scratch {
             let scratch = try Scratch()
-            let experiments = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-                .deletingLastPathComponent().appendingPathComponent("experiments")
-            try FileManager.default.copyItem(at: experiments, to: scratch.root.appendingPathComponent("experiments"))
+            let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+                .deletingLastPathComponent()
+            try FileManager.default.copyItem(at: root.appendingPathComponent("experiments"),
+                                             to: scratch.root.appendingPathComponent("experiments"))
+            // What the manifests' engines name beside them: experiments/torch-reference.yaml runs
+            // `../bench/torch_engine.py`, which imports python/sweep_engine.py and finds the bundled
+            // backbone through `bench/..`, so bench/ is linked, not copied.
+            for folder in ["bench", "python"] {
+                try FileManager.default.createSymbolicLink(at: scratch.root.appendingPathComponent(folder),
+                                                           withDestinationURL: root.appendingPathComponent(folder))
+            }
             return scratch
         }
 
