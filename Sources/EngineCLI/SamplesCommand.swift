@@ -16,8 +16,14 @@ public struct SamplesCommand: ParsableCommand {
 
     @Option(help: "Where to write the PNG files.")
     public var out: String
-    @Option(help: "Data set: pascal, nyud, upstream-1k or upstream-22k.")
-    public var set: String = "pascal"
+    /// The scenes of a dense data set, or the upstream classification objects.
+    public enum SampleSet: String, CaseIterable, ExpressibleByArgument {
+        case pascal, nyud
+        case upstream1k = "upstream-1k", upstream22k = "upstream-22k"
+    }
+
+    @Option(help: "Data set.")
+    public var set: SampleSet = .pascal
     @Option(help: "How many images.")
     public var count: Int = 8
     @Option(help: "Image side in pixels.")
@@ -32,17 +38,15 @@ public struct SamplesCommand: ParsableCommand {
         let augmentation = augment ? Augmentation.papers(seed: 0) : nil
         let written: [URL]
         switch set {
-        case "pascal", "nyud":
-            let scenes = SyntheticScenes(dataset: DatasetName(rawValue: set)!, split: .train, count: count,
+        case .pascal, .nyud:
+            let scenes = SyntheticScenes(dataset: set == .pascal ? .pascal : .nyud, split: .train, count: count,
                                          height: size, width: size)
             written = try SampleGallery.write(scenes, count: count, to: directory, augmentation: augmentation)
-        case "upstream-1k", "upstream-22k":
-            let objects = SyntheticObjects(variant: set == "upstream-1k" ? .imagenet1k : .imagenet22k, split: .train,
+        case .upstream1k, .upstream22k:
+            let objects = SyntheticObjects(variant: set == .upstream1k ? .imagenet1k : .imagenet22k, split: .train,
                                            count: count, height: size, width: size)
             written = try SampleGallery.write(objects, count: count, to: directory,
                                               classNames: objects.className)
-        default:
-            throw ValidationError("unknown set '\(set)'; expected pascal, nyud, upstream-1k or upstream-22k")
         }
         print("wrote \(written.count) files to \(directory.path)")
     }

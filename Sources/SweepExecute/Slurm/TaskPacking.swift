@@ -67,7 +67,8 @@ struct TaskPacking: Equatable {
             let balanced = (tasks + width - 1) / width * width
             per = (runs.count + balanced - 1) / balanced
         }
-        return TaskPacking(runsPerTask: per, why: "runs take about " + (mean < 10 ? String(format: "%.2fs", mean) : DurationText.of(mean)) + " each")
+        let pace = mean < 0.01 ? "less than 0.01 s" : mean < 10 ? String(format: "about %.2f s", mean) : "about " + DurationText.of(mean)
+        return TaskPacking(runsPerTask: per, why: "runs take \(pace) each")
     }
 
     /// Array tasks `levels` need at `perTask` runs each (a task never mixes levels).
