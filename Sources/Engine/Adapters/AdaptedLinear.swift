@@ -65,18 +65,17 @@ public final class TaskStreamLinear: LinearLayer {
         return (shared, { dy in pullback(dy, []).shared })
     }
 
-    /// The shared stream and one stream per task. `taskInputs` nil: every task module reads the
-    /// shared input (the first task-specific layer of a block). The pullback takes the gradients
-    /// of the shared and task outputs and returns those of the shared and task inputs (no task
-    /// input gradients when the task modules read the shared input).
-    public func forward(shared x: Matrix, taskInputs: [Matrix]?, _ context: ForwardContext)
-        -> (shared: Matrix, tasks: [Matrix], pullback: (Matrix, [Matrix]) -> (shared: Matrix, tasks: [Matrix]))
+    /// The shared stream and one stream per task module. `taskInputs` nil: every task module
+    /// reads the shared input (the first task-specific layer of a block).
+    public func forward(shared x: Matrix, taskInputs: [Matrix]?, taskCount: Int, _ context: ForwardContext)
+        -> (shared: Matrix, tasks: [Matrix], pullback: StreamPullback)
     {
-        forward(shared: x, taskInputs: taskInputs, context, tasks: true)
+        precondition(taskCount == tasks.count, "\(base.weight.name): \(tasks.count) task modules for \(taskCount) task streams")
+        return forward(shared: x, taskInputs: taskInputs, context, tasks: true)
     }
 
     private func forward(shared x: Matrix, taskInputs: [Matrix]?, _ context: ForwardContext, tasks runTasks: Bool)
-        -> (shared: Matrix, tasks: [Matrix], pullback: (Matrix, [Matrix]) -> (shared: Matrix, tasks: [Matrix]))
+        -> (shared: Matrix, tasks: [Matrix], pullback: StreamPullback)
     {
         precondition(taskInputs.map { $0.count == tasks.count } ?? true, "one input per task")
         let (frozenOutput, basePullback) = base.forward(x, context)

@@ -66,7 +66,7 @@ extension SwinBackbone {
             taskStreams = nil
             for (j, block) in stage.blocks.enumerated() {
                 if j == stage.blocks.count - 1, splitStages.contains(index) {
-                    let (shared, tasks, pullback) = block.forwardTaskStreams(x, batch: batch, context)
+                    let (shared, tasks, pullback) = block.forwardTaskStreams(x, batch: batch, taskCount: taskCount, context)
                     x = shared
                     taskStreams = tasks
                     records[index].split = pullback

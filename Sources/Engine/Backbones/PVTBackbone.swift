@@ -203,7 +203,7 @@ public final class PVTBackbone: Backbone {
             var taskStreams: [Matrix]?
             for (j, block) in stage.blocks.enumerated() {
                 if j == stage.blocks.count - 1, splitStages.contains(index) {
-                    let (shared, tasks, pullback) = block.forwardTaskStreams(x, batch: batch, context)
+                    let (shared, tasks, pullback) = block.forwardTaskStreams(x, batch: batch, taskCount: taskCount, context)
                     (x, taskStreams, split) = (shared, tasks, pullback)
                 } else {
                     let (out, pullback) = block.forward(x, batch: batch, context)

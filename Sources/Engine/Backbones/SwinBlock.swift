@@ -78,7 +78,7 @@ public final class SwinBlock: AdaptableBlock {
 extension SwinBlock {
     /// MTLoRA's task-specific block (`TaskStreamBlock`), the window attention up to its projection
     /// on the shared stream.
-    func forwardTaskStreams(_ x: Matrix, batch: Int, _ context: ForwardContext)
+    func forwardTaskStreams(_ x: Matrix, batch: Int, taskCount: Int, _ context: ForwardContext)
         -> (shared: Matrix, tasks: [Matrix], pullback: (Matrix?, [Matrix?]) -> Matrix)
     {
         let block = TaskStreamBlock(
@@ -95,7 +95,7 @@ extension SwinBlock {
                 })
             },
             hidden: { gelu($0, context) },
-            dropPaths: { self.dropPaths(batch: batch, stream: $0, context) })
+            dropPaths: { self.dropPaths(batch: batch, stream: $0, context) }, taskCount: taskCount)
         return block.forward(x, context)
     }
 

@@ -56,13 +56,14 @@ import Tensors
         let xTasks = (0..<taskCount).map { _ in generator.floats(rows * inputs) }
 
         let withStreams = layer.forward(shared: matrix(x, columns: inputs), taskInputs: xTasks.map { matrix($0, columns: inputs) },
-                                        ForwardContext(training: false))
+                                        taskCount: taskCount, ForwardContext(training: false))
         expectClose(withStreams.shared.values, naive(base: layer.base, module: layer.shared, frozenInput: x, input: x))
         for t in 0..<taskCount {
             // The frozen path sees x_shared; the task module sees x_t; the shared module is absent.
             expectClose(withStreams.tasks[t].values, naive(base: layer.base, module: layer.tasks[t], frozenInput: x, input: xTasks[t]))
         }
-        let firstLayer = layer.forward(shared: matrix(x, columns: inputs), taskInputs: nil, ForwardContext(training: false))
+        let firstLayer = layer.forward(shared: matrix(x, columns: inputs), taskInputs: nil, taskCount: taskCount,
+                                       ForwardContext(training: false))
         for t in 0..<taskCount {
             expectClose(firstLayer.tasks[t].values, naive(base: layer.base, module: layer.tasks[t], frozenInput: x, input: x))
         }
@@ -78,9 +79,9 @@ import Tensors
         let xTasks: [[Float]]? = taskInputsGiven ? (0..<taskCount).map { _ in generator.floats(rows * inputs) } : nil
         let weights = (0...taskCount).map { _ in generator.floats(rows * outputs) }
 
-        func run(x: [Float], xTasks: [[Float]]?) -> (shared: Matrix, tasks: [Matrix], pullback: (Matrix, [Matrix]) -> (shared: Matrix, tasks: [Matrix])) {
+        func run(x: [Float], xTasks: [[Float]]?) -> (shared: Matrix, tasks: [Matrix], pullback: StreamPullback) {
             layer.forward(shared: matrix(x, columns: inputs), taskInputs: xTasks?.map { matrix($0, columns: inputs) },
-                          ForwardContext(training: false))
+                          taskCount: taskCount, ForwardContext(training: false))
         }
         func loss(x: [Float], xTasks: [[Float]]?) -> Double {
             let out = run(x: x, xTasks: xTasks)

@@ -40,7 +40,7 @@ import Testing
         let block = taskBlock(&generator)
         let x = Matrix(rows: side * side, columns: dim, values: generator.floats(side * side * dim))
         let context = ForwardContext(training: false)
-        let out = block.forwardTaskStreams(x, batch: 1, context)
+        let out = block.forwardTaskStreams(x, batch: 1, taskCount: taskCount, context)
 
         // The reference, layer by layer: a task module adds s B_t A_t x_t to the frozen layer's
         // output on the SHARED input; the shared module is absent from the task streams.
@@ -72,6 +72,23 @@ import Testing
         #expect(zip(out.tasks[0].values, out.tasks[1].values).contains { abs($0 - $1) > 1e-3 })
     }
 
+    /// The block does not know which adapter wraps its layers: with plain linears on proj, fc1
+    /// and fc2 every task stream is the shared one, and the gradients of all streams add up.
+    @Test func aBlockOfPlainLayersGivesEveryTaskTheSharedStream() {
+        var generator = SeededRandom(seed: 63)
+        let block = SwinBlock(name: "block", dim: dim, heads: 2, resolution: side, window: 2, shifted: true, mlpRatio: 4,
+                              initializer: ParameterInitializer(seed: 3))
+        let context = ForwardContext(training: false)
+        let x = Matrix(rows: side * side, columns: dim, values: generator.floats(side * side * dim))
+        let out = block.forwardTaskStreams(x, batch: 1, taskCount: taskCount, context)
+        let (plain, plainPullback) = block.forward(x, batch: 1, context)
+        expectClose(out.shared.values, plain.values)
+        for task in out.tasks { expectClose(task.values, plain.values) }
+        let gradients = (0...taskCount).map { _ in Matrix(rows: x.rows, columns: dim, values: generator.floats(x.rows * dim)) }
+        expectClose(out.pullback(gradients[0], Array(gradients.dropFirst())).values,
+                    plainPullback(gradients.dropFirst().reduce(gradients[0], +)).values)
+    }
+
     func expectClose(_ a: [Float], _ b: [Float], sourceLocation: SourceLocation = #_sourceLocation) {
         let worst = zip(a, b).map { abs($0 - $1) }.max() ?? 0
         #expect(a.count == b.count && worst < 1e-4, "worst difference \(worst)", sourceLocation: sourceLocation)
@@ -89,21 +106,26 @@ import Testing
         let x = generator.floats(rows * dim)
         let weights = (0...taskCount).map { _ in generator.floats(rows * dim) }
         func loss(_ values: [Float]) -> Double {
-            let out = block.forwardTaskStreams(Matrix(rows: rows, columns: dim, values: values), batch: images, context)
+            let out = block.forwardTaskStreams(Matrix(rows: rows, columns: dim, values: values), batch: images,
+                                               taskCount: taskCount, context)
             return ([out.shared] + out.tasks).enumerated().map { weightedSum($1.values, weights[$0]) }.reduce(0, +)
         }
         if noisy {
             // The masks change the streams, and only with the step.
             let plain = block.forwardTaskStreams(Matrix(rows: rows, columns: dim, values: x), batch: images,
-                                                 ForwardContext(training: false)).shared.values
+                                                 taskCount: taskCount, ForwardContext(training: false)).shared.values
             var later = context
             later.noise!.step += 1
-            let noisyOutput = block.forwardTaskStreams(Matrix(rows: rows, columns: dim, values: x), batch: images, context).shared.values
+            let noisyOutput = block.forwardTaskStreams(Matrix(rows: rows, columns: dim, values: x), batch: images,
+                                                         taskCount: taskCount, context).shared.values
             #expect(noisyOutput != plain)
-            #expect(noisyOutput == block.forwardTaskStreams(Matrix(rows: rows, columns: dim, values: x), batch: images, context).shared.values)
-            #expect(noisyOutput != block.forwardTaskStreams(Matrix(rows: rows, columns: dim, values: x), batch: images, later).shared.values)
+            #expect(noisyOutput == block.forwardTaskStreams(Matrix(rows: rows, columns: dim, values: x), batch: images,
+                                                            taskCount: taskCount, context).shared.values)
+            #expect(noisyOutput != block.forwardTaskStreams(Matrix(rows: rows, columns: dim, values: x), batch: images,
+                                                            taskCount: taskCount, later).shared.values)
         }
-        let out = block.forwardTaskStreams(Matrix(rows: rows, columns: dim, values: x), batch: images, context)
+        let out = block.forwardTaskStreams(Matrix(rows: rows, columns: dim, values: x), batch: images,
+                                           taskCount: taskCount, context)
         for parameter in block.parameters { parameter.zeroGradient() }
         let dx = out.pullback(Matrix(rows: rows, columns: dim, values: weights[0]),
                               weights.dropFirst().map { Matrix(rows: rows, columns: dim, values: $0) })
