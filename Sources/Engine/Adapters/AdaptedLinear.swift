@@ -133,11 +133,10 @@ public final class TaskStreamLinear: LinearLayer {
 
 /// TGLoRA's layer: one module per task group over the same frozen weight, y_pi = W x_pi + b +
 /// s B_pi A_pi x_pi; each group stream has its own frozen path. The backbone runs a stage once
-/// per group, selecting the group's module first. One group is plain LoRA.
+/// per group stream, and a pass uses the module of its stream (`ForwardContext.stream`, the
+/// group's index). One group is plain LoRA.
 public final class GroupedLinear: LinearLayer {
     public let groups: [AdaptedLinear]
-    /// The group whose module the next forward pass uses.
-    public var selectedGroup = 0
 
     public init(base: Linear, modules: [LowRankModule]) {
         precondition(!modules.isEmpty, "\(base.weight.name): a grouped layer needs at least one group")
@@ -149,7 +148,9 @@ public final class GroupedLinear: LinearLayer {
     public var parameters: [Parameter] { groups[0].base.parameters + groups.flatMap(\.module.parameters) }
 
     public func forward(_ x: Matrix, _ context: ForwardContext) -> (Matrix, Pullback) {
-        groups[selectedGroup].forward(x, context)
+        precondition(groups.indices.contains(context.stream),
+                     "\(groups[0].base.weight.name): no module for group stream \(context.stream) of \(groups.count)")
+        return groups[context.stream].forward(x, context)
     }
 }
 

@@ -6,8 +6,8 @@ public enum StreamLayout: Sendable, Equatable {
     /// the task streams pass through the next stage's patch merging into the decoders, and the
     /// shared stream goes on. Other stages give every task the shared features.
     case taskBlocks(stages: Set<Int>)
-    /// TGLoRA: one stream per task group and stage (the stage's `GroupedLinear`s select the
-    /// group's modules); a group's stream starts from its parent group's merged output.
+    /// TGLoRA: one stream per task group and stage (the stage's `GroupedLinear`s run the group's
+    /// modules); a group's stream starts from its parent group's merged output.
     case taskGroups([TaskPartition])
 }
 
@@ -140,9 +140,9 @@ extension SwinBackbone {
                     features[t].append(FeatureMap(values: inputs[previous.group(of: t)], height: stage.side, width: stage.side))
                 }
             }
-            outputs = runGroupStreams(stage.blocks, partition: partition, parents: record.parents, inputs: inputs,
-                                      context) { block, x, context in block.forward(x, batch: batch, context) }
-                .map { output, pullbacks in record.blocks.append(pullbacks); return output }
+            outputs = runGroupStreams(stage.blocks, parents: record.parents, inputs: inputs, context) { block, x, context in
+                block.forward(x, batch: batch, context)
+            }.map { output, pullbacks in record.blocks.append(pullbacks); return output }
             records.append(record)
             previous = partition
         }
@@ -172,24 +172,17 @@ extension SwinBackbone {
     }
 }
 
-/// TGLoRA: runs a stage's blocks once per group stream, group `g` from `inputs[parents[g]]` with
-/// its modules selected in every `GroupedLinear` of the blocks; each stream draws its own masks.
-/// Returns each stream's output and its blocks' pullbacks, first to last.
-func runGroupStreams<Block: AdaptableBlock>(_ blocks: [Block], partition: TaskPartition, parents: [Int], inputs: [Matrix],
+/// TGLoRA: runs a stage's blocks once per group stream, group `g` from `inputs[parents[g]]`, in a
+/// context whose `stream` is `g`: the group's modules in every `GroupedLinear`, and the stream's
+/// own masks. Returns each stream's output and its blocks' pullbacks, first to last.
+func runGroupStreams<Block: AdaptableBlock>(_ blocks: [Block], parents: [Int], inputs: [Matrix],
                                             _ context: ForwardContext,
                                             forward: (Block, Matrix, ForwardContext) -> (Matrix, Pullback))
     -> [(output: Matrix, pullbacks: [Pullback])]
 {
-    let grouped = blocks.flatMap { block in MethodOptions.LinearSite.allCases.flatMap { block[$0] } }
-        .compactMap { $0 as? GroupedLinear }
-    return parents.enumerated().map { group, parent in
-        for layer in grouped {
-            precondition(layer.groups.count == partition.count, "a grouped layer needs one module per group")
-            layer.selectedGroup = group
-        }
+    parents.enumerated().map { group, parent in
         var x = inputs[parent]
         var pullbacks: [Pullback] = []
-        // Each group's stream runs the stage's blocks once: its own drop-path masks.
         var streamContext = context
         streamContext.stream = group
         for block in blocks {

@@ -141,8 +141,9 @@ public final class PVTBackbone: Backbone {
                     return entered
                 }
             }
-            let streams = runGroupStreams(stage.blocks, partition: partition, parents: record.parents, inputs: inputs,
-                                          context) { block, x, context in block.forward(x, batch: batch, context) }
+            let streams = runGroupStreams(stage.blocks, parents: record.parents, inputs: inputs, context) { block, x, context in
+                block.forward(x, batch: batch, context)
+            }
             outputs = streams.map { output, pullbacks in
                 record.blocks.append(pullbacks)
                 let (normalized, normPullback) = stage.norm.forward(output, context)

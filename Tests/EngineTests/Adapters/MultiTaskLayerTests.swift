@@ -119,18 +119,19 @@ import Tensors
         #expect(layer.parameters.count == 2 + 2 * 2)
         let inputsPerGroup = [generator.floats(rows * inputs), generator.floats(rows * inputs)]
         for g in 0..<2 {
-            layer.selectedGroup = g
-            let (y, pullback) = layer.forward(matrix(inputsPerGroup[g], columns: inputs), ForwardContext(training: false))
+            var context = ForwardContext(training: false)
+            context.stream = g
+            let (y, pullback) = layer.forward(matrix(inputsPerGroup[g], columns: inputs), context)
             // Unlike MTLoRA, the frozen path sees the group's own input.
             expectClose(y.values, naive(base: base, module: modules[g], frozenInput: inputsPerGroup[g], input: inputsPerGroup[g]))
             for parameter in layer.parameters { parameter.zeroGradient() }
             let dy = generator.floats(rows * outputs)
             let dx = pullback(matrix(dy, columns: outputs)).values
             let numeric = numericGradient(inputsPerGroup[g]) { v in
-                weightedSum(layer.forward(matrix(v, columns: inputs), ForwardContext(training: false)).0.values, dy)
+                weightedSum(layer.forward(matrix(v, columns: inputs), context).0.values, dy)
             }
             expectGradientsMatch(dx, numeric, "dL/dx_group\(g)")
-            // Only the selected group's module learns from its stream.
+            // Only the stream's own group module learns from it.
             #expect(modules[1 - g].weightB.gradient!.allSatisfy { $0 == 0 })
             #expect(modules[g].weightB.gradient!.contains { $0 != 0 })
         }
