@@ -82,6 +82,14 @@ public final class PVTBackbone: Backbone {
     }
 
     public var parameters: [Parameter] { patchEmbedding.parameters + stages.flatMap(\.parameters) }
+    /// The analogues of Swin's: the overlapping patch embeddings (stem and every stage's
+    /// downsampling), the LayerNorms (the attention's after its key/value reduction included) and
+    /// the position encoding, the MLP's depthwise conv; the reduction `sr` itself is not one.
+    public var otherParameters: [Parameter] {
+        patchEmbedding.parameters + stages.flatMap { stage in
+            (stage.downsample?.parameters ?? []) + stage.blocks.flatMap(\.otherParameters) + stage.norm.parameters
+        }
+    }
     public var featureChannels: [Int] { shape.widths }
     public var featureSides: [Int] { stages.map(\.side) }
     public var stageBlocks: [[any AdaptableBlock]] { stages.map(\.blocks) }

@@ -35,6 +35,12 @@ public final class PVTBlock: AdaptableBlock {
         norm1.parameters + attention.parameters + norm2.parameters + fc1.parameters + dwconv.parameters + fc2.parameters
     }
 
+    /// Its part of `PVTBackbone.otherParameters`.
+    var otherParameters: [Parameter] {
+        let attentionNorm: [Parameter] = attention.reductionNorm?.parameters ?? []
+        return norm1.parameters + attentionNorm + norm2.parameters + dwconv.parameters
+    }
+
     func dropPaths(batch: Int, stream: Int, _ context: ForwardContext) -> (attention: DropPath?, mlp: DropPath?) {
         (DropPath(rate: dropPathRate, images: batch, key: dropPathKeys.attention, stream: stream, context),
          DropPath(rate: dropPathRate, images: batch, key: dropPathKeys.mlp, stream: stream, context))

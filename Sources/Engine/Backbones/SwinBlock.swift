@@ -51,6 +51,9 @@ public final class SwinBlock: AdaptableBlock {
         norm1.parameters + attention.parameters + norm2.parameters + fc1.parameters + fc2.parameters
     }
 
+    /// Its part of `SwinBackbone.otherParameters`.
+    var otherParameters: [Parameter] { norm1.parameters + [attention.relativePositionBias] + norm2.parameters }
+
     func forward(_ x: Matrix, batch: Int, _ context: ForwardContext) -> (Matrix, Pullback) {
         let drop = dropPaths(batch: batch, stream: context.stream, context)
         let (normalized, norm1Pullback) = norm1.forward(x, context)

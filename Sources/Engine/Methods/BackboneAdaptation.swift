@@ -127,26 +127,15 @@ public final class BackboneAdaptation {
             break
         case .decoders:
             model.freezeBackbone()
-        case .bitfit:
+        case .bitfit, .lora, .mtlora, .tglora, .faar, .adapter:
+            // The frozen backbone, but for what the method trains of it: BitFit its biases, and
+            // MTLoRA's "others" (`Backbone.otherParameters`) when the options say so.
+            let others = options.othersTrain ? Set(backbone.otherParameters.map(ObjectIdentifier.init)) : []
             for parameter in backbone.parameters where parameter.role == .backbone {
-                parameter.setTrainable(parameter.name.hasSuffix(".bias") || (options.othersTrain && Self.isOther(parameter)))
-            }
-        case .lora, .mtlora, .tglora, .faar, .adapter:
-            for parameter in backbone.parameters where parameter.role == .backbone {
-                parameter.setTrainable(options.othersTrain && Self.isOther(parameter))
+                parameter.setTrainable((options.method == .bitfit && parameter.kind == .bias)
+                                       || others.contains(ObjectIdentifier(parameter)))
             }
         }
-    }
-
-    /// MTLoRA's "others": patch embedding, LayerNorms, relative position bias tables and the
-    /// patch-merging reductions (the frozen base of an adapted reduction stays frozen). In PVT-v2
-    /// the analogues: its overlapping patch embeddings (stem and downsampling convs) and its
-    /// position encoding, the MLP's depthwise conv; the key/value reduction `sr` stays frozen.
-    static func isOther(_ parameter: Parameter) -> Bool {
-        let name = parameter.name
-        return name.hasPrefix("patch_embed.") || name.hasPrefix("norm.") || name.contains(".norm")
-            || name.hasSuffix("relative_position_bias_table") || name.contains(".downsample.reduction.")
-            || name.contains(".downsample.proj.") || name.contains(".mlp.dwconv.")
     }
 
     /// Parameters the method adds outside the model's layers (TS-PD's), all decoder-side.

@@ -72,7 +72,7 @@ let tinyPVTShape = BackboneShape.pvtV2(name: "tiny_pvt", widths: [4, 8, 8, 16], 
         // A block of width C, MLP ratio 2: q C->C, kv C->2C, proj C->C, fc1 C->2C, fc2 2C->C: r (2C + 3C + 2C + 3C + 3C).
         let blockWidths = [4, 4, 8, 8, 16]
         let adapters = blockWidths.map { rank * 13 * $0 }.reduce(0, +)
-        let others = model.backbone.parameters.filter { BackboneAdaptation.isOther($0) }
+        let others = model.backbone.otherParameters
         #expect(others.contains { $0.name.hasSuffix("mlp.dwconv.weight") } && others.contains { $0.name == "stages.1.downsample.proj.weight" })
         #expect(!others.contains { $0.name.contains(".attn.sr.") })
         #expect(model.parameterCounts.trainable == decoder + adapters + others.map(\.count).reduce(0, +))
