@@ -3,8 +3,8 @@
 /// its own forward and pullback, and the module adds its update on top.
 public final class AdaptedLinear: LinearLayer {
     public let base: Linear
-    public let module: LowRankModule
-    public init(base: Linear, module: LowRankModule) {
+    public let module: any LowRankModule
+    public init(base: Linear, module: any LowRankModule) {
         precondition(module.inputs == base.inFeatures && module.outputs == base.outFeatures,
                      "\(base.weight.name): the module must match the frozen layer's shape")
         self.base = base
@@ -17,21 +17,28 @@ public final class AdaptedLinear: LinearLayer {
 
     public func forward(_ x: Matrix, _ context: ForwardContext) -> (Matrix, Pullback) {
         let (frozenOutput, basePullback) = base.forward(x, context)
-        let active = module.activeRank(training: context.training)
-        module.count(tokens: x.rows, context)
-        var y = Matrix(zeros: x.rows, outFeatures)
-        let pass = base.bias.withOptionalPointer { bias in
-            module.forward(frozenOutput: frozenOutput.values, input: x.values, rows: x.rows,
-                           weight: base.weight.values.baseAddress!, bias: bias, active: active,
-                           context, output: &y.values)
-        }
-        return (y, { [module] dy in
-            var df = Matrix(zeros: x.rows, module.outputs)
-            var dx = Matrix(zeros: x.rows, module.inputs)
-            module.backward(pass, input: x.values, outputGradient: dy.values, frozenOutputGradient: &df.values,
-                            inputGradient: &dx.values)
+        let (y, modulePullback) = module.forward(frozenOutput: frozenOutput, input: x, of: base, context)
+        return (y, { [base] dy in
+            var df = Matrix(zeros: x.rows, base.outFeatures)
+            var dx = Matrix(zeros: x.rows, base.inFeatures)
+            modulePullback(x.values, dy.values, &df.values, &dx.values)
             return dx + basePullback(df)
         })
+    }
+}
+
+extension LowRankModule {
+    /// The module's output on `x`, given f = the frozen `base`'s output (on x or, in MTLoRA's
+    /// task streams, on the shared input).
+    func forward(frozenOutput f: Matrix, input x: Matrix, of base: Linear, _ context: ForwardContext)
+        -> (Matrix, LowRankPullback)
+    {
+        var y = Matrix(zeros: x.rows, base.outFeatures)
+        let pullback = base.bias.withOptionalPointer { bias in
+            forward(frozenOutput: f.values, input: x.values, rows: x.rows, weight: base.weight.values.baseAddress!,
+                    bias: bias, context, output: &y.values)
+        }
+        return (y, pullback)
     }
 }
 
@@ -42,9 +49,9 @@ public final class AdaptedLinear: LinearLayer {
 /// Used as a plain `LinearLayer` it runs the shared stream only.
 public final class TaskStreamLinear: LinearLayer {
     public let base: Linear
-    public let shared: LowRankModule?
-    public let tasks: [LowRankModule]
-    public init(base: Linear, shared: LowRankModule?, tasks: [LowRankModule]) {
+    public let shared: (any LowRankModule)?
+    public let tasks: [any LowRankModule]
+    public init(base: Linear, shared: (any LowRankModule)?, tasks: [any LowRankModule]) {
         for module in (shared.map { [$0] } ?? []) + tasks {
             precondition(module.inputs == base.inFeatures && module.outputs == base.outFeatures,
                          "\(base.weight.name): every module must match the frozen layer's shape")
@@ -80,54 +87,31 @@ public final class TaskStreamLinear: LinearLayer {
         precondition(taskInputs.map { $0.count == tasks.count } ?? true, "one input per task")
         let (frozenOutput, basePullback) = base.forward(x, context)
         let rows = x.rows
-        let taskModules = runTasks ? tasks : []
-        return base.bias.withOptionalPointer { bias in
-            let weight = base.weight.values.baseAddress!
-            var sharedOutput = frozenOutput
-            var sharedPass: LowRankModule.Pass?
-            if let shared {
-                let active = shared.activeRank(training: context.training)
-                shared.count(tokens: rows, context)
-                sharedPass = shared.forward(frozenOutput: frozenOutput.values, input: x.values, rows: rows, weight: weight,
-                                            bias: bias, active: active, context,
-                                            output: &sharedOutput.values)
-            }
-            var taskOutputs: [Matrix] = []
-            var taskPasses: [LowRankModule.Pass] = []
-            for (t, module) in taskModules.enumerated() {
-                let active = module.activeRank(training: context.training)
-                module.count(tokens: rows, context)
-                var y = Matrix(zeros: rows, outFeatures)
-                taskPasses.append(module.forward(frozenOutput: frozenOutput.values, input: (taskInputs?[t] ?? x).values,
-                                                 rows: rows, weight: weight, bias: bias, active: active,
-                                                 context, output: &y.values))
-                taskOutputs.append(y)
-            }
-            return (sharedOutput, taskOutputs, { [shared] dyShared, dyTasks in
-                var dfTotal = dyShared
-                var dxShared = Matrix(zeros: rows, self.inFeatures)
-                var df = Matrix(zeros: rows, self.outFeatures)
-                if let shared, let sharedPass {
-                    shared.backward(sharedPass, input: x.values, outputGradient: dyShared.values,
-                                    frozenOutputGradient: &df.values, inputGradient: &dxShared.values)
-                    dfTotal = df
-                }
-                var dxTasks: [Matrix] = []
-                for (t, module) in taskModules.enumerated() {
-                    if let taskInputs {
-                        var dxTask = Matrix(zeros: rows, self.inFeatures)
-                        module.backward(taskPasses[t], input: taskInputs[t].values, outputGradient: dyTasks[t].values,
-                                        frozenOutputGradient: &df.values, inputGradient: &dxTask.values)
-                        dxTasks.append(dxTask)
-                    } else {
-                        module.backward(taskPasses[t], input: x.values, outputGradient: dyTasks[t].values,
-                                        frozenOutputGradient: &df.values, inputGradient: &dxShared.values)
-                    }
-                    dfTotal += df
-                }
-                return (dxShared + basePullback(dfTotal), dxTasks)
-            })
+        let sharedPass = shared.map { $0.forward(frozenOutput: frozenOutput, input: x, of: base, context) }
+        let taskPasses = (runTasks ? tasks : []).enumerated().map { t, module in
+            module.forward(frozenOutput: frozenOutput, input: taskInputs?[t] ?? x, of: base, context)
         }
+        return (sharedPass?.0 ?? frozenOutput, taskPasses.map(\.0), { [base] dyShared, dyTasks in
+            var dfTotal = dyShared
+            var dxShared = Matrix(zeros: rows, base.inFeatures)
+            var df = Matrix(zeros: rows, base.outFeatures)
+            if let sharedPass {
+                sharedPass.1(x.values, dyShared.values, &df.values, &dxShared.values)
+                dfTotal = df
+            }
+            var dxTasks: [Matrix] = []
+            for (t, (_, pullback)) in taskPasses.enumerated() {
+                if let taskInputs {
+                    var dxTask = Matrix(zeros: rows, base.inFeatures)
+                    pullback(taskInputs[t].values, dyTasks[t].values, &df.values, &dxTask.values)
+                    dxTasks.append(dxTask)
+                } else {
+                    pullback(x.values, dyTasks[t].values, &df.values, &dxShared.values)
+                }
+                dfTotal += df
+            }
+            return (dxShared + basePullback(dfTotal), dxTasks)
+        })
     }
 }
 
@@ -138,7 +122,7 @@ public final class TaskStreamLinear: LinearLayer {
 public final class GroupedLinear: LinearLayer {
     public let groups: [AdaptedLinear]
 
-    public init(base: Linear, modules: [LowRankModule]) {
+    public init(base: Linear, modules: [any LowRankModule]) {
         precondition(!modules.isEmpty, "\(base.weight.name): a grouped layer needs at least one group")
         groups = modules.map { AdaptedLinear(base: base, module: $0) }
     }

@@ -5,30 +5,30 @@ import Tensors
 @Suite struct MultiTaskLayerTests {
     let inputs = 4, outputs = 3, rows = 5, taskCount = 3
 
-    func module(_ name: String, rank: Int, scale: Float, base: Linear, _ generator: inout SeededRandom) -> LowRankModule {
-        let module = LowRankModule(name: name, kind: .lora, inputs: inputs, outputs: outputs, rank: rank, scale: scale,
-                                   weight: nil, seed: 7)
-        var factors = module.factors
+    func module(_ name: String, rank: Int, scale: Float, base: Linear, _ generator: inout SeededRandom) -> any LowRankModule {
+        let module = LowRankKind.lora.module(name: name, inputs: inputs, outputs: outputs, rank: rank, scale: scale,
+                                             weight: nil, seed: 7)
+        var factors = module.branch.factors
         factors.b = generator.floats(outputs * rank)
-        module.setParameters(factors: factors)
+        module.branch.setParameters(factors: factors)
         return module
     }
 
     func matrix(_ values: [Float], columns: Int) -> Matrix { Matrix(rows: rows, columns: columns, values: values) }
 
     /// W x0 + b + s B A x computed naively, one output at a time.
-    func naive(base: Linear, module: LowRankModule?, frozenInput x0: [Float], input x: [Float]) -> [Float] {
+    func naive(base: Linear, module: (any LowRankModule)?, frozenInput x0: [Float], input x: [Float]) -> [Float] {
         var y = [Float](repeating: 0, count: rows * outputs)
         for r in 0..<rows {
             for o in 0..<outputs {
                 var sum = base.bias!.values[o]
                 for i in 0..<inputs { sum += base.weight.values[o * inputs + i] * x0[r * inputs + i] }
                 if let module {
-                    let factors = module.factors
+                    let factors = module.branch.factors
                     for c in 0..<module.rank {
                         var ax: Float = 0
                         for i in 0..<inputs { ax += factors.a[c * inputs + i] * x[r * inputs + i] }
-                        sum += module.scale * factors.b[o * module.rank + c] * ax
+                        sum += module.branch.scale * factors.b[o * module.rank + c] * ax
                     }
                 }
                 y[r * outputs + o] = sum
@@ -107,7 +107,7 @@ import Tensors
         // One task module's A: only that task's loss term depends on it.
         let probe = layer.tasks[1]
         let numericA = numericGradientOfA(probe) { loss(x: x, xTasks: xTasks) }
-        expectGradientsMatch(probe.gradient.a, numericA, "dL/dA_task1")
+        expectGradientsMatch(probe.branch.gradient.a, numericA, "dL/dA_task1")
     }
 
     @Test func groupedLayerRunsOneStreamPerGroup() {
@@ -132,8 +132,8 @@ import Tensors
             }
             expectGradientsMatch(dx, numeric, "dL/dx_group\(g)")
             // Only the stream's own group module learns from it.
-            #expect(modules[1 - g].weightB.gradient!.allSatisfy { $0 == 0 })
-            #expect(modules[g].weightB.gradient!.contains { $0 != 0 })
+            #expect(modules[1 - g].branch.weightB.gradient!.allSatisfy { $0 == 0 })
+            #expect(modules[g].branch.weightB.gradient!.contains { $0 != 0 })
         }
     }
 }

@@ -21,8 +21,8 @@ import Testing
     /// 576 + 2176 + 8448 = 11200; final LayerNorm 128.
     let othersCount = 408 + 512 + 218 + 11200 + 128
 
-    @Test(arguments: [(LowRankModule.Kind.lora, true), (.lora, false), (.dora, true)])
-    func parameterCountsMatchACountByHand(kind: LowRankModule.Kind, others: Bool) {
+    @Test(arguments: [(LowRankKind.lora, true), (.lora, false), (.dora, true)])
+    func parameterCountsMatchACountByHand(kind: LowRankKind, others: Bool) {
         let model = model()
         let decoder = model.parameterCounts.decoder
         let total = model.parameterCounts.total

@@ -13,12 +13,12 @@ import Testing
         let block = SwinBlock(name: "block", dim: dim, heads: 2, resolution: side, window: 2, shifted: true, mlpRatio: 4,
                               initializer: ParameterInitializer(seed: 3))
         for parameter in block.parameters { parameter.setTrainable(false) }
-        func module(_ base: Linear, _ name: String, rank: Int) -> LowRankModule {
-            let module = LowRankModule(name: name, kind: .lora, inputs: base.inFeatures, outputs: base.outFeatures,
-                                       rank: rank, scale: 2, weight: nil, dropout: dropout, seed: 9)
-            var factors = module.factors
+        func module(_ base: Linear, _ name: String, rank: Int) -> any LowRankModule {
+            let module = LowRankKind.lora.module(name: name, inputs: base.inFeatures, outputs: base.outFeatures,
+                                                 rank: rank, scale: 2, weight: nil, dropout: dropout, seed: 9)
+            var factors = module.branch.factors
             factors.b = generator.floats(base.outFeatures * rank, in: -0.5...0.5)
-            module.setParameters(factors: factors)
+            module.branch.setParameters(factors: factors)
             return module
         }
         let qkv = block.attention.qkv as! Linear
@@ -46,7 +46,7 @@ import Testing
         // output on the SHARED input; the shared module is absent from the task streams.
         let (proj, fc1, fc2) = (streams(block)[0], streams(block)[1], streams(block)[2])
         func frozen(_ layer: TaskStreamLinear, _ input: Matrix) -> Matrix { layer.base.forward(input, context).0 }
-        func update(_ module: LowRankModule, _ layer: TaskStreamLinear, _ input: Matrix) -> Matrix {
+        func update(_ module: any LowRankModule, _ layer: TaskStreamLinear, _ input: Matrix) -> Matrix {
             var difference = AdaptedLinear(base: layer.base, module: module).forward(input, context).0
             let base = frozen(layer, input)
             for k in difference.values.indices { difference.values[k] -= base.values[k] }
@@ -134,17 +134,17 @@ import Testing
         // shared module of proj (whose output every stream's residual carries).
         let probes = [streams(block)[1].tasks[1], streams(block)[2].tasks[0], streams(block)[0].shared!]
         for probe in probes {
-            let saved = probe.factors
+            let saved = probe.branch.factors
             for (part, values) in [("A", saved.a), ("B", saved.b)] {
                 let numeric = numericGradient(values, step: 0.01) { changed in
                     var factors = saved
                     if part == "A" { factors.a = changed } else { factors.b = changed }
-                    probe.setParameters(factors: factors)
-                    defer { probe.setParameters(factors: saved) }
+                    probe.branch.setParameters(factors: factors)
+                    defer { probe.branch.setParameters(factors: saved) }
                     return loss(x)
                 }
-                expectGradientsMatch(part == "A" ? probe.gradient.a : probe.gradient.b, numeric,
-                                     "dL/d\(part) of \(probe.weightA.name)")
+                expectGradientsMatch(part == "A" ? probe.branch.gradient.a : probe.branch.gradient.b, numeric,
+                                     "dL/d\(part) of \(probe.branch.weightA.name)")
             }
         }
     }
@@ -177,7 +177,7 @@ import Testing
     func withZeroUpdatesEveryStreamIsTheFrozenModel(options: MethodOptions) {
         let frozen = model(), adapted = model()
         let adaptation = BackboneAdaptation(options: options, model: adapted, seed: 4)
-        #expect(adaptation.modules.allSatisfy { $0.module.factors.b.allSatisfy { $0 == 0 } })
+        #expect(adaptation.modules.allSatisfy { $0.module.branch.factors.b.allSatisfy { $0 == 0 } })
         let images = randomMatrix(rows: 2 * 32 * 32, columns: 3, seed: 8)
         let reference = predictions(frozen, adaptation: nil, images: images)
         let streamed = predictions(adapted, adaptation: adaptation, images: images)
@@ -191,8 +191,8 @@ import Testing
     /// (16 r C per block: qkv 4C, proj 2C, fc1 5C, fc2 5C, times r). A task module on the last
     /// block of a stage: proj k (2C), fc1 k (5C), fc2 k (5C) = 12 k C; DoRA adds one magnitude
     /// per output: shared 9C per block, task C + 4C + C = 6C.
-    @Test(arguments: [LowRankModule.Kind.lora, .dora])
-    func parameterCountsMatchACountByHand(kind: LowRankModule.Kind) {
+    @Test(arguments: [LowRankKind.lora, .dora])
+    func parameterCountsMatchACountByHand(kind: LowRankKind) {
         let model = model()
         let before = model.parameterCounts
         let (r, k) = (3, 2)
@@ -219,10 +219,10 @@ import Testing
         let model = model()
         let adaptation = BackboneAdaptation(options: MethodOptions(method: .mtlora, taskSpecificStages: [2, 4]),
                                             model: model, seed: 1)
-        for (_, module) in adaptation.modules where module.weightA.name.contains(".task.normals") {
-            var factors = module.factors
+        for (_, module) in adaptation.modules where module.branch.weightA.name.contains(".task.normals") {
+            var factors = module.branch.factors
             factors.b = factors.b.indices.map { Float($0 % 7) * 0.01 }
-            module.setParameters(factors: factors)
+            module.branch.setParameters(factors: factors)
         }
         let images = randomMatrix(rows: 32 * 32, columns: 3, seed: 9)
         let (features, _) = model.backbone.forward(images, batch: 1, ForwardContext(training: false),
