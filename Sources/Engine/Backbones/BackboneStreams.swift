@@ -37,8 +37,8 @@ extension SwinBackbone {
                     exit: next.map { next in { next.downsample!.forward($0, batch: batch, side: next.inputSide, $1) } },
                     side: next?.side ?? stages[index].side)
             }
-            return forwardGroupStreams(groupStages, embedded: patchEmbedding.forward(images, batch: batch, size: imageSize, context),
-                                       partitions: partitions, context)
+            let embedded = patchEmbedding.forward(images, batch: batch, size: imageSize, context)
+            return forwardGroupStreams(groupStages, embedded: embedded, partitions: partitions, context)
         }
     }
 

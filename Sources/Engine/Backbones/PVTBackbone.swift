@@ -115,12 +115,12 @@ public final class PVTBackbone: Backbone {
             // norm, its tasks' feature.
             let groupStages = stages.map { stage in
                 GroupStreamStage(
-                    entry: stage.downsample.map { downsample in { downsample.forward($0, batch: batch, side: stage.inputSide, $1) } },
+                    entry: stage.downsample.map { entry in { entry.forward($0, batch: batch, side: stage.inputSide, $1) } },
                     blocks: stage.blocks.map { block in { block.forward($0, batch: batch, $1) } },
                     exit: { stage.norm.forward($0, $1) }, side: stage.side)
             }
-            return forwardGroupStreams(groupStages, embedded: patchEmbedding.forward(images, batch: batch, side: imageSize, context),
-                                       partitions: partitions, context)
+            let embedded = patchEmbedding.forward(images, batch: batch, side: imageSize, context)
+            return forwardGroupStreams(groupStages, embedded: embedded, partitions: partitions, context)
         }
     }
 
