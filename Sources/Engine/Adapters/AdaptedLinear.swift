@@ -3,8 +3,8 @@
 /// its own forward and pullback, and the module adds its update on top.
 public final class AdaptedLinear: LinearLayer {
     public let base: Linear
-    public let module: LowRankModule
-    public init(base: Linear, module: LowRankModule) {
+    public let module: any LowRankModule
+    public init(base: Linear, module: any LowRankModule) {
         precondition(module.inputs == base.inFeatures && module.outputs == base.outFeatures,
                      "\(base.weight.name): the module must match the frozen layer's shape")
         self.base = base
@@ -17,21 +17,28 @@ public final class AdaptedLinear: LinearLayer {
 
     public func forward(_ x: Matrix, _ context: ForwardContext) -> (Matrix, Pullback) {
         let (frozenOutput, basePullback) = base.forward(x, context)
-        let active = module.activeRank(training: context.training)
-        module.count(tokens: x.rows, context)
-        var y = Matrix(zeros: x.rows, outFeatures)
-        let pass = base.bias.withOptionalPointer { bias in
-            module.forward(frozenOutput: frozenOutput.values, input: x.values, rows: x.rows,
-                           weight: base.weight.values.baseAddress!, bias: bias, active: active,
-                           context, output: &y.values)
-        }
-        return (y, { [module] dy in
-            var df = Matrix(zeros: x.rows, module.outputs)
-            var dx = Matrix(zeros: x.rows, module.inputs)
-            module.backward(pass, input: x.values, outputGradient: dy.values, frozenOutputGradient: &df.values,
-                            inputGradient: &dx.values)
+        let (y, modulePullback) = module.forward(frozenOutput: frozenOutput, input: x, of: base, context)
+        return (y, { [base] dy in
+            var df = Matrix(zeros: x.rows, base.outFeatures)
+            var dx = Matrix(zeros: x.rows, base.inFeatures)
+            modulePullback(x.values, dy.values, &df.values, &dx.values)
             return dx + basePullback(df)
         })
+    }
+}
+
+extension LowRankModule {
+    /// The module's output on `x`, given f = the frozen `base`'s output (on x or, in MTLoRA's
+    /// task streams, on the shared input).
+    func forward(frozenOutput f: Matrix, input x: Matrix, of base: Linear, _ context: ForwardContext)
+        -> (Matrix, LowRankPullback)
+    {
+        var y = Matrix(zeros: x.rows, base.outFeatures)
+        let pullback = base.bias.withOptionalPointer { bias in
+            forward(frozenOutput: f.values, input: x.values, rows: x.rows, weight: base.weight.values.baseAddress!,
+                    bias: bias, context, output: &y.values)
+        }
+        return (y, pullback)
     }
 }
 
@@ -42,9 +49,9 @@ public final class AdaptedLinear: LinearLayer {
 /// Used as a plain `LinearLayer` it runs the shared stream only.
 public final class TaskStreamLinear: LinearLayer {
     public let base: Linear
-    public let shared: LowRankModule?
-    public let tasks: [LowRankModule]
-    public init(base: Linear, shared: LowRankModule?, tasks: [LowRankModule]) {
+    public let shared: (any LowRankModule)?
+    public let tasks: [any LowRankModule]
+    public init(base: Linear, shared: (any LowRankModule)?, tasks: [any LowRankModule]) {
         for module in (shared.map { [$0] } ?? []) + tasks {
             precondition(module.inputs == base.inFeatures && module.outputs == base.outFeatures,
                          "\(base.weight.name): every module must match the frozen layer's shape")
@@ -65,82 +72,57 @@ public final class TaskStreamLinear: LinearLayer {
         return (shared, { dy in pullback(dy, []).shared })
     }
 
-    /// The shared stream and one stream per task. `taskInputs` nil: every task module reads the
-    /// shared input (the first task-specific layer of a block). The pullback takes the gradients
-    /// of the shared and task outputs and returns those of the shared and task inputs (no task
-    /// input gradients when the task modules read the shared input).
-    public func forward(shared x: Matrix, taskInputs: [Matrix]?, _ context: ForwardContext)
-        -> (shared: Matrix, tasks: [Matrix], pullback: (Matrix, [Matrix]) -> (shared: Matrix, tasks: [Matrix]))
+    /// The shared stream and one stream per task module. `taskInputs` nil: every task module
+    /// reads the shared input (the first task-specific layer of a block).
+    public func forward(shared x: Matrix, taskInputs: [Matrix]?, taskCount: Int, _ context: ForwardContext)
+        -> (shared: Matrix, tasks: [Matrix], pullback: StreamPullback)
     {
-        forward(shared: x, taskInputs: taskInputs, context, tasks: true)
+        precondition(taskCount == tasks.count, "\(base.weight.name): \(tasks.count) task modules for \(taskCount) task streams")
+        return forward(shared: x, taskInputs: taskInputs, context, tasks: true)
     }
 
     private func forward(shared x: Matrix, taskInputs: [Matrix]?, _ context: ForwardContext, tasks runTasks: Bool)
-        -> (shared: Matrix, tasks: [Matrix], pullback: (Matrix, [Matrix]) -> (shared: Matrix, tasks: [Matrix]))
+        -> (shared: Matrix, tasks: [Matrix], pullback: StreamPullback)
     {
         precondition(taskInputs.map { $0.count == tasks.count } ?? true, "one input per task")
         let (frozenOutput, basePullback) = base.forward(x, context)
         let rows = x.rows
-        let taskModules = runTasks ? tasks : []
-        return base.bias.withOptionalPointer { bias in
-            let weight = base.weight.values.baseAddress!
-            var sharedOutput = frozenOutput
-            var sharedPass: LowRankModule.Pass?
-            if let shared {
-                let active = shared.activeRank(training: context.training)
-                shared.count(tokens: rows, context)
-                sharedPass = shared.forward(frozenOutput: frozenOutput.values, input: x.values, rows: rows, weight: weight,
-                                            bias: bias, active: active, context,
-                                            output: &sharedOutput.values)
-            }
-            var taskOutputs: [Matrix] = []
-            var taskPasses: [LowRankModule.Pass] = []
-            for (t, module) in taskModules.enumerated() {
-                let active = module.activeRank(training: context.training)
-                module.count(tokens: rows, context)
-                var y = Matrix(zeros: rows, outFeatures)
-                taskPasses.append(module.forward(frozenOutput: frozenOutput.values, input: (taskInputs?[t] ?? x).values,
-                                                 rows: rows, weight: weight, bias: bias, active: active,
-                                                 context, output: &y.values))
-                taskOutputs.append(y)
-            }
-            return (sharedOutput, taskOutputs, { [shared] dyShared, dyTasks in
-                var dfTotal = dyShared
-                var dxShared = Matrix(zeros: rows, self.inFeatures)
-                var df = Matrix(zeros: rows, self.outFeatures)
-                if let shared, let sharedPass {
-                    shared.backward(sharedPass, input: x.values, outputGradient: dyShared.values,
-                                    frozenOutputGradient: &df.values, inputGradient: &dxShared.values)
-                    dfTotal = df
-                }
-                var dxTasks: [Matrix] = []
-                for (t, module) in taskModules.enumerated() {
-                    if let taskInputs {
-                        var dxTask = Matrix(zeros: rows, self.inFeatures)
-                        module.backward(taskPasses[t], input: taskInputs[t].values, outputGradient: dyTasks[t].values,
-                                        frozenOutputGradient: &df.values, inputGradient: &dxTask.values)
-                        dxTasks.append(dxTask)
-                    } else {
-                        module.backward(taskPasses[t], input: x.values, outputGradient: dyTasks[t].values,
-                                        frozenOutputGradient: &df.values, inputGradient: &dxShared.values)
-                    }
-                    dfTotal += df
-                }
-                return (dxShared + basePullback(dfTotal), dxTasks)
-            })
+        let sharedPass = shared.map { $0.forward(frozenOutput: frozenOutput, input: x, of: base, context) }
+        let taskPasses = (runTasks ? tasks : []).enumerated().map { t, module in
+            module.forward(frozenOutput: frozenOutput, input: taskInputs?[t] ?? x, of: base, context)
         }
+        return (sharedPass?.0 ?? frozenOutput, taskPasses.map(\.0), { [base] dyShared, dyTasks in
+            var dfTotal = dyShared
+            var dxShared = Matrix(zeros: rows, base.inFeatures)
+            var df = Matrix(zeros: rows, base.outFeatures)
+            if let sharedPass {
+                sharedPass.1(x.values, dyShared.values, &df.values, &dxShared.values)
+                dfTotal = df
+            }
+            var dxTasks: [Matrix] = []
+            for (t, (_, pullback)) in taskPasses.enumerated() {
+                if let taskInputs {
+                    var dxTask = Matrix(zeros: rows, base.inFeatures)
+                    pullback(taskInputs[t].values, dyTasks[t].values, &df.values, &dxTask.values)
+                    dxTasks.append(dxTask)
+                } else {
+                    pullback(x.values, dyTasks[t].values, &df.values, &dxShared.values)
+                }
+                dfTotal += df
+            }
+            return (dxShared + basePullback(dfTotal), dxTasks)
+        })
     }
 }
 
 /// TGLoRA's layer: one module per task group over the same frozen weight, y_pi = W x_pi + b +
 /// s B_pi A_pi x_pi; each group stream has its own frozen path. The backbone runs a stage once
-/// per group, selecting the group's module first. One group is plain LoRA.
+/// per group stream, and a pass uses the module of its stream (`ForwardContext.stream`, the
+/// group's index). One group is plain LoRA.
 public final class GroupedLinear: LinearLayer {
     public let groups: [AdaptedLinear]
-    /// The group whose module the next forward pass uses.
-    public var selectedGroup = 0
 
-    public init(base: Linear, modules: [LowRankModule]) {
+    public init(base: Linear, modules: [any LowRankModule]) {
         precondition(!modules.isEmpty, "\(base.weight.name): a grouped layer needs at least one group")
         groups = modules.map { AdaptedLinear(base: base, module: $0) }
     }
@@ -150,7 +132,9 @@ public final class GroupedLinear: LinearLayer {
     public var parameters: [Parameter] { groups[0].base.parameters + groups.flatMap(\.module.parameters) }
 
     public func forward(_ x: Matrix, _ context: ForwardContext) -> (Matrix, Pullback) {
-        groups[selectedGroup].forward(x, context)
+        precondition(groups.indices.contains(context.stream),
+                     "\(groups[0].base.weight.name): no module for group stream \(context.stream) of \(groups.count)")
+        return groups[context.stream].forward(x, context)
     }
 }
 

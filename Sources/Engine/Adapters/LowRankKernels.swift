@@ -1,6 +1,6 @@
 import Tensors
 
-// The numerics of the adapters: forward and backward side by side over contiguous row-major
+// The numerics of the low-rank branch: forward and backward side by side over contiguous row-major
 // buffers, on OpenBLAS. Inputs are `rows` vectors (tokens), so x is rows x inputs. Only the first
 // `active` components of the factors take part (PDRS's prefix mask); their rows of A are the
 // first `active * inputs` values, their columns of B the first `active` of each row.
@@ -68,50 +68,5 @@ extension LowRankFactors {
             }
         }
         return merged
-    }
-}
-
-/// DoRA's weight decomposition as peft computes it: y = bias + (m / n) * (W x + s B A x), with
-/// n the row norm of W + s B A over the input features, treated as a constant (no gradient flows
-/// through n), and m a learned magnitude per output unit.
-public enum WeightDecomposition {
-    /// n: the L2 norm of each row of W + s B_b A_b.
-    public static func rowNorms(weight: UnsafePointer<Float>, factors: LowRankFactors, active: Int, scale: Float) -> [Float] {
-        let merged = factors.adaptedWeight(weight, active: active, scale: scale)
-        return (0..<factors.outputs).map { o in
-            var sum: Double = 0
-            for i in 0..<factors.inputs { sum += Double(merged[o * factors.inputs + i]) * Double(merged[o * factors.inputs + i]) }
-            return Float(sum.squareRoot())
-        }
-    }
-
-    /// y[r, o] = bias[o] + magnitude[o] / norms[o] * direction[r, o], where direction = W x + s B A x
-    /// (rows x outputs, kept for the backward pass).
-    public static func forward(direction: UnsafePointer<Float>, rows: Int, outputs: Int,
-                               magnitude: [Float], norms: [Float], bias: UnsafePointer<Float>?,
-                               output y: UnsafeMutablePointer<Float>) {
-        let ratio = zip(magnitude, norms).map { $0 / $1 }
-        for r in 0..<rows {
-            for o in 0..<outputs {
-                y[r * outputs + o] = ratio[o] * direction[r * outputs + o] + (bias?[o] ?? 0)
-            }
-        }
-    }
-
-    /// From dL/dy: accumulates dL/dm into `magnitudeGradient` and writes dL/d(direction) =
-    /// dL/dy * m / n, which flows on into W x (the frozen path) and s B A x (the factors).
-    public static func backward(direction: UnsafePointer<Float>, rows: Int, outputs: Int,
-                                magnitude: [Float], norms: [Float], outputGradient dy: UnsafePointer<Float>,
-                                magnitudeGradient: inout [Float], directionGradient: UnsafeMutablePointer<Float>) {
-        for o in 0..<outputs {
-            let ratio = magnitude[o] / norms[o]
-            var alongDirection: Double = 0
-            for r in 0..<rows {
-                let k = r * outputs + o
-                alongDirection += Double(dy[k]) * Double(direction[k])
-                directionGradient[k] = dy[k] * ratio
-            }
-            magnitudeGradient[o] += Float(alongDirection) / norms[o]
-        }
     }
 }

@@ -7,6 +7,10 @@ public protocol Backbone: AnyObject {
     var shape: BackboneShape { get }
     var imageSize: Int { get }
     var parameters: [Parameter] { get }
+    /// MTLoRA's "others", which the adapter methods may train beside their modules: what is
+    /// neither an adaptable linear nor attention's own weights (patch embedding and merging,
+    /// LayerNorms, position encodings), as each family declares it.
+    var otherParameters: [Parameter] { get }
     /// Channels and sides of the four decoder features.
     var featureChannels: [Int] { get }
     var featureSides: [Int] { get }

@@ -6,8 +6,8 @@ public enum StreamLayout: Sendable, Equatable {
     /// the task streams pass through the next stage's patch merging into the decoders, and the
     /// shared stream goes on. Other stages give every task the shared features.
     case taskBlocks(stages: Set<Int>)
-    /// TGLoRA: one stream per task group and stage (the stage's `GroupedLinear`s select the
-    /// group's modules); a group's stream starts from its parent group's merged output.
+    /// TGLoRA: one stream per task group and stage (the stage's `GroupedLinear`s run the group's
+    /// modules); a group's stream starts from its parent group's merged output.
     case taskGroups([TaskPartition])
 }
 
@@ -27,7 +27,18 @@ extension SwinBackbone {
         case .taskBlocks(let stages):
             return forwardTaskBlocks(images, batch: batch, context, splitStages: stages, taskCount: taskCount)
         case .taskGroups(let partitions):
-            return forwardTaskGroups(images, batch: batch, context, partitions: partitions)
+            // A group's stream leaves a stage through the next stage's patch merging, the stage's
+            // feature; it leaves the last stage as it is.
+            let groupStages = stages.indices.map { index in
+                let next = index + 1 < stages.count ? stages[index + 1] : nil
+                return GroupStreamStage(
+                    entry: nil,
+                    blocks: stages[index].blocks.map { block in { block.forward($0, batch: batch, $1) } },
+                    exit: next.map { next in { next.downsample!.forward($0, batch: batch, side: next.inputSide, $1) } },
+                    side: next?.side ?? stages[index].side)
+            }
+            let embedded = patchEmbedding.forward(images, batch: batch, size: imageSize, context)
+            return forwardGroupStreams(groupStages, embedded: embedded, partitions: partitions, context)
         }
     }
 
@@ -66,7 +77,7 @@ extension SwinBackbone {
             taskStreams = nil
             for (j, block) in stage.blocks.enumerated() {
                 if j == stage.blocks.count - 1, splitStages.contains(index) {
-                    let (shared, tasks, pullback) = block.forwardTaskStreams(x, batch: batch, context)
+                    let (shared, tasks, pullback) = block.forwardTaskStreams(x, batch: batch, taskCount: taskCount, context)
                     x = shared
                     taskStreams = tasks
                     records[index].split = pullback
@@ -106,99 +117,97 @@ extension SwinBackbone {
             if let dShared { _ = embedPullback(dShared) }
         })
     }
-
-    private func forwardTaskGroups(_ images: Matrix, batch: Int, _ context: ForwardContext, partitions: [TaskPartition])
-        -> (features: [[FeatureMap]], pullback: ([[Matrix?]]) -> Void)
-    {
-        precondition(partitions.count == stages.count, "one task partition per stage")
-        struct StageRecord {
-            /// This stage's patch merging of each stream of the previous stage.
-            var merges: [Pullback] = []
-            /// For each group, the previous stage's stream it continues.
-            var parents: [Int]
-            var blocks: [[Pullback]] = []
-        }
-        let taskCount = partitions[0].taskCount
-        var records: [StageRecord] = []
-        var features = Array(repeating: [FeatureMap](), count: taskCount)
-        let (embedded, embedPullback) = patchEmbedding.forward(images, batch: batch, size: imageSize, context)
-        // The embedding is one stream, as if a stage of one group came before the first.
-        var previous = TaskPartition.shared(taskCount: taskCount)
-        var outputs = [embedded]
-        for (index, stage) in stages.enumerated() {
-            let partition = partitions[index]
-            precondition(partition.refines(previous), "task groups may only split going deeper")
-            var record = StageRecord(parents: partition.groups.map { previous.group(of: $0[0]) })
-            var inputs = outputs
-            if let downsample = stage.downsample {
-                inputs = outputs.map { output in
-                    let (merged, pullback) = downsample.forward(output, batch: batch, side: stage.inputSide, context)
-                    record.merges.append(pullback)
-                    return merged
-                }
-                for t in 0..<taskCount {
-                    features[t].append(FeatureMap(values: inputs[previous.group(of: t)], height: stage.side, width: stage.side))
-                }
-            }
-            outputs = runGroupStreams(stage.blocks, partition: partition, parents: record.parents, inputs: inputs,
-                                      context) { block, x, context in block.forward(x, batch: batch, context) }
-                .map { output, pullbacks in record.blocks.append(pullbacks); return output }
-            records.append(record)
-            previous = partition
-        }
-        let last = stages.last!
-        for t in 0..<taskCount {
-            features[t].append(FeatureMap(values: outputs[previous.group(of: t)], height: last.side, width: last.side))
-        }
-        let lastLevel = features[0].count - 1
-        return (features, { gradients in
-            // Gradients of the current stage's group streams, walking back.
-            var dOutputs = partitions.last!.groups.map { group in sum(group.map { gradients[$0][lastLevel] }) }
-            for (index, record) in records.enumerated().reversed() {
-                let parentPartition = index == 0 ? TaskPartition.shared(taskCount: taskCount) : partitions[index - 1]
-                var dInputs = [Matrix?](repeating: nil, count: parentPartition.count)
-                for (group, parent) in record.parents.enumerated() {
-                    let dInput = record.blocks[group].reversed().reduce(dOutputs[group]) { d, pullback in d.map(pullback) }
-                    dInputs[parent] = sum([dInputs[parent], dInput])
-                }
-                guard !record.merges.isEmpty else { dOutputs = dInputs; continue }
-                // The merged streams are also the previous stage's features of their tasks.
-                dOutputs = parentPartition.groups.enumerated().map { parent, group in
-                    sum([dInputs[parent]] + group.map { gradients[$0][index - 1] }).map(record.merges[parent])
-                }
-            }
-            if let dEmbedded = dOutputs[0] { _ = embedPullback(dEmbedded) }
-        })
-    }
 }
 
-/// TGLoRA: runs a stage's blocks once per group stream, group `g` from `inputs[parents[g]]` with
-/// its modules selected in every `GroupedLinear` of the blocks; each stream draws its own masks.
-/// Returns each stream's output and its blocks' pullbacks, first to last.
-func runGroupStreams<Block: AdaptableBlock>(_ blocks: [Block], partition: TaskPartition, parents: [Int], inputs: [Matrix],
-                                            _ context: ForwardContext,
-                                            forward: (Block, Matrix, ForwardContext) -> (Matrix, Pullback))
-    -> [(output: Matrix, pullbacks: [Pullback])]
+/// One stage as TGLoRA's group streams run it, whatever the backbone: what each stream passes
+/// through before the blocks (PVT-v2's downsampling), the blocks, and what it passes through
+/// after them into its tasks' feature and the next stage (Swin: the next stage's patch merging;
+/// PVT-v2: the stage's norm).
+struct GroupStreamStage {
+    typealias Layer = (Matrix, ForwardContext) -> (Matrix, Pullback)
+    var entry: Layer?
+    var blocks: [Layer]
+    var exit: Layer?
+    /// The side of the feature the stage's streams leave it as.
+    var side: Int
+}
+
+/// TGLoRA: one stream per task group and stage. The embedding is one stream, as if a stage of
+/// one group came before the first; group `g` of a stage continues its parent group's stream, in
+/// a context whose `stream` is `g` (the group's modules in every `GroupedLinear`, the stream's own
+/// masks), and its exit is its tasks' feature of the stage.
+func forwardGroupStreams(_ stages: [GroupStreamStage], embedded: (Matrix, Pullback), partitions: [TaskPartition],
+                         _ context: ForwardContext) -> (features: [[FeatureMap]], pullback: ([[Matrix?]]) -> Void)
 {
-    let grouped = blocks.flatMap { block in MethodOptions.LinearSite.allCases.flatMap { block[$0] } }
-        .compactMap { $0 as? GroupedLinear }
-    return parents.enumerated().map { group, parent in
-        for layer in grouped {
-            precondition(layer.groups.count == partition.count, "a grouped layer needs one module per group")
-            layer.selectedGroup = group
-        }
-        var x = inputs[parent]
-        var pullbacks: [Pullback] = []
-        // Each group's stream runs the stage's blocks once: its own drop-path masks.
-        var streamContext = context
-        streamContext.stream = group
-        for block in blocks {
-            let (out, pullback) = forward(block, x, streamContext)
-            x = out
-            pullbacks.append(pullback)
-        }
-        return (x, pullbacks)
+    precondition(partitions.count == stages.count, "one task partition per stage")
+    struct StageRecord {
+        /// The stage's entry of each stream of the previous stage.
+        var entries: [Pullback] = []
+        /// For each group, the previous stage's stream it continues.
+        var parents: [Int]
+        var blocks: [[Pullback]] = []
+        var exits: [Pullback] = []
     }
+    let taskCount = partitions[0].taskCount
+    var records: [StageRecord] = []
+    var features = Array(repeating: [FeatureMap](), count: taskCount)
+    var previous = TaskPartition.shared(taskCount: taskCount)
+    var outputs = [embedded.0]
+    for (index, stage) in stages.enumerated() {
+        let partition = partitions[index]
+        precondition(partition.refines(previous), "task groups may only split going deeper")
+        var record = StageRecord(parents: partition.groups.map { previous.group(of: $0[0]) })
+        let inputs = stage.entry.map { entry in
+            outputs.map { output in
+                let (entered, pullback) = entry(output, context)
+                record.entries.append(pullback)
+                return entered
+            }
+        } ?? outputs
+        let streams = record.parents.enumerated().map { group, parent in
+            var streamContext = context
+            streamContext.stream = group
+            var x = inputs[parent]
+            var pullbacks: [Pullback] = []
+            for block in stage.blocks {
+                let (out, pullback) = block(x, streamContext)
+                x = out
+                pullbacks.append(pullback)
+            }
+            return (x, pullbacks)
+        }
+        outputs = streams.map { output, pullbacks in
+            record.blocks.append(pullbacks)
+            guard let exit = stage.exit else { return output }
+            let (left, exitPullback) = exit(output, context)
+            record.exits.append(exitPullback)
+            return left
+        }
+        for t in 0..<taskCount {
+            features[t].append(FeatureMap(values: outputs[partition.group(of: t)], height: stage.side, width: stage.side))
+        }
+        records.append(record)
+        previous = partition
+    }
+    return (features, { gradients in
+        // Gradients of the current stage's group streams as they leave it, walking back.
+        var dOutputs = [Matrix?](repeating: nil, count: partitions.last!.count)
+        for (index, record) in records.enumerated().reversed() {
+            let partition = partitions[index]
+            let parentPartition = index == 0 ? TaskPartition.shared(taskCount: taskCount) : partitions[index - 1]
+            var dInputs = [Matrix?](repeating: nil, count: parentPartition.count)
+            for (group, parent) in record.parents.enumerated() {
+                // A stream's exit is also its tasks' feature.
+                var dOutput = sum([dOutputs[group]] + partition.groups[group].map { gradients[$0][index] })
+                if !record.exits.isEmpty { dOutput = dOutput.map(record.exits[group]) }
+                let dInput = record.blocks[group].reversed().reduce(dOutput) { d, pullback in d.map(pullback) }
+                dInputs[parent] = sum([dInputs[parent], dInput])
+            }
+            dOutputs = record.entries.isEmpty ? dInputs
+                : dInputs.enumerated().map { parent, d in d.map(record.entries[parent]) }
+        }
+        if let dEmbedded = dOutputs[0] { _ = embedded.1(dEmbedded) }
+    })
 }
 
 /// The sum of the gradients present, nil when none is.

@@ -82,6 +82,14 @@ public final class PVTBackbone: Backbone {
     }
 
     public var parameters: [Parameter] { patchEmbedding.parameters + stages.flatMap(\.parameters) }
+    /// The analogues of Swin's: the overlapping patch embeddings (stem and every stage's
+    /// downsampling), the LayerNorms (the attention's after its key/value reduction included) and
+    /// the position encoding, the MLP's depthwise conv; the reduction `sr` itself is not one.
+    public var otherParameters: [Parameter] {
+        patchEmbedding.parameters + stages.flatMap { stage in
+            (stage.downsample?.parameters ?? []) + stage.blocks.flatMap(\.otherParameters) + stage.norm.parameters
+        }
+    }
     public var featureChannels: [Int] { shape.widths }
     public var featureSides: [Int] { stages.map(\.side) }
     public var stageBlocks: [[any AdaptableBlock]] { stages.map(\.blocks) }
@@ -103,77 +111,17 @@ public final class PVTBackbone: Backbone {
         case .taskBlocks(let stages):
             return forwardStreams(images, batch: batch, context, splitStages: stages, taskCount: taskCount)
         case .taskGroups(let partitions):
-            return forwardTaskGroups(images, batch: batch, context, partitions: partitions)
+            // A group's stream enters a stage through its downsampling and leaves it through its
+            // norm, its tasks' feature.
+            let groupStages = stages.map { stage in
+                GroupStreamStage(
+                    entry: stage.downsample.map { entry in { entry.forward($0, batch: batch, side: stage.inputSide, $1) } },
+                    blocks: stage.blocks.map { block in { block.forward($0, batch: batch, $1) } },
+                    exit: { stage.norm.forward($0, $1) }, side: stage.side)
+            }
+            let embedded = patchEmbedding.forward(images, batch: batch, side: imageSize, context)
+            return forwardGroupStreams(groupStages, embedded: embedded, partitions: partitions, context)
         }
-    }
-
-    /// TGLoRA: one stream per task group and stage, each running the stage's blocks with its
-    /// group's modules selected; a group's stream starts from its parent group's normalised
-    /// output (through the stage's downsampling), and its own normalised output is its tasks'
-    /// feature.
-    private func forwardTaskGroups(_ images: Matrix, batch: Int, _ context: ForwardContext, partitions: [TaskPartition])
-        -> (features: [[FeatureMap]], pullback: ([[Matrix?]]) -> Void)
-    {
-        precondition(partitions.count == stages.count, "one task partition per stage")
-        struct StageRecord {
-            /// This stage's downsampling of each stream of the previous stage.
-            var entries: [Pullback] = []
-            /// For each group, the previous stage's stream it continues.
-            var parents: [Int]
-            var blocks: [[Pullback]] = []
-            var norms: [Pullback] = []
-        }
-        let taskCount = partitions[0].taskCount
-        var records: [StageRecord] = []
-        var features = Array(repeating: [FeatureMap](), count: taskCount)
-        let (embedded, embedPullback) = patchEmbedding.forward(images, batch: batch, side: imageSize, context)
-        var previous = TaskPartition.shared(taskCount: taskCount)
-        var outputs = [embedded]
-        for (index, stage) in stages.enumerated() {
-            let partition = partitions[index]
-            precondition(partition.refines(previous), "task groups may only split going deeper")
-            var record = StageRecord(parents: partition.groups.map { previous.group(of: $0[0]) })
-            var inputs = outputs
-            if let downsample = stage.downsample {
-                inputs = outputs.map { output in
-                    let (entered, pullback) = downsample.forward(output, batch: batch, side: stage.inputSide, context)
-                    record.entries.append(pullback)
-                    return entered
-                }
-            }
-            let streams = runGroupStreams(stage.blocks, partition: partition, parents: record.parents, inputs: inputs,
-                                          context) { block, x, context in block.forward(x, batch: batch, context) }
-            outputs = streams.map { output, pullbacks in
-                record.blocks.append(pullbacks)
-                let (normalized, normPullback) = stage.norm.forward(output, context)
-                record.norms.append(normPullback)
-                return normalized
-            }
-            for t in 0..<taskCount {
-                features[t].append(FeatureMap(values: outputs[partition.group(of: t)], height: stage.side, width: stage.side))
-            }
-            records.append(record)
-            previous = partition
-        }
-        return (features, { gradients in
-            // Gradients of the current stage's normalised group streams, walking back.
-            var dOutputs = [Matrix?](repeating: nil, count: partitions.last!.count)
-            for (index, record) in records.enumerated().reversed() {
-                let partition = partitions[index]
-                let parentPartition = index == 0 ? TaskPartition.shared(taskCount: taskCount) : partitions[index - 1]
-                var dInputs = [Matrix?](repeating: nil, count: parentPartition.count)
-                for (group, parent) in record.parents.enumerated() {
-                    let dOutput = sum([dOutputs[group]] + partition.groups[group].map { gradients[$0][index] })
-                    let dInput = record.blocks[group].reversed().reduce(dOutput.map(record.norms[group])) { d, pullback in
-                        d.map(pullback)
-                    }
-                    dInputs[parent] = sum([dInputs[parent], dInput])
-                }
-                dOutputs = record.entries.isEmpty ? dInputs
-                    : dInputs.enumerated().map { parent, d in d.map(record.entries[parent]) }
-            }
-            if let dEmbedded = dOutputs[0] { _ = embedPullback(dEmbedded) }
-        })
     }
 
     /// Every task's features; the last block of each stage in `splitStages` (0-based) splits
@@ -203,7 +151,7 @@ public final class PVTBackbone: Backbone {
             var taskStreams: [Matrix]?
             for (j, block) in stage.blocks.enumerated() {
                 if j == stage.blocks.count - 1, splitStages.contains(index) {
-                    let (shared, tasks, pullback) = block.forwardTaskStreams(x, batch: batch, context)
+                    let (shared, tasks, pullback) = block.forwardTaskStreams(x, batch: batch, taskCount: taskCount, context)
                     (x, taskStreams, split) = (shared, tasks, pullback)
                 } else {
                     let (out, pullback) = block.forward(x, batch: batch, context)

@@ -35,6 +35,12 @@ public final class PVTBlock: AdaptableBlock {
         norm1.parameters + attention.parameters + norm2.parameters + fc1.parameters + dwconv.parameters + fc2.parameters
     }
 
+    /// Its part of `PVTBackbone.otherParameters`.
+    var otherParameters: [Parameter] {
+        let attentionNorm: [Parameter] = attention.reductionNorm?.parameters ?? []
+        return norm1.parameters + attentionNorm + norm2.parameters + dwconv.parameters
+    }
+
     func dropPaths(batch: Int, stream: Int, _ context: ForwardContext) -> (attention: DropPath?, mlp: DropPath?) {
         (DropPath(rate: dropPathRate, images: batch, key: dropPathKeys.attention, stream: stream, context),
          DropPath(rate: dropPathRate, images: batch, key: dropPathKeys.mlp, stream: stream, context))
@@ -65,14 +71,14 @@ public final class PVTBlock: AdaptableBlock {
     }
 
     /// MTLoRA's task-specific block (`TaskStreamBlock`); q and kv stay shared.
-    func forwardTaskStreams(_ x: Matrix, batch: Int, _ context: ForwardContext)
+    func forwardTaskStreams(_ x: Matrix, batch: Int, taskCount: Int, _ context: ForwardContext)
         -> (shared: Matrix, tasks: [Matrix], pullback: (Matrix?, [Matrix?]) -> Matrix)
     {
         let block = TaskStreamBlock(
             norm1: norm1, norm2: norm2, proj: attention.proj, fc1: fc1, fc2: fc2,
             attend: { [attention, side] in attention.attend($0, batch: batch, side: side, context) },
             hidden: { self.hidden($0, batch: batch, context) },
-            dropPaths: { self.dropPaths(batch: batch, stream: $0, context) })
+            dropPaths: { self.dropPaths(batch: batch, stream: $0, context) }, taskCount: taskCount)
         return block.forward(x, context)
     }
 

@@ -138,6 +138,14 @@ public final class SwinBackbone: Backbone {
     }
 
     public var parameters: [Parameter] { patchEmbedding.parameters + stages.flatMap(\.parameters) + norm.parameters }
+    /// The patch embedding, the patch mergings (LayerNorm and reduction, an adapted reduction's
+    /// frozen base included), the blocks' LayerNorms and relative position bias tables, the final
+    /// LayerNorm.
+    public var otherParameters: [Parameter] {
+        patchEmbedding.parameters + stages.flatMap { stage in
+            (stage.downsample?.parameters ?? []) + stage.blocks.flatMap(\.otherParameters)
+        } + norm.parameters
+    }
 
     /// Channels of the four decoder features.
     public var featureChannels: [Int] { let d = shape.stageDims; return [d[1], d[2], d[3], d[3]] }

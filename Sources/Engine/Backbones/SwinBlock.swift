@@ -51,6 +51,9 @@ public final class SwinBlock: AdaptableBlock {
         norm1.parameters + attention.parameters + norm2.parameters + fc1.parameters + fc2.parameters
     }
 
+    /// Its part of `SwinBackbone.otherParameters`.
+    var otherParameters: [Parameter] { norm1.parameters + [attention.relativePositionBias] + norm2.parameters }
+
     func forward(_ x: Matrix, batch: Int, _ context: ForwardContext) -> (Matrix, Pullback) {
         let drop = dropPaths(batch: batch, stream: context.stream, context)
         let (normalized, norm1Pullback) = norm1.forward(x, context)
@@ -78,7 +81,7 @@ public final class SwinBlock: AdaptableBlock {
 extension SwinBlock {
     /// MTLoRA's task-specific block (`TaskStreamBlock`), the window attention up to its projection
     /// on the shared stream.
-    func forwardTaskStreams(_ x: Matrix, batch: Int, _ context: ForwardContext)
+    func forwardTaskStreams(_ x: Matrix, batch: Int, taskCount: Int, _ context: ForwardContext)
         -> (shared: Matrix, tasks: [Matrix], pullback: (Matrix?, [Matrix?]) -> Matrix)
     {
         let block = TaskStreamBlock(
@@ -95,7 +98,7 @@ extension SwinBlock {
                 })
             },
             hidden: { gelu($0, context) },
-            dropPaths: { self.dropPaths(batch: batch, stream: $0, context) })
+            dropPaths: { self.dropPaths(batch: batch, stream: $0, context) }, taskCount: taskCount)
         return block.forward(x, context)
     }
 

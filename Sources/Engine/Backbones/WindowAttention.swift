@@ -21,7 +21,7 @@ public final class WindowAttention {
         proj = Linear(name: name + ".proj", inFeatures: dim, outFeatures: dim, role: .backbone, initializer: initializer)
         let tableRows = (2 * window - 1) * (2 * window - 1)
         relativePositionBias = Parameter(
-            name: name + ".relative_position_bias_table", shape: [tableRows, heads], role: .backbone,
+            name: name + ".relative_position_bias_table", shape: [tableRows, heads], role: .backbone, kind: .positionBias,
             initialValues: initializer.truncatedNormal(count: tableRows * heads, std: 0.02,
                                                        name: name + ".relative_position_bias_table"))
         relativeIndex = Self.relativePositionIndex(window: window)

@@ -27,7 +27,7 @@ public final class Conv2d {
         weight = Parameter(name: name + ".weight", shape: [outChannels, inChannels, kernel, kernel], role: role,
                            initialValues: initializer.layerWeight(count: outChannels * fanIn, fanIn: fanIn, role: role,
                                                                   name: name + ".weight"))
-        self.bias = bias ? Parameter(name: name + ".bias", shape: [outChannels], role: role,
+        self.bias = bias ? Parameter(name: name + ".bias", shape: [outChannels], role: role, kind: .bias,
                                      initialValues: initializer.layerBias(count: outChannels, fanIn: fanIn, role: role,
                                                                           name: name + ".bias")) : nil
     }
@@ -99,7 +99,7 @@ public final class DepthwiseConv2d {
         weight = Parameter(name: name + ".weight", shape: [channels, 1, kernel, kernel], role: role,
                            initialValues: initializer.layerWeight(count: channels * fanIn, fanIn: fanIn, role: role,
                                                                   name: name + ".weight"))
-        bias = Parameter(name: name + ".bias", shape: [channels], role: role,
+        bias = Parameter(name: name + ".bias", shape: [channels], role: role, kind: .bias,
                          initialValues: initializer.layerBias(count: channels, fanIn: fanIn, role: role, name: name + ".bias"))
     }
 

@@ -10,6 +10,29 @@ public protocol LinearLayer: AnyObject {
     func forward(_ x: Matrix, _ context: ForwardContext) -> (Matrix, Pullback)
     /// Every parameter of the layer, the wrapped layer's included.
     var parameters: [Parameter] { get }
+    /// MTLoRA's task streams through the layer ('matrix' mode): the output of the shared stream
+    /// and of each of `taskCount` task streams, every frozen path reading the shared input.
+    /// `taskInputs` nil: the task streams start here, from the shared input. The pullback takes
+    /// the gradients of the shared and task outputs and returns those of the shared and task
+    /// inputs (none for task streams that start here).
+    func forward(shared x: Matrix, taskInputs: [Matrix]?, taskCount: Int, _ context: ForwardContext)
+        -> (shared: Matrix, tasks: [Matrix], pullback: StreamPullback)
+}
+
+/// From the gradients of a layer's shared and task outputs to those of its shared and task inputs.
+public typealias StreamPullback = (_ shared: Matrix, _ tasks: [Matrix]) -> (shared: Matrix, tasks: [Matrix])
+
+extension LinearLayer {
+    /// A layer without task modules is its frozen path: every task stream gets the shared output,
+    /// and its task inputs get no gradient.
+    public func forward(shared x: Matrix, taskInputs: [Matrix]?, taskCount: Int, _ context: ForwardContext)
+        -> (shared: Matrix, tasks: [Matrix], pullback: StreamPullback)
+    {
+        let (y, pullback) = forward(x, context)
+        return (y, Array(repeating: y, count: taskCount), { dShared, dTasks in
+            (pullback(dTasks.reduce(dShared, +)), (taskInputs ?? []).map { Matrix(zeros: $0.rows, $0.columns) })
+        })
+    }
 }
 
 /// y = x Wᵀ + b with W stored [out, in] as in PyTorch, so timm weights load unchanged.
@@ -26,7 +49,7 @@ public final class Linear: LinearLayer {
         weight = Parameter(name: name + ".weight", shape: weightShape ?? [outFeatures, inFeatures], role: role,
                            initialValues: initializer.layerWeight(count: outFeatures * inFeatures, fanIn: inFeatures,
                                                                   role: role, name: name + ".weight"))
-        self.bias = bias ? Parameter(name: name + ".bias", shape: [outFeatures], role: role,
+        self.bias = bias ? Parameter(name: name + ".bias", shape: [outFeatures], role: role, kind: .bias,
                                      initialValues: initializer.layerBias(count: outFeatures, fanIn: inFeatures,
                                                                           role: role, name: name + ".bias")) : nil
     }

@@ -91,8 +91,8 @@ public struct ForwardContext {
     /// Training passes of a run: where LoRA dropout and drop path draw their masks. Without it
     /// (evaluation, benchmarks, tests of the plain layers) nothing is dropped.
     public var noise: NoiseKey?
-    /// Which stream of a layer run once per stream this pass is (TGLoRA's group streams), so each
-    /// stream draws its own masks.
+    /// Which stream of a layer run once per stream this pass is (TGLoRA's group streams): each
+    /// stream draws its own masks, and a `GroupedLinear` runs the module of its group.
     public var stream = 0
 
     public init(training: Bool, macs: MACCounter? = nil, imagesPerPass: Int = 1, noise: NoiseKey? = nil) {

@@ -12,7 +12,7 @@ public final class LayerNorm {
         self.epsilon = epsilon
         weight = Parameter(name: name + ".weight", shape: [features], role: role,
                            initialValues: [Float](repeating: 1, count: features))
-        bias = Parameter(name: name + ".bias", shape: [features], role: role)
+        bias = Parameter(name: name + ".bias", shape: [features], role: role, kind: .bias)
     }
 
     public var parameters: [Parameter] { [weight, bias] }
@@ -66,7 +66,7 @@ public final class BatchNorm {
     public init(name: String, features: Int, role: ParameterRole) {
         weight = Parameter(name: name + ".weight", shape: [features], role: role,
                            initialValues: [Float](repeating: 1, count: features))
-        bias = Parameter(name: name + ".bias", shape: [features], role: role)
+        bias = Parameter(name: name + ".bias", shape: [features], role: role, kind: .bias)
         runningMean = Parameter(name: name + ".running_mean", shape: [features], role: .statistic)
         runningVariance = Parameter(name: name + ".running_var", shape: [features], role: .statistic,
                                     initialValues: [Float](repeating: 1, count: features))

@@ -10,6 +10,18 @@ public enum ParameterRole: String, Sendable, Codable {
     case statistic
 }
 
+/// What a parameter is to the layer that makes it, declared there, so that methods choose
+/// parameters by what they are, never by their names.
+public enum ParameterKind: Sendable {
+    /// Weights and kernels, norms' scales, adapter factors and magnitudes, the methods' own.
+    case weight
+    /// An additive bias or shift (linears, convolutions, norms): what BitFit trains.
+    case bias
+    /// Swin's relative position bias table: biases of the attention logits, which BitFit does not
+    /// train and which take no weight decay.
+    case positionBias
+}
+
 /// A named array of the model, stored in a stable buffer so optimizer and kernels can use it
 /// directly. Frozen parameters have no gradient buffer, and layers skip their weight gradients.
 public final class Parameter {
@@ -19,9 +31,11 @@ public final class Parameter {
     public let values: UnsafeMutableBufferPointer<Float>
     public private(set) var gradient: UnsafeMutableBufferPointer<Float>?
     public let role: ParameterRole
+    public let kind: ParameterKind
 
-    public init(name: String, shape: [Int], role: ParameterRole, initialValues: [Float]? = nil) {
-        self.name = name; self.shape = shape; self.role = role
+    public init(name: String, shape: [Int], role: ParameterRole, kind: ParameterKind = .weight,
+                initialValues: [Float]? = nil) {
+        self.name = name; self.shape = shape; self.role = role; self.kind = kind
         let count = shape.reduce(1, *)
         values = .allocate(capacity: count)
         if let initialValues {
@@ -41,7 +55,7 @@ public final class Parameter {
     public var count: Int { values.count }
     public var isTrainable: Bool { gradient != nil }
     /// Biases, norms and other 1-D parameters take no weight decay.
-    public var decays: Bool { shape.count > 1 && !name.hasSuffix("relative_position_bias_table") }
+    public var decays: Bool { shape.count > 1 && kind != .positionBias }
 
     public func setTrainable(_ trainable: Bool) {
         if trainable, gradient == nil, role != .statistic {

@@ -10,7 +10,7 @@ public final class BackboneAdaptation {
     public let options: MethodOptions
     /// Every low-rank module, by its name (the adapted layer's, and in the multi-task layouts
     /// `.shared`, `.task.<task>` or `.group.<task>+<task>` after it): the keys of the rank logs.
-    public let modules: [(layer: String, module: LowRankModule)]
+    public let modules: [(layer: String, module: any LowRankModule)]
     /// Which backbone stream each task's decoder reads.
     public let layout: StreamLayout
     public let tasks: [TaskName]
@@ -37,10 +37,10 @@ public final class BackboneAdaptation {
             layout = .shared
         }
         self.layout = layout
-        var modules: [(String, LowRankModule)] = []
-        func module(_ base: Linear, _ name: String, rank: Int, taskSpecific: Bool) -> LowRankModule {
-            let module = LowRankModule(
-                name: name, kind: options.adapter, inputs: base.inFeatures, outputs: base.outFeatures,
+        var modules: [(String, any LowRankModule)] = []
+        func module(_ base: Linear, _ name: String, rank: Int, taskSpecific: Bool) -> any LowRankModule {
+            let module = options.adapter.module(
+                name: name, inputs: base.inFeatures, outputs: base.outFeatures,
                 rank: rank, scale: Float(options.scale.factor(rank: rank)),
                 weight: UnsafeBufferPointer(base.weight.values),
                 shrinking: options.rankShrinking?.options(taskSpecific: taskSpecific), dropout: Float(options.loraDropout),
@@ -127,26 +127,15 @@ public final class BackboneAdaptation {
             break
         case .decoders:
             model.freezeBackbone()
-        case .bitfit:
+        case .bitfit, .lora, .mtlora, .tglora, .faar, .adapter:
+            // The frozen backbone, but for what the method trains of it: BitFit its biases, and
+            // MTLoRA's "others" (`Backbone.otherParameters`) when the options say so.
+            let others = options.othersTrain ? Set(backbone.otherParameters.map(ObjectIdentifier.init)) : []
             for parameter in backbone.parameters where parameter.role == .backbone {
-                parameter.setTrainable(parameter.name.hasSuffix(".bias") || (options.othersTrain && Self.isOther(parameter)))
-            }
-        case .lora, .mtlora, .tglora, .faar, .adapter:
-            for parameter in backbone.parameters where parameter.role == .backbone {
-                parameter.setTrainable(options.othersTrain && Self.isOther(parameter))
+                parameter.setTrainable((options.method == .bitfit && parameter.kind == .bias)
+                                       || others.contains(ObjectIdentifier(parameter)))
             }
         }
-    }
-
-    /// MTLoRA's "others": patch embedding, LayerNorms, relative position bias tables and the
-    /// patch-merging reductions (the frozen base of an adapted reduction stays frozen). In PVT-v2
-    /// the analogues: its overlapping patch embeddings (stem and downsampling convs) and its
-    /// position encoding, the MLP's depthwise conv; the key/value reduction `sr` stays frozen.
-    static func isOther(_ parameter: Parameter) -> Bool {
-        let name = parameter.name
-        return name.hasPrefix("patch_embed.") || name.hasPrefix("norm.") || name.contains(".norm")
-            || name.hasSuffix("relative_position_bias_table") || name.contains(".downsample.reduction.")
-            || name.contains(".downsample.proj.") || name.contains(".mlp.dwconv.")
     }
 
     /// Parameters the method adds outside the model's layers (TS-PD's), all decoder-side.
@@ -192,14 +181,14 @@ public final class BackboneAdaptation {
 
     /// After each backward pass, before clipping and the optimizer step.
     public func recordImportance() {
-        for (_, module) in modules { module.recordImportance() }
+        for (_, module) in modules { module.branch.recordImportance() }
     }
 
     /// At each epoch end: applies the coverage rule when `shrinks` (every epoch but the last) and
     /// returns every module's rank (empty without PDRS, whose ranks never change).
     public func epochEnded(shrinks: Bool = true) -> [String: Int] {
         guard options.rankShrinking != nil else { return [:] }
-        if shrinks { for (_, module) in modules { module.shrinkRank() } }
+        if shrinks { for (_, module) in modules { module.branch.shrinkRank() } }
         return ranks
     }
 
@@ -233,7 +222,7 @@ public final class BackboneAdaptation {
     public func state() -> [String: StoredTensor] {
         var tensors: [String: StoredTensor] = [:]
         for (layer, module) in modules {
-            guard let state = module.shrinkingState else { continue }
+            guard let state = module.branch.shrinkingState else { continue }
             let key = Self.statePrefix + layer
             tensors[key + ".live"] = StoredTensor(shape: [state.live.count], values: state.live.map(Float.init))
             // Checkpoints hold Floats; each EMA score travels as its 64 bits in four 16-bit pieces.
@@ -249,7 +238,7 @@ public final class BackboneAdaptation {
     }
 
     public func restore(_ tensors: [String: StoredTensor]) throws {
-        for (layer, module) in modules where module.shrinker != nil {
+        for (layer, module) in modules where module.branch.shrinker != nil {
             let key = Self.statePrefix + layer
             guard let live = tensors[key + ".live"], let importance = tensors[key + ".importance"],
                   let observations = tensors[key + ".observations"], let draws = tensors[key + ".draws"] else {
@@ -258,9 +247,9 @@ public final class BackboneAdaptation {
             let scores = stride(from: 0, to: importance.values.count, by: 4).map { start in
                 Double(bitPattern: (0..<4).reduce(UInt64(0)) { $0 | UInt64(importance.values[start + $1]) << (16 * $1) })
             }
-            module.restoreShrinking(live: live.values.map { Int($0) }, importance: scores,
-                                    observations: observations.values.map { Int($0) },
-                                    draws: Int(draws.values[0]) << 24 + Int(draws.values[1]))
+            module.branch.restoreShrinking(live: live.values.map { Int($0) }, importance: scores,
+                                           observations: observations.values.map { Int($0) },
+                                           draws: Int(draws.values[0]) << 24 + Int(draws.values[1]))
         }
     }
 }

@@ -7,7 +7,7 @@ extension ConfigSchema {
         ConfigKey("method", .choice(MethodOptions.Method.allCases.map(\.rawValue)),
                   default: .rule("full; decoders for kinds mtl_decoders and task_similarity"),
                   "how the backbone adapts (docs/methods.md)"),
-        ConfigKey("adapter", .choice(LowRankModule.Kind.allCases.map(\.rawValue)), default: lowRank { $0.adapter.rawValue },
+        ConfigKey("adapter", .choice(LowRankKind.allCases.map(\.rawValue)), default: lowRank { $0.adapter.rawValue },
                   "low-rank module kind"),
         ConfigKey("lora_scale_convention", .choice(["raw", "alpha_over_r"]), default: .value(.string("raw")),
                   "raw: a fixed factor lora_scale (MTLoRA's code); alpha_over_r: lora_alpha / r"),
@@ -180,7 +180,7 @@ extension MethodOptions {
             throw fail("task_specific_stages", "only methods mtlora and faar have task-specific blocks")
         }
 
-        if let name = string("adapter") { adapter = LowRankModule.Kind(rawValue: name)! }
+        if let name = string("adapter") { adapter = LowRankKind(rawValue: name)! }
         if let r = number("rank") { rank = Int(r) }
         // FAAR §4.4: "r_init defines the initial rank of all layers", the task-specific ones too.
         if method == .faar { taskRank = rank }

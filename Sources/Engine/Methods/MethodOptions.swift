@@ -52,7 +52,7 @@ public struct MethodOptions: Sendable, Equatable {
     public enum LinearSite: String, Sendable, CaseIterable { case qkv, proj, fc1, fc2 }
 
     public var method: Method
-    public var adapter: LowRankModule.Kind
+    public var adapter: LowRankKind
     public var scale: Scale
     /// Rank of shared modules (FAAR: r_init; TGLoRA: the combined rank r of a layer).
     public var rank: Int
@@ -109,7 +109,7 @@ public struct MethodOptions: Sendable, Equatable {
         }
     }
 
-    public init(method: Method, adapter: LowRankModule.Kind = .lora, scale: Scale = .raw(4), rank: Int = 16,
+    public init(method: Method, adapter: LowRankKind = .lora, scale: Scale = .raw(4), rank: Int = 16,
                 taskRank: Int = 4, locations: Locations = .attnMLP, taskSpecificStages: [Int] = [1, 2, 3, 4],
                 othersTrain: Bool = true, adaptPatchMerging: Bool = false, groupsPerStage: [Int]? = nil,
                 taskGroups: [TaskPartition]? = nil, rankShrinking: RankShrinking? = nil, spectralFilter: Bool = false,

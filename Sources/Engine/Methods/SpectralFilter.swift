@@ -26,7 +26,7 @@ public final class SpectralFilter {
                                  initialValues: Array(repeating: 1, count: size))
         gammaWeight = Parameter(name: name + ".gamma", shape: [channels], role: .decoder,
                                 initialValues: Array(repeating: 1, count: channels))
-        betaWeight = Parameter(name: name + ".beta", shape: [channels], role: .decoder)
+        betaWeight = Parameter(name: name + ".beta", shape: [channels], role: .decoder, kind: .bias)
     }
 
     public var parameters: [Parameter] { [filterWeight, gammaWeight, betaWeight] }

@@ -6,17 +6,22 @@ import Testing
     let inputs = 5, outputs = 4, rank = 3, rows = 6
 
     /// A module with B no longer 0 (as after some training), so every gradient path is exercised.
-    func trainedLayer(_ kind: LowRankModule.Kind, scale: Float = 0.7, shrinking: RankShrinker.Options? = nil,
+    func trainedLayer(_ kind: LowRankKind, scale: Float = 0.7, shrinking: RankShrinker.Options? = nil,
                       _ generator: inout SeededRandom) -> AdaptedLinear {
         let base = frozenLinear(inputs: inputs, outputs: outputs, &generator)
-        let module = LowRankModule(name: "layer", kind: kind, inputs: inputs, outputs: outputs, rank: rank, scale: scale,
-                                   weight: UnsafeBufferPointer(base.weight.values), shrinking: shrinking, seed: 1)
-        var factors = module.factors
+        let module = kind.module(name: "layer", inputs: inputs, outputs: outputs, rank: rank, scale: scale,
+                                 weight: UnsafeBufferPointer(base.weight.values), shrinking: shrinking, seed: 1)
+        var factors = module.branch.factors
         factors.b = generator.floats(outputs * rank)
-        module.setParameters(factors: factors,
-                             magnitude: kind == .dora ? module.magnitude.map { $0 * Float(generator.uniform(0.5...1.5)) } : nil)
+        module.branch.setParameters(factors: factors)
+        if let dora = module as? DoRAModule {
+            dora.setMagnitude(dora.magnitude.map { $0 * Float(generator.uniform(0.5...1.5)) })
+        }
         return AdaptedLinear(base: base, module: module)
     }
+
+    /// DoRA's magnitude m (none for LoRA).
+    func magnitude(_ module: any LowRankModule) -> [Float] { (module as? DoRAModule)?.magnitude ?? [] }
 
     /// The layer's output for the given parameters, with DoRA's norms held at `norms` (the
     /// detached norm: finite differences must not see it move).
@@ -26,7 +31,7 @@ import Testing
         var direction = layer.base.forward(Matrix(rows: rows, columns: inputs, values: x), ForwardContext(training: false)).0.values
         for k in direction.indices { direction[k] -= bias[k % outputs] }
         var hidden = [Float](repeating: 0, count: rows * active)
-        factors.forward(input: x, rows: rows, active: active, scale: layer.module.scale, hidden: &hidden,
+        factors.forward(input: x, rows: rows, active: active, scale: layer.module.branch.scale, hidden: &hidden,
                         output: &direction, accumulate: true)
         guard let norms else { return direction.indices.map { direction[$0] + bias[$0 % outputs] } }
         var y = [Float](repeating: 0, count: rows * outputs)
@@ -36,8 +41,8 @@ import Testing
     }
 
     /// PDRS with rho = 1 keeps every component and lets a test fix the active prefix by its draws.
-    @Test(arguments: [(LowRankModule.Kind.lora, false), (.lora, true), (.dora, false), (.dora, true)])
-    func gradientsMatchFiniteDifferences(kind: LowRankModule.Kind, prefixMasking: Bool) {
+    @Test(arguments: [(LowRankKind.lora, false), (.lora, true), (.dora, false), (.dora, true)])
+    func gradientsMatchFiniteDifferences(kind: LowRankKind, prefixMasking: Bool) {
         var generator = SeededRandom(seed: 21)
         let layer = trainedLayer(kind, shrinking: prefixMasking ? .init(coverage: 1) : nil, &generator)
         let module = layer.module
@@ -45,14 +50,14 @@ import Testing
         let lossWeights = generator.floats(rows * outputs)
 
         let (y, pullback) = layer.forward(Matrix(rows: rows, columns: inputs, values: x), ForwardContext(training: true))
-        let active = module.lastActive
+        let active = module.branch.lastActive
         #expect(prefixMasking || active == rank)
         let norms: [Float]? = kind == .dora
-            ? WeightDecomposition.rowNorms(weight: layer.base.weight.values.baseAddress!, factors: module.factors,
-                                           active: active, scale: module.scale)
+            ? WeightDecomposition.rowNorms(weight: layer.base.weight.values.baseAddress!, factors: module.branch.factors,
+                                           active: active, scale: module.branch.scale)
             : nil
-        let (a, b, m) = (module.factors.a, module.factors.b, module.magnitude)
-        let base = reference(layer, x: x, factors: module.factors, magnitude: m, norms: norms, active: active)
+        let (a, b, m) = (module.branch.factors.a, module.branch.factors.b, magnitude(module))
+        let base = reference(layer, x: x, factors: module.branch.factors, magnitude: m, norms: norms, active: active)
         #expect(zip(y.values, base).allSatisfy { abs($0 - $1) < 1e-5 }, "forward differs from the reference")
 
         for parameter in module.parameters { parameter.zeroGradient() }
@@ -61,32 +66,33 @@ import Testing
             let factors = LowRankFactors(inputs: inputs, outputs: outputs, rank: rank, a: a, b: b)
             return weightedSum(reference(layer, x: x, factors: factors, magnitude: m, norms: norms, active: active), lossWeights)
         }
-        expectGradientsMatch(module.gradient.a, numericGradient(a) { loss(a: $0) }, "dL/dA")
-        expectGradientsMatch(module.gradient.b, numericGradient(b) { loss(b: $0) }, "dL/dB")
+        expectGradientsMatch(module.branch.gradient.a, numericGradient(a) { loss(a: $0) }, "dL/dA")
+        expectGradientsMatch(module.branch.gradient.b, numericGradient(b) { loss(b: $0) }, "dL/dB")
         expectGradientsMatch(dx, numericGradient(x) { loss(x: $0) }, "dL/dx")
         if kind == .dora {
-            expectGradientsMatch(module.magnitudeGradient, numericGradient(m) { loss(m: $0) }, "dL/dm")
+            let magnitudeGradient = Array((module as! DoRAModule).weightMagnitude.gradient!)
+            expectGradientsMatch(magnitudeGradient, numericGradient(m) { loss(m: $0) }, "dL/dm")
         }
         // Components outside the active prefix get no gradient; the frozen layer gets none at all.
-        #expect(module.gradient.a[(active * inputs)...].allSatisfy { $0 == 0 })
-        #expect((0..<outputs).allSatisfy { o in (active..<rank).allSatisfy { module.gradient.b[o * rank + $0] == 0 } })
+        #expect(module.branch.gradient.a[(active * inputs)...].allSatisfy { $0 == 0 })
+        #expect((0..<outputs).allSatisfy { o in (active..<rank).allSatisfy { module.branch.gradient.b[o * rank + $0] == 0 } })
         #expect(layer.base.weight.gradient == nil)
     }
 
-    @Test(arguments: LowRankModule.Kind.allCases)
-    func adapterEqualsTheFrozenLayerAtInitialisation(kind: LowRankModule.Kind) {
+    @Test(arguments: LowRankKind.allCases)
+    func adapterEqualsTheFrozenLayerAtInitialisation(kind: LowRankKind) {
         var generator = SeededRandom(seed: 4)
         let base = frozenLinear(inputs: inputs, outputs: outputs, &generator)
-        let module = LowRankModule(name: "layer", kind: kind, inputs: inputs, outputs: outputs, rank: rank, scale: 4,
-                                   weight: UnsafeBufferPointer(base.weight.values), seed: 2)
+        let module = kind.module(name: "layer", inputs: inputs, outputs: outputs, rank: rank, scale: 4,
+                                 weight: UnsafeBufferPointer(base.weight.values), seed: 2)
         let layer = AdaptedLinear(base: base, module: module)
         let x = Matrix(rows: rows, columns: inputs, values: generator.floats(rows * inputs))
         let (y, _) = layer.forward(x, ForwardContext(training: true))
         let (frozen, _) = base.forward(x, ForwardContext(training: false))
         #expect(zip(y.values, frozen.values).allSatisfy { abs($0 - $1) < 1e-5 })
-        #expect(module.factors.b.allSatisfy { $0 == 0 })
-        #expect(module.factors.a.allSatisfy { abs($0) <= 1 / Float(inputs).squareRoot() })
-        #expect(Set(module.factors.a).count == rank * inputs)
+        #expect(module.branch.factors.b.allSatisfy { $0 == 0 })
+        #expect(module.branch.factors.a.allSatisfy { abs($0) <= 1 / Float(inputs).squareRoot() })
+        #expect(Set(module.branch.factors.a).count == rank * inputs)
         #expect(layer.parameters.filter(\.isTrainable).map(\.name)
                 == ["layer.lora_A", "layer.lora_B"] + (kind == .dora ? ["layer.lora_magnitude"] : []))
     }
@@ -94,11 +100,11 @@ import Testing
     @Test func doraMagnitudeStartsAtTheRowNormsOfW() {
         var generator = SeededRandom(seed: 8)
         let base = frozenLinear(inputs: inputs, outputs: outputs, &generator)
-        let module = LowRankModule(name: "layer", kind: .dora, inputs: inputs, outputs: outputs, rank: rank, scale: 1,
-                                   weight: UnsafeBufferPointer(base.weight.values), seed: 3)
+        let module = LowRankKind.dora.module(name: "layer", inputs: inputs, outputs: outputs, rank: rank, scale: 1,
+                                             weight: UnsafeBufferPointer(base.weight.values), seed: 3)
         for o in 0..<outputs {
             let norm = (0..<inputs).map { base.weight.values[o * inputs + $0] }.reduce(Float(0)) { $0 + $1 * $1 }.squareRoot()
-            #expect(abs(module.magnitude[o] - norm) < 1e-5)
+            #expect(abs(magnitude(module)[o] - norm) < 1e-5)
         }
         #expect(module.parameterCount == rank * (inputs + outputs) + outputs)
     }
@@ -106,7 +112,7 @@ import Testing
     @Test func doraNormsAreRowNormsOfTheAdaptedWeight() {
         var generator = SeededRandom(seed: 9)
         let layer = trainedLayer(.dora, &generator)
-        let (w, factors) = (layer.base.weight.values, layer.module.factors)
+        let (w, factors) = (layer.base.weight.values, layer.module.branch.factors)
         let norms = WeightDecomposition.rowNorms(weight: w.baseAddress!, factors: factors, active: 2, scale: 0.7)
         for o in 0..<outputs {
             var sum: Float = 0
@@ -128,10 +134,10 @@ import Testing
     @Test func prefixDrawsStayInRangeAndEvaluationUsesEveryComponent() {
         var generator = SeededRandom(seed: 10)
         let layer = trainedLayer(.lora, shrinking: .init(coverage: 0.9), &generator)
-        let seen = Set((0..<200).map { _ in layer.module.activeRank(training: true) })
+        let seen = Set((0..<200).map { _ in layer.module.branch.activeRank(training: true) })
         #expect(seen == Set(1...rank))
-        #expect(layer.module.activeRank(training: false) == rank)
-        #expect(layer.module.draws == 200)
+        #expect(layer.module.branch.activeRank(training: false) == rank)
+        #expect(layer.module.branch.draws == 200)
     }
 
     @Test func importanceAfterBackwardScoresTheComponentsUsed() {
@@ -141,28 +147,28 @@ import Testing
         let (_, pullback) = layer.forward(Matrix(rows: rows, columns: inputs, values: generator.floats(rows * inputs)),
                                           ForwardContext(training: true))
         _ = pullback(Matrix(rows: rows, columns: outputs, values: generator.floats(rows * outputs)))
-        let active = module.lastActive
-        let expected = RankShrinker.componentScores(a: module.factors.a, gradA: module.gradient.a, b: module.factors.b,
-                                                    gradB: module.gradient.b, inputs: inputs, outputs: outputs,
+        let active = module.branch.lastActive
+        let expected = RankShrinker.componentScores(a: module.branch.factors.a, gradA: module.branch.gradient.a, b: module.branch.factors.b,
+                                                    gradB: module.branch.gradient.b, inputs: inputs, outputs: outputs,
                                                     rank: rank, active: active)
-        module.recordImportance()
+        module.branch.recordImportance()
         // The stored EMA starts at 0 (the coverage rule then divides by 1 - beta^n).
-        expectClose(module.shrinker!.importance, (0..<rank).map { $0 < active ? 0.1 * expected[$0] : 0 })
+        expectClose(module.branch.shrinker!.importance, (0..<rank).map { $0 < active ? 0.1 * expected[$0] : 0 })
         #expect(expected.allSatisfy { $0 > 0 })
     }
 
     /// LoRA dropout: the low-rank branch reads the input through a mask the noise key fixes, so
     /// the same key gives the same output (finite differences see one function), another step
     /// another mask, and evaluation nothing dropped.
-    @Test(arguments: LowRankModule.Kind.allCases)
-    func dropoutMasksTheBranchInputAndItsGradients(kind: LowRankModule.Kind) {
+    @Test(arguments: LowRankKind.allCases)
+    func dropoutMasksTheBranchInputAndItsGradients(kind: LowRankKind) {
         var generator = SeededRandom(seed: 19)
         let base = frozenLinear(inputs: inputs, outputs: outputs, &generator)
-        let module = LowRankModule(name: "layer", kind: kind, inputs: inputs, outputs: outputs, rank: rank, scale: 0.7,
-                                   weight: UnsafeBufferPointer(base.weight.values), dropout: 0.4, seed: 1)
-        var factors = module.factors
+        let module = kind.module(name: "layer", inputs: inputs, outputs: outputs, rank: rank, scale: 0.7,
+                                 weight: UnsafeBufferPointer(base.weight.values), dropout: 0.4, seed: 1)
+        var factors = module.branch.factors
         factors.b = generator.floats(outputs * rank)
-        module.setParameters(factors: factors)
+        module.branch.setParameters(factors: factors)
         let layer = AdaptedLinear(base: base, module: module)
         let x = generator.floats(rows * inputs), weights = generator.floats(rows * outputs)
         let context = ForwardContext(training: true, noise: NoiseKey(seed: 2, step: 3))
@@ -182,7 +188,7 @@ import Testing
         expectGradientsMatch(dx.values, numericGradient(x) { weightedSum(output($0, context), weights) }, "dL/dx")
         if kind == .lora {
             let numeric = numericGradientOfA(module) { weightedSum(output(x, context), weights) }
-            expectGradientsMatch(module.gradient.a, numeric, "dL/dA")
+            expectGradientsMatch(module.branch.gradient.a, numeric, "dL/dA")
         }
     }
 
@@ -190,11 +196,11 @@ import Testing
     @Test func dropoutMasksAreTheSameAtAnyThreadCount() {
         var generator = SeededRandom(seed: 23)
         let base = frozenLinear(inputs: 4, outputs: 2, &generator)
-        let module = LowRankModule(name: "layer", kind: .lora, inputs: 4, outputs: 2, rank: 2, scale: 1, weight: nil,
-                                   dropout: 0.5, seed: 1)
-        var factors = module.factors
+        let module = LowRankKind.lora.module(name: "layer", inputs: 4, outputs: 2, rank: 2, scale: 1, weight: nil,
+                                             dropout: 0.5, seed: 1)
+        var factors = module.branch.factors
         factors.b = generator.floats(2 * 2)
-        module.setParameters(factors: factors)
+        module.branch.setParameters(factors: factors)
         let layer = AdaptedLinear(base: base, module: module)
         let x = Matrix(rows: 10_000, columns: 4, values: generator.floats(40_000))
         let context = ForwardContext(training: true, noise: NoiseKey(seed: 8, step: 1))
@@ -220,8 +226,8 @@ import Testing
         #expect(trainedLayer(.lora, &generator).module.perPassMultiplyAccumulates == 0)
     }
 
-    @Test(arguments: LowRankModule.Kind.allCases)
-    func shrinkingErasesComponentsFromTheComputation(kind: LowRankModule.Kind) {
+    @Test(arguments: LowRankKind.allCases)
+    func shrinkingErasesComponentsFromTheComputation(kind: LowRankKind) {
         var generator = SeededRandom(seed: 13)
         // rho = 0.5 of 3 components always erases at least one: the top two cover 2/3 or more.
         let layer = trainedLayer(kind, shrinking: .init(coverage: 0.5, emaStart: .firstObservation), &generator)
@@ -230,16 +236,16 @@ import Testing
         // Evaluation-mode passes use every component, so every component gets a score.
         let (_, pullback) = layer.forward(x, ForwardContext(training: false))
         _ = pullback(Matrix(rows: rows, columns: outputs, values: generator.floats(rows * outputs)))
-        module.recordImportance()
+        module.branch.recordImportance()
 
-        let before = module.factors
+        let before = module.branch.factors
         let parametersBefore = module.parameterCount
         let macsBefore = module.multiplyAccumulates(tokens: 100) + module.perPassMultiplyAccumulates
-        let covering = module.shrinker!.coveringComponents()
-        let shrink = module.shrinkRank()!
+        let covering = module.branch.shrinker!.coveringComponents()
+        let shrink = module.branch.shrinkRank()!
         #expect(shrink.kept == covering)
         let k = covering.count
-        #expect(k < rank && module.rank == k && module.shrinker!.rank == k)
+        #expect(k < rank && module.rank == k && module.branch.shrinker!.rank == k)
         #expect(module.parameterCount == parametersBefore - (rank - k) * (inputs + outputs))
         // Each erased component saves inputs + outputs MACs per token (DoRA: and one W-sized pass per forward).
         let saved = (rank - k) * (100 * (inputs + outputs) + (kind == .dora ? inputs * outputs : 0))
@@ -250,17 +256,17 @@ import Testing
         let (y, shrunkPullback) = layer.forward(x, ForwardContext(training: false))
         let kept = before.keeping(components: covering)
         let norms = kind == .dora
-            ? WeightDecomposition.rowNorms(weight: layer.base.weight.values.baseAddress!, factors: kept, active: k, scale: module.scale)
+            ? WeightDecomposition.rowNorms(weight: layer.base.weight.values.baseAddress!, factors: kept, active: k, scale: module.branch.scale)
             : nil
-        let expected = reference(layer, x: x.values, factors: kept, magnitude: module.magnitude, norms: norms, active: k)
+        let expected = reference(layer, x: x.values, factors: kept, magnitude: magnitude(module), norms: norms, active: k)
         #expect(zip(y.values, expected).allSatisfy { abs($0 - $1) < 1e-5 })
         _ = shrunkPullback(Matrix(rows: rows, columns: outputs, values: generator.floats(rows * outputs)))
         let erased = Set(0..<rank).subtracting(covering)
         for c in erased {
-            #expect((0..<inputs).allSatisfy { module.weightA.gradient![c * inputs + $0] == 0 })
-            #expect((0..<outputs).allSatisfy { module.weightB.gradient![$0 * rank + c] == 0 })
+            #expect((0..<inputs).allSatisfy { module.branch.weightA.gradient![c * inputs + $0] == 0 })
+            #expect((0..<outputs).allSatisfy { module.branch.weightB.gradient![$0 * rank + c] == 0 })
         }
-        #expect(covering.contains { c in (0..<inputs).contains { module.weightA.gradient![c * inputs + $0] != 0 } })
+        #expect(covering.contains { c in (0..<inputs).contains { module.branch.weightA.gradient![c * inputs + $0] != 0 } })
     }
 
     @Test func shrinkingStateRoundTrips() {
@@ -270,16 +276,16 @@ import Testing
         let (_, pullback) = layer.forward(Matrix(rows: rows, columns: inputs, values: generator.floats(rows * inputs)),
                                           ForwardContext(training: false))
         _ = pullback(Matrix(rows: rows, columns: outputs, values: generator.floats(rows * outputs)))
-        module.recordImportance()
-        module.shrinkRank()
-        for _ in 0..<7 { _ = module.activeRank(training: true) }
-        let state = module.shrinkingState!
+        module.branch.recordImportance()
+        module.branch.shrinkRank()
+        for _ in 0..<7 { _ = module.branch.activeRank(training: true) }
+        let state = module.branch.shrinkingState!
         let fresh = trainedLayer(.lora, shrinking: .init(coverage: 0.5, emaStart: .firstObservation), &generator).module
-        fresh.restoreShrinking(live: state.live, importance: state.importance, observations: state.observations,
+        fresh.branch.restoreShrinking(live: state.live, importance: state.importance, observations: state.observations,
                                draws: state.draws)
-        #expect(fresh.live == module.live && fresh.rank == module.rank && fresh.draws == module.draws)
+        #expect(fresh.branch.live == module.branch.live && fresh.rank == module.rank && fresh.branch.draws == module.branch.draws)
         // Draws continue as the uninterrupted module's would.
-        #expect((0..<20).map { _ in fresh.activeRank(training: true) } == (0..<20).map { _ in module.activeRank(training: true) })
-        #expect(fresh.shrinker == module.shrinker)
+        #expect((0..<20).map { _ in fresh.branch.activeRank(training: true) } == (0..<20).map { _ in module.branch.activeRank(training: true) })
+        #expect(fresh.branch.shrinker == module.branch.shrinker)
     }
 }

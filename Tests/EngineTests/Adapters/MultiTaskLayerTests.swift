@@ -5,30 +5,30 @@ import Tensors
 @Suite struct MultiTaskLayerTests {
     let inputs = 4, outputs = 3, rows = 5, taskCount = 3
 
-    func module(_ name: String, rank: Int, scale: Float, base: Linear, _ generator: inout SeededRandom) -> LowRankModule {
-        let module = LowRankModule(name: name, kind: .lora, inputs: inputs, outputs: outputs, rank: rank, scale: scale,
-                                   weight: nil, seed: 7)
-        var factors = module.factors
+    func module(_ name: String, rank: Int, scale: Float, base: Linear, _ generator: inout SeededRandom) -> any LowRankModule {
+        let module = LowRankKind.lora.module(name: name, inputs: inputs, outputs: outputs, rank: rank, scale: scale,
+                                             weight: nil, seed: 7)
+        var factors = module.branch.factors
         factors.b = generator.floats(outputs * rank)
-        module.setParameters(factors: factors)
+        module.branch.setParameters(factors: factors)
         return module
     }
 
     func matrix(_ values: [Float], columns: Int) -> Matrix { Matrix(rows: rows, columns: columns, values: values) }
 
     /// W x0 + b + s B A x computed naively, one output at a time.
-    func naive(base: Linear, module: LowRankModule?, frozenInput x0: [Float], input x: [Float]) -> [Float] {
+    func naive(base: Linear, module: (any LowRankModule)?, frozenInput x0: [Float], input x: [Float]) -> [Float] {
         var y = [Float](repeating: 0, count: rows * outputs)
         for r in 0..<rows {
             for o in 0..<outputs {
                 var sum = base.bias!.values[o]
                 for i in 0..<inputs { sum += base.weight.values[o * inputs + i] * x0[r * inputs + i] }
                 if let module {
-                    let factors = module.factors
+                    let factors = module.branch.factors
                     for c in 0..<module.rank {
                         var ax: Float = 0
                         for i in 0..<inputs { ax += factors.a[c * inputs + i] * x[r * inputs + i] }
-                        sum += module.scale * factors.b[o * module.rank + c] * ax
+                        sum += module.branch.scale * factors.b[o * module.rank + c] * ax
                     }
                 }
                 y[r * outputs + o] = sum
@@ -56,13 +56,14 @@ import Tensors
         let xTasks = (0..<taskCount).map { _ in generator.floats(rows * inputs) }
 
         let withStreams = layer.forward(shared: matrix(x, columns: inputs), taskInputs: xTasks.map { matrix($0, columns: inputs) },
-                                        ForwardContext(training: false))
+                                        taskCount: taskCount, ForwardContext(training: false))
         expectClose(withStreams.shared.values, naive(base: layer.base, module: layer.shared, frozenInput: x, input: x))
         for t in 0..<taskCount {
             // The frozen path sees x_shared; the task module sees x_t; the shared module is absent.
             expectClose(withStreams.tasks[t].values, naive(base: layer.base, module: layer.tasks[t], frozenInput: x, input: xTasks[t]))
         }
-        let firstLayer = layer.forward(shared: matrix(x, columns: inputs), taskInputs: nil, ForwardContext(training: false))
+        let firstLayer = layer.forward(shared: matrix(x, columns: inputs), taskInputs: nil, taskCount: taskCount,
+                                       ForwardContext(training: false))
         for t in 0..<taskCount {
             expectClose(firstLayer.tasks[t].values, naive(base: layer.base, module: layer.tasks[t], frozenInput: x, input: x))
         }
@@ -78,9 +79,9 @@ import Tensors
         let xTasks: [[Float]]? = taskInputsGiven ? (0..<taskCount).map { _ in generator.floats(rows * inputs) } : nil
         let weights = (0...taskCount).map { _ in generator.floats(rows * outputs) }
 
-        func run(x: [Float], xTasks: [[Float]]?) -> (shared: Matrix, tasks: [Matrix], pullback: (Matrix, [Matrix]) -> (shared: Matrix, tasks: [Matrix])) {
+        func run(x: [Float], xTasks: [[Float]]?) -> (shared: Matrix, tasks: [Matrix], pullback: StreamPullback) {
             layer.forward(shared: matrix(x, columns: inputs), taskInputs: xTasks?.map { matrix($0, columns: inputs) },
-                          ForwardContext(training: false))
+                          taskCount: taskCount, ForwardContext(training: false))
         }
         func loss(x: [Float], xTasks: [[Float]]?) -> Double {
             let out = run(x: x, xTasks: xTasks)
@@ -106,7 +107,7 @@ import Tensors
         // One task module's A: only that task's loss term depends on it.
         let probe = layer.tasks[1]
         let numericA = numericGradientOfA(probe) { loss(x: x, xTasks: xTasks) }
-        expectGradientsMatch(probe.gradient.a, numericA, "dL/dA_task1")
+        expectGradientsMatch(probe.branch.gradient.a, numericA, "dL/dA_task1")
     }
 
     @Test func groupedLayerRunsOneStreamPerGroup() {
@@ -118,20 +119,21 @@ import Tensors
         #expect(layer.parameters.count == 2 + 2 * 2)
         let inputsPerGroup = [generator.floats(rows * inputs), generator.floats(rows * inputs)]
         for g in 0..<2 {
-            layer.selectedGroup = g
-            let (y, pullback) = layer.forward(matrix(inputsPerGroup[g], columns: inputs), ForwardContext(training: false))
+            var context = ForwardContext(training: false)
+            context.stream = g
+            let (y, pullback) = layer.forward(matrix(inputsPerGroup[g], columns: inputs), context)
             // Unlike MTLoRA, the frozen path sees the group's own input.
             expectClose(y.values, naive(base: base, module: modules[g], frozenInput: inputsPerGroup[g], input: inputsPerGroup[g]))
             for parameter in layer.parameters { parameter.zeroGradient() }
             let dy = generator.floats(rows * outputs)
             let dx = pullback(matrix(dy, columns: outputs)).values
             let numeric = numericGradient(inputsPerGroup[g]) { v in
-                weightedSum(layer.forward(matrix(v, columns: inputs), ForwardContext(training: false)).0.values, dy)
+                weightedSum(layer.forward(matrix(v, columns: inputs), context).0.values, dy)
             }
             expectGradientsMatch(dx, numeric, "dL/dx_group\(g)")
-            // Only the selected group's module learns from its stream.
-            #expect(modules[1 - g].weightB.gradient!.allSatisfy { $0 == 0 })
-            #expect(modules[g].weightB.gradient!.contains { $0 != 0 })
+            // Only the stream's own group module learns from it.
+            #expect(modules[1 - g].branch.weightB.gradient!.allSatisfy { $0 == 0 })
+            #expect(modules[g].branch.weightB.gradient!.contains { $0 != 0 })
         }
     }
 }

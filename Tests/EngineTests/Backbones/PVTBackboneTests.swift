@@ -72,7 +72,7 @@ let tinyPVTShape = BackboneShape.pvtV2(name: "tiny_pvt", widths: [4, 8, 8, 16], 
         // A block of width C, MLP ratio 2: q C->C, kv C->2C, proj C->C, fc1 C->2C, fc2 2C->C: r (2C + 3C + 2C + 3C + 3C).
         let blockWidths = [4, 4, 8, 8, 16]
         let adapters = blockWidths.map { rank * 13 * $0 }.reduce(0, +)
-        let others = model.backbone.parameters.filter { BackboneAdaptation.isOther($0) }
+        let others = model.backbone.otherParameters
         #expect(others.contains { $0.name.hasSuffix("mlp.dwconv.weight") } && others.contains { $0.name == "stages.1.downsample.proj.weight" })
         #expect(!others.contains { $0.name.contains(".attn.sr.") })
         #expect(model.parameterCounts.trainable == decoder + adapters + others.map(\.count).reduce(0, +))
@@ -103,10 +103,10 @@ let tinyPVTShape = BackboneShape.pvtV2(name: "tiny_pvt", widths: [4, 8, 8, 16], 
         #expect(taskLayers == ["stages.1.blocks.0.attn.proj.task.normals", "stages.1.blocks.0.mlp.fc1.task.normals",
                                "stages.1.blocks.0.mlp.fc2.task.normals", "stages.3.blocks.0.attn.proj.task.normals",
                                "stages.3.blocks.0.mlp.fc1.task.normals", "stages.3.blocks.0.mlp.fc2.task.normals"])
-        for (_, module) in adaptation.modules where module.weightA.name.contains(".task.normals") {
-            var factors = module.factors
+        for (_, module) in adaptation.modules where module.branch.weightA.name.contains(".task.normals") {
+            var factors = module.branch.factors
             factors.b = factors.b.indices.map { Float($0 % 7) * 0.01 }
-            module.setParameters(factors: factors)
+            module.branch.setParameters(factors: factors)
         }
         let (features, _) = model.backbone.forward(randomMatrix(rows: 32 * 32, columns: 3, seed: 9), batch: 1,
                                                    ForwardContext(training: false), layout: adaptation.layout, taskCount: 2)
@@ -127,9 +127,9 @@ let tinyPVTShape = BackboneShape.pvtV2(name: "tiny_pvt", widths: [4, 8, 8, 16], 
         let adaptation = BackboneAdaptation(options: options, model: model, seed: 1)
         var generator = SeededRandom(seed: 12)
         for (_, module) in adaptation.modules {
-            var factors = module.factors
+            var factors = module.branch.factors
             factors.b = generator.floats(factors.b.count, in: -0.3...0.3)
-            module.setParameters(factors: factors)
+            module.branch.setParameters(factors: factors)
         }
         model.backbone.setDropPath(rate: 0.3)
         let context = ForwardContext(training: true, noise: NoiseKey(seed: 2, step: 5))
@@ -148,8 +148,8 @@ let tinyPVTShape = BackboneShape.pvtV2(name: "tiny_pvt", widths: [4, 8, 8, 16], 
         let layers = options.method == .mtlora
             ? ["stages.0.blocks.1.mlp.fc2.task.normals", "stages.2.blocks.0.attn.kv.shared"]
             : ["stages.2.blocks.0.mlp.fc2.task.normals", "stages.1.blocks.0.attn.kv.shared"]
-        let probes = [adaptation.modules.first { $0.layer == layers[0] }!.module.weightB,
-                      adaptation.modules.first { $0.layer == layers[1] }!.module.weightA,
+        let probes = [adaptation.modules.first { $0.layer == layers[0] }!.module.branch.weightB,
+                      adaptation.modules.first { $0.layer == layers[1] }!.module.branch.weightA,
                       model.backbone.namedParameters["patch_embed.proj.weight"]!]
         for parameter in probes {
             let gradient = Array(parameter.gradient!)

@@ -21,8 +21,8 @@ import Testing
     /// 576 + 2176 + 8448 = 11200; final LayerNorm 128.
     let othersCount = 408 + 512 + 218 + 11200 + 128
 
-    @Test(arguments: [(LowRankModule.Kind.lora, true), (.lora, false), (.dora, true)])
-    func parameterCountsMatchACountByHand(kind: LowRankModule.Kind, others: Bool) {
+    @Test(arguments: [(LowRankKind.lora, true), (.lora, false), (.dora, true)])
+    func parameterCountsMatchACountByHand(kind: LowRankKind, others: Bool) {
         let model = model()
         let decoder = model.parameterCounts.decoder
         let total = model.parameterCounts.total
@@ -47,8 +47,26 @@ import Testing
     @Test func bitFitTrainsTheBackboneBiasesOnly() {
         let model = model()
         _ = BackboneAdaptation(options: MethodOptions(method: .bitfit, othersTrain: false), model: model, seed: 1)
-        let trainable = model.backbone.parameters.filter(\.isTrainable)
-        #expect(!trainable.isEmpty && trainable.allSatisfy { $0.name.hasSuffix(".bias") })
+        let trainable = model.backbone.parameters.filter(\.isTrainable).map(\.name)
+        #expect(!trainable.isEmpty && trainable == model.backbone.parameters.map(\.name).filter { $0.hasSuffix(".bias") })
+    }
+
+    /// MTLoRA's code picks its "others" by timm name; the layers declare them instead, and the
+    /// two agree (Swin and PVT-v2, whose analogues leave the key/value reduction `sr` out).
+    @Test(arguments: [tinyShape, tinyPVTShape])
+    func declaredOthersAreTheOnesMTLoRANames(shape: BackboneShape) {
+        let model = MultiTaskModel(shape: shape, imageSize: 32, tasks: [.semseg, .normals],
+                                   outputs: [.semseg: 3, .normals: 3], decoderChannels: [2, 3, 4, 5], seed: 1)
+        _ = BackboneAdaptation(options: MethodOptions(method: .lora, rank: 2, adaptPatchMerging: shape.family == .swin),
+                               model: model, seed: 1)
+        func named(_ name: String) -> Bool {
+            name.hasPrefix("patch_embed.") || name.hasPrefix("norm.") || name.contains(".norm")
+                || name.hasSuffix("relative_position_bias_table") || name.contains(".downsample.reduction.")
+                || name.contains(".downsample.proj.") || name.contains(".mlp.dwconv.")
+        }
+        let backbone = model.backbone.parameters.filter { $0.role == .backbone }
+        #expect(model.backbone.otherParameters.filter { $0.role == .backbone }.map(\.name) == backbone.map(\.name).filter(named))
+        #expect(backbone.filter(\.isTrainable).map(\.name) == backbone.map(\.name).filter(named))
     }
 
     @Test func decodersOnlyFreezesTheBackbone() {

@@ -29,9 +29,9 @@ import Testing
         let adaptation = BackboneAdaptation(options: options, model: model, seed: 2)
         var generator = SeededRandom(seed: 71)
         for (_, module) in adaptation.modules {
-            var factors = module.factors
+            var factors = module.branch.factors
             factors.b = generator.floats(factors.b.count, in: -0.3...0.3)
-            module.setParameters(factors: factors)
+            module.branch.setParameters(factors: factors)
         }
         let images = randomMatrix(rows: 32 * 32, columns: 3, seed: 5)
         func run() -> (features: [[FeatureMap]], pullback: ([[Matrix?]]) -> Void) {
@@ -57,19 +57,19 @@ import Testing
                       "layers.3.blocks.0.attn.qkv", "layers.2.downsample.reduction"]
         var checked = 0
         for (name, module) in adaptation.modules where probes.contains(where: { name.hasPrefix($0) }) {
-            let saved = module.factors
+            let saved = module.branch.factors
             let entries = Array(stride(from: 0, to: saved.b.count, by: max(1, saved.b.count / 5)))
             let numeric = entries.map { k -> Float in
                 func at(_ delta: Float) -> Double {
                     var factors = saved
                     factors.b[k] += delta
-                    module.setParameters(factors: factors)
-                    defer { module.setParameters(factors: saved) }
+                    module.branch.setParameters(factors: factors)
+                    defer { module.branch.setParameters(factors: saved) }
                     return loss()
                 }
                 return Float((at(0.01) - at(-0.01)) / 0.02)
             }
-            expectGradientsMatch(entries.map { module.gradient.b[$0] }, numeric, "dL/dB of \(name)")
+            expectGradientsMatch(entries.map { module.branch.gradient.b[$0] }, numeric, "dL/dB of \(name)")
             checked += 1
         }
         #expect(checked >= 8)

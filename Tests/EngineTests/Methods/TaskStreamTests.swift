@@ -13,12 +13,12 @@ import Testing
         let block = SwinBlock(name: "block", dim: dim, heads: 2, resolution: side, window: 2, shifted: true, mlpRatio: 4,
                               initializer: ParameterInitializer(seed: 3))
         for parameter in block.parameters { parameter.setTrainable(false) }
-        func module(_ base: Linear, _ name: String, rank: Int) -> LowRankModule {
-            let module = LowRankModule(name: name, kind: .lora, inputs: base.inFeatures, outputs: base.outFeatures,
-                                       rank: rank, scale: 2, weight: nil, dropout: dropout, seed: 9)
-            var factors = module.factors
+        func module(_ base: Linear, _ name: String, rank: Int) -> any LowRankModule {
+            let module = LowRankKind.lora.module(name: name, inputs: base.inFeatures, outputs: base.outFeatures,
+                                                 rank: rank, scale: 2, weight: nil, dropout: dropout, seed: 9)
+            var factors = module.branch.factors
             factors.b = generator.floats(base.outFeatures * rank, in: -0.5...0.5)
-            module.setParameters(factors: factors)
+            module.branch.setParameters(factors: factors)
             return module
         }
         let qkv = block.attention.qkv as! Linear
@@ -40,13 +40,13 @@ import Testing
         let block = taskBlock(&generator)
         let x = Matrix(rows: side * side, columns: dim, values: generator.floats(side * side * dim))
         let context = ForwardContext(training: false)
-        let out = block.forwardTaskStreams(x, batch: 1, context)
+        let out = block.forwardTaskStreams(x, batch: 1, taskCount: taskCount, context)
 
         // The reference, layer by layer: a task module adds s B_t A_t x_t to the frozen layer's
         // output on the SHARED input; the shared module is absent from the task streams.
         let (proj, fc1, fc2) = (streams(block)[0], streams(block)[1], streams(block)[2])
         func frozen(_ layer: TaskStreamLinear, _ input: Matrix) -> Matrix { layer.base.forward(input, context).0 }
-        func update(_ module: LowRankModule, _ layer: TaskStreamLinear, _ input: Matrix) -> Matrix {
+        func update(_ module: any LowRankModule, _ layer: TaskStreamLinear, _ input: Matrix) -> Matrix {
             var difference = AdaptedLinear(base: layer.base, module: module).forward(input, context).0
             let base = frozen(layer, input)
             for k in difference.values.indices { difference.values[k] -= base.values[k] }
@@ -72,6 +72,23 @@ import Testing
         #expect(zip(out.tasks[0].values, out.tasks[1].values).contains { abs($0 - $1) > 1e-3 })
     }
 
+    /// The block does not know which adapter wraps its layers: with plain linears on proj, fc1
+    /// and fc2 every task stream is the shared one, and the gradients of all streams add up.
+    @Test func aBlockOfPlainLayersGivesEveryTaskTheSharedStream() {
+        var generator = SeededRandom(seed: 63)
+        let block = SwinBlock(name: "block", dim: dim, heads: 2, resolution: side, window: 2, shifted: true, mlpRatio: 4,
+                              initializer: ParameterInitializer(seed: 3))
+        let context = ForwardContext(training: false)
+        let x = Matrix(rows: side * side, columns: dim, values: generator.floats(side * side * dim))
+        let out = block.forwardTaskStreams(x, batch: 1, taskCount: taskCount, context)
+        let (plain, plainPullback) = block.forward(x, batch: 1, context)
+        expectClose(out.shared.values, plain.values)
+        for task in out.tasks { expectClose(task.values, plain.values) }
+        let gradients = (0...taskCount).map { _ in Matrix(rows: x.rows, columns: dim, values: generator.floats(x.rows * dim)) }
+        expectClose(out.pullback(gradients[0], Array(gradients.dropFirst())).values,
+                    plainPullback(gradients.dropFirst().reduce(gradients[0], +)).values)
+    }
+
     func expectClose(_ a: [Float], _ b: [Float], sourceLocation: SourceLocation = #_sourceLocation) {
         let worst = zip(a, b).map { abs($0 - $1) }.max() ?? 0
         #expect(a.count == b.count && worst < 1e-4, "worst difference \(worst)", sourceLocation: sourceLocation)
@@ -89,21 +106,26 @@ import Testing
         let x = generator.floats(rows * dim)
         let weights = (0...taskCount).map { _ in generator.floats(rows * dim) }
         func loss(_ values: [Float]) -> Double {
-            let out = block.forwardTaskStreams(Matrix(rows: rows, columns: dim, values: values), batch: images, context)
+            let out = block.forwardTaskStreams(Matrix(rows: rows, columns: dim, values: values), batch: images,
+                                               taskCount: taskCount, context)
             return ([out.shared] + out.tasks).enumerated().map { weightedSum($1.values, weights[$0]) }.reduce(0, +)
         }
         if noisy {
             // The masks change the streams, and only with the step.
             let plain = block.forwardTaskStreams(Matrix(rows: rows, columns: dim, values: x), batch: images,
-                                                 ForwardContext(training: false)).shared.values
+                                                 taskCount: taskCount, ForwardContext(training: false)).shared.values
             var later = context
             later.noise!.step += 1
-            let noisyOutput = block.forwardTaskStreams(Matrix(rows: rows, columns: dim, values: x), batch: images, context).shared.values
+            let noisyOutput = block.forwardTaskStreams(Matrix(rows: rows, columns: dim, values: x), batch: images,
+                                                         taskCount: taskCount, context).shared.values
             #expect(noisyOutput != plain)
-            #expect(noisyOutput == block.forwardTaskStreams(Matrix(rows: rows, columns: dim, values: x), batch: images, context).shared.values)
-            #expect(noisyOutput != block.forwardTaskStreams(Matrix(rows: rows, columns: dim, values: x), batch: images, later).shared.values)
+            #expect(noisyOutput == block.forwardTaskStreams(Matrix(rows: rows, columns: dim, values: x), batch: images,
+                                                            taskCount: taskCount, context).shared.values)
+            #expect(noisyOutput != block.forwardTaskStreams(Matrix(rows: rows, columns: dim, values: x), batch: images,
+                                                            taskCount: taskCount, later).shared.values)
         }
-        let out = block.forwardTaskStreams(Matrix(rows: rows, columns: dim, values: x), batch: images, context)
+        let out = block.forwardTaskStreams(Matrix(rows: rows, columns: dim, values: x), batch: images,
+                                           taskCount: taskCount, context)
         for parameter in block.parameters { parameter.zeroGradient() }
         let dx = out.pullback(Matrix(rows: rows, columns: dim, values: weights[0]),
                               weights.dropFirst().map { Matrix(rows: rows, columns: dim, values: $0) })
@@ -112,17 +134,17 @@ import Testing
         // shared module of proj (whose output every stream's residual carries).
         let probes = [streams(block)[1].tasks[1], streams(block)[2].tasks[0], streams(block)[0].shared!]
         for probe in probes {
-            let saved = probe.factors
+            let saved = probe.branch.factors
             for (part, values) in [("A", saved.a), ("B", saved.b)] {
                 let numeric = numericGradient(values, step: 0.01) { changed in
                     var factors = saved
                     if part == "A" { factors.a = changed } else { factors.b = changed }
-                    probe.setParameters(factors: factors)
-                    defer { probe.setParameters(factors: saved) }
+                    probe.branch.setParameters(factors: factors)
+                    defer { probe.branch.setParameters(factors: saved) }
                     return loss(x)
                 }
-                expectGradientsMatch(part == "A" ? probe.gradient.a : probe.gradient.b, numeric,
-                                     "dL/d\(part) of \(probe.weightA.name)")
+                expectGradientsMatch(part == "A" ? probe.branch.gradient.a : probe.branch.gradient.b, numeric,
+                                     "dL/d\(part) of \(probe.branch.weightA.name)")
             }
         }
     }
@@ -155,7 +177,7 @@ import Testing
     func withZeroUpdatesEveryStreamIsTheFrozenModel(options: MethodOptions) {
         let frozen = model(), adapted = model()
         let adaptation = BackboneAdaptation(options: options, model: adapted, seed: 4)
-        #expect(adaptation.modules.allSatisfy { $0.module.factors.b.allSatisfy { $0 == 0 } })
+        #expect(adaptation.modules.allSatisfy { $0.module.branch.factors.b.allSatisfy { $0 == 0 } })
         let images = randomMatrix(rows: 2 * 32 * 32, columns: 3, seed: 8)
         let reference = predictions(frozen, adaptation: nil, images: images)
         let streamed = predictions(adapted, adaptation: adaptation, images: images)
@@ -169,8 +191,8 @@ import Testing
     /// (16 r C per block: qkv 4C, proj 2C, fc1 5C, fc2 5C, times r). A task module on the last
     /// block of a stage: proj k (2C), fc1 k (5C), fc2 k (5C) = 12 k C; DoRA adds one magnitude
     /// per output: shared 9C per block, task C + 4C + C = 6C.
-    @Test(arguments: [LowRankModule.Kind.lora, .dora])
-    func parameterCountsMatchACountByHand(kind: LowRankModule.Kind) {
+    @Test(arguments: [LowRankKind.lora, .dora])
+    func parameterCountsMatchACountByHand(kind: LowRankKind) {
         let model = model()
         let before = model.parameterCounts
         let (r, k) = (3, 2)
@@ -197,10 +219,10 @@ import Testing
         let model = model()
         let adaptation = BackboneAdaptation(options: MethodOptions(method: .mtlora, taskSpecificStages: [2, 4]),
                                             model: model, seed: 1)
-        for (_, module) in adaptation.modules where module.weightA.name.contains(".task.normals") {
-            var factors = module.factors
+        for (_, module) in adaptation.modules where module.branch.weightA.name.contains(".task.normals") {
+            var factors = module.branch.factors
             factors.b = factors.b.indices.map { Float($0 % 7) * 0.01 }
-            module.setParameters(factors: factors)
+            module.branch.setParameters(factors: factors)
         }
         let images = randomMatrix(rows: 32 * 32, columns: 3, seed: 9)
         let (features, _) = model.backbone.forward(images, batch: 1, ForwardContext(training: false),

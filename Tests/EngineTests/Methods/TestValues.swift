@@ -25,13 +25,13 @@ func numericGradient(_ values: [Float], step: Float = 0.05, _ f: ([Float]) -> Do
 
 /// Central differences of `loss` with respect to a low-rank module's A factor; the module's
 /// factors are restored after each probe.
-func numericGradientOfA(_ module: LowRankModule, _ loss: () -> Double) -> [Float] {
-    let saved = module.factors
+func numericGradientOfA(_ module: any LowRankModule, _ loss: () -> Double) -> [Float] {
+    let saved = module.branch.factors
     return numericGradient(saved.a) { a in
         var changed = saved
         changed.a = a
-        module.setParameters(factors: changed)
-        defer { module.setParameters(factors: saved) }
+        module.branch.setParameters(factors: changed)
+        defer { module.branch.setParameters(factors: saved) }
         return loss()
     }
 }
