@@ -26,8 +26,10 @@ or by hand:
     bench/torch_engine.py --config RUN_DIR/config.json --out RUN_DIR
     bench/torch_engine.py --version
 
-What differs from mtl-engine by construction: the random draws (weights of the heads, batch
-order, augmentation) come from torch's and numpy's generators seeded by `seed`, not mtl-engine's,
+What differs from mtl-engine by construction: the random draws (weights of the heads and
+adapters, batch order, augmentation, dropout and drop-path masks) come from torch's and numpy's
+generators seeded by `seed` (batch order and augmentation per epoch; torch's generator state is
+checkpointed, so a resumed run draws the masks the uninterrupted one would), not mtl-engine's,
 so single runs differ and only means over seeds can agree; the images come through the export's
 16-bit PNG (within 1/131070 of mtl-engine's floats).
 """
@@ -619,6 +621,8 @@ def train_run(run):
         state = torch.load(latest.path, weights_only=False)
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
+        if "torch_rng" in state:  # LoRA dropout's and drop path's masks go on as if not interrupted
+            torch.set_rng_state(state["torch_rng"])
         first = latest.epoch
 
     trainable = [p for p in model.parameters() if p.requires_grad]
@@ -654,7 +658,7 @@ def train_run(run):
             if settings["progress_every"] and (step + 1) % settings["progress_every"] == 0 and step + 1 < steps:
                 run.progress(epoch=epoch, epochs=epochs, step=step + 1, steps=steps, loss=loss.item(), phase="train")
         run.save_checkpoint(epoch + 1, lambda path: torch.save(
-            {"model": model.state_dict(), "optimizer": optimizer.state_dict()}, path))
+            {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "torch_rng": torch.get_rng_state()}, path))
         run.progress(epoch=epoch + 1, epochs=epochs, step=steps, steps=steps, loss=loss_sum / steps, phase="train")
 
     model.eval()
