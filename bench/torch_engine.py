@@ -9,6 +9,11 @@ weights, AdamW with no decay on 1-D parameters and relative position tables, the
 the papers' augmentation (flip, scale 0.75-1.25, rotation +-20 degrees, ported from
 Sources/Engine/Data/Augmentation.swift), PyTorch's default init for the heads with class-prior
 biases on the segmentation classifiers, and the same metrics (Sources/Engine/Tasks/Metrics.swift).
+Methods: full fine-tuning, LoRA (`method: lora`, single-task or shared multi-task) and MTLoRA
+(`method: mtlora`, kind mtl_full: shared modules on every block's qkv, proj, fc1 and fc2, task
+modules and per-task streams in the last block of every stage of `task_specific_stages`, the task
+streams through the next patch merging into their decoders, LoRA dropout 0.05 and drop path 0.2
+by default), as docs/methods.md and Sources/Engine describe them.
 It reads the synthetic scenes that `mtl-engine export` writes in the PASCAL-Context layout
 (`data_root`), starting from a backbone in timm's names (`backbone_weights: swin_mini-synthetic-1k`,
 the file mtl-engine ships, or `pretrained: PATH`).
@@ -21,8 +26,10 @@ or by hand:
     bench/torch_engine.py --config RUN_DIR/config.json --out RUN_DIR
     bench/torch_engine.py --version
 
-What differs from mtl-engine by construction: the random draws (weights of the heads, batch
-order, augmentation) come from torch's and numpy's generators seeded by `seed`, not mtl-engine's,
+What differs from mtl-engine by construction: the random draws (weights of the heads and
+adapters, batch order, augmentation, dropout and drop-path masks) come from torch's and numpy's
+generators seeded by `seed` (batch order and augmentation per epoch; torch's generator state is
+checkpointed, so a resumed run draws the masks the uninterrupted one would), not mtl-engine's,
 so single runs differ and only means over seeds can agree; the images come through the export's
 16-bit PNG (within 1/131070 of mtl-engine's floats).
 """
@@ -65,7 +72,12 @@ STD = (0.229, 0.224, 0.225)
 KEYS = {"kind", "task", "tasks", "dataset", "profile", "seed", "data_root", "backbone", "backbone_weights",
         "pretrained", "image_size", "epochs", "batch_size", "train_images", "val_images", "lr", "min_lr",
         "weight_decay", "warmup_epochs", "clip_grad", "decoder_lr_scale", "loss_weights", "method",
-        "progress_every", "needs", "rank", "adapter_locations", "others_trainable", "lora_scale"}
+        "progress_every", "needs", "rank", "adapter_locations", "others_trainable", "lora_scale", "task_rank",
+        "task_specific_stages", "lora_dropout", "drop_path_rate"}
+LOW_RANK_KEYS = ("rank", "adapter_locations", "others_trainable", "lora_scale", "lora_dropout")
+MTLORA_KEYS = ("task_rank", "task_specific_stages")
+# mtl-engine's `task_specific_stages` values (MethodConfig.swift): 1-based stages whose last block splits.
+TASK_SPECIFIC_STAGES = ("4", "3", "4,3", "4,3,2,1")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -81,12 +93,22 @@ def resolve(config):
     if kind not in ("single_task", "mtl_full"):
         raise sweep_engine.BadInput("kind", f"expected single_task or mtl_full, got {kind!r}")
     method = config.get("method", "full")
-    if method not in ("full", "lora"):
-        raise sweep_engine.BadInput("method", f"this engine implements full and lora, got {method!r}")
-    if method == "full" and any(k in config for k in ("rank", "adapter_locations", "others_trainable", "lora_scale")):
-        raise sweep_engine.BadInput("method", "rank, adapter_locations, others_trainable and lora_scale need method: lora")
-    if config.get("adapter_locations", "attn_mlp") not in ("attn", "attn_mlp"):
-        raise sweep_engine.BadInput("adapter_locations", "expected attn or attn_mlp")
+    if method not in ("full", "lora", "mtlora"):
+        raise sweep_engine.BadInput("method", f"this engine implements full, lora and mtlora, got {method!r}")
+    if method == "full" and any(k in config for k in LOW_RANK_KEYS):
+        raise sweep_engine.BadInput("method", f"{', '.join(LOW_RANK_KEYS)} need method lora or mtlora")
+    if method != "mtlora" and any(k in config for k in MTLORA_KEYS):
+        raise sweep_engine.BadInput("method", f"{', '.join(MTLORA_KEYS)} need method: mtlora")
+    if method == "mtlora" and kind != "mtl_full":
+        raise sweep_engine.BadInput("kind", "method mtlora needs kind: mtl_full")
+    locations = ("attn_mlp",) if method == "mtlora" else ("attn", "attn_mlp")
+    if config.get("adapter_locations", "attn_mlp") not in locations:
+        raise sweep_engine.BadInput("adapter_locations", f"expected {' or '.join(locations)} for method {method}")
+    if str(config.get("task_specific_stages", "4,3,2,1")) not in TASK_SPECIFIC_STAGES:
+        raise sweep_engine.BadInput("task_specific_stages", f"expected one of {', '.join(TASK_SPECIFIC_STAGES)}")
+    for key in ("lora_dropout", "drop_path_rate"):
+        if not 0 <= float(config.get(key, 0)) < 1:
+            raise sweep_engine.BadInput(key, "expected a number in [0, 1)")
     if config.get("dataset", "pascal") != "pascal":
         raise sweep_engine.BadInput("dataset", "this engine reads the PASCAL-Context layout only (dataset: pascal)")
     profile = config.get("profile", "default")
@@ -126,7 +148,13 @@ def resolve(config):
         loss_weights={t: weights_given.get(t, LOSS_WEIGHTS[t]) for t in tasks},
         progress_every=int(config.get("progress_every", 0)), method=method, rank=int(config.get("rank", 16)),
         adapter_locations=config.get("adapter_locations", "attn_mlp"),
-        others_trainable=bool(config.get("others_trainable", True)), lora_scale=float(config.get("lora_scale", 4.0)))
+        others_trainable=bool(config.get("others_trainable", True)), lora_scale=float(config.get("lora_scale", 4.0)),
+        # mtl-engine's method defaults (MethodOptions.defaults): MTLoRA's task rank 4, TS-blocks in
+        # every stage, and MTLoRA's regularisation, LoRA dropout 0.05 and drop path 0.2.
+        task_rank=int(config.get("task_rank", 4)),
+        split_stages={int(s) - 1 for s in str(config.get("task_specific_stages", "4,3,2,1")).split(",")},
+        lora_dropout=float(config.get("lora_dropout", 0.05 if method == "mtlora" else 0)),
+        drop_path_rate=float(config.get("drop_path_rate", 0.2 if method == "mtlora" else 0)))
     return settings
 
 
@@ -384,34 +412,144 @@ def is_other(name):
             or name.endswith("relative_position_bias_table") or ".downsample.reduction." in name)
 
 
-def add_lora(backbone, settings):
-    """LoRA (METHODS.md): y = W x + b + s B A x on qkv and proj (attn), and fc1 and fc2 (mlp), of
-    every block; A Kaiming-uniform(a = sqrt 5), B = 0, s the raw scale (MTLoRA's convention).
-    The backbone is frozen except the "others" when others_trainable."""
+def low_rank_layers():
+    """The adapter layers (docs/methods.md, "Adapters"), built on first use so that `--check` and
+    `--version` need no torch."""
     import torch
     import torch.nn as nn
     import torch.nn.functional as F
 
-    class LoRALinear(nn.Module):
-        def __init__(self, base, rank, scale):
+    class LowRank(nn.Module):
+        """s B A drop(x): A Kaiming-uniform (a = sqrt 5, bound 1/sqrt(in)), B = 0, s the raw scale
+        (MTLoRA's convention), LoRA dropout on the module's own input."""
+
+        def __init__(self, inputs, outputs, rank, scale, dropout):
             super().__init__()
-            self.base, self.scale = base, scale
-            self.lora_A = nn.Parameter(torch.empty(rank, base.in_features))
+            self.scale = scale
+            self.lora_A = nn.Parameter(torch.empty(rank, inputs))
             nn.init.kaiming_uniform_(self.lora_A, a=math.sqrt(5))
-            self.lora_B = nn.Parameter(torch.zeros(base.out_features, rank))
+            self.lora_B = nn.Parameter(torch.zeros(outputs, rank))
+            self.dropout = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
 
         def forward(self, x):
-            return self.base(x) + self.scale * F.linear(F.linear(x, self.lora_A), self.lora_B)
+            return self.scale * F.linear(F.linear(self.dropout(x), self.lora_A), self.lora_B)
 
+    class AdaptedLinear(nn.Module):
+        """A frozen linear with one module: y = W x + b + s B A drop(x)."""
+
+        def __init__(self, base, module):
+            super().__init__()
+            self.base, self.lora = base, module
+
+        def forward(self, x):
+            return self.base(x) + self.lora(x)
+
+    class TaskStreamLinear(nn.Module):
+        """MTLoRA's 'matrix' mode (AdaptedLinear.swift): y_shared = W x + b + shared(x) and, for
+        each task, y_t = W x + b + task_t(x_t), the frozen path on the shared input; x_t = x where
+        no task stream exists yet. Called as a plain layer it runs the shared stream, or, while
+        `deferred`, passes its input through (the block applies it per stream afterwards)."""
+
+        def __init__(self, base, shared, tasks):
+            super().__init__()
+            self.base, self.lora, self.tasks = base, shared, nn.ModuleDict(tasks)
+            self.deferred = False
+
+        def forward(self, x):
+            return x if self.deferred else self.base(x) + self.lora(x)
+
+        def streams(self, x, task_inputs=None):
+            frozen = self.base(x)
+            return frozen + self.lora(x), [frozen + module(x if task_inputs is None else task_inputs[n])
+                                           for n, module in enumerate(self.tasks.values())]
+
+    return LowRank, AdaptedLinear, TaskStreamLinear
+
+
+def adapter_places(settings):
+    return [("attn", "qkv"), ("attn", "proj")] + ([("mlp", "fc1"), ("mlp", "fc2")]
+                                                 if settings["adapter_locations"] == "attn_mlp" else [])
+
+
+def add_low_rank(backbone, settings):
+    """LoRA (METHODS.md) on qkv and proj (attn), and fc1 and fc2 (mlp), of every block: one module
+    per layer for method lora; for mtlora a shared module (rank `rank`) everywhere and, in the
+    last block of every stage of `task_specific_stages`, one module per task (rank `task_rank`)
+    on proj, fc1 and fc2 (never qkv), as Methods/BackboneAdaptation.swift lays them out. The
+    backbone is frozen except the "others" when others_trainable."""
+    LowRank, AdaptedLinear, TaskStreamLinear = low_rank_layers()
     for name, parameter in backbone.named_parameters():
         parameter.requires_grad_(settings["others_trainable"] and is_other(name))
-    places = [("attn", "qkv"), ("attn", "proj")] + ([("mlp", "fc1"), ("mlp", "fc2")]
-                                                   if settings["adapter_locations"] == "attn_mlp" else [])
-    for layer in backbone.layers:
-        for block in layer.blocks:
-            for module, name in places:
-                parent = getattr(block, module)
-                setattr(parent, name, LoRALinear(getattr(parent, name), settings["rank"], settings["lora_scale"]))
+
+    def module(base, rank):
+        return LowRank(base.in_features, base.out_features, rank, settings["lora_scale"], settings["lora_dropout"])
+
+    for index, layer in enumerate(backbone.layers):
+        for j, block in enumerate(layer.blocks):
+            split = settings["method"] == "mtlora" and index in settings["split_stages"] and j == len(layer.blocks) - 1
+            for place, name in adapter_places(settings):
+                parent = getattr(block, place)
+                base = getattr(parent, name)
+                if split and name != "qkv":
+                    adapted = TaskStreamLinear(base, module(base, settings["rank"]),
+                                               {t: module(base, settings["task_rank"]) for t in settings["tasks"]})
+                else:
+                    adapted = AdaptedLinear(base, module(base, settings["rank"]))
+                setattr(parent, name, adapted)
+
+
+def split_block(block, x):
+    """MTLoRA's task-specific block (Backbones/TaskStreamBlock.swift) on timm's SwinTransformerBlock:
+    the window attention up to its projection runs once on the shared stream; from the projection
+    on, one stream per task beside the shared one, each with the shared block input as residual
+    and its own drop-path masks; norm2 and GELU serve every stream; the frozen paths of proj, fc1
+    and fc2 see the shared stream, each task module its task's. Returns (shared, [task streams])."""
+    proj, fc1, fc2 = block.attn.proj, block.mlp.fc1, block.mlp.fc2
+    proj.deferred = True
+    try:
+        attended = block._attn(block.norm1(x))  # proj is token-wise: deferring it commutes with the windows
+    finally:
+        proj.deferred = False
+    shared, tasks = proj.streams(attended)
+    after_attention = [x + block.drop_path1(branch) for branch in [shared] + tasks]
+    normalized = [block.norm2(stream) for stream in after_attention]
+    shared, tasks = fc1.streams(normalized[0], normalized[1:])
+    hidden = [block.mlp.drop1(block.mlp.act(h)) for h in [shared] + tasks]
+    shared, tasks = fc2.streams(hidden[0], hidden[1:])
+    outputs = [stream + block.drop_path2(branch) for stream, branch in zip(after_attention, [shared] + tasks)]
+    return outputs[0], outputs[1:]
+
+
+def task_stage_features(model, x, split_stages, tasks):
+    """Each task's four decoder features in MTLoRA's layout (Backbones/BackboneStreams.swift): the
+    task streams of a split stage pass through the next stage's patch merging (the same layer for
+    every stream) into their decoder; the last stage's task streams are its level-4 features; a
+    stage without task modules gives every task the shared features. NHWC -> NCHW."""
+    backbone = model.backbone
+    x = backbone.patch_embed(x)
+    features = {t: [] for t in tasks}
+    streams = None
+    for index, layer in enumerate(backbone.layers):
+        x = layer.downsample(x)
+        if index > 0:
+            for n, t in enumerate(tasks):
+                features[t].append(layer.downsample(streams[n]) if streams is not None else x)
+        streams = None
+        for j, block in enumerate(layer.blocks):
+            if index in split_stages and j == len(layer.blocks) - 1:
+                x, streams = split_block(block, x)
+            else:
+                x = block(x)
+    for n, t in enumerate(tasks):
+        features[t].append(streams[n] if streams is not None else x)
+    return {t: [f.permute(0, 3, 1, 2) for f in maps] for t, maps in features.items()}
+
+
+def predict(model, x, settings):
+    if settings["method"] != "mtlora":
+        return model(x)
+    features = task_stage_features(model, x, settings["split_stages"], settings["tasks"])
+    return {t: model.heads[t](features[t], x.shape[-2:]) for t in settings["tasks"]}
 
 
 def build(settings, train, outputs):
@@ -422,7 +560,7 @@ def build(settings, train, outputs):
 
     torch.manual_seed(settings["seed"])
     shape = dict(BACKBONES[settings["backbone"]], image=settings["image_size"])
-    model = MultiTaskSwin(shape, outputs=outputs)
+    model = MultiTaskSwin(shape, outputs=outputs, drop_path_rate=settings["drop_path_rate"])
     if settings["weights"]:
         state = load_file(settings["weights"])
         missing, unexpected = model.backbone.load_state_dict(state, strict=False)
@@ -431,8 +569,8 @@ def build(settings, train, outputs):
         if missing or unexpected:
             raise sweep_engine.BadInput("backbone_weights", f"{settings['weights']} does not fit the backbone: "
                                         f"missing {missing[:3]}, unexpected {unexpected[:3]}")
-    if settings["method"] == "lora":
-        add_lora(model.backbone, settings)
+    if settings["method"] in ("lora", "mtlora"):
+        add_low_rank(model.backbone, settings)
     # Class-prior biases (DenseObjective): log class frequency over the first 256 training images,
     # one pseudo-count per class.
     for task in settings["tasks"]:
@@ -483,6 +621,8 @@ def train_run(run):
         state = torch.load(latest.path, weights_only=False)
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
+        if "torch_rng" in state:  # LoRA dropout's and drop path's masks go on as if not interrupted
+            torch.set_rng_state(state["torch_rng"])
         first = latest.epoch
 
     trainable = [p for p in model.parameters() if p.requires_grad]
@@ -503,7 +643,7 @@ def train_run(run):
                 for t in tasks:
                     labels[t].append(label[t])
             x = torch.from_numpy(np.stack(images))
-            predictions = model(x)
+            predictions = predict(model, x, settings)
             loss = sum(settings["loss_weights"][t] * task_loss(t, predictions[t], torch.from_numpy(np.stack(labels[t])))
                        for t in tasks)
             optimizer.zero_grad(set_to_none=True)
@@ -518,7 +658,7 @@ def train_run(run):
             if settings["progress_every"] and (step + 1) % settings["progress_every"] == 0 and step + 1 < steps:
                 run.progress(epoch=epoch, epochs=epochs, step=step + 1, steps=steps, loss=loss.item(), phase="train")
         run.save_checkpoint(epoch + 1, lambda path: torch.save(
-            {"model": model.state_dict(), "optimizer": optimizer.state_dict()}, path))
+            {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "torch_rng": torch.get_rng_state()}, path))
         run.progress(epoch=epoch + 1, epochs=epochs, step=steps, steps=steps, loss=loss_sum / steps, phase="train")
 
     model.eval()
@@ -527,7 +667,7 @@ def train_run(run):
         for start in range(0, validation.count, batch):
             end = min(validation.count, start + batch)
             x = torch.from_numpy(normalise(validation.images[start:end]))
-            evaluation.add(model(x), {t: torch.from_numpy(validation.labels[t][start:end]) for t in tasks})
+            evaluation.add(predict(model, x, settings), {t: torch.from_numpy(validation.labels[t][start:end]) for t in tasks})
     values, extra = evaluation.results()
     decoder = sum(p.numel() for n, p in model.named_parameters() if n.startswith("heads."))
     # As mtl-engine counts: adapters are neither backbone nor decoder, but part of the total.
@@ -538,18 +678,18 @@ def train_run(run):
         tasks={t: sweep_engine.metric(METRIC_NAMES[t], values[t], DIRECTIONS[t]) for t in tasks},
         parameters={"trainable": sum(p.numel() for p in trainable), "total": decoder + backbone + adapters,
                     "decoder": decoder, "backbone": backbone},
-        gmacs=forward_gmacs(model, size), extra=extra,
+        gmacs=forward_gmacs(model, size, settings), extra=extra,
         engine_version=f"{VERSION} (torch {torch.__version__}, timm {timm.__version__})")
 
 
-def forward_gmacs(model, size):
+def forward_gmacs(model, size, settings):
     """Multiply-accumulates of a 1-image forward pass, from torch's FLOP counter (matmuls and
     convolutions only: norms, activations and resizing, which mtl-engine also counts, are not)."""
     import torch
     from torch.utils.flop_counter import FlopCounterMode
     counter = FlopCounterMode(display=False)
     with torch.no_grad(), counter:
-        model(torch.zeros(1, 3, size, size))
+        predict(model, torch.zeros(1, 3, size, size), settings)
     return counter.get_total_flops() / 2 / 1e9
 
 
