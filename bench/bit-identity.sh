@@ -5,8 +5,9 @@
 # OPENBLAS_CORETYPE is pinned here only, so both binaries get the same kernels.
 # Covers every kind and method (single_task, lora, dora, mtlora, tglora with a measured similarity
 # and with given group counts, faar with PDRS / TS-PD / XT-Cons and its ablation, bitfit, adapter),
-# the HRNet, SegFormer and ASPP heads, NYUD tasks, the real-data loader (the NYUD test fixture),
-# at the smoke profile, 1 thread, and four of them again at 2 threads.
+# PVT-v2 (MTLoRA, TGLoRA, FAAR, BitFit, DoRA), the HRNet, SegFormer and ASPP heads, NYUD tasks,
+# the real-data loader (the NYUD test fixture), at the smoke profile, 1 thread, and six of them
+# again at 2 threads.
 # usage: bench/bit-identity.sh REF_BINARY NEW_BINARY [WORKDIR]   (prints BIT-IDENTICAL or NOT IDENTICAL)
 set -u
 REF=$1; NEW=$2; WORK=${3:-/tmp/bitid-$$}
@@ -45,6 +46,13 @@ declare -A C=(
   [adapter]="{\"kind\": \"mtl_full\", $S, \"method\": \"adapter\"}"
   [nyud_faar]="{\"kind\": \"mtl_full\", $S, \"dataset\": \"nyud\", \"method\": \"faar\", \"rank\": 4, \"decoder\": \"aspp\"}"
   [nyud_real_mtlora]="{\"kind\": \"mtl_full\", $S, \"dataset\": \"nyud\", \"data_root\": \"$FIX/nyud\", \"method\": \"mtlora\", \"rank\": 4, \"batch_size\": 1}"
+  [pvt_mtlora]="{\"kind\": \"mtl_full\", $S, \"backbone\": \"pvt_v2_mini\", \"method\": \"mtlora\", \"rank\": 4, \"task_rank\": 2}"
+  [pvt_tglora]="{\"kind\": \"mtl_full\", $S, \"backbone\": \"pvt_v2_mini\", \"method\": \"tglora\", \"rank\": 8, \"groups_per_stage\": [1, 2, 2, 4], \"task_similarity\": \"$WORK/shared/similarity.json\"}"
+  [pvt_faar]="{\"kind\": \"mtl_full\", $S, \"backbone\": \"pvt_v2_mini\", \"method\": \"faar\", \"rank\": 8, \"epochs\": 3}"
+  [pvt_bitfit]="{\"kind\": \"mtl_full\", $S, \"backbone\": \"pvt_v2_mini\", \"method\": \"bitfit\"}"
+  [pvt_dora]="{\"kind\": \"mtl_full\", $S, \"backbone\": \"pvt_v2_mini\", \"method\": \"lora\", \"adapter\": \"dora\", \"rank\": 4, \"lora_dropout\": 0.1}"
+  [swin_tglora_dora]="{\"kind\": \"mtl_full\", $S, \"method\": \"tglora\", \"adapter\": \"dora\", \"rank\": 8, \"groups_per_stage\": [1, 2, 3, 4], \"lora_dropout\": 0.1, \"task_similarity\": \"$WORK/shared/similarity.json\"}"
+  [swin_mtlora_nopm_noothers]="{\"kind\": \"mtl_full\", $S, \"method\": \"mtlora\", \"rank\": 4, \"others_trainable\": false}"
 )
 compare() {  # ref-dir new-dir -> prints differences, returns 1 on any
   python3 - "$1" "$2" <<'PY'
@@ -98,6 +106,6 @@ run() {  # name threads
   else echo "DIFF $name t$threads"; fail=1; fi
 }
 for name in $(printf '%s\n' "${!C[@]}" | sort); do run "$name" 1; done
-for name in faar mtlora_aspp tglora nyud_real_mtlora; do run "$name" 2; done
+for name in faar mtlora_aspp tglora nyud_real_mtlora pvt_tglora pvt_mtlora; do run "$name" 2; done
 [ $fail = 0 ] && echo "BIT-IDENTICAL: all configs" || echo "NOT IDENTICAL"
 exit $fail
