@@ -297,7 +297,9 @@ import Testing
         // A process group leader sitting in the run directory, as an orphaned engine would.
         let stray = Process()
         stray.executableURL = URL(fileURLWithPath: "/usr/bin/setsid")
-        stray.arguments = ["/bin/sh", "-c", "echo $$ > stray.pid; exec sleep 30"]
+        // It sleeps far longer than the test may take on a loaded machine: a stray that ended on
+        // its own would leave nothing to stop (and the stop message unwritten).
+        stray.arguments = ["/bin/sh", "-c", "echo $$ > stray.pid; exec sleep 600"]
         stray.currentDirectoryURL = directory
         try stray.run()
         try await waitFor("stray.pid", of: "resumed", in: space)
@@ -305,6 +307,7 @@ import Testing
             pid_t($0.trimmingCharacters(in: .whitespacesAndNewlines))
         })
         EngineProcessFile.write(pid: pid, in: directory)
+        defer { kill(-pid, SIGKILL) }  // if the executor did not stop it
 
         let spec = try engine("echo 'cannot resume' >&2; exit 4", in: space)
         let summary = try await executor(space).execute(plan([run("resumed")], engine: spec))
