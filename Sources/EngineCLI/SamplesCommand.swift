@@ -20,6 +20,9 @@ public struct SamplesCommand: ParsableCommand {
     public enum SampleSet: String, CaseIterable, ExpressibleByArgument {
         case pascal, nyud
         case upstream1k = "upstream-1k", upstream22k = "upstream-22k"
+
+        /// The dense data set whose scenes this set is, if it is one.
+        var dataset: DatasetName? { DatasetName(rawValue: rawValue) }
     }
 
     @Option(help: "Data set.")
@@ -39,8 +42,7 @@ public struct SamplesCommand: ParsableCommand {
         let written: [URL]
         switch set {
         case .pascal, .nyud:
-            let scenes = SyntheticScenes(dataset: set == .pascal ? .pascal : .nyud, split: .train, count: count,
-                                         height: size, width: size)
+            let scenes = SyntheticScenes(dataset: set.dataset!, split: .train, count: count, height: size, width: size)
             written = try SampleGallery.write(scenes, count: count, to: directory, augmentation: augmentation)
         case .upstream1k, .upstream22k:
             let objects = SyntheticObjects(variant: set == .upstream1k ? .imagenet1k : .imagenet22k, split: .train,

@@ -67,7 +67,8 @@ struct TaskPacking: Equatable {
             let balanced = (tasks + width - 1) / width * width
             per = (runs.count + balanced - 1) / balanced
         }
-        let pace = mean < 0.01 ? "less than 0.01 s" : mean < 10 ? String(format: "about %.2f s", mean) : "about " + DurationText.of(mean)
+        // Sub-10 s paces keep two decimals; longer ones print as every listing does (DurationText).
+        let pace = mean < 0.01 ? "less than 0.01s" : mean < 10 ? String(format: "about %.2fs", mean) : "about " + DurationText.of(mean)
         return TaskPacking(runsPerTask: per, why: "runs take \(pace) each")
     }
 
